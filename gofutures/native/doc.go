@@ -1,0 +1,17 @@
+// Package native is the gopy facade: the only Go API Python sees. It is kept
+// small and plain (ints, strings, bools) because gopy cannot carry channels,
+// generics or interfaces, and every call costs a GIL release and re-take
+// (about 0.4 us).
+//
+// Contracts every exported function keeps:
+//   - it returns (T, error), never a bare error (gopy leaks a string per call
+//     on bare-error functions);
+//   - it recovers panics: a panic becomes an error whose message starts with
+//     "go panic:" and carries the Go stack, so the interpreter survives;
+//   - errors start with a kind prefix ("shutdown: ", "broken: ", "invalid: ")
+//     that the Python side maps onto the stdlib exception classes.
+package native
+
+// gopyh is what the generated bindings import; importing it here keeps the
+// gopy requirement direct in go.mod, which is the form gopy's build writes.
+import _ "github.com/go-python/gopy/gopyh"

@@ -1,0 +1,50 @@
+// Package panics turns a recovered Go panic into an error that carries the
+// panicking goroutine's stack, so that a panic can cross into Python as an
+// ordinary exception instead of aborting the interpreter.
+package panics
+
+import (
+	"fmt"
+	"runtime/debug"
+)
+
+// Recovered is a panic caught by Try or Catch: its value and the stack of
+// the goroutine that panicked, captured at the point of recovery.
+type Recovered struct {
+	Value any
+	Stack []byte
+}
+
+// Error implements error. The message starts with the panic value and ends
+// with the Go stack.
+func (r *Recovered) Error() string {
+	return fmt.Sprintf("go panic: %v\n\n%s", r.Value, r.Stack)
+}
+
+// Unwrap returns the panic value when it was itself an error.
+func (r *Recovered) Unwrap() error {
+	if err, ok := r.Value.(error); ok {
+		return err
+	}
+	return nil
+}
+
+// Try calls f and returns the panic it raised, or nil. Cost: one deferred
+// closure (a few ns) when f does not panic.
+func Try(f func()) (r *Recovered) {
+	defer func() {
+		if v := recover(); v != nil {
+			r = &Recovered{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	f()
+	return nil
+}
+
+// Catch is used as `defer panics.Catch(&err)` in a function with a named
+// error result: a panic becomes a *Recovered stored in *err.
+func Catch(err *error) {
+	if v := recover(); v != nil {
+		*err = &Recovered{Value: v, Stack: debug.Stack()}
+	}
+}

@@ -1,0 +1,286 @@
+// Package pool is the scheduling core of ThreadPoolExecutor: a FIFO queue of
+// task ids served by worker goroutines that start lazily, up to a maximum.
+//
+// The pool knows nothing of Python. A Worker runs tasks by id; the Python
+// bridge implements Worker on a goroutine locked to its OS thread. Contracts
+// mirror concurrent.futures.ThreadPoolExecutor:
+//
+//   - An idle worker is reused before a new one is started (a submit that
+//     finds no idle worker starts one, until Max workers exist).
+//   - Shutdown stops new submits; queued tasks still run unless the caller
+//     asked for them back (cancel). Workers exit when the queue is empty.
+//   - A worker whose Start fails breaks the pool: queued tasks are handed to
+//     Fail with ErrBroken, later submits return ErrBroken.
+//   - A panic in a Worker method is recovered: a task's panic goes to Fail,
+//     a panic in Start breaks the pool like a failed Start.
+//
+// Costs: Submit takes one mutex and, when a worker is idle, one condition
+// signal (a futex wake-up); a busy worker takes its next task without
+// sleeping.
+package pool
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofutures/gofutures/gofutures/panics"
+)
+
+// ErrShutdown is returned by Submit after Shutdown.
+var ErrShutdown = errors.New("cannot schedule new futures after shutdown")
+
+// ErrBroken is returned by Submit, and passed to Fail for queued tasks, once
+// a worker failed to start.
+var ErrBroken = errors.New("a worker failed to start, the pool is not usable anymore")
+
+// Worker runs tasks on one worker goroutine. All methods of one Worker are
+// called on the same goroutine, in the order Start, then Run or Fail any
+// number of times, then Stop (which is called even when Start failed).
+type Worker interface {
+	// Start prepares the worker (the Python initializer runs here).
+	Start() error
+	// Run executes the task.
+	Run(id int64)
+	// Fail reports that the task will not run: err is ErrBroken or a
+	// *panics.Recovered from this worker.
+	Fail(id int64, err error)
+	// Stop releases the worker. last is true for the final worker of a
+	// pool that is shut down: no other worker is left and none will start.
+	Stop(last bool)
+}
+
+// Factory makes the Worker for the index-th worker started by a pool (0, 1, ...).
+type Factory func(index int) Worker
+
+// Pool is a FIFO task queue with up to Max lazily started workers.
+// Its zero value is not usable: use New.
+type Pool struct {
+	max       int
+	newWorker Factory
+
+	mu       sync.Mutex
+	cond     sync.Cond
+	queue    queue
+	started  int // workers ever started: the next worker's index
+	live     int // workers started and not yet stopping
+	stopping int // workers inside Stop
+	idle     int // workers waiting on cond
+	wakes    int // signals sent to idle workers, not yet consumed
+	closed   bool
+	broken   bool
+	done     chan struct{} // closed once closed && live == 0
+
+	panicNext atomic.Bool // fault injection: the next task panics in Go
+}
+
+// New returns a pool of at most max workers (max >= 1) made by newWorker.
+func New(max int, newWorker Factory) *Pool {
+	if max < 1 {
+		panic("pool: max workers must be at least 1")
+	}
+	p := &Pool{max: max, newWorker: newWorker, done: make(chan struct{})}
+	p.cond.L = &p.mu
+	return p
+}
+
+// Submit queues task id. It never blocks on a running task.
+func (p *Pool) Submit(id int64) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.refuseLocked(); err != nil {
+		return err
+	}
+	p.queue.push(id)
+	p.wakeLocked(1)
+	return nil
+}
+
+// SubmitMany queues ids in order, as one Submit each but under one lock.
+func (p *Pool) SubmitMany(ids []int64) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.refuseLocked(); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		p.queue.push(id)
+	}
+	p.wakeLocked(len(ids))
+	return nil
+}
+
+func (p *Pool) refuseLocked() error {
+	switch {
+	case p.broken:
+		return ErrBroken
+	case p.closed:
+		return ErrShutdown
+	}
+	return nil
+}
+
+// wakeLocked finds workers for n new tasks: idle workers first, then new
+// ones up to max.
+func (p *Pool) wakeLocked(n int) {
+	for ; n > 0; n-- {
+		switch {
+		case p.idle > p.wakes:
+			p.wakes++
+			p.cond.Signal()
+		case p.live < p.max:
+			p.live++
+			go p.work(p.started)
+			p.started++
+		default:
+			return
+		}
+	}
+}
+
+// Shutdown refuses further submits and lets workers exit once the queue is
+// empty. With cancel it removes the queued tasks and returns their ids, in
+// submit order, for the caller to cancel. Shutdown is idempotent and does not
+// wait: see Wait.
+func (p *Pool) Shutdown(cancel bool) []int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var cancelled []int64
+	if cancel {
+		cancelled = p.queue.drain()
+	}
+	if !p.closed {
+		p.closed = true
+		p.wakes = 0
+		p.cond.Broadcast()
+		p.closeDoneLocked()
+	}
+	return cancelled
+}
+
+// Wait waits up to timeout (forever if negative) for every worker to stop
+// after Shutdown, and reports whether they all did.
+func (p *Pool) Wait(timeout time.Duration) bool {
+	if timeout < 0 {
+		<-p.done
+		return true
+	}
+	if timeout == 0 {
+		select {
+		case <-p.done:
+			return true
+		default:
+			return false
+		}
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-p.done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// Done is closed when the pool is shut down and all its workers stopped.
+func (p *Pool) Done() <-chan struct{} { return p.done }
+
+func (p *Pool) closeDoneLocked() {
+	if p.closed && p.live == 0 && p.stopping == 0 {
+		select {
+		case <-p.done:
+		default:
+			close(p.done)
+		}
+	}
+}
+
+// Stats is a snapshot of a pool's counters.
+type Stats struct {
+	Workers, Idle, Queued int
+	Closed, Broken        bool
+}
+
+// Stats returns the pool's counters.
+func (p *Pool) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return Stats{Workers: p.live, Idle: p.idle, Queued: p.queue.len(), Closed: p.closed, Broken: p.broken}
+}
+
+// PanicNextTask makes the next task dequeued panic inside the pool instead of
+// running: fault injection for tests of panic recovery.
+func (p *Pool) PanicNextTask() { p.panicNext.Store(true) }
+
+// next blocks for the next task; ok is false when the worker should stop.
+func (p *Pool) next() (id int64, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.queue.len() == 0 {
+		if p.closed {
+			return 0, false
+		}
+		p.idle++
+		p.cond.Wait()
+		p.idle--
+		if p.wakes > 0 {
+			p.wakes--
+		}
+	}
+	return p.queue.pop(), true
+}
+
+// work is a worker goroutine's life: start, serve the queue, stop.
+func (p *Pool) work(index int) {
+	w := p.newWorker(index)
+	var startErr error
+	if r := panics.Try(func() { startErr = w.Start() }); r != nil {
+		startErr = r
+	}
+	if startErr != nil {
+		p.failQueued(w)
+	} else {
+		for {
+			id, ok := p.next()
+			if !ok {
+				break
+			}
+			p.run(w, id)
+		}
+	}
+	p.mu.Lock()
+	p.live--
+	p.stopping++
+	last := p.closed && p.live == 0
+	p.mu.Unlock()
+	panics.Try(func() { w.Stop(last) })
+	p.mu.Lock()
+	p.stopping--
+	p.closeDoneLocked()
+	p.mu.Unlock()
+}
+
+func (p *Pool) run(w Worker, id int64) {
+	r := panics.Try(func() {
+		if p.panicNext.CompareAndSwap(true, false) {
+			panic("injected fault: task dequeued by a worker that panicked")
+		}
+		w.Run(id)
+	})
+	if r != nil {
+		panics.Try(func() { w.Fail(id, r) })
+	}
+}
+
+// failQueued breaks the pool and fails every queued task on w.
+func (p *Pool) failQueued(w Worker) {
+	p.mu.Lock()
+	p.broken = true
+	ids := p.queue.drain()
+	p.mu.Unlock()
+	for _, id := range ids {
+		panics.Try(func() { w.Fail(id, ErrBroken) })
+	}
+}

@@ -1,0 +1,32 @@
+package pool
+
+// queue is a FIFO of task ids on a slice that is reused once drained, so a
+// steady stream of submits allocates nothing. Not safe for concurrent use.
+type queue struct {
+	items []int64
+	head  int
+}
+
+func (q *queue) len() int { return len(q.items) - q.head }
+
+func (q *queue) push(id int64) { q.items = append(q.items, id) }
+
+// pop removes the oldest id; the queue must not be empty.
+func (q *queue) pop() int64 {
+	id := q.items[q.head]
+	q.head++
+	if q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+	} else if q.head > 1024 && q.head*2 > len(q.items) {
+		n := copy(q.items, q.items[q.head:])
+		q.items, q.head = q.items[:n], 0
+	}
+	return id
+}
+
+// drain removes and returns every id, oldest first.
+func (q *queue) drain() []int64 {
+	ids := append([]int64(nil), q.items[q.head:]...)
+	q.items, q.head = q.items[:0], 0
+	return ids
+}

@@ -1,0 +1,89 @@
+// Package pybridge runs pool tasks as Python calls. Each worker goroutine is
+// locked to its OS thread and keeps one Python thread state for its life
+// (see gf_bridge.h for the C half and its costs).
+//
+// The Python include directory must be in CGO_CFLAGS (the build driver and
+// the Makefile take it from the target interpreter).
+package pybridge
+
+/*
+#cgo CFLAGS: -fno-fast-math
+#include "gf_bridge.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"runtime"
+	"unsafe"
+
+	"github.com/gofutures/gofutures/gofutures/pool"
+)
+
+// errPythonGone reports that the interpreter is finalizing: the worker
+// cannot run Python code any more.
+var errPythonGone = errors.New("python interpreter is not running")
+
+// errStartHook reports that the Python start hook (the initializer) failed.
+var errStartHook = errors.New("worker initializer failed")
+
+// NewFactory returns a pool.Factory whose workers run tasks of pool poolID
+// through the hooks in gofutures.thread.
+func NewFactory(poolID int64) pool.Factory {
+	return func(index int) pool.Worker { return &worker{pool: poolID, index: index} }
+}
+
+// worker implements pool.Worker on a locked OS thread with a kept Python
+// thread state. Its C struct lives in C memory so that C may keep pointers
+// into it across calls.
+type worker struct {
+	pool     int64
+	index    int
+	c        *C.gf_worker
+	attached bool
+}
+
+func (w *worker) Start() error {
+	// Never unlocked: when the goroutine exits, Go ends the thread with it,
+	// so a worker's thread dies with the worker.
+	runtime.LockOSThread()
+	w.c = (*C.gf_worker)(C.calloc(1, C.size_t(unsafe.Sizeof(C.gf_worker{}))))
+	switch C.gf_attach(w.c, C.longlong(w.pool), C.longlong(w.index)) {
+	case 1:
+		w.attached = true
+		return nil
+	case 0:
+		w.attached = true
+		return errStartHook
+	default:
+		return errPythonGone
+	}
+}
+
+func (w *worker) Run(id int64) { C.gf_run(w.c, C.longlong(id)) }
+
+func (w *worker) Fail(id int64, err error) {
+	if !w.attached {
+		return
+	}
+	kind := C.GF_FAIL_PANIC
+	if errors.Is(err, pool.ErrBroken) {
+		kind = C.GF_FAIL_BROKEN
+	}
+	msg := C.CString(err.Error())
+	defer C.free(unsafe.Pointer(msg))
+	C.gf_fail(w.c, C.longlong(id), C.int(kind), msg)
+}
+
+func (w *worker) Stop(last bool) {
+	if w.attached {
+		l := 0
+		if last {
+			l = 1
+		}
+		C.gf_detach(w.c, C.int(l))
+		w.attached = false
+	}
+	C.free(unsafe.Pointer(w.c))
+	w.c = nil
+}

@@ -1,0 +1,126 @@
+/* gf_bridge.h: the C half of the bridge between Go worker goroutines and
+ * CPython. Every function here runs on an OS thread that its goroutine has
+ * locked (runtime.LockOSThread), so a thread's PyThreadState stays on the
+ * thread that created it.
+ *
+ * A worker keeps one Python thread state for its whole life: it is created
+ * with the GIL in gf_attach, detached (GIL released) between tasks, and
+ * re-attached for each task with PyEval_RestoreThread. That costs about
+ * 0.2-0.3 us per task, against 10-36 us for creating a thread state per call,
+ * and keeps threading.local and the thread's identity stable across tasks.
+ *
+ * The Python side of the contract is the module gofutures.thread, which must
+ * define _worker_start(pool, index) -> bool, _run_task(id),
+ * _fail_task(id, kind, message) and _worker_stop(pool, last).
+ */
+#ifndef GOFUTURES_BRIDGE_H
+#define GOFUTURES_BRIDGE_H
+
+#include <Python.h>
+
+typedef struct {
+    PyThreadState *ts;
+    PyGILState_STATE gil;
+    long long pool;
+} gf_worker;
+
+/* Failure kinds for gf_fail; kept in step with bridge.go and thread.py. */
+enum { GF_FAIL_BROKEN = 1, GF_FAIL_PANIC = 2 };
+
+static PyObject *gf_hook_start, *gf_hook_run, *gf_hook_fail, *gf_hook_stop;
+
+static int gf_python_alive(void) {
+#if PY_VERSION_HEX >= 0x030D0000
+    return Py_IsInitialized() && !Py_IsFinalizing();
+#else
+    return Py_IsInitialized() && !_Py_IsFinalizing();
+#endif
+}
+
+/* Loads the hooks once; the GIL must be held. Returns 0 on failure. */
+static int gf_load_hooks(void) {
+    if (gf_hook_stop != NULL) return 1;
+    PyObject *mod = PyImport_ImportModule("gofutures.thread");
+    if (mod == NULL) return 0;
+    PyObject *start = PyObject_GetAttrString(mod, "_worker_start");
+    PyObject *run = PyObject_GetAttrString(mod, "_run_task");
+    PyObject *fail = PyObject_GetAttrString(mod, "_fail_task");
+    PyObject *stop = PyObject_GetAttrString(mod, "_worker_stop");
+    Py_DECREF(mod);
+    if (!start || !run || !fail || !stop) {
+        Py_XDECREF(start); Py_XDECREF(run); Py_XDECREF(fail); Py_XDECREF(stop);
+        return 0;
+    }
+    /* Kept for the life of the process: the module is never unloaded. */
+    gf_hook_start = start; gf_hook_run = run; gf_hook_fail = fail; gf_hook_stop = stop;
+    return 1;
+}
+
+/* gf_attach gives this thread a Python thread state and runs the start hook
+ * (thread name, initializer). Returns 1 when the worker may run tasks, 0 when
+ * the hook reported failure, -1 when Python is gone (nothing to detach). */
+static int gf_attach(gf_worker *w, long long pool, long long index) {
+    if (!gf_python_alive()) return -1;
+    w->pool = pool;
+    w->gil = PyGILState_Ensure();
+    int ok = 0;
+    if (!gf_load_hooks()) {
+        PyErr_WriteUnraisable(NULL);
+    } else {
+        PyObject *r = PyObject_CallFunction(gf_hook_start, "LL", pool, index);
+        if (r == NULL) {
+            PyErr_WriteUnraisable(gf_hook_start);
+        } else {
+            ok = PyObject_IsTrue(r) == 1;
+            Py_DECREF(r);
+        }
+    }
+    w->ts = PyEval_SaveThread();
+    return ok;
+}
+
+static void gf_call_run(long long id) {
+    PyObject *arg = PyLong_FromLongLong(id);
+    PyObject *r = arg ? PyObject_CallOneArg(gf_hook_run, arg) : NULL;
+    Py_XDECREF(arg);
+    if (r == NULL) PyErr_WriteUnraisable(gf_hook_run);
+    Py_XDECREF(r);
+}
+
+/* gf_run runs one task: take the GIL with the kept thread state, call the
+ * run hook, release the GIL. */
+static void gf_run(gf_worker *w, long long id) {
+    PyEval_RestoreThread(w->ts);
+    gf_call_run(id);
+    w->ts = PyEval_SaveThread();
+}
+
+/* gf_run_many runs n tasks under one GIL acquisition. */
+static void gf_run_many(gf_worker *w, const long long *ids, int n) {
+    PyEval_RestoreThread(w->ts);
+    for (int i = 0; i < n; i++) gf_call_run(ids[i]);
+    w->ts = PyEval_SaveThread();
+}
+
+/* gf_fail completes task id with an exception of the given kind. */
+static void gf_fail(gf_worker *w, long long id, int kind, const char *msg) {
+    PyEval_RestoreThread(w->ts);
+    PyObject *r = PyObject_CallFunction(gf_hook_fail, "Lis", id, kind, msg);
+    if (r == NULL) PyErr_WriteUnraisable(gf_hook_fail);
+    Py_XDECREF(r);
+    w->ts = PyEval_SaveThread();
+}
+
+/* gf_detach runs the stop hook and destroys this thread's Python state. */
+static void gf_detach(gf_worker *w, int last) {
+    PyEval_RestoreThread(w->ts);
+    if (gf_hook_stop != NULL) {
+        PyObject *r = PyObject_CallFunction(gf_hook_stop, "Li", w->pool, last);
+        if (r == NULL) PyErr_WriteUnraisable(gf_hook_stop);
+        Py_XDECREF(r);
+    }
+    w->ts = NULL;
+    PyGILState_Release(w->gil); /* clears and deletes the thread state */
+}
+
+#endif

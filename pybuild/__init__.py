@@ -1,0 +1,1 @@
+"""Build driver: turns the Go packages into the gofutures extension module."""

@@ -1,0 +1,318 @@
+"""ThreadPoolExecutor on Go worker goroutines.
+
+Data flow::
+
+    submit(fn, *args)            Python: a stdlib Future + a _WorkItem kept in
+      |                          _work_items under a fresh task id
+      v
+    native.ThreadPoolSubmit      gopy facade: only the pool id and task id cross
+      |
+      v
+    pool.Pool (Go)               FIFO of task ids; idle workers reused first,
+      |                          new workers started lazily up to max_workers
+      v
+    pybridge worker (Go + C)     a goroutine locked to its OS thread with a kept
+      |                          Python thread state: takes the GIL, calls
+      v                          _run_task(id), releases the GIL
+    _run_task(id)                Python: runs fn, completes the Future
+
+The hooks at the bottom of this module (_worker_start, _run_task, _fail_task,
+_worker_stop) are called from C on worker threads; their names are part of
+the contract with gofutures/pybridge/gf_bridge.h.
+
+Semantics follow concurrent.futures.thread: same defaults, messages,
+initializer failure (BrokenThreadPool), shutdown and cancel behaviour, and
+interpreter exit waits for queued work.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future, InvalidStateError
+from concurrent.futures import _base as _stdlib_base
+from concurrent.futures.thread import BrokenThreadPool
+from typing import Any
+
+from gofutures import _native
+
+__all__ = ("ThreadPoolExecutor", "BrokenThreadPool")
+
+# Failure kinds passed to _fail_task; kept in step with gf_bridge.h.
+_FAIL_BROKEN = 1
+_FAIL_PANIC = 2
+
+# How long one Go wait lasts before Python gets a chance to handle signals.
+_JOIN_SLICE_MS = 50
+
+
+class _PoolState:
+    """What an executor shares with its workers; never references the executor,
+    so an executor dropped without shutdown() can be collected."""
+
+    __slots__ = (
+        "pool_id",
+        "shutdown_lock",
+        "broken",
+        "shutdown",
+        "initializer",
+        "initargs",
+        "name_prefix",
+        "worker_idents",
+    )
+
+    def __init__(
+        self,
+        pool_id: int,
+        name_prefix: str,
+        initializer: Callable[..., object] | None,
+        initargs: tuple[Any, ...],
+    ) -> None:
+        self.pool_id = pool_id
+        self.shutdown_lock = threading.Lock()
+        self.broken: str | bool = False
+        self.shutdown = False
+        self.initializer = initializer
+        self.initargs = initargs
+        self.name_prefix = name_prefix
+        self.worker_idents: set[int] = set()
+
+
+class _WorkItem:
+    __slots__ = ("state", "future", "fn", "args", "kwargs")
+
+    def __init__(
+        self,
+        state: _PoolState,
+        future: Future[Any],
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> None:
+        self.state = state
+        self.future = future
+        self.fn = fn
+        self.args = args
+        self.kwargs = kwargs
+
+    def run(self) -> None:
+        if not self.future.set_running_or_notify_cancel():
+            return
+        try:
+            result = self.fn(*self.args, **self.kwargs)
+        except BaseException as exc:
+            self.future.set_exception(exc)
+            # Break the cycle exc -> traceback -> frame -> self -> future -> exc.
+            self = None  # type: ignore[assignment]  # noqa: PLW0642
+        else:
+            self.future.set_result(result)
+
+
+# Work waiting for (or running on) a worker, by task id. Ids are unique across
+# pools, so a worker needs nothing but the id to find its work.
+_work_items: dict[int, _WorkItem] = {}
+_task_ids = itertools.count(1)
+# Pools that may still have workers, by pool id.
+_pools: dict[int, _PoolState] = {}
+
+_global_shutdown = False
+_global_shutdown_lock = threading.Lock()
+
+
+class ThreadPoolExecutor(Executor):
+    """An Executor that runs calls on a pool of Go-managed threads.
+
+    Same signature and behaviour as concurrent.futures.ThreadPoolExecutor.
+    """
+
+    # Used to give each executor a unique default thread name prefix.
+    _counter = itertools.count().__next__
+
+    def __init__(
+        self,
+        max_workers: int | None = None,
+        thread_name_prefix: str = "",
+        initializer: Callable[..., object] | None = None,
+        initargs: tuple[Any, ...] = (),
+    ) -> None:
+        if max_workers is None:
+            # As the stdlib: at least 5 for I/O-bound work, at most 32.
+            max_workers = min(32, (os.cpu_count() or 1) + 4)
+        if max_workers <= 0:
+            raise ValueError("max_workers must be greater than 0")
+        if initializer is not None and not callable(initializer):
+            raise TypeError("initializer must be a callable")
+        self._max_workers = max_workers
+        self._thread_name_prefix = thread_name_prefix or (
+            "ThreadPoolExecutor-%d" % self._counter()
+        )
+        self._initializer = initializer
+        self._initargs = initargs
+        pool_id = _native.call("ThreadPoolNew", max_workers)
+        assert isinstance(pool_id, int)
+        self._state = _PoolState(
+            pool_id, self._thread_name_prefix, initializer, initargs
+        )
+        _pools[pool_id] = self._state
+        # Dropped without shutdown(): let the workers finish and exit, as the
+        # stdlib's weakref callback does. The exit hook handles exit itself.
+        self._finalizer = weakref.finalize(self, _shutdown_nowait, pool_id)
+        self._finalizer.atexit = False
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        state = self._state
+        with state.shutdown_lock, _global_shutdown_lock:
+            if state.broken:
+                raise BrokenThreadPool(state.broken)
+            if state.shutdown:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            if _global_shutdown:
+                raise RuntimeError(
+                    "cannot schedule new futures after interpreter shutdown"
+                )
+            if _native.forked:
+                raise RuntimeError(_native.FORK_MESSAGE)
+            future: Future[Any] = Future()
+            task_id = next(_task_ids)
+            _work_items[task_id] = _WorkItem(state, future, fn, args, kwargs)
+            try:
+                _submit(state.pool_id, task_id)
+            except RuntimeError as exc:
+                del _work_items[task_id]
+                _native.raise_translated(exc)
+            except BaseException:
+                del _work_items[task_id]
+                raise
+            return future
+
+    submit.__doc__ = Executor.submit.__doc__
+
+    def map(
+        self,
+        fn: Callable[..., Any],
+        *iterables: Iterable[Any],
+        timeout: float | None = None,
+        chunksize: int = 1,
+    ) -> Iterator[Any]:
+        return super().map(fn, *iterables, timeout=timeout, chunksize=chunksize)
+
+    map.__doc__ = Executor.map.__doc__
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        state = self._state
+        with state.shutdown_lock:
+            state.shutdown = True
+            if _native.forked:
+                return
+            cancelled = _native.call("ThreadPoolShutdown", state.pool_id, cancel_futures)
+            assert isinstance(cancelled, str)
+            for task_id in cancelled.split():
+                item = _work_items.pop(int(task_id), None)
+                if item is not None:
+                    item.future.cancel()
+        if wait:
+            if threading.get_ident() in state.worker_idents:
+                raise RuntimeError("cannot join current thread")
+            _join(state.pool_id)
+
+    shutdown.__doc__ = Executor.shutdown.__doc__
+
+
+def _submit(pool_id: int, task_id: int) -> None:
+    _native.ext().native_ThreadPoolSubmit(pool_id, task_id)
+
+
+def _join(pool_id: int) -> None:
+    """Wait for a shut down pool's workers, in slices so Ctrl-C is seen."""
+    while not _native.call("ThreadPoolJoin", pool_id, _JOIN_SLICE_MS):
+        pass
+    _pools.pop(pool_id, None)
+
+
+def _shutdown_nowait(pool_id: int) -> None:
+    if _native.forked or _global_shutdown:
+        return
+    try:
+        _native.call("ThreadPoolShutdown", pool_id, False)
+    except Exception:  # noqa: BLE001 - a finalizer must not raise
+        _stdlib_base.LOGGER.exception("gofutures: could not shut down pool %d", pool_id)
+
+
+def _python_exit() -> None:
+    """Before interpreter finalization: refuse new work, let queued work finish
+    and stop every worker, so no worker touches a finalizing interpreter."""
+    global _global_shutdown
+    with _global_shutdown_lock:
+        _global_shutdown = True
+    if _native.forked or not _native.loaded():
+        return
+    pool_ids = list(_pools)
+    for pool_id in pool_ids:
+        _native.call("ThreadPoolShutdown", pool_id, False)
+    for pool_id in pool_ids:
+        _join(pool_id)
+
+
+# Runs before threading joins non-daemon threads, like the stdlib's own hook.
+threading._register_atexit(_python_exit)
+
+
+# ---- hooks called from C on worker threads (see gf_bridge.h) ----
+
+
+def _worker_start(pool_id: int, index: int) -> bool:
+    """First call on a new worker thread: name it, run the initializer.
+    Returns False when the initializer failed (the pool is then broken)."""
+    state = _pools[pool_id]
+    state.worker_idents.add(threading.get_ident())
+    threading.current_thread().name = "%s_%d" % (state.name_prefix, index)
+    if state.initializer is not None:
+        try:
+            state.initializer(*state.initargs)
+        except BaseException:
+            _stdlib_base.LOGGER.critical("Exception in initializer:", exc_info=True)
+            with state.shutdown_lock:
+                state.broken = (
+                    "A thread initializer failed, the thread pool is not usable anymore"
+                )
+            return False
+    return True
+
+
+def _run_task(task_id: int) -> None:
+    item = _work_items.pop(task_id, None)
+    if item is not None:
+        item.run()
+
+
+def _fail_task(task_id: int, kind: int, message: str) -> None:
+    item = _work_items.pop(task_id, None)
+    if item is None:
+        return
+    exc: BaseException
+    if kind == _FAIL_BROKEN:
+        exc = BrokenThreadPool(item.state.broken or message)
+    else:
+        exc = _native.GoPanicError(message)
+    try:
+        item.future.set_exception(exc)
+    except InvalidStateError:
+        pass  # cancelled meanwhile: it already ended
+
+
+def _worker_stop(pool_id: int, last: bool) -> None:
+    ident = threading.get_ident()
+    state = _pools.get(pool_id)
+    if state is not None:
+        state.worker_idents.discard(ident)
+    # CPython 3.11 never forgets the _DummyThread that current_thread() made
+    # for this foreign thread; without this, threading.enumerate() would list
+    # every worker that ever lived.
+    with threading._active_limbo_lock:  # type: ignore[attr-defined]
+        if isinstance(threading._active.get(ident), threading._DummyThread):  # type: ignore[attr-defined]
+            del threading._active[ident]  # type: ignore[attr-defined]
+    if last:
+        _pools.pop(pool_id, None)

@@ -3,6 +3,8 @@ package native
 import (
 	"runtime"
 
+	"github.com/gofutures/gofutures/gofutures/pybridge"
+
 	"github.com/gofutures/gofutures/gofutures/panics"
 )
 
@@ -18,4 +20,11 @@ func Goroutines() (n int64, err error) {
 func DebugPanic(message string) (ok bool, err error) {
 	defer panics.Catch(&err)
 	panic(message)
+}
+
+// InstallFastPath publishes the GIL-holding submit builtins on
+// gofutures._native; called once when the extension is loaded.
+func InstallFastPath() (ok bool, err error) {
+	defer panics.Catch(&err)
+	return true, pybridge.InstallFastPath()
 }

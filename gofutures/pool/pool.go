@@ -41,8 +41,10 @@ var ErrBroken = errors.New("a worker failed to start, the pool is not usable any
 type Worker interface {
 	// Start prepares the worker (the Python initializer runs here).
 	Start() error
-	// Run executes the task.
-	Run(id int64)
+	// Run executes task id and then, while next yields more, those tasks
+	// too: a burst, so that a worker holding something costly to take (the
+	// GIL) keeps it while the queue is non-empty. next never blocks.
+	Run(id int64, next func() (int64, bool))
 	// Fail reports that the task will not run: err is ErrBroken or a
 	// *panics.Recovered from this worker.
 	Fail(id int64, err error)
@@ -262,16 +264,41 @@ func (p *Pool) work(index int) {
 	p.mu.Unlock()
 }
 
+// run gives w a burst that starts with task id. A panic fails the task that
+// was current when it happened; the burst ends there.
 func (p *Pool) run(w Worker, id int64) {
-	r := panics.Try(func() {
-		if p.panicNext.CompareAndSwap(true, false) {
-			panic("injected fault: task dequeued by a worker that panicked")
+	current := id
+	next := func() (int64, bool) {
+		id, ok := p.tryNext()
+		if ok {
+			current = id
+			p.maybeInjectPanic()
 		}
-		w.Run(id)
+		return id, ok
+	}
+	r := panics.Try(func() {
+		p.maybeInjectPanic()
+		w.Run(id, next)
 	})
 	if r != nil {
-		panics.Try(func() { w.Fail(id, r) })
+		panics.Try(func() { w.Fail(current, r) })
 	}
+}
+
+func (p *Pool) maybeInjectPanic() {
+	if p.panicNext.CompareAndSwap(true, false) {
+		panic("injected fault: task dequeued by a worker that panicked")
+	}
+}
+
+// tryNext takes the next task if one is queued.
+func (p *Pool) tryNext() (int64, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.queue.len() == 0 {
+		return 0, false
+	}
+	return p.queue.pop(), true
 }
 
 // failQueued breaks the pool and fails every queued task on w.

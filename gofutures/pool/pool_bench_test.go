@@ -8,8 +8,11 @@ import (
 
 type nopWorker struct{}
 
-func (nopWorker) Start() error      { return nil }
-func (nopWorker) Run(int64)         {}
+func (nopWorker) Start() error { return nil }
+func (nopWorker) Run(id int64, next func() (int64, bool)) {
+	for ok := true; ok; _, ok = next() {
+	}
+}
 func (nopWorker) Fail(int64, error) {}
 func (nopWorker) Stop(bool)         {}
 

@@ -56,13 +56,15 @@ func (w *fakeWorker) Start() error {
 	return nil
 }
 
-func (w *fakeWorker) Run(id int64) {
-	if w.r.run != nil {
-		w.r.run(id)
+func (w *fakeWorker) Run(id int64, next func() (int64, bool)) {
+	for ok := true; ok; id, ok = next() {
+		if w.r.run != nil {
+			w.r.run(id)
+		}
+		w.r.mu.Lock()
+		w.r.ran = append(w.r.ran, id)
+		w.r.mu.Unlock()
 	}
-	w.r.mu.Lock()
-	w.r.ran = append(w.r.ran, id)
-	w.r.mu.Unlock()
 }
 
 func (w *fakeWorker) Fail(id int64, err error) {
@@ -291,7 +293,13 @@ type adder struct {
 	total *int64
 }
 
-func (a adder) Start() error      { return nil }
-func (a adder) Run(id int64)      { a.mu.Lock(); *a.total += id; a.mu.Unlock() }
+func (a adder) Start() error { return nil }
+func (a adder) Run(id int64, next func() (int64, bool)) {
+	for ok := true; ok; id, ok = next() {
+		a.mu.Lock()
+		*a.total += id
+		a.mu.Unlock()
+	}
+}
 func (a adder) Fail(int64, error) {}
 func (a adder) Stop(bool)         {}

@@ -79,6 +79,7 @@ static int gf_attach(gf_worker *w, long long pool, long long index) {
     return ok;
 }
 
+/* gf_call_run runs task id; the GIL must be held (gf_enter). */
 static void gf_call_run(long long id) {
     PyObject *arg = PyLong_FromLongLong(id);
     PyObject *r = arg ? PyObject_CallOneArg(gf_hook_run, arg) : NULL;
@@ -87,20 +88,11 @@ static void gf_call_run(long long id) {
     Py_XDECREF(r);
 }
 
-/* gf_run runs one task: take the GIL with the kept thread state, call the
- * run hook, release the GIL. */
-static void gf_run(gf_worker *w, long long id) {
-    PyEval_RestoreThread(w->ts);
-    gf_call_run(id);
-    w->ts = PyEval_SaveThread();
-}
+/* gf_enter takes the GIL with the worker's kept thread state. */
+static void gf_enter(gf_worker *w) { PyEval_RestoreThread(w->ts); }
 
-/* gf_run_many runs n tasks under one GIL acquisition. */
-static void gf_run_many(gf_worker *w, const long long *ids, int n) {
-    PyEval_RestoreThread(w->ts);
-    for (int i = 0; i < n; i++) gf_call_run(ids[i]);
-    w->ts = PyEval_SaveThread();
-}
+/* gf_leave releases the GIL, keeping the thread state for the next task. */
+static void gf_leave(gf_worker *w) { w->ts = PyEval_SaveThread(); }
 
 /* gf_fail completes task id with an exception of the given kind. */
 static void gf_fail(gf_worker *w, long long id, int kind, const char *msg) {

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import threading
 from types import ModuleType
+from collections.abc import Callable
 from typing import NoReturn
 
 FORK_MESSAGE = (
@@ -37,6 +38,10 @@ class GoPanicError(RuntimeError):
         self.panic_value = head.removeprefix("go panic: ")
         self.go_stack = stack
 
+
+# Builtins from pybridge/fastpath.c, set by the extension when it loads.
+fast_thread_submit: Callable[[int, int], None]
+fast_thread_submit_range: Callable[[int, int, int], None]
 
 _load_lock = threading.Lock()
 _ext: ModuleType | None = None
@@ -75,6 +80,8 @@ def _load() -> ModuleType:
                     "(pip install .) so that it is built"
                 ) from exc
             os.register_at_fork(after_in_child=_after_fork_in_child)
+            # Publishes fast_thread_submit and fast_thread_submit_range here.
+            _gonative.native_InstallFastPath()
             _ext = _gonative
         return _ext
 

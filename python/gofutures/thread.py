@@ -34,6 +34,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, InvalidStateError
 from concurrent.futures import _base as _stdlib_base
+from concurrent.futures import thread as _stdlib_thread
 from concurrent.futures.thread import BrokenThreadPool
 from typing import Any
 
@@ -62,6 +63,7 @@ class _PoolState:
         "initargs",
         "name_prefix",
         "worker_idents",
+        "workers_started",
     )
 
     def __init__(
@@ -79,6 +81,7 @@ class _PoolState:
         self.initargs = initargs
         self.name_prefix = name_prefix
         self.worker_idents: set[int] = set()
+        self.workers_started = 0
 
 
 class _WorkItem:
@@ -122,10 +125,13 @@ _global_shutdown = False
 _global_shutdown_lock = threading.Lock()
 
 
-class ThreadPoolExecutor(Executor):
+class ThreadPoolExecutor(_stdlib_thread.ThreadPoolExecutor):
     """An Executor that runs calls on a pool of Go-managed threads.
 
-    Same signature and behaviour as concurrent.futures.ThreadPoolExecutor.
+    Same signature and behaviour as concurrent.futures.ThreadPoolExecutor. It
+    subclasses the stdlib class only so that isinstance checks accept it
+    (asyncio's set_default_executor requires one); it shares none of its
+    state and overrides every method that touches the pool.
     """
 
     # Used to give each executor a unique default thread name prefix.
@@ -179,7 +185,7 @@ class ThreadPoolExecutor(Executor):
             task_id = next(_task_ids)
             _work_items[task_id] = _WorkItem(state, future, fn, args, kwargs)
             try:
-                _submit(state.pool_id, task_id)
+                _native.fast_thread_submit(state.pool_id, task_id)
             except RuntimeError as exc:
                 del _work_items[task_id]
                 _native.raise_translated(exc)
@@ -221,10 +227,6 @@ class ThreadPoolExecutor(Executor):
     shutdown.__doc__ = Executor.shutdown.__doc__
 
 
-def _submit(pool_id: int, task_id: int) -> None:
-    _native.ext().native_ThreadPoolSubmit(pool_id, task_id)
-
-
 def _join(pool_id: int) -> None:
     """Wait for a shut down pool's workers, in slices so Ctrl-C is seen."""
     while not _native.call("ThreadPoolJoin", pool_id, _JOIN_SLICE_MS):
@@ -251,6 +253,11 @@ def _python_exit() -> None:
         return
     pool_ids = list(_pools)
     for pool_id in pool_ids:
+        state = _pools.get(pool_id)
+        if state is not None and state.workers_started:
+            # As the stdlib's exiting workers do to their executor: a later
+            # submit says "after shutdown", not "after interpreter shutdown".
+            state.shutdown = True
         _native.call("ThreadPoolShutdown", pool_id, False)
     for pool_id in pool_ids:
         _join(pool_id)
@@ -268,6 +275,7 @@ def _worker_start(pool_id: int, index: int) -> bool:
     Returns False when the initializer failed (the pool is then broken)."""
     state = _pools[pool_id]
     state.worker_idents.add(threading.get_ident())
+    state.workers_started += 1
     threading.current_thread().name = "%s_%d" % (state.name_prefix, index)
     if state.initializer is not None:
         try:

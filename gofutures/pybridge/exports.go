@@ -1,0 +1,58 @@
+package pybridge
+
+// The Go half of the submit fast path (fastpath.c). These functions are
+// called from C with the GIL held, so that a submit is not a chance for a
+// GIL hand-off (a gopy call releases the GIL and, with workers waiting for
+// it, costs a thread switch each way). They never block on the GIL or on a
+// running task: the pool mutex is only ever held briefly.
+
+/*
+#include <stdlib.h>
+*/
+import "C"
+
+import (
+	"github.com/gofutures/gofutures/gofutures/panics"
+)
+
+// submitResult turns an error into a C string the caller frees (nil: ok).
+func submitResult(err error) *C.char {
+	if err == nil {
+		return nil
+	}
+	return C.CString(err.Error())
+}
+
+//export gfThreadSubmit
+func gfThreadSubmit(poolID, taskID C.longlong) *C.char {
+	var err error
+	func() {
+		defer panics.Catch(&err)
+		p, e := ThreadPoolOrError(int64(poolID))
+		if e != nil {
+			err = e
+			return
+		}
+		err = WithKind(p.Submit(int64(taskID)))
+	}()
+	return submitResult(err)
+}
+
+//export gfThreadSubmitRange
+func gfThreadSubmitRange(poolID, first, n C.longlong) *C.char {
+	var err error
+	func() {
+		defer panics.Catch(&err)
+		p, e := ThreadPoolOrError(int64(poolID))
+		if e != nil {
+			err = e
+			return
+		}
+		ids := make([]int64, int(n))
+		for i := range ids {
+			ids[i] = int64(first) + int64(i)
+		}
+		err = WithKind(p.SubmitMany(ids))
+	}()
+	return submitResult(err)
+}

@@ -1,0 +1,19 @@
+package pybridge
+
+/*
+#cgo CFLAGS: -fno-fast-math
+int gf_install_fastpath(void);
+*/
+import "C"
+
+import "errors"
+
+// InstallFastPath publishes the submit builtins (fastpath.c) on
+// gofutures._native. Call it once, after loading the extension, from a
+// thread that may have released the GIL.
+func InstallFastPath() error {
+	if C.gf_install_fastpath() != 1 {
+		return errors.New("could not install the gofutures fast path")
+	}
+	return nil
+}

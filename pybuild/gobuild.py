@@ -46,10 +46,28 @@ def _go() -> str:
     return go
 
 
+def _target_config(python: str) -> tuple[str, str, str]:
+    """SOABI, include directory and EXT_SUFFIX of the interpreter ``python``."""
+    if os.path.realpath(python) == os.path.realpath(sys.executable):
+        cfg = [
+            sysconfig.get_config_var("SOABI") or "py",
+            sysconfig.get_paths()["include"],
+            sysconfig.get_config_var("EXT_SUFFIX") or ".so",
+        ]
+    else:
+        code = (
+            "import sysconfig as s; print(s.get_config_var('SOABI') or 'py'); "
+            "print(s.get_paths()['include']); print(s.get_config_var('EXT_SUFFIX') or '.so')"
+        )
+        out = subprocess.run([python, "-c", code], check=True, capture_output=True, text=True)
+        cfg = out.stdout.splitlines()
+    return cfg[0], cfg[1], cfg[2]
+
+
 def build_extension(python: str = sys.executable) -> Path:
     """Build the extension for ``python`` and return the path of the .so."""
     go = _go()
-    tag = sysconfig.get_config_var("SOABI") or "py"
+    tag, include, suffix = _target_config(python)
     work = ROOT / "_build" / tag
     out = work / "gopy"
     bindir = work / "bin"
@@ -61,7 +79,6 @@ def build_extension(python: str = sys.executable) -> Path:
     env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
     env["GOBIN"] = str(bindir)
     env["GOFLAGS"] = (env.get("GOFLAGS", "") + " -mod=mod").strip()
-    include = sysconfig.get_paths()["include"]
     env["CGO_CFLAGS"] = f"-I{include} {env.get('CGO_CFLAGS', '')}".strip()
     env["CGO_LDFLAGS_ALLOW"] = ".*"
     env["CGO_ENABLED"] = "1"
@@ -81,7 +98,6 @@ def build_extension(python: str = sys.executable) -> Path:
         ],
         env,
     )
-    suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
     built = out / f"_{EXT_NAME}{suffix}"
     if not built.exists():
         found = glob.glob(str(out / f"_{EXT_NAME}*.so"))

@@ -42,7 +42,7 @@ def test_ctrl_c_interrupts_blocked_main_thread(module: str, call: str) -> None:
         proc.send_signal(signal.SIGINT)
         line = proc.stdout.readline().strip()
         reaction = time.monotonic() - sent
-        out, err = proc.communicate(timeout=30)
+        _out, err = proc.communicate(timeout=30)
     finally:
         proc.kill()
         proc.wait()

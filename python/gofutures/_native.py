@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import os
 import threading
-from types import ModuleType
 from collections.abc import Callable
+from types import ModuleType
 from typing import NoReturn
 
 FORK_MESSAGE = (

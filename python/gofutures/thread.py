@@ -239,7 +239,7 @@ def _shutdown_nowait(pool_id: int) -> None:
         return
     try:
         _native.call("ThreadPoolShutdown", pool_id, False)
-    except Exception:  # noqa: BLE001 - a finalizer must not raise
+    except Exception:  # a finalizer must not raise
         _stdlib_base.LOGGER.exception("gofutures: could not shut down pool %d", pool_id)
 
 

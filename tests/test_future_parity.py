@@ -108,7 +108,7 @@ def test_executor_subclass_gets_map_and_context_manager(cf: types.ModuleType) ->
             f.set_running_or_notify_cancel()
             try:
                 f.set_result(fn(*args, **kwargs))
-            except Exception as exc:  # noqa: BLE001 - executor semantics
+            except Exception as exc:
                 f.set_exception(exc)
             return f
 

@@ -6,6 +6,7 @@
  * gf_install_fastpath() publishes them as attributes of gofutures._native
  * (fast_thread_submit, fast_thread_submit_range); the facade's
  * InstallFastPath calls it once, when the extension is loaded. */
+#define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include "_cgo_export.h"
 
@@ -44,7 +45,49 @@ static PyObject *gf_fast_submit_range(PyObject *self, PyObject *const *args, Py_
     Py_RETURN_NONE;
 }
 
+/* fast_proc_submit(pool, task, payload: bytes): queue a pickled task on a
+ * process pool. The payload is copied once into Go memory. */
+static PyObject *gf_fast_proc_submit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    long long a[2];
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "proc_submit(pool, task, payload) takes 3 arguments");
+        return NULL;
+    }
+    if (!gf_args_ll(args, 2, 2, a, "proc_submit(pool, task, payload)")) return NULL;
+    char *data;
+    Py_ssize_t n;
+    if (PyBytes_AsStringAndSize(args[2], &data, &n) < 0) return NULL;
+    char *err = gfProcSubmit(a[0], a[1], data, (size_t)n);
+    if (err != NULL) return gf_submit_error(err);
+    Py_RETURN_NONE;
+}
+
+/* fast_proc_new(workers, max_tasks, depth, spawn, zygote_argv: bytes,
+ * worker_argv: bytes, init_payload: bytes) -> pool id. argv entries are
+ * NUL-separated. */
+static PyObject *gf_fast_proc_new(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    long long a[4];
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "proc_new takes 7 arguments");
+        return NULL;
+    }
+    if (!gf_args_ll(args, 4, 4, a, "proc_new")) return NULL;
+    char *z, *w, *init;
+    Py_ssize_t zn, wn, in;
+    if (PyBytes_AsStringAndSize(args[4], &z, &zn) < 0) return NULL;
+    if (PyBytes_AsStringAndSize(args[5], &w, &wn) < 0) return NULL;
+    if (PyBytes_AsStringAndSize(args[6], &init, &in) < 0) return NULL;
+    long long id = 0;
+    char *err = gfProcNew(a[0], a[1], a[2], a[3], z, (size_t)zn, w, (size_t)wn, init, (size_t)in, &id);
+    if (err != NULL) return gf_submit_error(err);
+    return PyLong_FromLongLong(id);
+}
+
 static PyMethodDef gf_fast_defs[] = {
+    {"fast_proc_submit", (PyCFunction)(void (*)(void))gf_fast_proc_submit, METH_FASTCALL,
+     "fast_proc_submit(pool, task, payload): queue a pickled task on a process pool."},
+    {"fast_proc_new", (PyCFunction)(void (*)(void))gf_fast_proc_new, METH_FASTCALL,
+     "fast_proc_new(workers, max_tasks, depth, spawn, zygote_argv, worker_argv, init): new pool id."},
     {"fast_thread_submit", (PyCFunction)(void (*)(void))gf_fast_submit, METH_FASTCALL,
      "fast_thread_submit(pool, task): queue task id on a thread pool, GIL held."},
     {"fast_thread_submit_range", (PyCFunction)(void (*)(void))gf_fast_submit_range, METH_FASTCALL,

@@ -16,6 +16,7 @@
 #ifndef GOFUTURES_BRIDGE_H
 #define GOFUTURES_BRIDGE_H
 
+#define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 typedef struct {

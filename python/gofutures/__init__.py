@@ -24,6 +24,7 @@ from concurrent.futures import (
 )
 
 from gofutures._native import GoPanicError
+from gofutures.process import ProcessPoolExecutor
 from gofutures.thread import ThreadPoolExecutor
 
 __all__ = (
@@ -39,6 +40,7 @@ __all__ = (
     "wait",
     "as_completed",
     "ThreadPoolExecutor",
+    "ProcessPoolExecutor",
     "GoPanicError",
 )
 

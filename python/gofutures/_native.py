@@ -42,6 +42,8 @@ class GoPanicError(RuntimeError):
 # Builtins from pybridge/fastpath.c, set by the extension when it loads.
 fast_thread_submit: Callable[[int, int], None]
 fast_thread_submit_range: Callable[[int, int, int], None]
+fast_proc_submit: Callable[[int, int, bytes], None]
+fast_proc_new: Callable[[int, int, int, int, bytes, bytes, bytes], int]
 
 _load_lock = threading.Lock()
 _ext: ModuleType | None = None

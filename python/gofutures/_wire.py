@@ -274,8 +274,7 @@ class FrameReader:
                 if self._end == 0:
                     return False
                 raise TruncatedFrameError(
-                    f"truncated frame header: expected {HEADER_SIZE} bytes, "
-                    f"received {self._end}"
+                    f"truncated frame header: expected {HEADER_SIZE} bytes, received {self._end}"
                 )
             self._end += n
         return True

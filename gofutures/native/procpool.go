@@ -1,0 +1,58 @@
+package native
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gofutures/gofutures/gofutures/panics"
+	"github.com/gofutures/gofutures/gofutures/pybridge"
+)
+
+// Process pools are created and fed through the fast path (fastpath.c:
+// fast_proc_new, fast_proc_submit), which carries bytes without gopy's
+// per-byte conversion; these calls are the rest of their control plane.
+
+// ProcPoolClose asks pool id to finish: workers exit once its queue is empty
+// and their tasks are reported. It does not wait.
+func ProcPoolClose(id int64) (ok bool, err error) {
+	defer panics.Catch(&err)
+	if p, found := pybridge.ProcPool(id); found {
+		p.Close()
+	}
+	return true, nil
+}
+
+// ProcPoolJoin waits up to timeoutMs (forever if negative) for pool id to
+// finish: workers exited and reaped, results delivered.
+func ProcPoolJoin(id int64, timeoutMs int64) (done bool, err error) {
+	defer panics.Catch(&err)
+	return pybridge.JoinProcPool(id, time.Duration(timeoutMs)*time.Millisecond), nil
+}
+
+// ProcPoolPids returns the live workers' pids, space separated.
+func ProcPoolPids(id int64) (pids string, err error) {
+	defer panics.Catch(&err)
+	p, ok := pybridge.ProcPool(id)
+	if !ok {
+		return "", nil
+	}
+	var b strings.Builder
+	for i, pid := range p.Pids() {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprint(&b, pid)
+	}
+	return b.String(), nil
+}
+
+// ProcPoolKill breaks pool id on purpose (terminate_broken): every pending
+// task fails with reason and the workers are killed.
+func ProcPoolKill(id int64, reason string) (ok bool, err error) {
+	defer panics.Catch(&err)
+	if p, found := pybridge.ProcPool(id); found {
+		p.Kill(reason)
+	}
+	return true, nil
+}

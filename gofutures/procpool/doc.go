@@ -1,0 +1,24 @@
+// Package procpool supervises a pool of worker processes for
+// ProcessPoolExecutor: it starts them, feeds them tasks over framed Unix
+// sockets, reads their results, notices when one dies, and replaces workers
+// that reached their task quota.
+//
+// Data flow:
+//
+//	Submit(id, payload) --> queue --> slot writer --TASK--> worker process
+//	                                                            |
+//	NextEvents <-- events <-- slot reader <--RESULT/ERROR-------+
+//
+// Every worker connects back to the pool's listening socket and proves who
+// it is with the token it was started with (HELLO), receives INIT (the
+// pickled initializer) and answers READY. A slot keeps up to Depth tasks in
+// flight on its worker so the worker never waits for a round trip.
+//
+// Failure contract (the stdlib's): a worker that dies while the pool is not
+// shutting it down, or whose initializer fails, breaks the pool: every task
+// still queued or in flight is reported in one Broken event, the other
+// workers are killed, and Submit refuses further work. Nothing is lost:
+// every submitted task ends in exactly one Result, Error or the Broken event.
+//
+// The pool knows nothing of Python or pickle: payloads are opaque bytes.
+package procpool

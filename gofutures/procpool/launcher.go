@@ -1,0 +1,71 @@
+package procpool
+
+import (
+	"fmt"
+	"syscall"
+)
+
+// Launcher starts worker processes. A started worker must connect to the
+// pool's socket and send HELLO with the token it was given.
+type Launcher interface {
+	// Launch starts one worker that will identify itself with token.
+	Launch(token uint64) (Proc, error)
+	// Close stops the launcher's own helpers (a zygote). Workers it started
+	// are not waited for.
+	Close() error
+}
+
+// Proc is a started worker process.
+type Proc interface {
+	Pid() int
+	// Kill sends SIGKILL; it is safe to call more than once, and after exit.
+	Kill()
+	// Exited delivers the exit status once, when the process has been reaped.
+	Exited() <-chan ExitStatus
+}
+
+// ExitStatus is how a worker process ended.
+type ExitStatus struct {
+	Code   int            // exit code, when Signal is 0
+	Signal syscall.Signal // terminating signal, or 0
+}
+
+// StatusFromWait converts a wait(2) status.
+func StatusFromWait(ws syscall.WaitStatus) ExitStatus {
+	if ws.Signaled() {
+		return ExitStatus{Signal: ws.Signal()}
+	}
+	return ExitStatus{Code: ws.ExitStatus()}
+}
+
+// String says how the process ended and, like loky, what that probably means.
+func (s ExitStatus) String() string {
+	if s.Signal == 0 {
+		return fmt.Sprintf("exited with code %d", s.Code)
+	}
+	hint := ""
+	switch s.Signal {
+	case syscall.SIGKILL:
+		hint = ": killed, possibly by the out-of-memory killer"
+	case syscall.SIGSEGV:
+		hint = ": a segmentation fault, typically a crash in C code"
+	case syscall.SIGBUS:
+		hint = ": a bus error, typically a crash in C code"
+	case syscall.SIGABRT:
+		hint = ": aborted, typically a failed assertion in C code"
+	}
+	return fmt.Sprintf("terminated by signal %d (%s%s)", int(s.Signal), signalName(s.Signal), hint)
+}
+
+func signalName(sig syscall.Signal) string {
+	names := map[syscall.Signal]string{
+		syscall.SIGKILL: "SIGKILL", syscall.SIGSEGV: "SIGSEGV", syscall.SIGTERM: "SIGTERM",
+		syscall.SIGABRT: "SIGABRT", syscall.SIGBUS: "SIGBUS", syscall.SIGINT: "SIGINT",
+		syscall.SIGFPE: "SIGFPE", syscall.SIGILL: "SIGILL", syscall.SIGPIPE: "SIGPIPE",
+		syscall.SIGHUP: "SIGHUP",
+	}
+	if n, ok := names[sig]; ok {
+		return n
+	}
+	return sig.String()
+}

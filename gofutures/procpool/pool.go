@@ -1,0 +1,302 @@
+package procpool
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/gofutures/gofutures/gofutures/panics"
+	"github.com/gofutures/gofutures/gofutures/wire"
+)
+
+// ErrShutdown is returned by Submit after Close.
+var ErrShutdown = errors.New("cannot schedule new futures after shutdown")
+
+// ErrBroken is wrapped by Submit's error once the pool is broken.
+var ErrBroken = errors.New("the process pool is not usable anymore")
+
+// Config describes a pool.
+type Config struct {
+	Workers          int      // number of worker processes (>= 1)
+	MaxTasksPerChild int      // tasks a worker runs before it is replaced; 0: no limit
+	Depth            int      // tasks in flight per worker; 0: 2
+	InitPayload      []byte   // sent to every worker in INIT
+	Launcher         Launcher // how workers start
+	MaxPayload       int      // largest frame accepted from a worker; 0: wire.DefaultMaxPayload
+	StartTimeout     time.Duration
+}
+
+// socketAware launchers learn the pool's socket path before the first Launch.
+type socketAware interface{ SetSocket(path string) }
+
+type task struct {
+	id      uint64
+	payload []byte
+}
+
+// Pool is a supervised pool of worker processes. Use New.
+type Pool struct {
+	cfg      Config
+	listener *net.UnixListener
+	dir      string
+	events   *eventQueue
+	launches chan launchRequest
+
+	mu      sync.Mutex
+	cond    sync.Cond
+	queue   []task
+	closing bool   // Close called: exit once the queue is empty and nothing is in flight
+	broken  string // reason, once broken
+	slots   []*slot
+	hellos  map[uint64]chan net.Conn
+	running int // slot goroutines still running
+
+	finished chan struct{} // closed when every slot, the launcher and the acceptor are done
+}
+
+// New starts the pool: its socket, its launcher and Workers worker processes
+// (started in the background; tasks queue until they are ready).
+func New(cfg Config) (*Pool, error) {
+	if cfg.Workers < 1 {
+		return nil, errors.New("max_workers must be greater than 0")
+	}
+	if cfg.Depth <= 0 {
+		cfg.Depth = 2
+	}
+	if cfg.MaxPayload <= 0 {
+		cfg.MaxPayload = wire.DefaultMaxPayload
+	}
+	if cfg.StartTimeout <= 0 {
+		cfg.StartTimeout = 60 * time.Second
+	}
+	dir, err := os.MkdirTemp("", "gofutures-")
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "pool.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	ln.SetUnlinkOnClose(true)
+	if sa, ok := cfg.Launcher.(socketAware); ok {
+		sa.SetSocket(path)
+	}
+	p := &Pool{
+		cfg:      cfg,
+		listener: ln,
+		dir:      dir,
+		events:   newEventQueue(),
+		launches: make(chan launchRequest),
+		hellos:   map[uint64]chan net.Conn{},
+		finished: make(chan struct{}),
+	}
+	p.cond.L = &p.mu
+	go p.spawner()
+	go p.accept()
+	p.running = cfg.Workers
+	for i := 0; i < cfg.Workers; i++ {
+		s := &slot{pool: p, index: i}
+		p.slots = append(p.slots, s)
+		go s.run()
+	}
+	return p, nil
+}
+
+// Submit queues a task. payload is kept, not copied.
+func (p *Pool) Submit(id uint64, payload []byte) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.broken != "" {
+		return fmt.Errorf("%w: %s", ErrBroken, p.broken)
+	}
+	if p.closing {
+		return ErrShutdown
+	}
+	p.queue = append(p.queue, task{id, payload})
+	p.cond.Broadcast()
+	return nil
+}
+
+// Close asks the pool to finish: workers exit once the queue is empty and
+// their in-flight tasks are reported. Idempotent; does not wait (see Wait).
+func (p *Pool) Close() {
+	p.mu.Lock()
+	p.closing = true
+	p.cond.Broadcast()
+	p.mu.Unlock()
+}
+
+// Kill breaks the pool on purpose (reason is reported in the Broken event)
+// and kills its workers.
+func (p *Pool) Kill(reason string) { p.breakPool(reason) }
+
+// NextEvents blocks until events are available and returns them all (a
+// batch), reusing buf; ok is false once the pool has finished and every
+// event was taken.
+func (p *Pool) NextEvents(buf []Event) ([]Event, bool) { return p.events.take(buf) }
+
+// Wait waits up to timeout (forever if negative) for the pool to finish:
+// every worker exited and was reaped, the zygote stopped, the socket removed.
+func (p *Pool) Wait(timeout time.Duration) bool {
+	if timeout < 0 {
+		<-p.finished
+		return true
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-p.finished:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// Broken returns the reason the pool broke, or "".
+func (p *Pool) Broken() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.broken
+}
+
+// Pids returns the pids of the live workers.
+func (p *Pool) Pids() []int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var pids []int
+	for _, s := range p.slots {
+		if s.proc != nil {
+			pids = append(pids, s.proc.Pid())
+		}
+	}
+	return pids
+}
+
+// breakPool marks the pool broken (first reason wins), drops the queue,
+// reports one Broken event and kills every worker.
+func (p *Pool) breakPool(reason string) {
+	p.mu.Lock()
+	if p.broken != "" {
+		p.mu.Unlock()
+		return
+	}
+	p.broken = reason
+	p.queue = nil
+	var procs []Proc
+	for _, s := range p.slots {
+		if s.proc != nil {
+			procs = append(procs, s.proc)
+		}
+	}
+	p.cond.Broadcast()
+	p.mu.Unlock()
+	p.events.push(Event{Kind: EventBroken, Payload: []byte(reason)})
+	for _, proc := range procs {
+		proc.Kill()
+	}
+}
+
+// slotDone is called by each slot goroutine as it ends; the last one tears
+// the pool down.
+func (p *Pool) slotDone() {
+	p.mu.Lock()
+	p.running--
+	last := p.running == 0
+	p.mu.Unlock()
+	if !last {
+		return
+	}
+	close(p.launches)
+	p.listener.Close()
+	os.RemoveAll(p.dir)
+	p.events.close()
+	close(p.finished)
+}
+
+type launchRequest struct {
+	token uint64
+	reply chan launchReply
+}
+
+type launchReply struct {
+	proc Proc
+	err  error
+}
+
+// spawner starts every process of the pool from one goroutine locked to one
+// OS thread: PR_SET_PDEATHSIG fires when the *thread* that forked a child
+// exits, so that thread must live as long as the pool. It closes the
+// launcher when the pool is done, then lets its thread exit.
+func (p *Pool) spawner() {
+	runtime.LockOSThread()
+	for req := range p.launches {
+		var reply launchReply
+		if r := panics.Try(func() { reply.proc, reply.err = p.cfg.Launcher.Launch(req.token) }); r != nil {
+			reply.err = r
+		}
+		req.reply <- reply
+	}
+	_ = p.cfg.Launcher.Close()
+}
+
+func (p *Pool) launch(token uint64) (Proc, error) {
+	reply := make(chan launchReply, 1)
+	p.launches <- launchRequest{token, reply}
+	r := <-reply
+	return r.proc, r.err
+}
+
+// accept hands each connecting worker to the slot waiting for its token.
+func (p *Pool) accept() {
+	for {
+		conn, err := p.listener.AcceptUnix()
+		if err != nil {
+			return
+		}
+		go p.greet(conn)
+	}
+}
+
+func (p *Pool) greet(conn *net.UnixConn) {
+	_ = conn.SetReadDeadline(time.Now().Add(p.cfg.StartTimeout))
+	hdr := make([]byte, wire.HeaderSize)
+	if _, err := ioReadFull(conn, hdr); err != nil || wire.Kind(hdr[4]) != wire.KindHello {
+		conn.Close()
+		return
+	}
+	n := binary.LittleEndian.Uint32(hdr[0:4])
+	token := binary.LittleEndian.Uint64(hdr[5:13])
+	if n > 64 {
+		conn.Close()
+		return
+	}
+	if _, err := ioReadFull(conn, make([]byte, n)); err != nil {
+		conn.Close()
+		return
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+	p.mu.Lock()
+	ch, ok := p.hellos[token]
+	delete(p.hellos, token)
+	p.mu.Unlock()
+	if !ok {
+		conn.Close()
+		return
+	}
+	ch <- conn
+}
+
+func newToken() uint64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:]) | 1
+}

@@ -1,0 +1,220 @@
+package procpool_test
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gofutures/gofutures/gofutures/procpool"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv("GOFUTURES_FAKE_WORKER") == "1" {
+		fakeWorker()
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
+
+func newPool(t *testing.T, cfg procpool.Config) *procpool.Pool {
+	t.Helper()
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	cfg.Launcher = &procpool.ExecLauncher{Argv: []string{exe}, Env: append(os.Environ(), "GOFUTURES_FAKE_WORKER=1")}
+	p, err := procpool.New(cfg)
+	require.NoError(t, err)
+	return p
+}
+
+// collect takes events until every id in want is reported or the pool breaks.
+func collect(t *testing.T, p *procpool.Pool, n int) (map[uint64]procpool.Event, *procpool.Event) {
+	t.Helper()
+	got := map[uint64]procpool.Event{}
+	var buf []procpool.Event
+	deadline := time.After(30 * time.Second)
+	for len(got) < n {
+		ch := make(chan []procpool.Event, 1)
+		go func() {
+			evs, _ := p.NextEvents(buf)
+			ch <- append([]procpool.Event(nil), evs...)
+		}()
+		select {
+		case evs := <-ch:
+			for _, ev := range evs {
+				if ev.Kind == procpool.EventBroken {
+					ev := ev
+					return got, &ev
+				}
+				got[ev.ID] = ev
+			}
+		case <-deadline:
+			t.Fatalf("timed out with %d of %d events", len(got), n)
+		}
+	}
+	return got, nil
+}
+
+func finish(t *testing.T, p *procpool.Pool) {
+	t.Helper()
+	p.Close()
+	// Drain the remaining events so the queue can close.
+	go func() {
+		for {
+			if _, ok := p.NextEvents(nil); !ok {
+				return
+			}
+		}
+	}()
+	require.True(t, p.Wait(20*time.Second), "pool finished")
+}
+
+func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
+
+func TestEchoManyTasks(t *testing.T) {
+	for _, tc := range []struct{ workers, depth, tasks int }{{1, 1, 10}, {2, 2, 500}, {3, 4, 2000}} {
+		t.Run(fmt.Sprintf("w%d-d%d-n%d", tc.workers, tc.depth, tc.tasks), func(t *testing.T) {
+			p := newPool(t, procpool.Config{Workers: tc.workers, Depth: tc.depth})
+			for i := 1; i <= tc.tasks; i++ {
+				require.NoError(t, p.Submit(uint64(i), []byte("echo:"+strconv.Itoa(i))))
+			}
+			got, broken := collect(t, p, tc.tasks)
+			require.Nil(t, broken)
+			for i := 1; i <= tc.tasks; i++ {
+				assert.Equal(t, procpool.EventResult, got[uint64(i)].Kind)
+				assert.Equal(t, strconv.Itoa(i), string(got[uint64(i)].Payload))
+			}
+			pids := p.Pids()
+			finish(t, p)
+			for _, pid := range pids {
+				assert.False(t, alive(pid), "worker %d reaped", pid)
+			}
+		})
+	}
+}
+
+func TestErrorsAreReportedPerTask(t *testing.T) {
+	p := newPool(t, procpool.Config{Workers: 2})
+	require.NoError(t, p.Submit(1, []byte("error:boom")))
+	require.NoError(t, p.Submit(2, []byte("echo:fine")))
+	got, broken := collect(t, p, 2)
+	require.Nil(t, broken)
+	assert.Equal(t, procpool.EventError, got[1].Kind)
+	assert.Equal(t, "boom", string(got[1].Payload))
+	assert.Equal(t, procpool.EventResult, got[2].Kind)
+	finish(t, p)
+}
+
+func TestMaxTasksPerChildReplacesWorkers(t *testing.T) {
+	p := newPool(t, procpool.Config{Workers: 2, MaxTasksPerChild: 3})
+	for i := 1; i <= 30; i++ {
+		require.NoError(t, p.Submit(uint64(i), []byte("pid")))
+	}
+	got, broken := collect(t, p, 30)
+	require.Nil(t, broken)
+	perPid := map[string]int{}
+	for _, ev := range got {
+		perPid[string(ev.Payload)]++
+	}
+	for pid, n := range perPid {
+		assert.LessOrEqual(t, n, 3, "worker %s ran more than its quota", pid)
+	}
+	assert.GreaterOrEqual(t, len(perPid), 10)
+	finish(t, p)
+	for pid := range perPid {
+		n, _ := strconv.Atoi(pid)
+		assert.False(t, alive(n))
+	}
+}
+
+func TestLargePayloads(t *testing.T) {
+	p := newPool(t, procpool.Config{Workers: 1})
+	big := make([]byte, 32<<20)
+	require.NoError(t, p.Submit(1, append([]byte("echo:"), big...)))
+	require.NoError(t, p.Submit(2, []byte("big:"+strconv.Itoa(48<<20))))
+	got, broken := collect(t, p, 2)
+	require.Nil(t, broken)
+	assert.Len(t, got[1].Payload, 32<<20)
+	assert.Len(t, got[2].Payload, 48<<20)
+	finish(t, p)
+}
+
+func TestWorkerDeathBreaksPool(t *testing.T) {
+	for _, tc := range []struct {
+		name, cmd, want string
+	}{
+		{"exit code", "exit:3", "exited with code 3"},
+		{"sigkill", "kill", "terminated by signal 9 (SIGKILL"},
+		{"garbage on the pipe", "garbage", "invalid frame kind"},
+		{"result for unknown task", "unknown-id", "which it was not given"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPool(t, procpool.Config{Workers: 2})
+			require.NoError(t, p.Submit(1, []byte("sleep:2000")))
+			require.NoError(t, p.Submit(2, []byte(tc.cmd)))
+			for i := 3; i <= 10; i++ {
+				require.NoError(t, p.Submit(uint64(i), []byte("sleep:10")))
+			}
+			_, broken := collect(t, p, 10)
+			require.NotNil(t, broken, "the pool broke")
+			assert.Contains(t, string(broken.Payload), tc.want)
+			assert.ErrorIs(t, p.Submit(99, []byte("echo:x")), procpool.ErrBroken)
+			assert.Contains(t, p.Broken(), tc.want)
+			finish(t, p)
+		})
+	}
+}
+
+func TestOversizedFrameFromWorkerBreaksPool(t *testing.T) {
+	p := newPool(t, procpool.Config{Workers: 1, MaxPayload: 1024})
+	require.NoError(t, p.Submit(1, []byte("big:4096")))
+	_, broken := collect(t, p, 1)
+	require.NotNil(t, broken)
+	assert.Contains(t, string(broken.Payload), "too large")
+	finish(t, p)
+}
+
+func TestInitializerFailureBreaksPool(t *testing.T) {
+	for _, tc := range []struct{ init, want string }{
+		{"fail-init", "ValueError: bad init"},
+		{"die-init", "exited with code 7"},
+	} {
+		t.Run(tc.init, func(t *testing.T) {
+			p := newPool(t, procpool.Config{Workers: 2, InitPayload: []byte(tc.init)})
+			require.NoError(t, p.Submit(1, []byte("echo:x")))
+			_, broken := collect(t, p, 1)
+			require.NotNil(t, broken)
+			assert.Contains(t, string(broken.Payload), tc.want)
+			finish(t, p)
+		})
+	}
+}
+
+func TestCloseRunsQueuedTasksThenStops(t *testing.T) {
+	p := newPool(t, procpool.Config{Workers: 2})
+	for i := 1; i <= 20; i++ {
+		require.NoError(t, p.Submit(uint64(i), []byte("sleep:5")))
+	}
+	p.Close()
+	assert.ErrorIs(t, p.Submit(100, nil), procpool.ErrShutdown)
+	got, broken := collect(t, p, 20)
+	require.Nil(t, broken)
+	ids := make([]int, 0, len(got))
+	for id := range got {
+		ids = append(ids, int(id))
+	}
+	sort.Ints(ids)
+	assert.Len(t, ids, 20)
+	finish(t, p)
+}
+
+func TestCloseIdlePool(t *testing.T) {
+	p := newPool(t, procpool.Config{Workers: 3})
+	finish(t, p)
+}

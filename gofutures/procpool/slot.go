@@ -1,0 +1,303 @@
+package procpool
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofutures/gofutures/gofutures/panics"
+	"github.com/gofutures/gofutures/gofutures/wire"
+)
+
+var ioReadFull = io.ReadFull
+
+// slot is one worker position of the pool. Its goroutine starts a worker,
+// feeds it, and starts a replacement when the worker reaches its task quota.
+type slot struct {
+	pool  *Pool
+	index int
+
+	// Guarded by pool.mu.
+	proc     Proc
+	inflight map[uint64]struct{}
+	sent     int  // tasks sent to the current worker
+	dead     bool // the current worker's connection ended
+	exiting  bool // EXIT was sent: the end of the connection is expected
+
+	exitMu sync.Mutex
+	exitOf Proc       // the process whose status exitSt is
+	exitSt ExitStatus // cached by waitExit
+}
+
+func (s *slot) run() {
+	p := s.pool
+	defer p.slotDone()
+	r := panics.Try(func() {
+		for s.generation() {
+		}
+	})
+	if r != nil {
+		p.breakPool("internal error in the process pool supervisor: " + r.Error())
+	}
+}
+
+// generation runs one worker process from start to exit. It reports whether
+// the slot should start another (the worker retired after its quota).
+func (s *slot) generation() bool {
+	p := s.pool
+	p.mu.Lock()
+	stop := p.broken != "" || (p.closing && len(p.queue) == 0)
+	p.mu.Unlock()
+	if stop {
+		return false
+	}
+	proc, conn, reader, err := s.start()
+	if err != nil {
+		p.breakPool(err.Error())
+		return false
+	}
+	p.mu.Lock()
+	s.proc, s.inflight, s.sent, s.dead, s.exiting = proc, map[uint64]struct{}{}, 0, false, false
+	broken := p.broken != ""
+	p.mu.Unlock()
+	if broken { // broke while this worker was starting
+		proc.Kill()
+	}
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		s.read(conn, reader, proc)
+	}()
+	retire := s.feed(conn)
+	p.mu.Lock()
+	exiting := s.exiting
+	p.mu.Unlock()
+	if exiting { // EXIT sent: the worker ends the connection itself
+		select {
+		case <-readerDone:
+		case <-time.After(5 * time.Second):
+			proc.Kill()
+		}
+	}
+	conn.Close()
+	<-readerDone
+	s.reap(proc)
+	p.mu.Lock()
+	s.proc = nil
+	p.mu.Unlock()
+	return retire
+}
+
+// start launches a worker and performs HELLO, INIT, READY.
+func (s *slot) start() (Proc, net.Conn, *wire.Reader, error) {
+	p := s.pool
+	token := newToken()
+	hello := make(chan net.Conn, 1)
+	p.mu.Lock()
+	p.hellos[token] = hello
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.hellos, token)
+		p.mu.Unlock()
+	}()
+	proc, err := p.launch(token)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("could not start a worker process: %v", err)
+	}
+	fail := func(format string, args ...any) (Proc, net.Conn, *wire.Reader, error) {
+		proc.Kill()
+		s.reap(proc)
+		return nil, nil, nil, fmt.Errorf(format, args...)
+	}
+	var conn net.Conn
+	select {
+	case conn = <-hello:
+	case st := <-proc.Exited():
+		s.exitMu.Lock()
+		s.exitOf, s.exitSt = proc, st
+		s.exitMu.Unlock()
+		return nil, nil, nil, fmt.Errorf("A child process terminated abruptly, the process pool is not usable anymore (worker pid %d %s before it was ready)", proc.Pid(), st)
+	case <-time.After(p.cfg.StartTimeout):
+		return fail("a worker process did not connect within %s", p.cfg.StartTimeout)
+	}
+	if err := wire.WriteFrame(conn, wire.KindInit, 0, p.cfg.InitPayload); err != nil {
+		conn.Close()
+		return fail("could not initialize a worker process: %v", err)
+	}
+	reader := wire.NewReader(conn, p.cfg.MaxPayload)
+	f, err := reader.Next()
+	switch {
+	case err != nil:
+		conn.Close()
+		st := s.exitStatus(proc)
+		return nil, nil, nil, fmt.Errorf("A child process terminated abruptly, the process pool is not usable anymore (worker pid %d %s during its initialization)", proc.Pid(), st)
+	case f.Kind == wire.KindInitFailed:
+		conn.Close()
+		proc.Kill()
+		s.reap(proc)
+		return nil, nil, nil, fmt.Errorf("A child process terminated abruptly, the process pool is not usable anymore (the initializer failed in worker pid %d: %s)", proc.Pid(), lastLine(string(f.Payload)))
+	case f.Kind != wire.KindReady:
+		conn.Close()
+		return fail("a worker process sent %s instead of READY", f.Kind)
+	}
+	return proc, conn, reader, nil
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// feed sends queued tasks to the worker, keeping up to Depth in flight, and
+// ends the worker when it reached its quota (returns true: replace it), when
+// the pool is closing and idle, or when the pool broke or the worker died.
+func (s *slot) feed(conn net.Conn) bool {
+	p := s.pool
+	quota := p.cfg.MaxTasksPerChild
+	var batch []task
+	var buf []byte
+	for {
+		p.mu.Lock()
+		for {
+			if p.broken != "" || s.dead {
+				p.mu.Unlock()
+				return false
+			}
+			quotaLeft := quota == 0 || s.sent < quota
+			if quotaLeft && len(p.queue) > 0 && len(s.inflight) < p.cfg.Depth {
+				break
+			}
+			if len(s.inflight) == 0 && (!quotaLeft || (p.closing && len(p.queue) == 0)) {
+				s.exiting = true
+				p.mu.Unlock()
+				_ = wire.WriteFrame(conn, wire.KindExit, 0, nil)
+				return !quotaLeft
+			}
+			p.cond.Wait()
+		}
+		batch = batch[:0]
+		for len(p.queue) > 0 && len(s.inflight) < p.cfg.Depth && (quota == 0 || s.sent < quota) {
+			t := p.queue[0]
+			p.queue[0] = task{}
+			p.queue = p.queue[1:]
+			s.inflight[t.id] = struct{}{}
+			s.sent++
+			batch = append(batch, t)
+		}
+		p.mu.Unlock()
+		if err := s.send(conn, batch, &buf); err != nil {
+			// The reader sees the broken connection and reports the death.
+			p.mu.Lock()
+			for !s.dead && p.broken == "" {
+				p.cond.Wait()
+			}
+			p.mu.Unlock()
+			return false
+		}
+	}
+}
+
+// send writes a batch: small frames coalesced into one write, large
+// payloads written without copying.
+func (s *slot) send(conn net.Conn, batch []task, buf *[]byte) error {
+	const coalesce = 64 << 10
+	b := (*buf)[:0]
+	for _, t := range batch {
+		if len(t.payload) >= coalesce {
+			if len(b) > 0 {
+				if _, err := conn.Write(b); err != nil {
+					return err
+				}
+				b = b[:0]
+			}
+			if err := wire.WriteFrame(conn, wire.KindTask, t.id, t.payload); err != nil {
+				return err
+			}
+			continue
+		}
+		b = wire.AppendFrame(b, wire.KindTask, t.id, t.payload)
+	}
+	*buf = b
+	if len(b) > 0 {
+		_, err := conn.Write(b)
+		return err
+	}
+	return nil
+}
+
+// read reports the worker's results until its connection ends; an end that
+// was not asked for (no EXIT sent) is a death and breaks the pool.
+func (s *slot) read(conn net.Conn, reader *wire.Reader, proc Proc) {
+	p := s.pool
+	for {
+		f, err := reader.Next()
+		if err == nil && (f.Kind == wire.KindResult || f.Kind == wire.KindError) {
+			kind := EventResult
+			if f.Kind == wire.KindError {
+				kind = EventError
+			}
+			p.mu.Lock()
+			_, known := s.inflight[f.ID]
+			delete(s.inflight, f.ID)
+			p.cond.Broadcast()
+			p.mu.Unlock()
+			if known {
+				p.events.push(Event{Kind: kind, ID: f.ID, Payload: f.Payload})
+				continue
+			}
+			err = fmt.Errorf("a worker process reported task %d, which it was not given", f.ID)
+		} else if err == nil {
+			err = fmt.Errorf("a worker process sent an unexpected %s frame", f.Kind)
+		}
+		p.mu.Lock()
+		s.dead = true
+		expected := s.exiting && len(s.inflight) == 0 && (errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed))
+		p.cond.Broadcast()
+		p.mu.Unlock()
+		if expected {
+			return
+		}
+		proc.Kill()
+		var reason string
+		if errors.Is(err, io.EOF) || isConnReset(err) {
+			reason = fmt.Sprintf("A process in the process pool was terminated abruptly while the future was running or pending (worker pid %d %s)", proc.Pid(), s.exitStatus(proc))
+		} else {
+			reason = fmt.Sprintf("the connection to worker pid %d failed: %v", proc.Pid(), err)
+		}
+		p.breakPool(reason)
+		return
+	}
+}
+
+func isConnReset(err error) bool {
+	return errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "connection reset")
+}
+
+// waitExit waits up to timeout for proc's exit status, then kills it and
+// waits for that: no zombie is left. The status is cached, so any number of
+// callers (in sequence) get it.
+func (s *slot) waitExit(proc Proc, timeout time.Duration) ExitStatus {
+	s.exitMu.Lock()
+	defer s.exitMu.Unlock()
+	if s.exitOf == proc {
+		return s.exitSt
+	}
+	var st ExitStatus
+	select {
+	case st = <-proc.Exited():
+	case <-time.After(timeout):
+		proc.Kill()
+		st = <-proc.Exited()
+	}
+	s.exitOf, s.exitSt = proc, st
+	return st
+}
+
+func (s *slot) exitStatus(proc Proc) ExitStatus { return s.waitExit(proc, 2*time.Second) }
+
+func (s *slot) reap(proc Proc) { s.waitExit(proc, 5*time.Second) }

@@ -1,0 +1,65 @@
+package pybridge
+
+/*
+#cgo CFLAGS: -fno-fast-math
+#include "gf_pump.h"
+*/
+import "C"
+
+import (
+	"runtime"
+	"unsafe"
+
+	"github.com/gofutures/gofutures/gofutures/panics"
+	"github.com/gofutures/gofutures/gofutures/procpool"
+)
+
+// pumpCloseRequested is what gofutures.process._deliver returns when the
+// pool has no work left after shutdown.
+const pumpCloseRequested = 1
+
+// runPump delivers a process pool's events to Python in batches until the
+// pool has finished, then closes done. It runs on its own locked OS thread
+// with a kept Python thread state: one GIL acquisition per batch.
+func runPump(poolID int64, p *procpool.Pool, done chan<- struct{}) {
+	runtime.LockOSThread() // never unlocked: the thread ends with the pump
+	defer close(done)
+	c := (*C.gf_pump)(C.calloc(1, C.size_t(unsafe.Sizeof(C.gf_pump{}))))
+	defer C.free(unsafe.Pointer(c))
+	attached := C.gf_pump_attach(c) == 1
+	var buf []procpool.Event
+	for {
+		events, ok := p.NextEvents(buf)
+		if !ok {
+			break
+		}
+		buf = events
+		if !attached {
+			continue // Python is gone: drain so the pool can finish
+		}
+		var rc C.int
+		r := panics.Try(func() { rc = deliver(c, poolID, events) })
+		if r != nil {
+			p.Kill("internal error delivering results: " + r.Error())
+		}
+		if rc == pumpCloseRequested {
+			p.Close()
+		}
+		clear(buf)
+	}
+	if attached {
+		C.gf_pump_detach(c)
+	}
+}
+
+func deliver(c *C.gf_pump, poolID int64, events []procpool.Event) C.int {
+	list := C.gf_pump_begin(c)
+	for _, ev := range events {
+		var data *C.char
+		if len(ev.Payload) > 0 {
+			data = (*C.char)(unsafe.Pointer(&ev.Payload[0]))
+		}
+		C.gf_pump_add(list, C.int(ev.Kind), C.ulonglong(ev.ID), data, C.size_t(len(ev.Payload)))
+	}
+	return C.gf_pump_deliver(c, C.longlong(poolID), list)
+}

@@ -1,0 +1,118 @@
+package wire
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// readBufferSize is the size of the Reader's internal buffer: large enough
+// that a burst of small frames is read with one system call.
+const readBufferSize = 64 << 10
+
+// Reader decodes frames from a byte stream.
+//
+// A Reader is not safe for concurrent use. Errors are sticky: after Next
+// returns an error (io.EOF included), every later call returns the same
+// error, since the position in the stream is no longer known.
+type Reader struct {
+	br         *bufio.Reader
+	maxPayload uint64
+	hdr        [HeaderSize]byte
+	err        error
+}
+
+// NewReader returns a Reader decoding frames from r, refusing frames whose
+// declared payload exceeds maxPayload bytes; maxPayload <= 0 means
+// DefaultMaxPayload (1 GiB).
+//
+// r is read through a 64 KiB bufio.Reader (r itself is used if it already
+// is a *bufio.Reader at least that large), so the Reader may read ahead of
+// the frame it returns; Buffered reports how much.
+func NewReader(r io.Reader, maxPayload int) *Reader {
+	limit := uint64(DefaultMaxPayload)
+	if maxPayload > 0 {
+		limit = uint64(maxPayload)
+	}
+	return &Reader{br: bufio.NewReaderSize(r, readBufferSize), maxPayload: limit}
+}
+
+// Next reads and returns the next frame.
+//
+// At a clean end of stream, i.e. when the underlying reader reports io.EOF
+// exactly at a frame boundary, Next returns io.EOF itself (not wrapped).
+// Otherwise errors wrap:
+//
+//   - io.ErrUnexpectedEOF when the stream ends inside a header or a payload
+//     (the message says how many bytes were expected and received);
+//   - ErrBadKind when a header carries kind 0 or a kind above 8;
+//   - ErrFrameTooLarge when a header declares a payload above the limit;
+//   - any other error of the underlying reader, unchanged under the wrap.
+//
+// The kind is checked before the length, and both before anything is
+// allocated for the payload or read past the header.
+//
+// Cost: the header is decoded without allocating. The payload is allocated
+// afresh for every frame (exactly its declared length; nil when empty) so
+// the caller may keep it; a payload larger than the internal buffer is read
+// directly into that allocation, without an intermediate copy. Note that
+// the allocation happens as soon as a valid header arrives, so a peer can
+// make the Reader allocate up to the limit with 13 bytes.
+func (r *Reader) Next() (Frame, error) {
+	if r.err != nil {
+		return Frame{}, r.err
+	}
+	f, err := r.next()
+	if err != nil {
+		r.err = err
+	}
+	return f, err
+}
+
+func (r *Reader) next() (Frame, error) {
+	n, err := io.ReadFull(r.br, r.hdr[:])
+	switch {
+	case err == nil:
+	case n == 0 && errors.Is(err, io.EOF):
+		return Frame{}, io.EOF
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return Frame{}, fmt.Errorf("wire: truncated frame header: expected %d bytes, received %d: %w",
+			HeaderSize, n, io.ErrUnexpectedEOF)
+	default:
+		return Frame{}, fmt.Errorf("wire: reading frame header (%d of %d bytes received): %w",
+			n, HeaderSize, err)
+	}
+
+	size := binary.LittleEndian.Uint32(r.hdr[0:4])
+	kind := Kind(r.hdr[4])
+	id := binary.LittleEndian.Uint64(r.hdr[5:13])
+	if !kind.Valid() {
+		return Frame{}, fmt.Errorf("%w: %d (id %d, declared payload %d bytes)", ErrBadKind, uint8(kind), id, size)
+	}
+	if uint64(size) > r.maxPayload {
+		return Frame{}, fmt.Errorf("%w: %s frame (id %d) declares a %d-byte payload; the limit is %d bytes",
+			ErrFrameTooLarge, kind, id, size, r.maxPayload)
+	}
+	f := Frame{Kind: kind, ID: id}
+	if size == 0 {
+		return f, nil
+	}
+	f.Payload = make([]byte, size)
+	n, err = io.ReadFull(r.br, f.Payload)
+	switch {
+	case err == nil:
+		return f, nil
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return Frame{}, fmt.Errorf("wire: truncated %s frame (id %d) payload: expected %d bytes, received %d: %w",
+			kind, id, size, n, io.ErrUnexpectedEOF)
+	default:
+		return Frame{}, fmt.Errorf("wire: reading %s frame (id %d) payload (%d of %d bytes received): %w",
+			kind, id, n, size, err)
+	}
+}
+
+// Buffered returns the number of bytes read from the underlying reader but
+// not yet returned as frames.
+func (r *Reader) Buffered() int { return r.br.Buffered() }

@@ -1,0 +1,110 @@
+// Package wire is the framing protocol between the Go supervisor and its
+// Python worker processes, spoken over a Unix stream socket.
+//
+// A frame is a fixed 13-byte little-endian header followed by the payload:
+//
+//	offset 0  u32 payload length
+//	offset 4  u8  kind (1..8, see Kind)
+//	offset 5  u64 id
+//	offset 13 payload (payload-length bytes)
+//
+// The Python side (python/gofutures/_wire.py) is byte-compatible; both
+// implementations are checked against tests/wire_vectors.json.
+//
+// The package does not interpret payloads (pickles, tracebacks, pids): it
+// only moves opaque byte strings. Writers may send any payload up to
+// math.MaxUint32 bytes; a Reader refuses frames whose declared payload is
+// larger than its own limit (DefaultMaxPayload unless told otherwise)
+// before allocating anything for them.
+package wire
+
+import (
+	"errors"
+	"strconv"
+)
+
+// HeaderSize is the size in bytes of a frame header.
+const HeaderSize = 13
+
+// DefaultMaxPayload is the payload limit (1 GiB) a Reader applies when
+// NewReader is given a limit <= 0.
+const DefaultMaxPayload = 1 << 30
+
+// MaxPayload is the largest payload the header can describe (its length
+// field is a u32).
+const MaxPayload = 1<<32 - 1
+
+// Kind is the type of a frame. Valid kinds are 1 (KindHello) through 8
+// (KindExit); 0 and anything above 8 are rejected by readers and writers.
+type Kind uint8
+
+// Frame kinds. The direction and the meaning of the id and the payload are
+// fixed by the protocol; the package itself does not enforce directions.
+const (
+	// KindHello (worker -> parent): id is the token the worker was started
+	// with, payload is the worker's pid in ASCII decimal.
+	KindHello Kind = 1
+	// KindInit (parent -> worker): payload is the pickled initializer spec,
+	// or empty when there is no initializer.
+	KindInit Kind = 2
+	// KindReady (worker -> parent): empty; the initializer succeeded.
+	KindReady Kind = 3
+	// KindInitFailed (worker -> parent): payload is the UTF-8 traceback of
+	// the failed initializer.
+	KindInitFailed Kind = 4
+	// KindTask (parent -> worker): id is the task id, payload the pickled
+	// call.
+	KindTask Kind = 5
+	// KindResult (worker -> parent): id is the task id, payload the pickled
+	// return value.
+	KindResult Kind = 6
+	// KindError (worker -> parent): id is the task id, payload the pickled
+	// exception.
+	KindError Kind = 7
+	// KindExit (parent -> worker): empty; the worker exits after its current
+	// work.
+	KindExit Kind = 8
+)
+
+var kindNames = [...]string{
+	KindHello:      "HELLO",
+	KindInit:       "INIT",
+	KindReady:      "READY",
+	KindInitFailed: "INIT_FAILED",
+	KindTask:       "TASK",
+	KindResult:     "RESULT",
+	KindError:      "ERROR",
+	KindExit:       "EXIT",
+}
+
+// Valid reports whether k is one of the eight protocol kinds.
+func (k Kind) Valid() bool { return k >= KindHello && k <= KindExit }
+
+// String returns the protocol name of k ("HELLO", "INIT_FAILED", ...), or
+// "Kind(N)" for an invalid kind.
+func (k Kind) String() string {
+	if k.Valid() {
+		return kindNames[k]
+	}
+	return "Kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Frame is one decoded frame.
+type Frame struct {
+	Kind Kind
+	ID   uint64
+	// Payload is owned by the caller (Reader.Next allocates it afresh for
+	// every frame); it is nil when the frame has no payload.
+	Payload []byte
+}
+
+// Sentinel errors. Errors returned by this package wrap them (test with
+// errors.Is) and add detail: the kind, id and sizes involved.
+var (
+	// ErrFrameTooLarge: a header declares a payload larger than the
+	// reader's limit, or a writer was given more than MaxPayload bytes.
+	ErrFrameTooLarge = errors.New("wire: frame too large")
+	// ErrBadKind: a header carries kind 0 or a kind above 8, or a writer
+	// was asked to send one.
+	ErrBadKind = errors.New("wire: invalid frame kind")
+)

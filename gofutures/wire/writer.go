@@ -1,0 +1,94 @@
+package wire
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+)
+
+// smallFrame is the largest payload WriteFrame copies next to its header to
+// issue a single Write; larger payloads are written in place (vectored).
+const smallFrame = 4 << 10
+
+// putHeader encodes a header into h. It does not validate its arguments.
+func putHeader(h []byte, kind Kind, id uint64, n int) {
+	_ = h[HeaderSize-1]
+	binary.LittleEndian.PutUint32(h[0:4], uint32(n))
+	h[4] = byte(kind)
+	binary.LittleEndian.PutUint64(h[5:13], id)
+}
+
+func checkFrame(kind Kind, id uint64, n int) error {
+	if !kind.Valid() {
+		return fmt.Errorf("%w: cannot write kind %d (id %d)", ErrBadKind, uint8(kind), id)
+	}
+	if uint64(n) > MaxPayload {
+		return fmt.Errorf("%w: %s frame (id %d) has a %d-byte payload; the header allows at most %d",
+			ErrFrameTooLarge, kind, id, n, uint64(MaxPayload))
+	}
+	return nil
+}
+
+// WriteFrame writes one frame (header then payload) to w.
+//
+// It returns an error wrapping ErrBadKind for an invalid kind and
+// ErrFrameTooLarge for a payload over MaxPayload bytes, writing nothing in
+// either case; otherwise it returns the first write error of w. A failed
+// write may have sent part of the frame, after which the stream is unusable.
+// The payload is not retained.
+//
+// Cost: payloads up to 4 KiB are copied next to the header into one buffer
+// (one allocation, one Write). Larger payloads are not copied: header and
+// payload go out through net.Buffers (one ~90-byte allocation), which is a single writev(2) when w is
+// a *net.UnixConn or *net.TCPConn and two Writes otherwise. WriteFrame does
+// no buffering of its own; to send many small frames with one system call,
+// build them with AppendFrame and write the result once.
+//
+// WriteFrame is safe for concurrent use only if w is and the caller
+// serialises whole frames (a net.Conn may interleave concurrent writes).
+func WriteFrame(w io.Writer, kind Kind, id uint64, payload []byte) error {
+	if err := checkFrame(kind, id, len(payload)); err != nil {
+		return err
+	}
+	if len(payload) <= smallFrame {
+		buf := make([]byte, HeaderSize+len(payload))
+		putHeader(buf, kind, id, len(payload))
+		copy(buf[HeaderSize:], payload)
+		_, err := w.Write(buf)
+		return err
+	}
+	v := new(vectored) // one allocation for the header and the iovecs
+	putHeader(v.hdr[:], kind, id, len(payload))
+	v.iov = [2][]byte{v.hdr[:], payload}
+	v.bufs = v.iov[:]
+	_, err := v.bufs.WriteTo(w)
+	return err
+}
+
+// vectored holds what a vectored WriteFrame needs, so that it costs a
+// single small allocation (net.Buffers.WriteTo makes everything it is given
+// escape).
+type vectored struct {
+	hdr  [HeaderSize]byte
+	iov  [2][]byte
+	bufs net.Buffers
+}
+
+// AppendFrame appends the encoding of one frame to dst and returns the
+// extended slice, like the strconv Append functions. Use it to batch many
+// small frames into a single Write.
+//
+// AppendFrame panics if kind is invalid or the payload is longer than
+// MaxPayload: both are programming errors on the sending side (WriteFrame
+// reports them as errors instead). Cost: one copy of the payload, and one
+// allocation when dst lacks capacity.
+func AppendFrame(dst []byte, kind Kind, id uint64, payload []byte) []byte {
+	if err := checkFrame(kind, id, len(payload)); err != nil {
+		panic(err)
+	}
+	var hdr [HeaderSize]byte
+	putHeader(hdr[:], kind, id, len(payload))
+	dst = append(dst, hdr[:]...)
+	return append(dst, payload...)
+}

@@ -1,0 +1,76 @@
+"""How calls and results cross to worker processes.
+
+Workers are fresh interpreters (or forks of a zygote) that never run the
+parent's ``__main__``. So:
+
+- Calls (``dumps_call``): plain pickle, which sends everything importable by
+  reference (fast, C). When that fails (lambdas, closures, interactively
+  defined code) or the pickle refers to ``__main__`` (the worker has no such
+  module), the call goes by value with cloudpickle, as loky does.
+- Results (``dumps_result``, in the worker): plain pickle; objects whose
+  class came from the parent's ``__main__`` (sent by value) are pickled with
+  a reference that the parent resolves in its own ``__main__``, so the parent
+  gets instances of its own class back.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import sys
+from typing import Any
+
+PROTOCOL = pickle.HIGHEST_PROTOCOL
+_MAIN_MARKER = b"__main__"
+
+
+def dumps_call(obj: Any) -> bytes:
+    """Pickle a call (or an initializer spec) for a worker process."""
+    try:
+        data = pickle.dumps(obj, PROTOCOL)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return _cloudpickle_dumps(obj)
+    if _MAIN_MARKER in data:
+        return _cloudpickle_dumps(obj)
+    return data
+
+
+def _cloudpickle_dumps(obj: Any) -> bytes:
+    import cloudpickle  # deferred: most calls never need it
+
+    return cloudpickle.dumps(obj, PROTOCOL)
+
+
+def main_attr(qualname: str) -> Any:
+    """Resolve ``qualname`` in this process's ``__main__`` (used in results)."""
+    obj: Any = sys.modules["__main__"]
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+class _MainRefPickler(pickle.Pickler):
+    """Pickles classes and functions of ``__main__`` as references that the
+    parent resolves in its own ``__main__``."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        is_named = isinstance(obj, type) or (callable(obj) and hasattr(obj, "__qualname__"))
+        if is_named and getattr(obj, "__module__", None) == "__main__":
+            return main_attr, (obj.__qualname__,)
+        return NotImplemented
+
+
+def dumps_result(obj: Any) -> bytes:
+    """Pickle a worker's result (or exception) for the parent."""
+    try:
+        return pickle.dumps(obj, PROTOCOL)
+    except (pickle.PicklingError, AttributeError, TypeError) as first:
+        buf = io.BytesIO()
+        try:
+            _MainRefPickler(buf, PROTOCOL).dump(obj)
+        except Exception:
+            raise first from None
+        return buf.getvalue()
+
+
+loads = pickle.loads

@@ -1,0 +1,130 @@
+"""The worker process: runs calls sent by the Go supervisor.
+
+Started either by the zygote (``serve`` in a forked child) or as a fresh
+interpreter (``python -m gofutures._worker``). It connects to the pool's
+socket, says HELLO with its token, runs the initializer from INIT, answers
+READY, then runs TASK frames in order until EXIT or the end of the
+connection. It never imports the Go extension.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import traceback
+from concurrent.futures import _base
+from concurrent.futures.process import _RemoteTraceback
+from typing import Any
+
+from gofutures import _pickling, _wire
+
+
+def _rebuild_exc(exc: BaseException, tb: str) -> BaseException:
+    exc.__cause__ = _RemoteTraceback(tb)
+    return exc
+
+
+class _ExceptionWithTraceback:
+    """An exception that unpickles with the worker's traceback as __cause__,
+    as concurrent.futures.process does."""
+
+    def __init__(self, exc: BaseException) -> None:
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        self.exc = exc
+        # Traceback objects do not pickle; drop the frames (and their locals).
+        self.exc.__traceback__ = None
+        self.tb = '\n"""\n%s"""' % tb
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild_exc, (self.exc, self.tb)
+
+
+def _dumps_exception(exc: BaseException) -> bytes:
+    try:
+        return _pickling.dumps_result(_ExceptionWithTraceback(exc))
+    except BaseException as pickle_error:
+        # The exception itself does not pickle: send one that does and says so.
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        substitute = RuntimeError(
+            f"the task raised {type(exc).__qualname__}, which could not be pickled "
+            f"({pickle_error!r}):\n{text}"
+        )
+        return _pickling.dumps_result(_ExceptionWithTraceback(substitute))
+
+
+def _apply_init(payload: bytes) -> None:
+    if not payload:
+        return
+    spec = _pickling.loads(payload)
+    for path in reversed(spec.get("sys_path", ())):
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    initializer = spec.get("initializer")
+    if initializer is not None:
+        initializer(*spec.get("initargs", ()))
+
+
+def _run(sock: socket.socket, task_id: int, payload: bytearray) -> None:
+    try:
+        fn, args, kwargs = _pickling.loads(payload)
+        del payload
+        result = fn(*args, **kwargs)
+    except BaseException as exc:
+        _wire.send_frame(sock, _wire.ERROR, task_id, _dumps_exception(exc))
+        return
+    try:
+        data = _pickling.dumps_result(result)
+    except BaseException as exc:
+        # As the stdlib: a result that cannot be pickled fails its future.
+        _wire.send_frame(sock, _wire.ERROR, task_id, _dumps_exception(exc))
+        return
+    del result
+    _wire.send_frame(sock, _wire.RESULT, task_id, data)
+
+
+def serve(socket_path: str, token: int) -> int:
+    """Serve one pool connection; returns the process exit code."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(socket_path)
+    _wire.send_frame(sock, _wire.HELLO, token, str(os.getpid()).encode())
+    reader = _wire.FrameReader(sock)
+    frame = reader.read()
+    if frame is None or frame[0] != _wire.INIT:
+        return 1
+    try:
+        _apply_init(bytes(frame[2]))
+    except BaseException:
+        # As the stdlib's worker: log it; the pool is broken by the parent.
+        _base.LOGGER.critical("Exception in initializer:", exc_info=True)
+        _wire.send_frame(sock, _wire.INIT_FAILED, 0, traceback.format_exc().encode())
+        return 0
+    _wire.send_frame(sock, _wire.READY, 0)
+    while True:
+        frame = reader.read()
+        if frame is None or frame[0] == _wire.EXIT:
+            return 0
+        kind, task_id, payload = frame
+        if kind == _wire.TASK:
+            _run(sock, task_id, payload)
+        del frame, payload
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent dies (no orphans)."""
+    import contextlib
+    import ctypes
+
+    # Outside Linux prctl is missing: EOF on the socket still ends the worker.
+    with contextlib.suppress(Exception):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, 9)  # SIGKILL
+
+
+def main() -> int:
+    _die_with_parent()
+    return serve(os.environ["GOFUTURES_SOCKET"], int(os.environ["GOFUTURES_TOKEN"]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

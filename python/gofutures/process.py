@@ -1,0 +1,365 @@
+"""ProcessPoolExecutor on a Go-supervised pool of worker processes.
+
+Data flow::
+
+    submit(fn, *args)        Python: pickle the call (plain pickle, cloudpickle for
+      |                      __main__ and dynamic code), a stdlib Future, and the
+      |                      task waits in `pending` (a deque) like the stdlib's
+      v                      pending work items
+    _promote                 up to workers x depth tasks are RUNNING at once (the
+      |                      stdlib's call queue); each is handed to Go with
+      v                      fast_proc_submit (GIL held, one copy of the bytes)
+    procpool.Pool (Go)       FIFO; one slot goroutine per worker keeps `depth`
+      |                      TASK frames in flight on the worker's Unix socket
+      v
+    worker process           forked by the zygote (or exec'd for 'spawn'); runs
+      |                      the call, sends RESULT or ERROR (with its traceback)
+      v
+    completion pump (Go)     one goroutine with a kept Python thread state takes
+      |                      the GIL once per batch of completions
+      v
+    _deliver(batch)          Python: unpickles, completes the futures, promotes
+                             pending tasks into the freed slots
+
+A worker that dies breaks the pool as in the stdlib: every pending and
+running future fails with BrokenProcessPool (the message says how the worker
+ended), later submits raise it. Workers die with the parent (PR_SET_PDEATHSIG
+on the zygote and on every worker).
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import multiprocessing as mp
+import os
+import sys
+import threading
+import traceback
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, InvalidStateError
+from concurrent.futures import _base as _stdlib_base
+from concurrent.futures import process as _stdlib_process
+from concurrent.futures.process import BrokenProcessPool, _RemoteTraceback
+from functools import partial
+from typing import Any
+
+from gofutures import _native, _pickling
+
+__all__ = ("ProcessPoolExecutor", "BrokenProcessPool")
+
+# Event kinds delivered by the pump; kept in step with procpool/events.go.
+_EVENT_RESULT = 1
+_EVENT_ERROR = 2
+_EVENT_BROKEN = 3
+
+# Tasks kept in flight on each worker, so a worker never waits a round trip.
+_DEPTH = 2
+_JOIN_SLICE_MS = 50
+
+_BOOTSTRAP = (
+    "import sys; sys.path[:0] = [p for p in {paths!r} if p not in sys.path]; "
+    "from gofutures.{module} import main; sys.exit(main())"
+)
+
+_BROKEN_MESSAGE = "A child process terminated abruptly, the process pool is not usable anymore"
+
+
+class _Item:
+    __slots__ = ("future", "payload")
+
+    def __init__(self, future: Future[Any], payload: bytes | None) -> None:
+        self.future = future
+        self.payload = payload
+
+
+class _PoolState:
+    """What an executor shares with the pump; never references the executor."""
+
+    def __init__(self, workers: int) -> None:
+        self.pool_id: int | None = None
+        self.lock = threading.Lock()
+        self.items: dict[int, _Item] = {}
+        self.pending: collections.deque[int] = collections.deque()
+        self.running = 0
+        self.capacity = workers * _DEPTH
+        self.broken: str | None = None
+        self.shutdown = False
+        self.close_sent = False
+
+
+_pools: dict[int, _PoolState] = {}
+_task_ids = itertools.count(1)
+_global_shutdown = False
+
+
+class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
+    """An Executor that runs calls in a pool of Go-supervised worker processes.
+
+    Same signature and behaviour as concurrent.futures.ProcessPoolExecutor.
+    ``mp_context`` selects how workers start: 'spawn' executes a fresh
+    interpreter per worker; 'fork', 'forkserver' and None fork workers from a
+    zygote (a warm interpreter started for the pool, never a fork of this
+    process). It subclasses the stdlib class only for isinstance checks.
+    """
+
+    def __init__(
+        self,
+        max_workers: int | None = None,
+        mp_context: Any = None,
+        initializer: Callable[..., object] | None = None,
+        initargs: tuple[Any, ...] = (),
+        *,
+        max_tasks_per_child: int | None = None,
+    ) -> None:
+        if max_workers is None:
+            max_workers = os.cpu_count() or 1
+        elif max_workers <= 0:
+            raise ValueError("max_workers must be greater than 0")
+        if isinstance(mp_context, str):
+            mp_context = mp.get_context(mp_context)
+        method = mp_context.get_start_method() if mp_context is not None else None
+        if initializer is not None and not callable(initializer):
+            raise TypeError("initializer must be a callable")
+        if max_tasks_per_child is not None:
+            if not isinstance(max_tasks_per_child, int):
+                raise TypeError("max_tasks_per_child must be an integer")
+            if max_tasks_per_child <= 0:
+                raise ValueError("max_tasks_per_child must be >= 1")
+            if method == "fork":
+                raise ValueError(
+                    "max_tasks_per_child is incompatible with the 'fork' multiprocessing "
+                    "start method; supply a different mp_context."
+                )
+        self._max_workers = max_workers
+        self._mp_context = mp_context
+        self._initializer = initializer
+        self._initargs = initargs
+        self._max_tasks_per_child = max_tasks_per_child
+        self._spawn = method == "spawn"
+        self._state = _PoolState(max_workers)
+        self._finalizer = weakref.finalize(self, _shutdown_nowait, self._state)
+        self._finalizer.atexit = False
+
+    def _start(self) -> None:
+        """Start the Go pool (and with it the zygote and workers); lock held."""
+        st = self._state
+        if st.pool_id is not None:
+            return
+        ext = _native.ext()  # loads the Go runtime; raises in a forked child
+        del ext
+        init = _pickling.dumps_call(
+            {
+                "sys_path": list(sys.path),
+                "initializer": self._initializer,
+                "initargs": self._initargs,
+            }
+        )
+        paths = [p for p in sys.path if p]
+        zygote = [sys.executable, "-c", _BOOTSTRAP.format(paths=paths, module="_zygote")]
+        worker = [sys.executable, "-c", _BOOTSTRAP.format(paths=paths, module="_worker")]
+        try:
+            pool_id = _native.fast_proc_new(
+                self._max_workers,
+                self._max_tasks_per_child or 0,
+                _DEPTH,
+                int(self._spawn),
+                "\0".join(zygote).encode(),
+                "\0".join(worker).encode(),
+                init,
+            )
+        except RuntimeError as exc:
+            _native.raise_translated(exc)
+        st.pool_id = pool_id
+        _pools[pool_id] = st
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        st = self._state
+        with st.lock:
+            if st.broken:
+                raise BrokenProcessPool(st.broken)
+            if st.shutdown:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            if _global_shutdown:
+                raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+            future: Future[Any] = Future()
+            try:
+                payload = _pickling.dumps_call((fn, args, kwargs))
+            except BaseException as exc:
+                # As the stdlib's queue feeder: the call fails, the pool goes on.
+                text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+                exc.__cause__ = _RemoteTraceback('\n"""\n%s"""' % text)
+                future.set_exception(exc)
+                return future
+            self._start()
+            task_id = next(_task_ids)
+            st.items[task_id] = _Item(future, payload)
+            st.pending.append(task_id)
+            _promote(st)
+            return future
+
+    submit.__doc__ = _stdlib_base.Executor.submit.__doc__
+
+    def map(
+        self,
+        fn: Callable[..., Any],
+        *iterables: Iterable[Any],
+        timeout: float | None = None,
+        chunksize: int = 1,
+    ) -> Iterator[Any]:
+        """As concurrent.futures.ProcessPoolExecutor.map: with chunksize > 1,
+        each chunk of calls travels as one message."""
+        if chunksize < 1:
+            raise ValueError("chunksize must be >= 1.")
+        results = super(_stdlib_process.ProcessPoolExecutor, self).map(
+            partial(_process_chunk, fn),
+            _chunks(iterables, chunksize),
+            timeout=timeout,
+        )
+        return _chain(results)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        _shutdown_state(self._state, wait, cancel_futures)
+
+    shutdown.__doc__ = _stdlib_base.Executor.shutdown.__doc__
+
+
+def _process_chunk(fn: Callable[..., Any], chunk: tuple[tuple[Any, ...], ...]) -> list[Any]:
+    """Runs in a worker: one call per argument tuple of the chunk."""
+    return [fn(*args) for args in chunk]
+
+
+def _chunks(iterables: tuple[Iterable[Any], ...], chunksize: int) -> Iterator[tuple[Any, ...]]:
+    it = zip(*iterables, strict=False)
+    while chunk := tuple(itertools.islice(it, chunksize)):
+        yield chunk
+
+
+def _chain(results: Iterator[list[Any]]) -> Iterator[Any]:
+    for chunk in results:
+        chunk.reverse()
+        while chunk:
+            yield chunk.pop()
+
+
+def _promote(st: _PoolState) -> None:
+    """Hand pending tasks to Go while fewer than `capacity` run; lock held."""
+    while st.pending and st.running < st.capacity and not st.broken:
+        task_id = st.pending.popleft()
+        item = st.items.get(task_id)
+        if item is None:
+            continue
+        if not item.future.set_running_or_notify_cancel():
+            del st.items[task_id]
+            continue
+        payload, item.payload = item.payload, None
+        st.running += 1
+        try:
+            _native.fast_proc_submit(st.pool_id, task_id, payload)
+        except RuntimeError as exc:
+            # The pool broke (its Broken event fails this future) or is gone.
+            if st.pool_id not in _pools:
+                del st.items[task_id]
+                item.future.set_exception(_native.translate(exc))
+
+
+def _deliver(pool_id: int, events: list[tuple[int, int, bytes]]) -> int:
+    """Called by the Go pump with a batch of completions, GIL held. Returns 1
+    when the pool has no work left after shutdown (Go then closes it)."""
+    st = _pools.get(pool_id)
+    if st is None:
+        return 0
+    finished = 0
+    for kind, task_id, data in events:
+        if kind == _EVENT_BROKEN:
+            _break(st, data.decode("utf-8", "replace"))
+            continue
+        with st.lock:
+            item = st.items.pop(task_id, None)
+        if item is None:
+            continue
+        finished += 1
+        _complete(item.future, kind, data)
+    with st.lock:
+        st.running = max(0, st.running - finished)
+        _promote(st)
+        if st.shutdown and not st.pending and st.running == 0 and not st.close_sent:
+            st.close_sent = True
+            return 1
+    return 0
+
+
+def _complete(future: Future[Any], kind: int, data: bytes) -> None:
+    try:
+        value = _pickling.loads(data)
+    except BaseException as exc:
+        # A result that cannot be unpickled here fails its own future only.
+        future.set_exception(exc)
+        return
+    if kind == _EVENT_RESULT:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
+
+
+def _break(st: _PoolState, reason: str) -> None:
+    """The pool broke: fail every pending and running future."""
+    with st.lock:
+        st.broken = f"{_BROKEN_MESSAGE} ({reason})" if not reason.startswith(_BROKEN_MESSAGE) else reason
+        items = list(st.items.values())
+        st.items.clear()
+        st.pending.clear()
+        st.running = 0
+    for item in items:
+        exc = BrokenProcessPool(reason)
+        try:
+            item.future.set_exception(exc)
+        except InvalidStateError:
+            pass  # cancelled while pending: it already ended
+
+
+def _shutdown_state(st: _PoolState, wait: bool, cancel_futures: bool) -> None:
+    with st.lock:
+        st.shutdown = True
+        if cancel_futures:
+            for task_id in st.pending:
+                item = st.items.pop(task_id, None)
+                if item is not None:
+                    item.future.cancel()
+            st.pending.clear()
+        pool_id = st.pool_id
+        close_now = (
+            pool_id is not None and not st.pending and st.running == 0 and not st.close_sent
+        )
+        if close_now:
+            st.close_sent = True
+    if pool_id is None or _native.forked:
+        return
+    if close_now or st.broken:
+        _native.call("ProcPoolClose", pool_id)
+    if wait:
+        while not _native.call("ProcPoolJoin", pool_id, _JOIN_SLICE_MS):
+            pass
+        _pools.pop(pool_id, None)
+
+
+def _shutdown_nowait(st: _PoolState) -> None:
+    if _native.forked or _global_shutdown:
+        return
+    try:
+        _shutdown_state(st, False, False)
+    except Exception:
+        _stdlib_base.LOGGER.exception("gofutures: could not shut down a process pool")
+
+
+def _python_exit() -> None:
+    global _global_shutdown
+    _global_shutdown = True
+    if _native.forked or not _native.loaded():
+        return
+    for st in list(_pools.values()):
+        _shutdown_state(st, True, False)
+
+
+threading._register_atexit(_python_exit)

@@ -17,23 +17,19 @@ import (
 // (PR_SET_PDEATHSIG): Launch must be called from a thread that lives as long
 // as the pool (the pool's spawner goroutine is locked to one).
 type ExecLauncher struct {
-	Argv   []string
-	Env    []string // nil: this process's environment
-	Socket string   // set by the pool
+	Argv []string
+	Env  []string // nil: this process's environment
 }
 
-// SetSocket implements socketAware.
-func (l *ExecLauncher) SetSocket(path string) { l.Socket = path }
-
 // Launch implements Launcher.
-func (l *ExecLauncher) Launch(token uint64) (Proc, error) {
+func (l *ExecLauncher) Launch(token uint64, socket string) (Proc, error) {
 	cmd := exec.Command(l.Argv[0], l.Argv[1:]...)
 	env := l.Env
 	if env == nil {
 		env = os.Environ()
 	}
 	cmd.Env = append(append([]string(nil), env...),
-		"GOFUTURES_SOCKET="+l.Socket, "GOFUTURES_TOKEN="+strconv.FormatUint(token, 10))
+		"GOFUTURES_SOCKET="+socket, "GOFUTURES_TOKEN="+strconv.FormatUint(token, 10))
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

@@ -8,10 +8,11 @@ import (
 // Launcher starts worker processes. A started worker must connect to the
 // pool's socket and send HELLO with the token it was given.
 type Launcher interface {
-	// Launch starts one worker that will identify itself with token.
-	Launch(token uint64) (Proc, error)
-	// Close stops the launcher's own helpers (a zygote). Workers it started
-	// are not waited for.
+	// Launch starts one worker that will connect to socket and identify
+	// itself with token.
+	Launch(token uint64, socket string) (Proc, error)
+	// Close stops the launcher's own helpers (a zygote it owns). Workers it
+	// started are not waited for.
 	Close() error
 }
 

@@ -33,9 +33,6 @@ type Config struct {
 	StartTimeout     time.Duration
 }
 
-// socketAware launchers learn the pool's socket path before the first Launch.
-type socketAware interface{ SetSocket(path string) }
-
 type task struct {
 	id      uint64
 	payload []byte
@@ -45,6 +42,7 @@ type task struct {
 type Pool struct {
 	cfg      Config
 	listener *net.UnixListener
+	socket   string
 	dir      string
 	events   *eventQueue
 	launches chan launchRequest
@@ -87,12 +85,10 @@ func New(cfg Config) (*Pool, error) {
 		return nil, err
 	}
 	ln.SetUnlinkOnClose(true)
-	if sa, ok := cfg.Launcher.(socketAware); ok {
-		sa.SetSocket(path)
-	}
 	p := &Pool{
 		cfg:      cfg,
 		listener: ln,
+		socket:   path,
 		dir:      dir,
 		events:   newEventQueue(),
 		launches: make(chan launchRequest),
@@ -240,7 +236,7 @@ func (p *Pool) spawner() {
 	runtime.LockOSThread()
 	for req := range p.launches {
 		var reply launchReply
-		if r := panics.Try(func() { reply.proc, reply.err = p.cfg.Launcher.Launch(req.token) }); r != nil {
+		if r := panics.Try(func() { reply.proc, reply.err = p.cfg.Launcher.Launch(req.token, p.socket) }); r != nil {
 			reply.err = r
 		}
 		req.reply <- reply

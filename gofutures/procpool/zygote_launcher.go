@@ -14,25 +14,27 @@ import (
 	"time"
 )
 
-// ZygoteLauncher starts one helper process (the zygote: a Python interpreter
-// with the worker code imported and no Go runtime) and asks it to fork each
-// worker. A fork of a warm interpreter takes about a millisecond where a
+// ZygoteLauncher asks a helper process (the zygote: a Python interpreter
+// with the worker code imported and no Go runtime) to fork each worker. The
+// zygote is either started by the launcher (Argv) or adopted (AdoptZygote):
+// forked by Python before the Go runtime was loaded and shared by every pool
+// of the process. A fork of a warm interpreter takes about a millisecond where a
 // fresh interpreter takes 40-450 ms, which is what makes worker replacement
 // (max_tasks_per_child) cheap.
 //
 // Line protocol on two pipes (the zygote's fds 3 and 4):
 //
-//	to zygote:   fork <token>
+//	to zygote:   fork <token> <socket path>
 //	from zygote: forked <token> <pid> | error <token> <message> | exit <pid> <wait status>
 //
 // The zygote reaps its children and reports their wait status, so no zombie
 // is left and the pool learns how a worker ended. It dies with this process
 // (PR_SET_PDEATHSIG) and its children die with it (they set it too).
 type ZygoteLauncher struct {
-	Argv   []string
-	Env    []string // nil: this process's environment
-	Socket string   // set by the pool
+	Argv []string
+	Env  []string // nil: this process's environment
 
+	shared  bool // adopted: Close leaves it running for other pools
 	mu      sync.Mutex
 	cmd     *exec.Cmd
 	toZ     *os.File
@@ -49,17 +51,49 @@ type forkReply struct {
 	err error
 }
 
-// SetSocket implements socketAware.
-func (l *ZygoteLauncher) SetSocket(path string) { l.Socket = path }
+// AdoptZygote returns a launcher for a zygote that this process forked
+// itself (pid, with the command pipe's write end cmdFd and the reply pipe's
+// read end repFd). Adopted launchers are shared: Close does not stop them;
+// the zygote exits when this process does.
+func AdoptZygote(pid, cmdFd, repFd int) (*ZygoteLauncher, error) {
+	proc, err := os.FindProcess(pid)
+	if err != nil {
+		return nil, err
+	}
+	l := &ZygoteLauncher{shared: true}
+	l.init()
+	l.started = true
+	l.toZ = os.NewFile(uintptr(cmdFd), "zygote-commands")
+	l.waitErr = make(chan struct{})
+	go l.readReplies(os.NewFile(uintptr(repFd), "zygote-replies"), func() string {
+		st, err := proc.Wait()
+		if err != nil {
+			return "ended"
+		}
+		return describeState(st)
+	})
+	return l, nil
+}
+
+func (l *ZygoteLauncher) init() {
+	l.forks = map[uint64]chan forkReply{}
+	l.procs = map[int]*zygoteProc{}
+	l.early = map[int]ExitStatus{}
+}
+
+// Alive reports whether the zygote can still fork workers.
+func (l *ZygoteLauncher) Alive() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.dead == nil
+}
 
 func (l *ZygoteLauncher) start() error {
 	if l.started {
 		return l.dead
 	}
 	l.started = true
-	l.forks = map[uint64]chan forkReply{}
-	l.procs = map[int]*zygoteProc{}
-	l.early = map[int]ExitStatus{}
+	l.init()
 	cmdR, cmdW, err := os.Pipe()
 	if err != nil {
 		return err
@@ -75,7 +109,7 @@ func (l *ZygoteLauncher) start() error {
 	if env == nil {
 		env = os.Environ()
 	}
-	cmd.Env = append(append([]string(nil), env...), "GOFUTURES_SOCKET="+l.Socket)
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{cmdR, repW} // fds 3 and 4
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -90,12 +124,15 @@ func (l *ZygoteLauncher) start() error {
 	}
 	l.cmd, l.toZ = cmd, cmdW
 	l.waitErr = make(chan struct{})
-	go l.readReplies(repR)
+	go l.readReplies(repR, func() string {
+		_ = cmd.Wait()
+		return describeState(cmd.ProcessState)
+	})
 	return nil
 }
 
 // Launch implements Launcher.
-func (l *ZygoteLauncher) Launch(token uint64) (Proc, error) {
+func (l *ZygoteLauncher) Launch(token uint64, socket string) (Proc, error) {
 	l.mu.Lock()
 	if err := l.start(); err != nil {
 		l.mu.Unlock()
@@ -107,7 +144,7 @@ func (l *ZygoteLauncher) Launch(token uint64) (Proc, error) {
 	}
 	reply := make(chan forkReply, 1)
 	l.forks[token] = reply
-	_, err := fmt.Fprintf(l.toZ, "fork %d\n", token)
+	_, err := fmt.Fprintf(l.toZ, "fork %d %s\n", token, socket)
 	l.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("asking the zygote to fork: %w", err)
@@ -132,7 +169,7 @@ func (l *ZygoteLauncher) Launch(token uint64) (Proc, error) {
 	}
 }
 
-func (l *ZygoteLauncher) readReplies(r io.ReadCloser) {
+func (l *ZygoteLauncher) readReplies(r io.ReadCloser, wait func() string) {
 	defer r.Close()
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
@@ -162,9 +199,9 @@ func (l *ZygoteLauncher) readReplies(r io.ReadCloser) {
 	}
 	// The zygote is gone: fail pending forks; its children got SIGKILL
 	// (PR_SET_PDEATHSIG) and their exits will never be reported.
-	_ = l.cmd.Wait()
+	how := wait()
 	l.mu.Lock()
-	l.dead = fmt.Errorf("the zygote process %s", describeState(l.cmd.ProcessState))
+	l.dead = fmt.Errorf("the zygote process %s", how)
 	forks := l.forks
 	l.forks = map[uint64]chan forkReply{}
 	procs := l.procs
@@ -215,7 +252,7 @@ func (l *ZygoteLauncher) reportExit(pid int, st ExitStatus) {
 // It waits (up to 5 s, then kills) so no zygote outlives the pool.
 func (l *ZygoteLauncher) Close() error {
 	l.mu.Lock()
-	if !l.started || l.toZ == nil {
+	if l.shared || !l.started || l.toZ == nil {
 		l.mu.Unlock()
 		return nil
 	}
@@ -226,7 +263,9 @@ func (l *ZygoteLauncher) Close() error {
 	select {
 	case <-l.waitErr:
 	case <-time.After(5 * time.Second):
-		_ = l.cmd.Process.Kill()
+		if l.cmd != nil {
+			_ = l.cmd.Process.Kill()
+		}
 		<-l.waitErr
 	}
 	return nil

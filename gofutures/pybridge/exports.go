@@ -73,7 +73,7 @@ func gfProcSubmit(poolID, taskID C.longlong, data *C.char, n C.size_t) *C.char {
 }
 
 //export gfProcNew
-func gfProcNew(workers, maxTasks, depth, spawn C.longlong,
+func gfProcNew(workers, maxTasks, depth, start, zPid, zCmd, zRep C.longlong,
 	zygoteArgv *C.char, zygoteLen C.size_t,
 	workerArgv *C.char, workerLen C.size_t,
 	initPayload *C.char, initLen C.size_t, out *C.longlong) *C.char {
@@ -88,7 +88,10 @@ func gfProcNew(workers, maxTasks, depth, spawn C.longlong,
 			Workers:          int(workers),
 			MaxTasksPerChild: int(maxTasks),
 			Depth:            int(depth),
-			Spawn:            spawn != 0,
+			Start:            int(start),
+			ZygotePid:        int(zPid),
+			ZygoteCmdFd:      int(zCmd),
+			ZygoteRepFd:      int(zRep),
 			ZygoteArgv:       split(zygoteArgv, zygoteLen),
 			WorkerArgv:       split(workerArgv, workerLen),
 			InitPayload:      C.GoBytes(unsafe.Pointer(initPayload), C.int(initLen)),

@@ -62,23 +62,24 @@ static PyObject *gf_fast_proc_submit(PyObject *self, PyObject *const *args, Py_s
     Py_RETURN_NONE;
 }
 
-/* fast_proc_new(workers, max_tasks, depth, spawn, zygote_argv: bytes,
- * worker_argv: bytes, init_payload: bytes) -> pool id. argv entries are
- * NUL-separated. */
+/* fast_proc_new(workers, max_tasks, depth, start, zygote_pid, zygote_cmd_fd,
+ * zygote_rep_fd, zygote_argv: bytes, worker_argv: bytes, init_payload: bytes)
+ * -> pool id. argv entries are NUL-separated. */
 static PyObject *gf_fast_proc_new(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    long long a[4];
-    if (nargs != 7) {
-        PyErr_SetString(PyExc_TypeError, "proc_new takes 7 arguments");
+    long long a[7];
+    if (nargs != 10) {
+        PyErr_SetString(PyExc_TypeError, "proc_new takes 10 arguments");
         return NULL;
     }
-    if (!gf_args_ll(args, 4, 4, a, "proc_new")) return NULL;
+    if (!gf_args_ll(args, 7, 7, a, "proc_new")) return NULL;
     char *z, *w, *init;
     Py_ssize_t zn, wn, in;
-    if (PyBytes_AsStringAndSize(args[4], &z, &zn) < 0) return NULL;
-    if (PyBytes_AsStringAndSize(args[5], &w, &wn) < 0) return NULL;
-    if (PyBytes_AsStringAndSize(args[6], &init, &in) < 0) return NULL;
+    if (PyBytes_AsStringAndSize(args[7], &z, &zn) < 0) return NULL;
+    if (PyBytes_AsStringAndSize(args[8], &w, &wn) < 0) return NULL;
+    if (PyBytes_AsStringAndSize(args[9], &init, &in) < 0) return NULL;
     long long id = 0;
-    char *err = gfProcNew(a[0], a[1], a[2], a[3], z, (size_t)zn, w, (size_t)wn, init, (size_t)in, &id);
+    char *err = gfProcNew(a[0], a[1], a[2], a[3], a[4], a[5], a[6], z, (size_t)zn, w, (size_t)wn,
+                          init, (size_t)in, &id);
     if (err != NULL) return gf_submit_error(err);
     return PyLong_FromLongLong(id);
 }
@@ -87,7 +88,7 @@ static PyMethodDef gf_fast_defs[] = {
     {"fast_proc_submit", (PyCFunction)(void (*)(void))gf_fast_proc_submit, METH_FASTCALL,
      "fast_proc_submit(pool, task, payload): queue a pickled task on a process pool."},
     {"fast_proc_new", (PyCFunction)(void (*)(void))gf_fast_proc_new, METH_FASTCALL,
-     "fast_proc_new(workers, max_tasks, depth, spawn, zygote_argv, worker_argv, init): new pool id."},
+     "fast_proc_new(workers, max_tasks, depth, start, zpid, zcmd, zrep, zargv, wargv, init): pool id."},
     {"fast_thread_submit", (PyCFunction)(void (*)(void))gf_fast_submit, METH_FASTCALL,
      "fast_thread_submit(pool, task): queue task id on a thread pool, GIL held."},
     {"fast_thread_submit_range", (PyCFunction)(void (*)(void))gf_fast_submit_range, METH_FASTCALL,

@@ -22,12 +22,47 @@ var (
 	lastProcID atomic.Int64
 )
 
+// How a process pool starts its workers.
+const (
+	// StartSharedZygote forks workers from the process-wide zygote that
+	// Python forked before the Go runtime loaded (the 'fork' start method).
+	StartSharedZygote = 0
+	// StartOwnZygote executes a fresh zygote for the pool ('forkserver').
+	StartOwnZygote = 1
+	// StartExec executes a fresh interpreter per worker ('spawn').
+	StartExec = 2
+)
+
 // ProcPoolSpec is what Python asks for when it creates a process pool.
 type ProcPoolSpec struct {
-	Workers, MaxTasksPerChild, Depth int
-	Spawn                            bool     // exec every worker instead of forking a zygote
-	ZygoteArgv, WorkerArgv           []string // commands that start a zygote / a worker
-	InitPayload                      []byte
+	Workers, MaxTasksPerChild, Depth    int
+	Start                               int      // StartSharedZygote, StartOwnZygote or StartExec
+	ZygotePid, ZygoteCmdFd, ZygoteRepFd int      // a zygote to adopt as the shared one, pid 0 if none
+	ZygoteArgv, WorkerArgv              []string // commands that start a zygote / a worker
+	InitPayload                         []byte
+}
+
+var shared struct {
+	sync.Mutex
+	zygote *procpool.ZygoteLauncher
+}
+
+// sharedZygote adopts the zygote described in spec (the first time) and
+// returns the shared zygote if it is alive.
+func sharedZygote(spec ProcPoolSpec) (*procpool.ZygoteLauncher, error) {
+	shared.Lock()
+	defer shared.Unlock()
+	if spec.ZygotePid > 0 && shared.zygote == nil {
+		z, err := procpool.AdoptZygote(spec.ZygotePid, spec.ZygoteCmdFd, spec.ZygoteRepFd)
+		if err != nil {
+			return nil, err
+		}
+		shared.zygote = z
+	}
+	if shared.zygote == nil || !shared.zygote.Alive() {
+		return nil, nil
+	}
+	return shared.zygote, nil
 }
 
 // NewProcPool starts a process pool and its pump, and returns its id.
@@ -36,9 +71,20 @@ func NewProcPool(spec ProcPoolSpec) (int64, error) {
 		return 0, errors.New(KindInvalid + "max_workers must be greater than 0")
 	}
 	var launcher procpool.Launcher
-	if spec.Spawn {
+	switch spec.Start {
+	case StartExec:
 		launcher = &procpool.ExecLauncher{Argv: spec.WorkerArgv}
-	} else {
+	case StartSharedZygote:
+		z, err := sharedZygote(spec)
+		if err != nil {
+			return 0, err
+		}
+		if z != nil {
+			launcher = z
+			break
+		}
+		fallthrough // no shared zygote (or it died): a zygote of the pool's own
+	default:
 		launcher = &procpool.ZygoteLauncher{Argv: spec.ZygoteArgv}
 	}
 	p, err := procpool.New(procpool.Config{

@@ -24,8 +24,6 @@ from concurrent.futures import (
 )
 
 from gofutures._native import GoPanicError
-from gofutures.process import ProcessPoolExecutor
-from gofutures.thread import ThreadPoolExecutor
 
 __all__ = (
     "FIRST_COMPLETED",
@@ -45,3 +43,21 @@ __all__ = (
 )
 
 __version__ = "0.1.0"
+
+
+def __dir__() -> list[str]:
+    return [*globals(), "ThreadPoolExecutor", "ProcessPoolExecutor"]
+
+
+def __getattr__(name: str) -> object:
+    # Lazy, as in concurrent.futures: worker processes import gofutures
+    # submodules without paying for multiprocessing and the executors.
+    if name == "ThreadPoolExecutor":
+        from gofutures.thread import ThreadPoolExecutor
+
+        return ThreadPoolExecutor
+    if name == "ProcessPoolExecutor":
+        from gofutures.process import ProcessPoolExecutor
+
+        return ProcessPoolExecutor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,16 +1,23 @@
 """The zygote: a warm interpreter that forks worker processes on request.
 
-The Go supervisor starts it (never a fork of the parent, which holds the Go
-runtime) with two pipes: commands on fd 3, replies on fd 4 (stdout and
-stderr stay the user's, so workers print where the parent prints). Forking
-it costs about a millisecond where starting an interpreter costs 40-450 ms.
+Two ways to get one, never a fork of a process that holds the Go runtime:
 
-    fd 3 <- "fork <token>"
-    fd 4 -> "forked <token> <pid>" | "error <token> <message>" | "exit <pid> <wait status>"
+- ``fork_before_go`` forks it from this process while the Go runtime is not
+  loaded yet (the first process pool of a program does this). Its workers
+  start as forks of the program, like the 'fork' start method, in about a
+  millisecond each. It serves every pool of the process.
+- The Go supervisor executes ``python -m gofutures._zygote`` (``main``): a
+  fresh interpreter, like the 'forkserver' start method.
 
-It reaps its children (SIGCHLD) and reports how each ended. It exits when
-fd 3 closes, and dies with its parent (PR_SET_PDEATHSIG); so do its
-children.
+It talks over two pipes (stdout and stderr stay the user's, so workers print
+where the parent prints):
+
+    commands <- "fork <token> <socket path>"
+    replies  -> "forked <token> <pid>" | "error <token> <message>" | "exit <pid> <wait status>"
+
+It reaps its children (SIGCHLD) and reports how each ended. It exits when the
+command pipe closes (so when its parent dies, however it dies), and its
+children die with it (PR_SET_PDEATHSIG).
 """
 
 from __future__ import annotations
@@ -22,90 +29,126 @@ import sys
 
 from gofutures import _pickling, _wire, _worker  # noqa: F401 - preloaded for the children
 
-COMMANDS_FD = 3
+COMMANDS_FD = 3  # in an executed zygote
 REPLIES_FD = 4
 
 
-def _reply(line: str) -> None:
-    os.write(REPLIES_FD, (line + "\n").encode())
+class _Zygote:
+    def __init__(self, commands: int, replies: int) -> None:
+        self.commands = commands
+        self.replies = replies
+        self.wake_r, self.wake_w = os.pipe()
 
+    def reply(self, line: str) -> None:
+        os.write(self.replies, (line + "\n").encode())
 
-def _reap() -> None:
-    while True:
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            self.reply(f"exit {pid} {status}")
+
+    def fork_worker(self, token: int, socket_path: str) -> None:
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
+            pid = os.fork()
+        except OSError as exc:
+            self.reply(f"error {token} {exc}")
             return
-        if pid == 0:
+        if pid != 0:
+            self.reply(f"forked {token} {pid}")
             return
-        _reply(f"exit {pid} {status}")
+        # Child: become a worker.
+        code = 1
+        try:
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            for fd in (self.commands, self.replies, self.wake_r, self.wake_w):
+                os.close(fd)
+            _worker._die_with_parent()
+            if os.getppid() == 1:  # the zygote died between fork and prctl
+                os._exit(1)
+            code = _worker.serve(socket_path, token)
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+
+    def serve(self) -> int:
+        os.set_blocking(self.wake_w, False)
+        os.set_blocking(self.wake_r, False)
+        signal.set_wakeup_fd(self.wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+        sel = selectors.DefaultSelector()
+        sel.register(self.commands, selectors.EVENT_READ)
+        sel.register(self.wake_r, selectors.EVENT_READ)
+        pending = b""
+        while True:
+            for key, _ in sel.select():
+                if key.fd == self.wake_r:
+                    try:
+                        while os.read(self.wake_r, 512):
+                            pass
+                    except BlockingIOError:
+                        pass
+                    continue
+                chunk = os.read(self.commands, 4096)
+                if not chunk:
+                    self.reap()
+                    return 0
+                pending += chunk
+                while b"\n" in pending:
+                    line, pending = pending.split(b"\n", 1)
+                    parts = line.split(b" ", 2)
+                    if len(parts) == 3 and parts[0] == b"fork":
+                        self.fork_worker(int(parts[1]), os.fsdecode(parts[2]))
+            self.reap()
 
 
-def _fork_worker(token: int, wake_r: int, wake_w: int) -> None:
-    try:
-        pid = os.fork()
-    except OSError as exc:
-        _reply(f"error {token} {exc}")
-        return
-    if pid != 0:
-        _reply(f"forked {token} {pid}")
-        return
-    # Child: become a worker.
-    code = 1
-    try:
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        for fd in (COMMANDS_FD, REPLIES_FD, wake_r, wake_w):
-            os.close(fd)
-        _worker._die_with_parent()
-        if os.getppid() == 1:  # the zygote died between fork and prctl
-            os._exit(1)
-        code = _worker.serve(os.environ["GOFUTURES_SOCKET"], token)
-    except BaseException:
-        import traceback
+def _close_other_fds(keep: set[int]) -> None:
+    """Close every inherited descriptor but ``keep``: a long-lived zygote must
+    not hold the program's pipes and sockets open."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2 and fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
-        traceback.print_exc()
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+
+def fork_before_go() -> tuple[int, int, int]:
+    """Fork a zygote from this process, which must not have loaded the Go
+    runtime. Returns (pid, command fd, reply fd) for the Go supervisor."""
+    cmd_r, cmd_w = os.pipe()
+    rep_r, rep_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.setsid()  # leave the terminal's process group: Ctrl-C is the parent's
+            _close_other_fds({cmd_r, rep_w})
+            code = _Zygote(cmd_r, rep_w).serve()
+        finally:
+            os._exit(code)
+    os.close(cmd_r)
+    os.close(rep_w)
+    os.set_inheritable(cmd_w, False)
+    os.set_inheritable(rep_r, False)
+    return pid, cmd_w, rep_r
 
 
 def main() -> int:
     _worker._die_with_parent()
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_w, False)
-    os.set_blocking(wake_r, False)
-    signal.set_wakeup_fd(wake_w)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    commands = os.fdopen(COMMANDS_FD, "rb", buffering=0)
-    sel = selectors.DefaultSelector()
-    sel.register(COMMANDS_FD, selectors.EVENT_READ)
-    sel.register(wake_r, selectors.EVENT_READ)
-    pending = b""
-    while True:
-        for key, _ in sel.select():
-            if key.fd == wake_r:
-                try:
-                    while os.read(wake_r, 512):
-                        pass
-                except BlockingIOError:
-                    pass
-                _reap()
-                continue
-            chunk = os.read(COMMANDS_FD, 4096)
-            if not chunk:
-                _reap()
-                commands.close()
-                return 0
-            pending += chunk
-            while b"\n" in pending:
-                line, pending = pending.split(b"\n", 1)
-                parts = line.split()
-                if len(parts) == 2 and parts[0] == b"fork":
-                    _fork_worker(int(parts[1]), wake_r, wake_w)
-        _reap()
+    return _Zygote(COMMANDS_FD, REPLIES_FD).serve()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,10 @@ Workloads:
 - CPU-like: SHA-256 and zlib over 64 x 1 MiB blocks on 4 threads; hashlib and
   zlib release the GIL, so threads use both cores.
 - Overhead: 20,000 no-op submits, then a 100,000-item map of a no-op.
+- Processes, CPU-bound: counting primes in pure Python (the GIL serializes
+  threads; processes use every core), 8 chunks on all cores.
+- Processes, many small tasks: 2,000 submits, and a 100,000-item map with
+  chunksize 1,000.
 """
 
 from __future__ import annotations
@@ -55,11 +59,38 @@ def map_overhead(cf: ModuleType) -> object:
         return sum(ex.map(abs, range(100_000)))
 
 
+def count_primes(bounds: tuple[int, int]) -> int:
+    lo, hi = bounds
+    return sum(1 for n in range(max(lo, 2), hi) if all(n % d for d in range(2, int(n**0.5) + 1)))
+
+
+PRIME_CHUNKS = [(i * 25_000, (i + 1) * 25_000) for i in range(8)]
+
+
+def cpu_processes(cf: ModuleType) -> object:
+    with cf.ProcessPoolExecutor() as ex:
+        return sum(ex.map(count_primes, PRIME_CHUNKS))
+
+
+def process_submits(cf: ModuleType) -> object:
+    with cf.ProcessPoolExecutor(2) as ex:
+        futures = [ex.submit(abs, -i) for i in range(2_000)]
+        return sum(f.result() for f in futures)
+
+
+def process_map(cf: ModuleType) -> object:
+    with cf.ProcessPoolExecutor(2) as ex:
+        return sum(ex.map(abs, range(100_000), chunksize=1_000))
+
+
 WORKLOADS: list[tuple[str, Callable[[ModuleType], object]]] = [
     ("thread: 400 x 20 ms waits, 100 workers", io_like),
     ("thread: sha256+zlib 64 MiB, 4 workers", cpu_like),
     ("thread: 20,000 no-op submits", submit_overhead),
     ("thread: map no-op over 100,000", map_overhead),
+    ("process: primes below 200,000, all cores", cpu_processes),
+    ("process: 2,000 small submits, 2 workers", process_submits),
+    ("process: map 100,000, chunksize 1,000", process_map),
 ]
 
 
@@ -75,6 +106,10 @@ def best_of(n: int, fn: Callable[[ModuleType], object], cf: ModuleType) -> tuple
 def main() -> int:
     print(f"gofutures {gofutures.__version__} demo on {platform.python_implementation()} "
           f"{platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}")
+    serial = time.perf_counter()
+    count_primes((0, 200_000))
+    serial = time.perf_counter() - serial
+    print(f"serial primes below 200,000: {serial:.3f} s (the process rows use every core)")
     print(f"{'workload':44} {'stdlib s':>9} {'gofutures s':>12} {'ratio':>7}")
     ok = True
     for name, fn in WORKLOADS:

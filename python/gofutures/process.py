@@ -137,7 +137,7 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
         self._initializer = initializer
         self._initargs = initargs
         self._max_tasks_per_child = max_tasks_per_child
-        self._spawn = method == "spawn"
+        self._start_method = method
         self._state = _PoolState(max_workers)
         self._finalizer = weakref.finalize(self, _shutdown_nowait, self._state)
         self._finalizer.atexit = False
@@ -147,8 +147,8 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
         st = self._state
         if st.pool_id is not None:
             return
-        ext = _native.ext()  # loads the Go runtime; raises in a forked child
-        del ext
+        start, zygote_fds = _start_mode(self._start_method)
+        _native.ext()  # loads the Go runtime; raises in a forked child
         init = _pickling.dumps_call(
             {
                 "sys_path": list(sys.path),
@@ -164,7 +164,8 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
                 self._max_workers,
                 self._max_tasks_per_child or 0,
                 _DEPTH,
-                int(self._spawn),
+                start,
+                *zygote_fds,
                 "\0".join(zygote).encode(),
                 "\0".join(worker).encode(),
                 init,
@@ -223,6 +224,42 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
         _shutdown_state(self._state, wait, cancel_futures)
 
     shutdown.__doc__ = _stdlib_base.Executor.shutdown.__doc__
+
+
+# Start modes, kept in step with pybridge/procpools.go.
+_START_SHARED_ZYGOTE = 0
+_START_OWN_ZYGOTE = 1
+_START_EXEC = 2
+
+# The process-wide zygote forked before the Go runtime loaded: handed to Go
+# once (pid, command fd, reply fd), then Go shares it between pools.
+_shared_zygote_handed = False
+_zygote_lock = threading.Lock()
+
+
+def _start_mode(method: str | None) -> tuple[int, tuple[int, int, int]]:
+    """How a new pool starts workers, by start method:
+
+    - None or 'fork': fork from the process-wide zygote, itself a fork of this
+      program taken before the Go runtime loaded (workers start in about a
+      millisecond and see the program's modules, as with 'fork'). If the Go
+      runtime is already loaded and no such zygote exists, a fresh one is
+      started instead.
+    - 'forkserver': fork from a fresh zygote interpreter of the pool's own.
+    - 'spawn': execute a fresh interpreter per worker.
+    """
+    global _shared_zygote_handed
+    if method == "spawn":
+        return _START_EXEC, (0, -1, -1)
+    if method == "forkserver":
+        return _START_OWN_ZYGOTE, (0, -1, -1)
+    with _zygote_lock:
+        if not _shared_zygote_handed and not _native.loaded() and not _native.forked:
+            from gofutures import _zygote
+
+            _shared_zygote_handed = True
+            return _START_SHARED_ZYGOTE, _zygote.fork_before_go()
+    return _START_SHARED_ZYGOTE, (0, -1, -1)
 
 
 def _process_chunk(fn: Callable[..., Any], chunk: tuple[tuple[Any, ...], ...]) -> list[Any]:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, InvalidStateError
@@ -203,9 +204,20 @@ class ThreadPoolExecutor(_stdlib_thread.ThreadPoolExecutor):
         timeout: float | None = None,
         chunksize: int = 1,
     ) -> Iterator[Any]:
-        return super().map(fn, *iterables, timeout=timeout, chunksize=chunksize)
+        """Returns an iterator equivalent to map(fn, iter), as
+        concurrent.futures.Executor.map.
 
-    map.__doc__ = Executor.map.__doc__
+        The stdlib's thread pool ignores ``chunksize``; here ``chunksize > 1``
+        runs the calls in chunks of that size, one task per chunk, which
+        removes the per-call executor overhead. Results, their order, the
+        first exception raised at its position, ``timeout`` (measured from
+        this call) and cancelling the rest when the iterator is closed behave
+        as without chunks; calls of a chunk run one after another on one
+        worker.
+        """
+        if chunksize <= 1:
+            return super().map(fn, *iterables, timeout=timeout)
+        return _chunked_map(self, fn, iterables, timeout, chunksize)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         state = self._state
@@ -225,6 +237,72 @@ class ThreadPoolExecutor(_stdlib_thread.ThreadPoolExecutor):
             _join(state.pool_id)
 
     shutdown.__doc__ = Executor.shutdown.__doc__
+
+
+class _ChunkOutcome:
+    """What a chunk of map calls produced: results up to the first exception."""
+
+    __slots__ = ("results", "error")
+
+    def __init__(self) -> None:
+        self.results: list[Any] = []
+        self.error: BaseException | None = None
+
+
+def _run_chunk(
+    fn: Callable[..., Any], chunk: list[tuple[Any, ...]], closed: list[bool]
+) -> _ChunkOutcome:
+    outcome = _ChunkOutcome()
+    for args in chunk:
+        if closed[0]:  # the map iterator was closed: the rest is cancelled
+            break
+        try:
+            value = fn(*args)
+        except BaseException as exc:
+            if outcome.error is None:
+                outcome.error = exc
+            continue  # later calls still run, as they would without chunks
+        if outcome.error is None:
+            outcome.results.append(value)
+    return outcome
+
+
+def _chunked_map(
+    executor: ThreadPoolExecutor,
+    fn: Callable[..., Any],
+    iterables: tuple[Iterable[Any], ...],
+    timeout: float | None,
+    chunksize: int,
+) -> Iterator[Any]:
+    end_time = None if timeout is None else timeout + time.monotonic()
+    calls = list(zip(*iterables, strict=False))
+    closed = [False]
+    futures = [
+        executor.submit(_run_chunk, fn, calls[i : i + chunksize], closed)
+        for i in range(0, len(calls), chunksize)
+    ]
+    del calls
+
+    def results() -> Iterator[Any]:
+        try:
+            futures.reverse()
+            while futures:
+                future = futures.pop()
+                if end_time is None:
+                    outcome = future.result()
+                else:
+                    outcome = future.result(end_time - time.monotonic())
+                yield from outcome.results
+                if outcome.error is not None:
+                    error = outcome.error
+                    outcome = None  # type: ignore[assignment]
+                    raise error
+        finally:
+            closed[0] = True
+            for future in futures:
+                future.cancel()
+
+    return results()
 
 
 def _join(pool_id: int) -> None:

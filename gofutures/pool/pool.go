@@ -9,8 +9,9 @@
 //     finds no idle worker starts one, until Max workers exist).
 //   - Shutdown stops new submits; queued tasks still run unless the caller
 //     asked for them back (cancel). Workers exit when the queue is empty.
-//   - A worker whose Start fails breaks the pool: queued tasks are handed to
-//     Fail with ErrBroken, later submits return ErrBroken.
+//   - A worker whose Start, or whose first Run, fails to start breaks the
+//     pool: queued tasks are handed to Fail with ErrBroken, later submits
+//     return ErrBroken.
 //   - A panic in a Worker method is recovered: a task's panic goes to Fail,
 //     a panic in Start breaks the pool like a failed Start.
 //
@@ -39,12 +40,17 @@ var ErrBroken = errors.New("a worker failed to start, the pool is not usable any
 // called on the same goroutine, in the order Start, then Run or Fail any
 // number of times, then Stop (which is called even when Start failed).
 type Worker interface {
-	// Start prepares the worker (the Python initializer runs here).
+	// Start prepares the worker before it takes a task.
 	Start() error
 	// Run executes task id and then, while next yields more, those tasks
 	// too: a burst, so that a worker holding something costly to take (the
 	// GIL) keeps it while the queue is non-empty. next never blocks.
-	Run(id int64, next func() (int64, bool))
+	//
+	// A worker may finish starting in its first Run (the Python bridge runs
+	// the initializer there, under the GIL it takes anyway). If that fails,
+	// Run returns an error without running id: the pool breaks, and id
+	// fails with the queued tasks.
+	Run(id int64, next func() (int64, bool)) error
 	// Fail reports that the task will not run: err is ErrBroken or a
 	// *panics.Recovered from this worker.
 	Fail(id int64, err error)
@@ -67,6 +73,7 @@ type Pool struct {
 	queue    queue
 	started  int // workers ever started: the next worker's index
 	live     int // workers started and not yet stopping
+	starting int // workers started that have not taken their first task
 	stopping int // workers inside Stop
 	idle     int // workers waiting on cond
 	wakes    int // signals sent to idle workers, not yet consumed
@@ -123,21 +130,36 @@ func (p *Pool) refuseLocked() error {
 	return nil
 }
 
+// maxStarting bounds the workers starting at once. A burst of submits on an
+// empty pool would otherwise start a worker per task before any of them ran
+// (they start on other OS threads, which a busy submitter starves), though
+// a few workers would have drained the queue. Each worker that finishes
+// starting starts more while queued tasks are left uncovered, so a pool
+// that needs many workers (blocking tasks) still grows quickly.
+const maxStarting = 4
+
 // wakeLocked finds workers for n new tasks: idle workers first, then new
 // ones up to max.
 func (p *Pool) wakeLocked(n int) {
 	for ; n > 0; n-- {
-		switch {
-		case p.idle > p.wakes:
+		if p.idle > p.wakes {
 			p.wakes++
 			p.cond.Signal()
-		case p.live < p.max:
-			p.live++
-			go p.work(p.started)
-			p.started++
-		default:
-			return
+			continue
 		}
+		p.growLocked(0)
+		return
+	}
+}
+
+// growLocked starts workers for queued tasks that no idle, woken or
+// starting worker will take; reserved tasks are spoken for by the caller.
+func (p *Pool) growLocked(reserved int) {
+	for p.live < p.max && p.starting < maxStarting && p.queue.len() > p.starting+p.wakes+reserved {
+		p.live++
+		p.starting++
+		go p.work(p.started)
+		p.started++
 	}
 }
 
@@ -241,6 +263,12 @@ func (p *Pool) work(index int) {
 	if r := panics.Try(func() { startErr = w.Start() }); r != nil {
 		startErr = r
 	}
+	p.mu.Lock()
+	p.starting--
+	if startErr == nil {
+		p.growLocked(1) // this worker takes one task: more may be needed
+	}
+	p.mu.Unlock()
 	if startErr != nil {
 		p.failQueued(w)
 	} else {
@@ -249,7 +277,10 @@ func (p *Pool) work(index int) {
 			if !ok {
 				break
 			}
-			p.run(w, id)
+			if p.run(w, id) {
+				p.failQueued(w, id)
+				break
+			}
 		}
 	}
 	p.mu.Lock()
@@ -265,8 +296,9 @@ func (p *Pool) work(index int) {
 }
 
 // run gives w a burst that starts with task id. A panic fails the task that
-// was current when it happened; the burst ends there.
-func (p *Pool) run(w Worker, id int64) {
+// was current when it happened; the burst ends there. It reports whether the
+// worker failed to start (id did not run).
+func (p *Pool) run(w Worker, id int64) (startFailed bool) {
 	current := id
 	next := func() (int64, bool) {
 		id, ok := p.tryNext()
@@ -276,13 +308,15 @@ func (p *Pool) run(w Worker, id int64) {
 		}
 		return id, ok
 	}
+	var err error
 	r := panics.Try(func() {
 		p.maybeInjectPanic()
-		w.Run(id, next)
+		err = w.Run(id, next)
 	})
 	if r != nil {
 		panics.Try(func() { w.Fail(current, r) })
 	}
+	return err != nil
 }
 
 func (p *Pool) maybeInjectPanic() {
@@ -301,11 +335,12 @@ func (p *Pool) tryNext() (int64, bool) {
 	return p.queue.pop(), true
 }
 
-// failQueued breaks the pool and fails every queued task on w.
-func (p *Pool) failQueued(w Worker) {
+// failQueued breaks the pool and fails first (tasks taken but not run) and
+// every queued task on w.
+func (p *Pool) failQueued(w Worker, first ...int64) {
 	p.mu.Lock()
 	p.broken = true
-	ids := p.queue.drain()
+	ids := append(first, p.queue.drain()...)
 	p.mu.Unlock()
 	for _, id := range ids {
 		panics.Try(func() { w.Fail(id, ErrBroken) })

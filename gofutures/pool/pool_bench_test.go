@@ -9,9 +9,10 @@ import (
 type nopWorker struct{}
 
 func (nopWorker) Start() error { return nil }
-func (nopWorker) Run(id int64, next func() (int64, bool)) {
+func (nopWorker) Run(id int64, next func() (int64, bool)) error {
 	for ok := true; ok; _, ok = next() {
 	}
+	return nil
 }
 func (nopWorker) Fail(int64, error) {}
 func (nopWorker) Stop(bool)         {}

@@ -26,6 +26,8 @@ type recorder struct {
 	stopped  int
 	lasts    int
 	startErr func(index int) error
+	// runStartErr fails a worker's first Run (a late start, as in pybridge).
+	runStartErr func(index int) error
 	run      func(id int64)
 }
 
@@ -56,7 +58,12 @@ func (w *fakeWorker) Start() error {
 	return nil
 }
 
-func (w *fakeWorker) Run(id int64, next func() (int64, bool)) {
+func (w *fakeWorker) Run(id int64, next func() (int64, bool)) error {
+	if w.r.runStartErr != nil {
+		if err := w.r.runStartErr(w.index); err != nil {
+			return err
+		}
+	}
 	for ok := true; ok; id, ok = next() {
 		if w.r.run != nil {
 			w.r.run(id)
@@ -65,6 +72,7 @@ func (w *fakeWorker) Run(id int64, next func() (int64, bool)) {
 		w.r.ran = append(w.r.ran, id)
 		w.r.mu.Unlock()
 	}
+	return nil
 }
 
 func (w *fakeWorker) Fail(id int64, err error) {
@@ -233,6 +241,18 @@ func TestFailedStartBreaksPool(t *testing.T) {
 	}
 }
 
+func TestFailedLateStartBreaksPoolAndFailsItsTask(t *testing.T) {
+	r := newRecorder()
+	r.runStartErr = func(int) error { return errors.New("initializer raised in first Run") }
+	p := pool.New(1, r.factory)
+	require.NoError(t, p.SubmitMany(ids(4)))
+	require.Eventually(t, func() bool { return p.Stats().Broken }, 5*time.Second, time.Millisecond)
+	p.Shutdown(false)
+	require.True(t, p.Wait(5*time.Second))
+	assert.Empty(t, r.ran)
+	require.Len(t, r.failed, 4, "the task the worker took fails too")
+}
+
 func TestPanicInStartBreaksPool(t *testing.T) {
 	r := newRecorder()
 	r.startErr = func(int) error { panic("start exploded") }
@@ -294,12 +314,13 @@ type adder struct {
 }
 
 func (a adder) Start() error { return nil }
-func (a adder) Run(id int64, next func() (int64, bool)) {
+func (a adder) Run(id int64, next func() (int64, bool)) error {
 	for ok := true; ok; id, ok = next() {
 		a.mu.Lock()
 		*a.total += id
 		a.mu.Unlock()
 	}
+	return nil
 }
 func (a adder) Fail(int64, error) {}
 func (a adder) Stop(bool)         {}

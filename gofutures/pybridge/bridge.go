@@ -43,32 +43,33 @@ type worker struct {
 	attached bool
 }
 
+// Start creates the worker's thread state without the GIL; the Python start
+// hook runs with the first task.
 func (w *worker) Start() error {
 	// Never unlocked: when the goroutine exits, Go ends the thread with it,
 	// so a worker's thread dies with the worker.
 	runtime.LockOSThread()
 	w.c = (*C.gf_worker)(C.calloc(1, C.size_t(unsafe.Sizeof(C.gf_worker{}))))
-	switch C.gf_attach(w.c, C.longlong(w.pool), C.longlong(w.index)) {
-	case 1:
-		w.attached = true
-		return nil
-	case 0:
-		w.attached = true
-		return errStartHook
-	default:
+	if C.gf_attach(w.c, C.longlong(w.pool), C.longlong(w.index)) != 1 {
 		return errPythonGone
 	}
+	w.attached = true
+	return nil
 }
 
 // Run holds the GIL for a burst: the task and every task next yields while
 // the queue is non-empty, one cgo call (about 0.1 us) each. Other Python
 // threads still get the GIL: the eval loop hands it over on request.
-func (w *worker) Run(id int64, next func() (int64, bool)) {
+func (w *worker) Run(id int64, next func() (int64, bool)) error {
 	C.gf_enter(w.c)
 	defer C.gf_leave(w.c)
+	if C.gf_start(w.c) != 1 {
+		return errStartHook
+	}
 	for ok := true; ok; id, ok = next() {
 		C.gf_call_run(C.longlong(id))
 	}
+	return nil
 }
 
 func (w *worker) Fail(id int64, err error) {

@@ -21,8 +21,9 @@
 
 typedef struct {
     PyThreadState *ts;
-    PyGILState_STATE gil;
     long long pool;
+    long long index;
+    int started; /* the start hook ran */
 } gf_worker;
 
 /* Failure kinds for gf_fail; kept in step with bridge.go and thread.py. */
@@ -57,26 +58,36 @@ static int gf_load_hooks(void) {
     return 1;
 }
 
-/* gf_attach gives this thread a Python thread state and runs the start hook
- * (thread name, initializer). Returns 1 when the worker may run tasks, 0 when
- * the hook reported failure, -1 when Python is gone (nothing to detach). */
+/* gf_attach gives this thread a Python thread state without taking the GIL
+ * (PyThreadState_New does not need it), so a new worker costs no GIL
+ * hand-off: its start hook runs with its first task (gf_start). Returns 1, or
+ * -1 when Python is gone. The thread state is bound to this thread for
+ * PyGILState_* calls made by C code that the tasks run. */
 static int gf_attach(gf_worker *w, long long pool, long long index) {
     if (!gf_python_alive()) return -1;
     w->pool = pool;
-    w->gil = PyGILState_Ensure();
-    int ok = 0;
+    w->index = index;
+    w->started = 0;
+    w->ts = PyThreadState_New(PyInterpreterState_Main());
+    return w->ts != NULL ? 1 : -1;
+}
+
+/* gf_start runs the start hook (thread name, initializer) once; the GIL must
+ * be held. Returns 1 when the worker may run tasks, 0 when it failed. */
+static int gf_start(gf_worker *w) {
+    if (w->started) return 1;
+    w->started = 1;
     if (!gf_load_hooks()) {
         PyErr_WriteUnraisable(NULL);
-    } else {
-        PyObject *r = PyObject_CallFunction(gf_hook_start, "LL", pool, index);
-        if (r == NULL) {
-            PyErr_WriteUnraisable(gf_hook_start);
-        } else {
-            ok = PyObject_IsTrue(r) == 1;
-            Py_DECREF(r);
-        }
+        return 0;
     }
-    w->ts = PyEval_SaveThread();
+    PyObject *r = PyObject_CallFunction(gf_hook_start, "LL", w->pool, w->index);
+    if (r == NULL) {
+        PyErr_WriteUnraisable(gf_hook_start);
+        return 0;
+    }
+    int ok = PyObject_IsTrue(r) == 1;
+    Py_DECREF(r);
     return ok;
 }
 
@@ -107,13 +118,14 @@ static void gf_fail(gf_worker *w, long long id, int kind, const char *msg) {
 /* gf_detach runs the stop hook and destroys this thread's Python state. */
 static void gf_detach(gf_worker *w, int last) {
     PyEval_RestoreThread(w->ts);
-    if (gf_hook_stop != NULL) {
+    if (gf_hook_stop != NULL && w->started) {
         PyObject *r = PyObject_CallFunction(gf_hook_stop, "Li", w->pool, last);
         if (r == NULL) PyErr_WriteUnraisable(gf_hook_stop);
         Py_XDECREF(r);
     }
     w->ts = NULL;
-    PyGILState_Release(w->gil); /* clears and deletes the thread state */
+    PyThreadState_Clear(PyThreadState_Get());
+    PyThreadState_DeleteCurrent(); /* releases the GIL */
 }
 
 #endif

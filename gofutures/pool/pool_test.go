@@ -28,7 +28,7 @@ type recorder struct {
 	startErr func(index int) error
 	// runStartErr fails a worker's first Run (a late start, as in pybridge).
 	runStartErr func(index int) error
-	run      func(id int64)
+	run         func(id int64)
 }
 
 func newRecorder() *recorder { return &recorder{failed: map[int64]error{}} }

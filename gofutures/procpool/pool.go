@@ -56,7 +56,8 @@ type Pool struct {
 	hellos  map[uint64]chan net.Conn
 	running int // slot goroutines still running
 
-	finished chan struct{} // closed when every slot, the launcher and the acceptor are done
+	finished       chan struct{} // closed when every slot, the launcher and the acceptor are done
+	launcherClosed chan struct{} // closed when the spawner has closed the launcher
 }
 
 // New starts the pool: its socket, its launcher and Workers worker processes
@@ -94,6 +95,8 @@ func New(cfg Config) (*Pool, error) {
 		launches: make(chan launchRequest),
 		hellos:   map[uint64]chan net.Conn{},
 		finished: make(chan struct{}),
+
+		launcherClosed: make(chan struct{}),
 	}
 	p.cond.L = &p.mu
 	go p.spawner()
@@ -212,6 +215,7 @@ func (p *Pool) slotDone() {
 		return
 	}
 	close(p.launches)
+	<-p.launcherClosed // a zygote of the pool's own has exited and been reaped
 	p.listener.Close()
 	os.RemoveAll(p.dir)
 	p.events.close()
@@ -242,6 +246,7 @@ func (p *Pool) spawner() {
 		req.reply <- reply
 	}
 	_ = p.cfg.Launcher.Close()
+	close(p.launcherClosed)
 }
 
 func (p *Pool) launch(token uint64) (Proc, error) {

@@ -1,12 +1,14 @@
 package procpool
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gofutures/gofutures/gofutures/panics"
@@ -125,7 +127,7 @@ func (s *slot) start() (Proc, net.Conn, *wire.Reader, error) {
 	case <-time.After(p.cfg.StartTimeout):
 		return fail("a worker process did not connect within %s", p.cfg.StartTimeout)
 	}
-	if err := wire.WriteFrame(conn, wire.KindInit, 0, p.cfg.InitPayload); err != nil {
+	if err := sendInit(conn, p.cfg.InitPayload); err != nil {
 		conn.Close()
 		return fail("could not initialize a worker process: %v", err)
 	}
@@ -146,6 +148,23 @@ func (s *slot) start() (Proc, net.Conn, *wire.Reader, error) {
 		return fail("a worker process sent %s instead of READY", f.Kind)
 	}
 	return proc, conn, reader, nil
+}
+
+// sendInit sends INIT with this process's current stdout and stderr attached
+// to its header (SCM_RIGHTS): the worker writes where the program writes now,
+// even after a redirect made after the zygote was forked.
+func sendInit(conn net.Conn, payload []byte) error {
+	hdr := wire.AppendFrame(make([]byte, 0, wire.HeaderSize), wire.KindInit, 0, nil)
+	binary.LittleEndian.PutUint32(hdr[0:4], uint32(len(payload)))
+	if uc, ok := conn.(*net.UnixConn); ok {
+		if _, _, err := uc.WriteMsgUnix(hdr, syscall.UnixRights(1, 2), nil); err != nil {
+			return err
+		}
+	} else if _, err := conn.Write(hdr); err != nil {
+		return err
+	}
+	_, err := conn.Write(payload)
+	return err
 }
 
 func lastLine(s string) string {

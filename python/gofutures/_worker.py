@@ -44,13 +44,9 @@ def _dumps_exception(exc: BaseException) -> bytes:
     try:
         return _pickling.dumps_result(_ExceptionWithTraceback(exc))
     except BaseException as pickle_error:
-        # The exception itself does not pickle: send one that does and says so.
-        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        substitute = RuntimeError(
-            f"the task raised {type(exc).__qualname__}, which could not be pickled "
-            f"({pickle_error!r}):\n{text}"
-        )
-        return _pickling.dumps_result(_ExceptionWithTraceback(substitute))
+        # As the stdlib: an exception that does not pickle is replaced by the
+        # pickling error, with its own remote traceback.
+        return _pickling.dumps_result(_ExceptionWithTraceback(pickle_error))
 
 
 def _apply_init(payload: bytes) -> None:
@@ -60,6 +56,15 @@ def _apply_init(payload: bytes) -> None:
     for path in reversed(spec.get("sys_path", ())):
         if path not in sys.path:
             sys.path.insert(0, path)
+    environ = spec.get("environ")
+    if environ is not None and environ != os.environ:
+        os.environ.clear()
+        os.environ.update(environ)
+    authkey = spec.get("authkey")
+    if authkey:
+        from multiprocessing import process
+
+        process.current_process().authkey = authkey
     initializer = spec.get("initializer")
     if initializer is not None:
         initializer(*spec.get("initargs", ()))
@@ -83,17 +88,47 @@ def _run(sock: socket.socket, task_id: int, payload: bytearray) -> None:
     _wire.send_frame(sock, _wire.RESULT, task_id, data)
 
 
+def _recv_exactly(sock: socket.socket, n: int) -> bytes | None:
+    chunks = []
+    while n > 0:
+        chunk = sock.recv(n)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_init(sock: socket.socket) -> bytes | None:
+    """Read the INIT frame, whose header carries the parent's current stdout
+    and stderr (SCM_RIGHTS); install them as fds 1 and 2."""
+    head, fds, _, _ = socket.recv_fds(sock, _wire.HEADER_SIZE, 2)
+    if not head:
+        return None
+    for target, fd in zip((1, 2), fds, strict=False):
+        os.dup2(fd, target)
+    for fd in fds:
+        os.close(fd)
+    rest = _recv_exactly(sock, _wire.HEADER_SIZE - len(head))
+    if rest is None:
+        return None
+    size, kind, _ = _wire.HEADER.unpack(head + rest)
+    if kind != _wire.INIT:
+        return None
+    return _recv_exactly(sock, size)
+
+
 def serve(socket_path: str, token: int) -> int:
     """Serve one pool connection; returns the process exit code."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(socket_path)
     _wire.send_frame(sock, _wire.HELLO, token, str(os.getpid()).encode())
-    reader = _wire.FrameReader(sock)
-    frame = reader.read()
-    if frame is None or frame[0] != _wire.INIT:
+    init = _read_init(sock)
+    if init is None:
         return 1
+    reader = _wire.FrameReader(sock)
     try:
-        _apply_init(bytes(frame[2]))
+        _apply_init(init)
     except BaseException:
         # As the stdlib's worker: log it; the pool is broken by the parent.
         _base.LOGGER.critical("Exception in initializer:", exc_info=True)

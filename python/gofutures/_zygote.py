@@ -125,6 +125,17 @@ def _close_other_fds(keep: set[int]) -> None:
                 pass
 
 
+def _rebind_std_streams() -> None:
+    """Point sys.stdout/sys.stderr at fds 1 and 2: the program's may have
+    wrapped a descriptor that was just closed (a redirect, pytest's capture)."""
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        try:
+            os.fstat(fd)
+        except OSError:
+            continue
+        setattr(sys, name, open(fd, "w", buffering=1, closefd=False))  # noqa: SIM115
+
+
 def fork_before_go() -> tuple[int, int, int]:
     """Fork a zygote from this process, which must not have loaded the Go
     runtime. Returns (pid, command fd, reply fd) for the Go supervisor."""
@@ -136,6 +147,7 @@ def fork_before_go() -> tuple[int, int, int]:
         try:
             os.setsid()  # leave the terminal's process group: Ctrl-C is the parent's
             _close_other_fds({cmd_r, rep_w})
+            _rebind_std_streams()
             code = _Zygote(cmd_r, rep_w).serve()
         finally:
             os._exit(code)

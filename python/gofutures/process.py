@@ -54,8 +54,11 @@ _EVENT_RESULT = 1
 _EVENT_ERROR = 2
 _EVENT_BROKEN = 3
 
-# Tasks kept in flight on each worker, so a worker never waits a round trip.
-_DEPTH = 2
+# Tasks sent to a worker at a time. One, as in the stdlib where workers pull
+# from a shared queue: a task never waits behind a busy worker while another
+# is idle. Go keeps the extra RUNNING tasks in its shared queue, so a worker
+# that finishes gets the next one without a round trip through Python.
+_DEPTH = 1
 _JOIN_SLICE_MS = 50
 
 _BOOTSTRAP = (
@@ -83,7 +86,9 @@ class _PoolState:
         self.items: dict[int, _Item] = {}
         self.pending: collections.deque[int] = collections.deque()
         self.running = 0
-        self.capacity = workers * _DEPTH
+        # The stdlib marks up to this many futures RUNNING: one per worker plus
+        # its call queue of max_workers + 1; the rest stay cancellable.
+        self.capacity = 2 * workers + 1
         self.broken: str | None = None
         self.shutdown = False
         self.close_sent = False
@@ -152,6 +157,10 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
         init = _pickling.dumps_call(
             {
                 "sys_path": list(sys.path),
+                # Workers see the environment and the authkey (Manager proxies)
+                # of the moment the pool starts, as forked stdlib workers do.
+                "environ": dict(os.environ),
+                "authkey": bytes(mp.current_process().authkey),
                 "initializer": self._initializer,
                 "initargs": self._initargs,
             }
@@ -247,6 +256,9 @@ def _start_mode(method: str | None) -> tuple[int, tuple[int, int, int]]:
       started instead.
     - 'forkserver': fork from a fresh zygote interpreter of the pool's own.
     - 'spawn': execute a fresh interpreter per worker.
+
+    Whatever the mode, a worker applies the pool's sys.path, os.environ and
+    authkey from when the pool started before it runs the initializer.
     """
     global _shared_zygote_handed
     if method == "spawn":

@@ -1,0 +1,407 @@
+"""gofutures-only ProcessPoolExecutor behaviour: __main__ code, orphans,
+leaks, large payloads, parent-side unpickling, threads and signals, output."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+import gofutures
+from gofutures import _native
+from gofutures import process as gprocess
+
+from . import _proc_tasks as tasks
+from ._subproc import child_env, run_python
+
+TIMEOUT = 10.0
+MB = 1024 * 1024
+
+
+def _stat(pid: int) -> tuple[str, int] | None:
+    """(state, ppid) of pid, or None when it does not exist."""
+    try:
+        data = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    fields = data.rsplit(")", 1)[1].split()
+    return fields[0], int(fields[1])
+
+
+def _children(pid: int) -> set[int]:
+    """Pids (zombies included) whose parent is pid."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            st = _stat(int(entry))
+            if st is not None and st[1] == pid:
+                found.add(int(entry))
+    return found
+
+
+def _cmdline(pid: int) -> bytes | None:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+
+
+def _alive(pid: int) -> bool:
+    st = _stat(pid)
+    return st is not None and st[0] != "Z"
+
+
+def _marked_processes(mark: str) -> set[int]:
+    """Live processes whose environment holds GOFUTURES_TEST_MARK=mark."""
+    needle = f"GOFUTURES_TEST_MARK={mark}".encode()
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            env = Path(f"/proc/{entry}/environ").read_bytes()
+        except OSError:
+            continue
+        if needle in env.split(b"\0") and _alive(int(entry)):
+            found.add(int(entry))
+    return found
+
+
+# --------------------------------------------------------------------------
+# (a) __main__ code without a main guard
+# --------------------------------------------------------------------------
+
+MAIN_SCRIPT = """
+import os
+import gofutures
+
+print("TOPLEVEL-MARKER", flush=True)
+
+
+def main_square(x):
+    return x * x
+
+
+class Point:
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def __eq__(self, other):
+        return type(other) is Point and (self.x, self.y) == (other.x, other.y)
+
+
+def make_point(x):
+    return Point(x, -x)
+
+
+def main_identity(obj):
+    return obj
+
+
+def make_adder(n):
+    def adder(x):
+        return x + n
+    return adder
+
+
+for ctx in (None, "spawn", "forkserver", "fork"):
+    with gofutures.ProcessPoolExecutor(2, mp_context=ctx) as ex:
+        assert list(ex.map(main_square, range(10))) == [i * i for i in range(10)]
+        assert list(ex.map(main_square, range(10), chunksize=3)) == [i * i for i in range(10)]
+        p = ex.submit(make_point, 3).result(timeout=10)
+        assert type(p) is Point and p == Point(3, -3), p
+        q = ex.submit(main_identity, Point(1, 2)).result(timeout=10)
+        assert type(q) is Point and q == Point(1, 2), q
+        assert ex.submit(lambda x: x + 1, 41).result(timeout=10) == 42
+        assert ex.submit(make_adder(10), 5).result(timeout=10) == 15
+        pid = ex.submit(os.getpid).result(timeout=10)
+        assert pid != os.getpid()
+    print("CONTEXT-OK", ctx, flush=True)
+print("SCRIPT-DONE", flush=True)
+"""
+
+
+def test_main_module_functions_without_guard(tmp_path: Path) -> None:
+    script = tmp_path / "no_guard_script.py"
+    script.write_text(MAIN_SCRIPT)
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines.count("TOPLEVEL-MARKER") == 1, proc.stdout
+    assert [line for line in lines if line.startswith("CONTEXT-OK")] == [
+        "CONTEXT-OK None",
+        "CONTEXT-OK spawn",
+        "CONTEXT-OK forkserver",
+        "CONTEXT-OK fork",
+    ]
+    assert lines[-1] == "SCRIPT-DONE"
+
+
+# --------------------------------------------------------------------------
+# (b) no orphans when the parent is SIGKILLed
+# --------------------------------------------------------------------------
+
+ORPHAN_SCRIPT = """
+import time
+import gofutures
+from gofutures import _native
+from tests._proc_tasks import sleep_then_return
+
+ex = gofutures.ProcessPoolExecutor(2, mp_context={ctx!r})
+futures = [ex.submit(sleep_then_return, 60, i) for i in range(4)]
+deadline = time.monotonic() + 10
+while True:
+    pids = str(_native.call("ProcPoolPids", ex._state.pool_id)).split()
+    if len(pids) == 2 or time.monotonic() > deadline:
+        break
+    time.sleep(0.01)
+print(" ".join(pids), flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("ctx", [None, "spawn"])
+def test_workers_die_with_killed_parent(ctx: str | None) -> None:
+    mark = uuid.uuid4().hex
+    env = child_env()
+    env["GOFUTURES_TEST_MARK"] = mark
+    parent = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(ORPHAN_SCRIPT.format(ctx=ctx))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert parent.stdout is not None
+        line = parent.stdout.readline()
+        worker_pids = {int(p) for p in line.split()}
+        assert len(worker_pids) == 2, (line, parent.stderr.read() if parent.poll() else "")
+        # The workers are busy (the tasks sleep 60 s); every pool process
+        # carries the mark.
+        marked = _marked_processes(mark) - {parent.pid}
+        assert worker_pids <= marked, (worker_pids, marked)
+        if ctx is None:
+            assert len(marked) >= 3, marked  # the zygote and two workers
+    finally:
+        parent.kill()
+        parent.wait(timeout=TIMEOUT)
+        parent.stdout.close()
+        parent.stderr.close()
+    deadline = time.monotonic() + 2.0
+    survivors = _marked_processes(mark)
+    while survivors and time.monotonic() < deadline:
+        time.sleep(0.05)
+        survivors = _marked_processes(mark)
+    for pid in survivors:  # do not leave them behind if the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors, f"pool processes outlived their SIGKILLed parent: {survivors}"
+
+
+# --------------------------------------------------------------------------
+# (c) shutdown leaves nothing behind
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ctx", [None, "spawn", "forkserver"])
+def test_shutdown_leaves_no_process_fd_or_registry_entry(ctx: str | None) -> None:
+    me = os.getpid()
+
+    def cycle() -> tuple[set[int], set[int]]:
+        before = _children(me)
+        ex = gofutures.ProcessPoolExecutor(2, mp_context=ctx)
+        assert list(ex.map(tasks.square, range(8))) == [i * i for i in range(8)]
+        workers = {int(p) for p in str(_native.call("ProcPoolPids", ex._state.pool_id)).split()}
+        started = _children(me) - before
+        ex.shutdown(wait=True)
+        return workers, started
+
+    workers, started = cycle()
+    assert workers
+    # The process-wide zygote (a fork of this process taken before the Go
+    # runtime loaded) is shared by every pool and lives as long as this
+    # process by design: it is not a process of the pool.
+    own_cmdline = Path("/proc/self/cmdline").read_bytes()
+    shared_zygotes = {pid for pid in started if _cmdline(pid) == own_cmdline}
+    assert len(shared_zygotes) <= 1, shared_zygotes
+    started -= shared_zygotes
+    fds_after_first = len(os.listdir("/proc/self/fd"))
+    for _ in range(9):
+        w, s = cycle()
+        workers |= w
+        started |= s - shared_zygotes
+    leftover_children = {pid for pid in started if _stat(pid) is not None}
+    assert not leftover_children, f"pool children not reaped after shutdown: {leftover_children}"
+    alive_workers = {pid for pid in workers if _alive(pid)}
+    assert not alive_workers, f"workers alive after shutdown: {alive_workers}"
+    assert len(os.listdir("/proc/self/fd")) == fds_after_first
+    assert gprocess._pools == {}
+
+
+# --------------------------------------------------------------------------
+# (d) large payloads
+# --------------------------------------------------------------------------
+
+
+def test_100mb_argument_and_result_round_trip() -> None:
+    size = 100 * MB
+    data = os.urandom(1024) * (size // 1024)
+    with gofutures.ProcessPoolExecutor(1) as ex:
+        assert ex.submit(tasks.byte_len, data).result(timeout=30) == size
+        result = ex.submit(tasks.make_bytes, size).result(timeout=30)
+        assert len(result) == size and result[:4] == b"\xab" * 4 and result[-1:] == b"\xab"
+        del result
+        echoed = ex.submit(tasks.echo_bytes, data).result(timeout=30)
+        assert echoed == data
+        del echoed
+        assert ex.submit(tasks.square, 9).result(timeout=TIMEOUT) == 81
+
+
+# --------------------------------------------------------------------------
+# (e) a result that fails to unpickle in the parent
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ctx", [None, "spawn"])
+def test_result_unpickling_error_fails_only_that_future(ctx: str | None) -> None:
+    with gofutures.ProcessPoolExecutor(1, mp_context=ctx) as ex:
+        before = ex.submit(tasks.square, 2)
+        bad = ex.submit(tasks.return_unpickles_badly)
+        after = [ex.submit(tasks.square, i) for i in range(5)]
+        assert before.result(timeout=TIMEOUT) == 4
+        exc = bad.exception(timeout=TIMEOUT)
+        assert type(exc) is RuntimeError and str(exc) == "cannot unpickle me", repr(exc)
+        assert [f.result(timeout=TIMEOUT) for f in after] == [0, 1, 4, 9, 16]
+        assert ex.submit(tasks.square, 6).result(timeout=TIMEOUT) == 36
+
+
+# --------------------------------------------------------------------------
+# (f) threads and Ctrl-C
+# --------------------------------------------------------------------------
+
+
+def test_pool_usable_from_another_thread() -> None:
+    results: dict[str, object] = {}
+
+    def body() -> None:
+        try:
+            with gofutures.ProcessPoolExecutor(2) as ex:
+                results["map"] = list(ex.map(tasks.square, range(20), chunksize=4))
+                results["submit"] = ex.submit(tasks.add, 1, 2).result(timeout=TIMEOUT)
+                results["error"] = type(
+                    ex.submit(tasks.raise_value_error, "x").exception(timeout=TIMEOUT)
+                )
+        except BaseException as exc:
+            results["failure"] = exc
+
+    t = threading.Thread(target=body)
+    t.start()
+    t.join(30)
+    assert not t.is_alive()
+    assert "failure" not in results, results.get("failure")
+    assert results == {
+        "map": [i * i for i in range(20)],
+        "submit": 3,
+        "error": ValueError,
+    }
+
+
+SIGINT_SCRIPT = """
+import os, sys, threading, time
+import gofutures
+from tests._proc_tasks import sleep_then_return, square
+
+holder = {}
+
+def make_pool():
+    ex = gofutures.ProcessPoolExecutor(1)
+    assert ex.submit(square, 3).result(timeout=10) == 9
+    holder["ex"] = ex
+
+t = threading.Thread(target=make_pool)
+t.start()
+t.join()
+ex = holder["ex"]
+fut = ex.submit(sleep_then_return, 30, "late")
+print("READY", flush=True)
+try:
+    fut.result()
+except KeyboardInterrupt:
+    print("INTERRUPTED", time.monotonic(), flush=True)
+    os._exit(0)
+print("NOT-INTERRUPTED", flush=True)
+os._exit(1)
+"""
+
+
+def test_sigint_interrupts_result_within_a_second() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(SIGINT_SCRIPT)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "READY"
+        time.sleep(0.2)  # let the main thread block inside result()
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    fields = out.split()
+    assert fields[:1] == ["INTERRUPTED"], (out, err)
+    assert float(fields[1]) - sent < 1.0
+    assert proc.returncode == 0
+
+
+# --------------------------------------------------------------------------
+# (g) worker output
+# --------------------------------------------------------------------------
+
+
+def test_worker_prints_reach_parent_stdout() -> None:
+    proc = run_python(
+        """
+        import gofutures
+        from tests._proc_tasks import print_marker
+        for ctx in (None, "spawn", "fork"):
+            with gofutures.ProcessPoolExecutor(1, mp_context=ctx) as ex:
+                assert ex.submit(print_marker, f"WORKER-SAYS-{ctx}").result(timeout=10)
+        print("PARENT-DONE", flush=True)
+        """,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    for ctx in (None, "spawn", "fork"):
+        assert f"WORKER-SAYS-{ctx}\n" in proc.stdout, proc.stdout
+        assert f"WORKER-SAYS-{ctx}-stderr\n" in proc.stderr, proc.stderr
+    assert proc.stdout.rstrip().endswith("PARENT-DONE")
+
+
+def test_worker_prints_captured_by_capfd(capfd: pytest.CaptureFixture[str]) -> None:
+    with gofutures.ProcessPoolExecutor(1) as ex:
+        assert ex.submit(tasks.print_marker, "CAPFD-MARK").result(timeout=TIMEOUT)
+    out, err = capfd.readouterr()
+    assert "CAPFD-MARK\n" in out
+    assert "CAPFD-MARK-stderr\n" in err

@@ -30,6 +30,8 @@ type slot struct {
 	dead     bool // the current worker's connection ended
 	exiting  bool // EXIT was sent: the end of the connection is expected
 
+	sendMu sync.Mutex // serializes writes to the worker's connection
+
 	exitMu sync.Mutex
 	exitOf Proc       // the process whose status exitSt is
 	exitSt ExitStatus // cached by waitExit
@@ -199,17 +201,9 @@ func (s *slot) feed(conn net.Conn) bool {
 			}
 			p.cond.Wait()
 		}
-		batch = batch[:0]
-		for len(p.queue) > 0 && len(s.inflight) < p.cfg.Depth && (quota == 0 || s.sent < quota) {
-			t := p.queue[0]
-			p.queue[0] = task{}
-			p.queue = p.queue[1:]
-			s.inflight[t.id] = struct{}{}
-			s.sent++
-			batch = append(batch, t)
-		}
+		batch = s.takeLocked(batch[:0])
 		p.mu.Unlock()
-		if err := s.send(conn, batch, &buf); err != nil {
+		if err := s.sendLocked(conn, batch, &buf); err != nil {
 			// The reader sees the broken connection and reports the death.
 			p.mu.Lock()
 			for !s.dead && p.broken == "" {
@@ -219,6 +213,37 @@ func (s *slot) feed(conn net.Conn) bool {
 			return false
 		}
 	}
+}
+
+// takeLocked moves the tasks this worker may take now from the pool's queue
+// to its in-flight set, appending them to batch; pool.mu must be held.
+func (s *slot) takeLocked(batch []task) []task {
+	p := s.pool
+	quota := p.cfg.MaxTasksPerChild
+	if s.exiting || s.dead || p.broken != "" {
+		return batch
+	}
+	for len(p.queue) > 0 && len(s.inflight) < p.cfg.Depth && (quota == 0 || s.sent < quota) {
+		t := p.queue[0]
+		p.queue[0] = task{}
+		p.queue = p.queue[1:]
+		s.inflight[t.id] = struct{}{}
+		s.sent++
+		batch = append(batch, t)
+	}
+	return batch
+}
+
+// sendLocked sends a batch under the slot's send lock: the feed loop and
+// the reader (which sends the next task as soon as a result arrives, saving
+// a goroutine wake-up per task) both send.
+func (s *slot) sendLocked(conn net.Conn, batch []task, buf *[]byte) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	return s.send(conn, batch, buf)
 }
 
 // send writes a batch: small frames coalesced into one write, large
@@ -253,6 +278,8 @@ func (s *slot) send(conn net.Conn, batch []task, buf *[]byte) error {
 // was not asked for (no EXIT sent) is a death and breaks the pool.
 func (s *slot) read(conn net.Conn, reader *wire.Reader, proc Proc) {
 	p := s.pool
+	var nextBuf []task
+	var sendBuf []byte
 	for {
 		f, err := reader.Next()
 		if err == nil && (f.Kind == wire.KindResult || f.Kind == wire.KindError) {
@@ -263,9 +290,17 @@ func (s *slot) read(conn net.Conn, reader *wire.Reader, proc Proc) {
 			p.mu.Lock()
 			_, known := s.inflight[f.ID]
 			delete(s.inflight, f.ID)
+			var next []task
+			if known {
+				next = s.takeLocked(nextBuf[:0])
+			}
 			p.cond.Broadcast()
 			p.mu.Unlock()
 			if known {
+				// The worker is free: send its next task before anything else.
+				_ = s.sendLocked(conn, next, &sendBuf) // a failure shows as a read error
+				clear(next)
+				nextBuf = next
 				p.events.push(Event{Kind: kind, ID: f.ID, Payload: f.Payload})
 				continue
 			}

@@ -121,6 +121,9 @@ def _read_init(sock: socket.socket) -> bytes | None:
 def serve(socket_path: str, token: int) -> int:
     """Serve one pool connection; returns the process exit code."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    # As the parent's end: big payloads cross in few wake-ups.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     sock.connect(socket_path)
     _wire.send_frame(sock, _wire.HELLO, token, str(os.getpid()).encode())
     init = _read_init(sock)

@@ -93,7 +93,8 @@ def build_extension(python: str = sys.executable) -> Path:
             f"-vm={python}",
             "-no-make=true",
             "-dynamic-link=true",
-            "-symbols=false",
+            # GOFUTURES_SYMBOLS=1 keeps symbols (for perf/pprof); default: strip.
+            "-symbols=" + ("true" if os.environ.get("GOFUTURES_SYMBOLS") == "1" else "false"),
             FACADE,
         ],
         env,

@@ -31,6 +31,12 @@ type Config struct {
 	Launcher         Launcher // how workers start
 	MaxPayload       int      // largest frame accepted from a worker; 0: wire.DefaultMaxPayload
 	StartTimeout     time.Duration
+
+	// Alloc, if set, provides the buffers of result payloads (Event.Payload);
+	// Release, if set, is given every task payload once it has been written
+	// to a worker. Together they let the caller recycle large buffers.
+	Alloc   func(n int) []byte
+	Release func([]byte)
 }
 
 type task struct {

@@ -33,8 +33,20 @@ type slot struct {
 	sendMu sync.Mutex // serializes writes to the worker's connection
 
 	exitMu sync.Mutex
-	exitOf Proc       // the process whose status exitSt is
-	exitSt ExitStatus // cached by waitExit
+	exits  map[Proc]ExitStatus // cached by waitExit
+
+	// next is the replacement worker being started while the current one
+	// runs its last task (max_tasks_per_child), nil if none. Guarded by
+	// pool.mu.
+	next chan started
+}
+
+// started is the outcome of slot.start.
+type started struct {
+	proc   Proc
+	conn   net.Conn
+	reader *wire.Reader
+	err    error
 }
 
 func (s *slot) run() {
@@ -47,6 +59,27 @@ func (s *slot) run() {
 	if r != nil {
 		p.breakPool("internal error in the process pool supervisor: " + r.Error())
 	}
+	s.dropReplacement()
+}
+
+// dropReplacement stops a replacement worker started for a generation that
+// will not come (the pool broke or closed).
+func (s *slot) dropReplacement() {
+	p := s.pool
+	p.mu.Lock()
+	next := s.next
+	s.next = nil
+	p.mu.Unlock()
+	if next == nil {
+		return
+	}
+	st := <-next
+	if st.err == nil && st.proc != nil {
+		st.conn.Close()
+		st.proc.Kill()
+		s.reap(st.proc)
+		s.forget(st.proc)
+	}
 }
 
 // generation runs one worker process from start to exit. It reports whether
@@ -55,15 +88,29 @@ func (s *slot) generation() bool {
 	p := s.pool
 	p.mu.Lock()
 	stop := p.broken != "" || (p.closing && len(p.queue) == 0)
+	next := s.next
+	s.next = nil
 	p.mu.Unlock()
+	var st started
+	if next != nil {
+		st = <-next
+	} else if !stop {
+		st.proc, st.conn, st.reader, st.err = s.start()
+	}
 	if stop {
+		if st.err == nil && st.proc != nil { // a replacement nobody needs
+			st.conn.Close()
+			st.proc.Kill()
+			s.reap(st.proc)
+			s.forget(st.proc)
+		}
 		return false
 	}
-	proc, conn, reader, err := s.start()
-	if err != nil {
-		p.breakPool(err.Error())
+	if st.err != nil {
+		p.breakPool(st.err.Error())
 		return false
 	}
+	proc, conn, reader := st.proc, st.conn, st.reader
 	p.mu.Lock()
 	s.proc, s.inflight, s.sent, s.dead, s.exiting = proc, map[uint64]struct{}{}, 0, false, false
 	broken := p.broken != ""
@@ -90,10 +137,32 @@ func (s *slot) generation() bool {
 	conn.Close()
 	<-readerDone
 	s.reap(proc)
+	s.forget(proc)
 	p.mu.Lock()
 	s.proc = nil
 	p.mu.Unlock()
 	return retire
+}
+
+// prestartLocked starts the replacement of a worker that was just given its
+// last task, so that it is ready (forked, initialized) when that task ends:
+// it takes tasks only after the current worker has exited, so at most
+// Workers workers ever run tasks. pool.mu must be held.
+func (s *slot) prestartLocked() {
+	p := s.pool
+	quota := p.cfg.MaxTasksPerChild
+	if quota == 0 || s.sent < quota || s.next != nil || p.broken != "" || p.closing {
+		return
+	}
+	ch := make(chan started, 1)
+	s.next = ch
+	go func() {
+		var st started
+		if r := panics.Try(func() { st.proc, st.conn, st.reader, st.err = s.start() }); r != nil {
+			st.err = r
+		}
+		ch <- st
+	}()
 }
 
 // start launches a worker and performs HELLO, INIT, READY.
@@ -123,7 +192,7 @@ func (s *slot) start() (Proc, net.Conn, *wire.Reader, error) {
 	case conn = <-hello:
 	case st := <-proc.Exited():
 		s.exitMu.Lock()
-		s.exitOf, s.exitSt = proc, st
+		s.rememberExit(proc, st)
 		s.exitMu.Unlock()
 		return nil, nil, nil, fmt.Errorf("A child process terminated abruptly, the process pool is not usable anymore (worker pid %d %s before it was ready)", proc.Pid(), st)
 	case <-time.After(p.cfg.StartTimeout):
@@ -134,6 +203,9 @@ func (s *slot) start() (Proc, net.Conn, *wire.Reader, error) {
 		return fail("could not initialize a worker process: %v", err)
 	}
 	reader := wire.NewReader(conn, p.cfg.MaxPayload)
+	if p.cfg.Alloc != nil {
+		reader.SetAlloc(p.cfg.Alloc)
+	}
 	f, err := reader.Next()
 	switch {
 	case err != nil:
@@ -215,6 +287,13 @@ func (s *slot) feed(conn net.Conn) bool {
 	}
 }
 
+// release hands a written task payload back to the caller for reuse.
+func (s *slot) release(payload []byte) {
+	if s.pool.cfg.Release != nil {
+		s.pool.cfg.Release(payload)
+	}
+}
+
 // takeLocked moves the tasks this worker may take now from the pool's queue
 // to its in-flight set, appending them to batch; pool.mu must be held.
 func (s *slot) takeLocked(batch []task) []task {
@@ -231,6 +310,7 @@ func (s *slot) takeLocked(batch []task) []task {
 		s.sent++
 		batch = append(batch, t)
 	}
+	s.prestartLocked()
 	return batch
 }
 
@@ -259,12 +339,15 @@ func (s *slot) send(conn net.Conn, batch []task, buf *[]byte) error {
 				}
 				b = b[:0]
 			}
-			if err := wire.WriteFrame(conn, wire.KindTask, t.id, t.payload); err != nil {
+			err := wire.WriteFrame(conn, wire.KindTask, t.id, t.payload)
+			s.release(t.payload)
+			if err != nil {
 				return err
 			}
 			continue
 		}
 		b = wire.AppendFrame(b, wire.KindTask, t.id, t.payload)
+		s.release(t.payload)
 	}
 	*buf = b
 	if len(b) > 0 {
@@ -338,8 +421,8 @@ func isConnReset(err error) bool {
 func (s *slot) waitExit(proc Proc, timeout time.Duration) ExitStatus {
 	s.exitMu.Lock()
 	defer s.exitMu.Unlock()
-	if s.exitOf == proc {
-		return s.exitSt
+	if st, ok := s.exits[proc]; ok {
+		return st
 	}
 	var st ExitStatus
 	select {
@@ -348,8 +431,23 @@ func (s *slot) waitExit(proc Proc, timeout time.Duration) ExitStatus {
 		proc.Kill()
 		st = <-proc.Exited()
 	}
-	s.exitOf, s.exitSt = proc, st
+	s.rememberExit(proc, st)
 	return st
+}
+
+// rememberExit caches proc's status; exitMu must be held.
+func (s *slot) rememberExit(proc Proc, st ExitStatus) {
+	if s.exits == nil {
+		s.exits = map[Proc]ExitStatus{}
+	}
+	s.exits[proc] = st
+}
+
+// forget drops proc's cached status once nothing will ask for it again.
+func (s *slot) forget(proc Proc) {
+	s.exitMu.Lock()
+	delete(s.exits, proc)
+	s.exitMu.Unlock()
 }
 
 func (s *slot) exitStatus(proc Proc) ExitStatus { return s.waitExit(proc, 2*time.Second) }

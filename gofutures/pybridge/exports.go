@@ -15,6 +15,7 @@ import (
 	"strings"
 	"unsafe"
 
+	"github.com/gofutures/gofutures/gofutures/bufpool"
 	"github.com/gofutures/gofutures/gofutures/panics"
 )
 
@@ -65,9 +66,13 @@ func gfProcSubmit(poolID, taskID C.longlong, data *C.char, n C.size_t) *C.char {
 	var err error
 	func() {
 		defer panics.Catch(&err)
-		// One copy into Go memory (about 0.1 ms per MiB): Python may free
-		// the bytes as soon as this returns.
-		err = procSubmit(int64(poolID), int64(taskID), C.GoBytes(unsafe.Pointer(data), C.int(n)))
+		// One copy into a recycled Go buffer: Python may free the bytes as
+		// soon as this returns. The pool releases the buffer once written.
+		buf := bufpool.Get(int(n))
+		if n > 0 {
+			copy(buf, unsafe.Slice((*byte)(unsafe.Pointer(data)), int(n)))
+		}
+		err = procSubmit(int64(poolID), int64(taskID), buf)
 	}()
 	return submitResult(err)
 }

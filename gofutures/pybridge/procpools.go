@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gofutures/gofutures/gofutures/bufpool"
 	"github.com/gofutures/gofutures/gofutures/procpool"
 )
 
@@ -93,6 +94,8 @@ func NewProcPool(spec ProcPoolSpec) (int64, error) {
 		Depth:            spec.Depth,
 		InitPayload:      spec.InitPayload,
 		Launcher:         launcher,
+		Alloc:            bufpool.Get,
+		Release:          bufpool.Put,
 	})
 	if err != nil {
 		return 0, err

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"unsafe"
 
+	"github.com/gofutures/gofutures/gofutures/bufpool"
 	"github.com/gofutures/gofutures/gofutures/panics"
 	"github.com/gofutures/gofutures/gofutures/procpool"
 )
@@ -44,6 +45,9 @@ func runPump(poolID int64, p *procpool.Pool, done chan<- struct{}) {
 		}
 		if rc == pumpCloseRequested {
 			p.Close()
+		}
+		for _, ev := range events {
+			bufpool.Put(ev.Payload) // copied into Python bytes by deliver
 		}
 		clear(buf)
 	}

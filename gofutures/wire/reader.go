@@ -22,7 +22,13 @@ type Reader struct {
 	maxPayload uint64
 	hdr        [HeaderSize]byte
 	err        error
+	alloc      func(n int) []byte
 }
+
+// SetAlloc makes the Reader take payload buffers from alloc (which must
+// return a slice of length n) instead of allocating them, so that a caller
+// can recycle them.
+func (r *Reader) SetAlloc(alloc func(n int) []byte) { r.alloc = alloc }
 
 // NewReader returns a Reader decoding frames from r, refusing frames whose
 // declared payload exceeds maxPayload bytes; maxPayload <= 0 means
@@ -99,7 +105,11 @@ func (r *Reader) next() (Frame, error) {
 	if size == 0 {
 		return f, nil
 	}
-	f.Payload = make([]byte, size)
+	if r.alloc != nil {
+		f.Payload = r.alloc(int(size))
+	} else {
+		f.Payload = make([]byte, size)
+	}
 	n, err = io.ReadFull(r.br, f.Payload)
 	switch {
 	case err == nil:

@@ -27,54 +27,53 @@ func submitResult(err error) *C.char {
 	return C.CString(err.Error())
 }
 
-//export gfThreadSubmit
-func gfThreadSubmit(poolID, taskID C.longlong) *C.char {
+// guarded runs f, turning its error or panic into submitResult's C string.
+func guarded(f func() error) *C.char {
 	var err error
 	func() {
 		defer panics.Catch(&err)
-		p, e := ThreadPoolOrError(int64(poolID))
-		if e != nil {
-			err = e
-			return
-		}
-		err = WithKind(p.Submit(int64(taskID)))
+		err = f()
 	}()
 	return submitResult(err)
 }
 
+//export gfThreadSubmit
+func gfThreadSubmit(poolID, taskID C.longlong) *C.char {
+	return guarded(func() error {
+		p, err := ThreadPoolOrError(int64(poolID))
+		if err != nil {
+			return err
+		}
+		return WithKind(p.Submit(int64(taskID)))
+	})
+}
+
 //export gfThreadSubmitRange
 func gfThreadSubmitRange(poolID, first, n C.longlong) *C.char {
-	var err error
-	func() {
-		defer panics.Catch(&err)
-		p, e := ThreadPoolOrError(int64(poolID))
-		if e != nil {
-			err = e
-			return
+	return guarded(func() error {
+		p, err := ThreadPoolOrError(int64(poolID))
+		if err != nil {
+			return err
 		}
 		ids := make([]int64, int(n))
 		for i := range ids {
 			ids[i] = int64(first) + int64(i)
 		}
-		err = WithKind(p.SubmitMany(ids))
-	}()
-	return submitResult(err)
+		return WithKind(p.SubmitMany(ids))
+	})
 }
 
 //export gfProcSubmit
 func gfProcSubmit(poolID, taskID C.longlong, data *C.char, n C.size_t) *C.char {
-	var err error
-	func() {
-		defer panics.Catch(&err)
+	return guarded(func() error {
 		// One copy into a recycled Go buffer: Python may free the bytes as
 		// soon as this returns. The pool releases the buffer once written.
 		buf := bufpool.Get(int(n))
 		if n > 0 {
 			copy(buf, unsafe.Slice((*byte)(unsafe.Pointer(data)), int(n)))
 		}
-		err = procSubmit(int64(poolID), int64(taskID), buf)
-	}()
-	return submitResult(err)
+		return procSubmit(int64(poolID), int64(taskID), buf)
+	})
 }
 
 //export gfProcNew

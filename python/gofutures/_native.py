@@ -110,5 +110,17 @@ def call(name: str, *args: object) -> object:
         raise translate(exc) from None
 
 
+# How long one Go wait lasts before Python gets a chance to handle signals.
+JOIN_SLICE_MS = 50
+
+
+def join(function: str, pool_id: int) -> None:
+    """Wait for a pool to finish by calling Go's ``function(pool_id, ms)``
+    (which reports whether it did) in short slices, so that Ctrl-C is seen
+    while the main thread waits (a blocked Go call would hide it)."""
+    while not call(function, pool_id, JOIN_SLICE_MS):
+        pass
+
+
 def raise_translated(exc: RuntimeError) -> NoReturn:
     raise translate(exc) from None

@@ -59,7 +59,6 @@ _EVENT_BROKEN = 3
 # is idle. Go keeps the extra RUNNING tasks in its shared queue, so a worker
 # that finishes gets the next one without a round trip through Python.
 _DEPTH = 1
-_JOIN_SLICE_MS = 50
 
 _BOOTSTRAP = (
     "import sys; sys.path[:0] = [p for p in {paths!r} if p not in sys.path]; "
@@ -388,8 +387,7 @@ def _shutdown_state(st: _PoolState, wait: bool, cancel_futures: bool) -> None:
     if close_now or st.broken:
         _native.call("ProcPoolClose", pool_id)
     if wait:
-        while not _native.call("ProcPoolJoin", pool_id, _JOIN_SLICE_MS):
-            pass
+        _native.join("ProcPoolJoin", pool_id)
         _pools.pop(pool_id, None)
 
 

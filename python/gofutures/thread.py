@@ -47,8 +47,6 @@ __all__ = ("ThreadPoolExecutor", "BrokenThreadPool")
 _FAIL_BROKEN = 1
 _FAIL_PANIC = 2
 
-# How long one Go wait lasts before Python gets a chance to handle signals.
-_JOIN_SLICE_MS = 50
 
 
 class _PoolState:
@@ -284,9 +282,8 @@ def _chunked_map(
 
 
 def _join(pool_id: int) -> None:
-    """Wait for a shut down pool's workers, in slices so Ctrl-C is seen."""
-    while not _native.call("ThreadPoolJoin", pool_id, _JOIN_SLICE_MS):
-        pass
+    """Wait for a shut down pool's workers."""
+    _native.join("ThreadPoolJoin", pool_id)
     _pools.pop(pool_id, None)
 
 

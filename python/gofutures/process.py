@@ -45,7 +45,7 @@ from concurrent.futures.process import BrokenProcessPool, _RemoteTraceback
 from functools import partial
 from typing import Any
 
-from gofutures import _native, _pickling
+from gofutures import _future, _native, _pickling
 
 __all__ = ("ProcessPoolExecutor", "BrokenProcessPool")
 
@@ -192,7 +192,7 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
                 raise RuntimeError("cannot schedule new futures after shutdown")
             if _global_shutdown:
                 raise RuntimeError("cannot schedule new futures after interpreter shutdown")
-            future: Future[Any] = Future()
+            future: Future[Any] = _future.Future()
             try:
                 payload = _pickling.dumps_call((fn, args, kwargs))
             except BaseException as exc:

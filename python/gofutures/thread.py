@@ -39,7 +39,7 @@ from concurrent.futures import thread as _stdlib_thread
 from concurrent.futures.thread import BrokenThreadPool
 from typing import Any
 
-from gofutures import _native
+from gofutures import _future, _native
 
 __all__ = ("ThreadPoolExecutor", "BrokenThreadPool")
 
@@ -158,7 +158,7 @@ class ThreadPoolExecutor(_stdlib_thread.ThreadPoolExecutor):
                 )
             if _native.forked:
                 raise RuntimeError(_native.FORK_MESSAGE)
-            future: Future[Any] = Future()
+            future: Future[Any] = _future.Future()
             task_id = next(_task_ids)
             _work_items[task_id] = (state, future, fn, args, kwargs or None)
             try:

@@ -15,9 +15,9 @@
 //   - A panic in a Worker method is recovered: a task's panic goes to Fail,
 //     a panic in Start breaks the pool like a failed Start.
 //
-// Costs: Submit takes one mutex and, when a worker is idle, one condition
-// signal (a futex wake-up); a busy worker takes its next task without
-// sleeping.
+// Costs: Submit takes one mutex and, when a worker is idle, wakes the most
+// recently idled one (LIFO: its thread is the warmest) through its Parker; a
+// busy worker takes its next task without sleeping.
 package pool
 
 import (
@@ -59,6 +59,37 @@ type Worker interface {
 	Stop(last bool)
 }
 
+// Parker blocks an idle worker. A Worker that also implements
+// interface{ NewParker() Parker } chooses how it sleeps (the Python bridge
+// blocks in C, which avoids handing Go's scheduler a locked thread to wake);
+// other workers sleep on a channel.
+type Parker interface {
+	// Park blocks until Unpark is called (an earlier Unpark counts once).
+	Park()
+	// Unpark wakes Park; it never blocks.
+	Unpark()
+}
+
+type idler struct{ parker Parker }
+
+func parkerFor(w Worker) Parker {
+	if pw, ok := w.(interface{ NewParker() Parker }); ok {
+		return pw.NewParker()
+	}
+	return chanParker(make(chan struct{}, 1))
+}
+
+type chanParker chan struct{}
+
+func (c chanParker) Park() { <-c }
+
+func (c chanParker) Unpark() {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
 // Factory makes the Worker for the index-th worker started by a pool (0, 1, ...).
 type Factory func(index int) Worker
 
@@ -69,14 +100,13 @@ type Pool struct {
 	newWorker Factory
 
 	mu       sync.Mutex
-	cond     sync.Cond
 	queue    queue
-	started  int // workers ever started: the next worker's index
-	live     int // workers started and not yet stopping
-	starting int // workers started that have not taken their first task
-	stopping int // workers inside Stop
-	idle     int // workers waiting on cond
-	wakes    int // signals sent to idle workers, not yet consumed
+	started  int      // workers ever started: the next worker's index
+	live     int      // workers started and not yet stopping
+	starting int      // workers started that have not taken their first task
+	stopping int      // workers inside Stop
+	idle     []*idler // parked workers, most recently parked last
+	wakes    int      // workers unparked for a task, not yet back in next
 	closed   bool
 	broken   bool
 	done     chan struct{} // closed once closed && live == 0
@@ -90,7 +120,6 @@ func New(max int, newWorker Factory) *Pool {
 		panic("pool: max workers must be at least 1")
 	}
 	p := &Pool{max: max, newWorker: newWorker, done: make(chan struct{})}
-	p.cond.L = &p.mu
 	return p
 }
 
@@ -142,9 +171,12 @@ const maxStarting = 4
 // ones up to max.
 func (p *Pool) wakeLocked(n int) {
 	for ; n > 0; n-- {
-		if p.idle > p.wakes {
+		if n := len(p.idle); n > 0 {
+			w := p.idle[n-1]
+			p.idle[n-1] = nil
+			p.idle = p.idle[:n-1]
 			p.wakes++
-			p.cond.Signal()
+			w.parker.Unpark()
 			continue
 		}
 		p.growLocked(0)
@@ -176,8 +208,12 @@ func (p *Pool) Shutdown(cancel bool) []int64 {
 	}
 	if !p.closed {
 		p.closed = true
-		p.wakes = 0
-		p.cond.Broadcast()
+		for _, w := range p.idle {
+			p.wakes++
+			w.parker.Unpark()
+		}
+		clear(p.idle)
+		p.idle = p.idle[:0]
 		p.closeDoneLocked()
 	}
 	return cancelled
@@ -231,7 +267,7 @@ type Stats struct {
 func (p *Pool) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return Stats{Workers: p.live, Idle: p.idle, Queued: p.queue.len(), Closed: p.closed, Broken: p.broken}
+	return Stats{Workers: p.live, Idle: len(p.idle), Queued: p.queue.len(), Closed: p.closed, Broken: p.broken}
 }
 
 // PanicNextTask makes the next task dequeued panic inside the pool instead of
@@ -239,19 +275,18 @@ func (p *Pool) Stats() Stats {
 func (p *Pool) PanicNextTask() { p.panicNext.Store(true) }
 
 // next blocks for the next task; ok is false when the worker should stop.
-func (p *Pool) next() (id int64, ok bool) {
+func (p *Pool) next(me *idler) (id int64, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for p.queue.len() == 0 {
 		if p.closed {
 			return 0, false
 		}
-		p.idle++
-		p.cond.Wait()
-		p.idle--
-		if p.wakes > 0 {
-			p.wakes--
-		}
+		p.idle = append(p.idle, me)
+		p.mu.Unlock()
+		me.parker.Park() // whoever unparks us took us off p.idle
+		p.mu.Lock()
+		p.wakes--
 	}
 	return p.queue.pop(), true
 }
@@ -272,8 +307,9 @@ func (p *Pool) work(index int) {
 	if startErr != nil {
 		p.failQueued(w)
 	} else {
+		me := &idler{parker: parkerFor(w)}
 		for {
-			id, ok := p.next()
+			id, ok := p.next(me)
 			if !ok {
 				break
 			}

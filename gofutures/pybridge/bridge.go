@@ -94,6 +94,15 @@ func (w *worker) Stop(last bool) {
 		C.gf_detach(w.c, C.int(l))
 		w.attached = false
 	}
+	C.sem_destroy(&w.c.idle)
 	C.free(unsafe.Pointer(w.c))
 	w.c = nil
 }
+
+// NewParker makes the pool park this worker in C (see gf_park).
+func (w *worker) NewParker() pool.Parker { return semParker{w.c} }
+
+type semParker struct{ c *C.gf_worker }
+
+func (s semParker) Park()   { C.gf_park(s.c) }
+func (s semParker) Unpark() { C.gf_unpark(s.c) }

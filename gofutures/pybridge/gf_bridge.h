@@ -18,13 +18,25 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <errno.h>
+#include <semaphore.h>
 
 typedef struct {
     PyThreadState *ts;
     long long pool;
     long long index;
     int started; /* the start hook ran */
+    sem_t idle;  /* an idle worker sleeps on it (gf_park) */
 } gf_worker;
+
+/* gf_park blocks this idle worker until gf_unpark; it sleeps in C so Go's
+ * scheduler has no locked thread to hand a P to when waking it. */
+static void gf_park(gf_worker *w) {
+    while (sem_wait(&w->idle) == -1 && errno == EINTR) {
+    }
+}
+
+static void gf_unpark(gf_worker *w) { sem_post(&w->idle); }
 
 /* Failure kinds for gf_fail; kept in step with bridge.go and thread.py. */
 enum { GF_FAIL_BROKEN = 1, GF_FAIL_PANIC = 2 };
@@ -68,6 +80,7 @@ static int gf_attach(gf_worker *w, long long pool, long long index) {
     w->pool = pool;
     w->index = index;
     w->started = 0;
+    if (sem_init(&w->idle, 0, 0) != 0) return -1;
     w->ts = PyThreadState_New(PyInterpreterState_Main());
     return w->ts != NULL ? 1 : -1;
 }

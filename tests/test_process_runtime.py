@@ -176,7 +176,7 @@ time.sleep(60)
 """
 
 
-@pytest.mark.parametrize("ctx", [None, "spawn"])
+@pytest.mark.parametrize("ctx", [None, "spawn", "forkserver"])
 def test_workers_die_with_killed_parent(ctx: str | None) -> None:
     mark = uuid.uuid4().hex
     env = child_env()
@@ -234,11 +234,16 @@ def test_shutdown_leaves_no_process_fd_or_registry_entry(ctx: str | None) -> Non
 
     workers, started = cycle()
     assert workers
-    # The process-wide zygote (a fork of this process taken before the Go
-    # runtime loaded) is shared by every pool and lives as long as this
-    # process by design: it is not a process of the pool.
+    # The process-wide zygotes (a fork of this process taken before the Go
+    # runtime loaded, or a fresh interpreter running gofutures._zygote) are
+    # shared by every pool and live as long as this process by design, like
+    # multiprocessing's forkserver: they are not processes of the pool.
     own_cmdline = Path("/proc/self/cmdline").read_bytes()
-    shared_zygotes = {pid for pid in started if _cmdline(pid) == own_cmdline}
+    shared_zygotes = {
+        pid
+        for pid in started
+        if _cmdline(pid) == own_cmdline or b"gofutures._zygote" in (_cmdline(pid) or b"")
+    }
     assert len(shared_zygotes) <= 1, shared_zygotes
     started -= shared_zygotes
     fds_after_first = len(os.listdir("/proc/self/fd"))

@@ -75,6 +75,13 @@ func AdoptZygote(pid, cmdFd, repFd int) (*ZygoteLauncher, error) {
 	return l, nil
 }
 
+// NewSharedZygote returns a launcher that executes Argv as a zygote on first
+// use and, like an adopted one, is shared by every pool: Close leaves it
+// running, and it exits when this process does (its command pipe closes).
+func NewSharedZygote(argv []string) *ZygoteLauncher {
+	return &ZygoteLauncher{Argv: argv, shared: true}
+}
+
 func (l *ZygoteLauncher) init() {
 	l.forks = map[uint64]chan forkReply{}
 	l.procs = map[int]*zygoteProc{}
@@ -112,7 +119,13 @@ func (l *ZygoteLauncher) start() error {
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{cmdR, repW} // fds 3 and 4
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if !l.shared {
+		// A pool's own zygote dies with the thread that started it (the
+		// pool's spawner thread, which lives as long as the pool). A shared
+		// zygote outlives pools and their threads: it relies on the end of
+		// its command pipe, which comes when this process dies, however.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	}
 	err = cmd.Start()
 	cmdR.Close()
 	repW.Close()

@@ -28,7 +28,9 @@ const (
 	// StartSharedZygote forks workers from the process-wide zygote that
 	// Python forked before the Go runtime loaded (the 'fork' start method).
 	StartSharedZygote = 0
-	// StartOwnZygote executes a fresh zygote for the pool ('forkserver').
+	// StartOwnZygote forks workers from a zygote interpreter started fresh
+	// (by the first pool that needs one) rather than forked from the program
+	// ('forkserver').
 	StartOwnZygote = 1
 	// StartExec executes a fresh interpreter per worker ('spawn').
 	StartExec = 2
@@ -43,27 +45,37 @@ type ProcPoolSpec struct {
 	InitPayload                         []byte
 }
 
+// The process-wide zygotes: `forked` is the one Python forked before the Go
+// runtime loaded ('fork'), `fresh` a zygote interpreter started by the first
+// pool that needs one ('forkserver', or 'fork' when Go was loaded first).
+// Like multiprocessing's forkserver they serve every later pool, so only the
+// first pool pays for starting an interpreter.
 var shared struct {
 	sync.Mutex
-	zygote *procpool.ZygoteLauncher
+	forked, fresh *procpool.ZygoteLauncher
 }
 
-// sharedZygote adopts the zygote described in spec (the first time) and
-// returns the shared zygote if it is alive.
+// sharedZygote returns the zygote for a pool of start mode spec.Start,
+// adopting the one described in spec the first time it is given.
 func sharedZygote(spec ProcPoolSpec) (*procpool.ZygoteLauncher, error) {
 	shared.Lock()
 	defer shared.Unlock()
-	if spec.ZygotePid > 0 && shared.zygote == nil {
-		z, err := procpool.AdoptZygote(spec.ZygotePid, spec.ZygoteCmdFd, spec.ZygoteRepFd)
-		if err != nil {
-			return nil, err
+	if spec.Start == StartSharedZygote {
+		if spec.ZygotePid > 0 && shared.forked == nil {
+			z, err := procpool.AdoptZygote(spec.ZygotePid, spec.ZygoteCmdFd, spec.ZygoteRepFd)
+			if err != nil {
+				return nil, err
+			}
+			shared.forked = z
 		}
-		shared.zygote = z
+		if shared.forked != nil && shared.forked.Alive() {
+			return shared.forked, nil
+		}
 	}
-	if shared.zygote == nil || !shared.zygote.Alive() {
-		return nil, nil
+	if shared.fresh == nil || !shared.fresh.Alive() {
+		shared.fresh = procpool.NewSharedZygote(spec.ZygoteArgv)
 	}
-	return shared.zygote, nil
+	return shared.fresh, nil
 }
 
 // NewProcPool starts a process pool and its pump, and returns its id.
@@ -75,18 +87,12 @@ func NewProcPool(spec ProcPoolSpec) (int64, error) {
 	switch spec.Start {
 	case StartExec:
 		launcher = &procpool.ExecLauncher{Argv: spec.WorkerArgv}
-	case StartSharedZygote:
+	default: // StartSharedZygote, StartOwnZygote
 		z, err := sharedZygote(spec)
 		if err != nil {
 			return 0, err
 		}
-		if z != nil {
-			launcher = z
-			break
-		}
-		fallthrough // no shared zygote (or it died): a zygote of the pool's own
-	default:
-		launcher = &procpool.ZygoteLauncher{Argv: spec.ZygoteArgv}
+		launcher = z
 	}
 	p, err := procpool.New(procpool.Config{
 		Workers:          spec.Workers,

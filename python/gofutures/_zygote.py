@@ -7,7 +7,8 @@ Two ways to get one, never a fork of a process that holds the Go runtime:
   start as forks of the program, like the 'fork' start method, in about a
   millisecond each. It serves every pool of the process.
 - The Go supervisor executes ``python -m gofutures._zygote`` (``main``): a
-  fresh interpreter, like the 'forkserver' start method.
+  fresh interpreter, like the 'forkserver' start method, also serving every
+  later pool that asks for one.
 
 It talks over two pipes (stdout and stderr stay the user's, so workers print
 where the parent prints):
@@ -159,7 +160,10 @@ def fork_before_go() -> tuple[int, int, int]:
 
 
 def main() -> int:
-    _worker._die_with_parent()
+    # No PR_SET_PDEATHSIG here: it fires when the *thread* that started this
+    # process exits, and this zygote outlives the pool whose thread started
+    # it. The end of the command pipe (this process's parent dying, however)
+    # ends it instead.
     return _Zygote(COMMANDS_FD, REPLIES_FD).serve()
 
 

@@ -64,7 +64,8 @@ def _apply_init(payload: bytes) -> None:
     if authkey:
         from multiprocessing import process
 
-        process.current_process().authkey = authkey
+        if bytes(process.current_process().authkey) != authkey:
+            process.current_process().authkey = authkey
     initializer = spec.get("initializer")
     if initializer is not None:
         initializer(*spec.get("initargs", ()))
@@ -149,16 +150,42 @@ def serve(socket_path: str, token: int) -> int:
         del frame, payload
 
 
+_libc_handle: Any = None
+
+
+def _libc() -> Any:
+    """This process's C library through ctypes, loaded once (a zygote loads it
+    before forking, so workers do not pay for it)."""
+    global _libc_handle
+    if _libc_handle is None:
+        import ctypes
+
+        _libc_handle = ctypes.CDLL(None, use_errno=True)
+    return _libc_handle
+
+
+def preload() -> None:
+    """Import what every worker needs, so forks of a zygote start warm."""
+    import contextlib
+    import multiprocessing.process  # noqa: F401 - the authkey of INIT
+
+    import gofutures.process  # noqa: F401 - map's chunks call its _process_chunk
+
+    with contextlib.suppress(Exception):
+        _libc()
+    with contextlib.suppress(ImportError):
+        import cloudpickle  # noqa: F401 - __main__ code arrives pickled by it
+
+
 def _tune_malloc() -> None:
     """Keep freed payload-sized blocks (up to 64 MiB) in the heap instead of
     returning them to the OS: otherwise every 1 MiB message costs an mmap,
     256 page faults and an munmap in this process (glibc's default)."""
     import contextlib
-    import ctypes
 
     m_trim_threshold, m_mmap_threshold = -1, -3
     with contextlib.suppress(Exception):
-        libc = ctypes.CDLL(None)
+        libc = _libc()
         libc.mallopt(m_mmap_threshold, 64 << 20)
         libc.mallopt(m_trim_threshold, 128 << 20)
 
@@ -166,12 +193,11 @@ def _tune_malloc() -> None:
 def _die_with_parent() -> None:
     """Ask Linux to kill this process when its parent dies (no orphans)."""
     import contextlib
-    import ctypes
 
     # Outside Linux prctl is missing: EOF on the socket still ends the worker.
     with contextlib.suppress(Exception):
         pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, 9)  # SIGKILL
+        _libc().prctl(pr_set_pdeathsig, 9)  # SIGKILL
 
 
 def main() -> int:

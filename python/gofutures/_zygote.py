@@ -149,6 +149,7 @@ def fork_before_go() -> tuple[int, int, int]:
             os.setsid()  # leave the terminal's process group: Ctrl-C is the parent's
             _close_other_fds({cmd_r, rep_w})
             _rebind_std_streams()
+            _worker.preload()
             code = _Zygote(cmd_r, rep_w).serve()
         finally:
             os._exit(code)
@@ -164,6 +165,7 @@ def main() -> int:
     # process exits, and this zygote outlives the pool whose thread started
     # it. The end of the command pipe (this process's parent dying, however)
     # ends it instead.
+    _worker.preload()
     return _Zygote(COMMANDS_FD, REPLIES_FD).serve()
 
 

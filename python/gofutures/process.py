@@ -46,6 +46,7 @@ from functools import partial
 from typing import Any
 
 from gofutures import _future, _native, _pickling
+from gofutures._executor import refuse_submit
 
 __all__ = ("ProcessPoolExecutor", "BrokenProcessPool")
 
@@ -186,12 +187,7 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         st = self._state
         with st.lock:
-            if st.broken:
-                raise BrokenProcessPool(st.broken)
-            if st.shutdown:
-                raise RuntimeError("cannot schedule new futures after shutdown")
-            if _global_shutdown:
-                raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+            refuse_submit(st.broken, BrokenProcessPool, st.shutdown, _global_shutdown)
             future: Future[Any] = _future.Future()
             try:
                 payload = _pickling.dumps_call((fn, args, kwargs))

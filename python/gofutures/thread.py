@@ -40,6 +40,7 @@ from concurrent.futures.thread import BrokenThreadPool
 from typing import Any
 
 from gofutures import _future, _native
+from gofutures._executor import refuse_submit
 
 __all__ = ("ThreadPoolExecutor", "BrokenThreadPool")
 
@@ -148,14 +149,7 @@ class ThreadPoolExecutor(_stdlib_thread.ThreadPoolExecutor):
         # The stdlib also takes its global shutdown lock here; reading the flag
         # is enough: a submit that races the exit hook is refused by Go.
         with state.shutdown_lock:
-            if state.broken:
-                raise BrokenThreadPool(state.broken)
-            if state.shutdown:
-                raise RuntimeError("cannot schedule new futures after shutdown")
-            if _global_shutdown:
-                raise RuntimeError(
-                    "cannot schedule new futures after interpreter shutdown"
-                )
+            refuse_submit(state.broken, BrokenThreadPool, state.shutdown, _global_shutdown)
             if _native.forked:
                 raise RuntimeError(_native.FORK_MESSAGE)
             future: Future[Any] = _future.Future()

@@ -314,24 +314,28 @@ def _deliver(pool_id: int, events: list[tuple[int, int, bytes]]) -> int:
     st = _pools.get(pool_id)
     if st is None:
         return 0
-    finished = 0
-    for kind, task_id, data in events:
-        if kind == _EVENT_BROKEN:
-            _break(st, data.decode("utf-8", "replace"))
-            continue
-        with st.lock:
-            item = st.items.pop(task_id, None)
-        if item is None:
-            continue
-        finished += 1
-        _complete(item.future, kind, data)
+    done: list[tuple[Future[Any], int, bytes]] = []
+    broken: str | None = None
     with st.lock:
-        st.running = max(0, st.running - finished)
+        for kind, task_id, data in events:
+            if kind == _EVENT_BROKEN:
+                broken = data.decode("utf-8", "replace")
+                continue
+            item = st.items.pop(task_id, None)
+            if item is not None:
+                done.append((item.future, kind, data))
+        st.running = max(0, st.running - len(done))
+        # Refill the workers before completing futures (unpickling, waking
+        # waiters, running callbacks), so they are not idle meanwhile.
         _promote(st)
-        if st.shutdown and not st.pending and st.running == 0 and not st.close_sent:
+        close = st.shutdown and not st.pending and st.running == 0 and not st.close_sent
+        if close:
             st.close_sent = True
-            return 1
-    return 0
+    for future, kind, data in done:
+        _complete(future, kind, data)
+    if broken is not None:
+        _break(st, broken)
+    return 1 if close else 0
 
 
 def _complete(future: Future[Any], kind: int, data: bytes) -> None:

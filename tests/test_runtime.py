@@ -222,6 +222,23 @@ def test_executor_dropped_without_shutdown_lets_workers_exit() -> None:
     assert _settle(lambda: _goroutines() <= base)
 
 
+def test_many_dropped_executors_are_all_forgotten() -> None:
+    # Workers that never ran a task (woken after the queue drained) may be
+    # the last to stop; the pool must still be forgotten (a race once seen).
+    pool_ids = []
+    futures = []
+    for _ in range(30):
+        ex = gofutures.ThreadPoolExecutor(4)
+        futures += [ex.submit(pow, 2, i) for i in range(8)]
+        pool_ids.append(ex._state.pool_id)
+        del ex
+    gc.collect()
+    assert all(f.result(timeout=5) == 2 ** (i % 8) for i, f in enumerate(futures))
+    assert _settle(lambda: not set(pool_ids) & set(gthread._pools)), set(pool_ids) & set(
+        gthread._pools
+    )
+
+
 def test_thread_local_survives_between_tasks_on_same_worker() -> None:
     local = threading.local()
 

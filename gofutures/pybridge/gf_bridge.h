@@ -131,10 +131,16 @@ static void gf_fail(gf_worker *w, long long id, int kind, const char *msg) {
 /* gf_detach runs the stop hook and destroys this thread's Python state. */
 static void gf_detach(gf_worker *w, int last) {
     PyEval_RestoreThread(w->ts);
-    if (gf_hook_stop != NULL && w->started) {
-        PyObject *r = PyObject_CallFunction(gf_hook_stop, "Li", w->pool, last);
-        if (r == NULL) PyErr_WriteUnraisable(gf_hook_stop);
-        Py_XDECREF(r);
+    /* A worker that never ran a task has nothing to undo, unless it is the
+     * pool's last: then Python must hear that the pool is gone. */
+    if (w->started || last) {
+        if (!gf_load_hooks()) {
+            PyErr_WriteUnraisable(NULL);
+        } else {
+            PyObject *r = PyObject_CallFunction(gf_hook_stop, "Li", w->pool, last);
+            if (r == NULL) PyErr_WriteUnraisable(gf_hook_stop);
+            Py_XDECREF(r);
+        }
     }
     w->ts = NULL;
     PyThreadState_Clear(PyThreadState_Get());

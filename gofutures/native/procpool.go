@@ -46,13 +46,3 @@ func ProcPoolPids(id int64) (pids string, err error) {
 	}
 	return b.String(), nil
 }
-
-// ProcPoolKill breaks pool id on purpose (terminate_broken): every pending
-// task fails with reason and the workers are killed.
-func ProcPoolKill(id int64, reason string) (ok bool, err error) {
-	defer panics.Catch(&err)
-	if p, found := pybridge.ProcPool(id); found {
-		p.Kill(reason)
-	}
-	return true, nil
-}

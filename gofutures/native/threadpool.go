@@ -1,7 +1,6 @@
 package native
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -14,17 +13,6 @@ import (
 func ThreadPoolNew(maxWorkers int64) (id int64, err error) {
 	defer panics.Catch(&err)
 	return pybridge.NewThreadPool(int(maxWorkers))
-}
-
-// ThreadPoolSubmit queues task taskID on pool id. Python normally uses the
-// fast path (pybridge/fastpath.c), which does the same with the GIL held.
-func ThreadPoolSubmit(id, taskID int64) (ok bool, err error) {
-	defer panics.Catch(&err)
-	p, err := pybridge.ThreadPoolOrError(id)
-	if err != nil {
-		return false, err
-	}
-	return true, pybridge.WithKind(p.Submit(taskID))
 }
 
 // ThreadPoolShutdown refuses new tasks; with cancel it returns the queued
@@ -56,17 +44,6 @@ func ThreadPoolJoin(id int64, timeoutMs int64) (done bool, err error) {
 		return true, nil
 	}
 	return p.Wait(time.Duration(timeoutMs) * time.Millisecond), nil
-}
-
-// ThreadPoolStats returns "workers idle queued" for tests and debugging.
-func ThreadPoolStats(id int64) (stats string, err error) {
-	defer panics.Catch(&err)
-	p, err := pybridge.ThreadPoolOrError(id)
-	if err != nil {
-		return "", err
-	}
-	s := p.Stats()
-	return fmt.Sprintf("%d %d %d", s.Workers, s.Idle, s.Queued), nil
 }
 
 // ThreadPoolPanicNextTask makes the next task of pool id panic inside Go:

@@ -48,21 +48,6 @@ func gfThreadSubmit(poolID, taskID C.longlong) *C.char {
 	})
 }
 
-//export gfThreadSubmitRange
-func gfThreadSubmitRange(poolID, first, n C.longlong) *C.char {
-	return guarded(func() error {
-		p, err := ThreadPoolOrError(int64(poolID))
-		if err != nil {
-			return err
-		}
-		ids := make([]int64, int(n))
-		for i := range ids {
-			ids[i] = int64(first) + int64(i)
-		}
-		return WithKind(p.SubmitMany(ids))
-	})
-}
-
 //export gfProcSubmit
 func gfProcSubmit(poolID, taskID C.longlong, data *C.char, n C.size_t) *C.char {
 	return guarded(func() error {

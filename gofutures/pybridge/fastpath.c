@@ -4,7 +4,7 @@
  * These builtins call Go with the GIL held (about 0.1-0.2 us).
  *
  * gf_install_fastpath() publishes them as attributes of gofutures._native
- * (fast_thread_submit, fast_thread_submit_range); the facade's
+ * (fast_thread_submit, fast_proc_submit, fast_proc_new); the facade's
  * InstallFastPath calls it once, when the extension is loaded. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -33,14 +33,6 @@ static PyObject *gf_fast_submit(PyObject *self, PyObject *const *args, Py_ssize_
     long long a[2];
     if (!gf_args_ll(args, nargs, 2, a, "thread_submit(pool, task)")) return NULL;
     char *err = gfThreadSubmit(a[0], a[1]);
-    if (err != NULL) return gf_submit_error(err);
-    Py_RETURN_NONE;
-}
-
-static PyObject *gf_fast_submit_range(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    long long a[3];
-    if (!gf_args_ll(args, nargs, 3, a, "thread_submit_range(pool, first, n)")) return NULL;
-    char *err = gfThreadSubmitRange(a[0], a[1], a[2]);
     if (err != NULL) return gf_submit_error(err);
     Py_RETURN_NONE;
 }
@@ -91,8 +83,6 @@ static PyMethodDef gf_fast_defs[] = {
      "fast_proc_new(workers, max_tasks, depth, start, zpid, zcmd, zrep, zargv, wargv, init): pool id."},
     {"fast_thread_submit", (PyCFunction)(void (*)(void))gf_fast_submit, METH_FASTCALL,
      "fast_thread_submit(pool, task): queue task id on a thread pool, GIL held."},
-    {"fast_thread_submit_range", (PyCFunction)(void (*)(void))gf_fast_submit_range, METH_FASTCALL,
-     "fast_thread_submit_range(pool, first, n): queue ids first..first+n-1, GIL held."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -41,7 +41,6 @@ class GoPanicError(RuntimeError):
 
 # Builtins from pybridge/fastpath.c, set by the extension when it loads.
 fast_thread_submit: Callable[[int, int], None]
-fast_thread_submit_range: Callable[[int, int, int], None]
 fast_proc_submit: Callable[[int, int, bytes], None]
 fast_proc_new: Callable[[int, int, int, int, bytes, bytes, bytes], int]
 
@@ -82,7 +81,7 @@ def _load() -> ModuleType:
                     "(pip install .) so that it is built"
                 ) from exc
             os.register_at_fork(after_in_child=_after_fork_in_child)
-            # Publishes fast_thread_submit and fast_thread_submit_range here.
+            # Publishes fast_thread_submit, fast_proc_submit and fast_proc_new here.
             _gonative.native_InstallFastPath()
             _ext = _gonative
         return _ext

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -279,18 +280,18 @@ func (p *Pool) greet(conn *net.UnixConn) {
 	_ = conn.SetReadBuffer(socketBuffer)
 	_ = conn.SetWriteBuffer(socketBuffer)
 	_ = conn.SetReadDeadline(time.Now().Add(p.cfg.StartTimeout))
-	hdr := make([]byte, wire.HeaderSize)
-	if _, err := ioReadFull(conn, hdr); err != nil || wire.Kind(hdr[4]) != wire.KindHello {
+	// Read unbuffered: the connection goes to a slot, which reads the rest.
+	var hdr [wire.HeaderSize]byte
+	if _, err := io.ReadFull(conn, hdr[:]); err != nil {
 		conn.Close()
 		return
 	}
-	n := binary.LittleEndian.Uint32(hdr[0:4])
-	token := binary.LittleEndian.Uint64(hdr[5:13])
-	if n > 64 {
+	kind, token, n := wire.ParseHeader(hdr[:])
+	if kind != wire.KindHello || n > 64 { // a pid is a few digits
 		conn.Close()
 		return
 	}
-	if _, err := ioReadFull(conn, make([]byte, n)); err != nil {
+	if _, err := io.ReadFull(conn, make([]byte, n)); err != nil {
 		conn.Close()
 		return
 	}

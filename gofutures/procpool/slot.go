@@ -1,7 +1,6 @@
 package procpool
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -14,8 +13,6 @@ import (
 	"github.com/gofutures/gofutures/gofutures/panics"
 	"github.com/gofutures/gofutures/gofutures/wire"
 )
-
-var ioReadFull = io.ReadFull
 
 // slot is one worker position of the pool. Its goroutine starts a worker,
 // feeds it, and starts a replacement when the worker reaches its task quota.
@@ -228,8 +225,7 @@ func (s *slot) start() (Proc, net.Conn, *wire.Reader, error) {
 // to its header (SCM_RIGHTS): the worker writes where the program writes now,
 // even after a redirect made after the zygote was forked.
 func sendInit(conn net.Conn, payload []byte) error {
-	hdr := wire.AppendFrame(make([]byte, 0, wire.HeaderSize), wire.KindInit, 0, nil)
-	binary.LittleEndian.PutUint32(hdr[0:4], uint32(len(payload)))
+	hdr := wire.AppendHeader(nil, wire.KindInit, 0, len(payload))
 	if uc, ok := conn.(*net.UnixConn); ok {
 		if _, _, err := uc.WriteMsgUnix(hdr, syscall.UnixRights(1, 2), nil); err != nil {
 			return err

@@ -45,6 +45,14 @@ func NewReader(r io.Reader, maxPayload int) *Reader {
 	return &Reader{br: bufio.NewReaderSize(r, readBufferSize), maxPayload: limit}
 }
 
+// ParseHeader decodes a frame header (h holds at least HeaderSize bytes). It
+// does not validate: a Reader checks the kind, then the size against its
+// limit; other callers must do the same.
+func ParseHeader(h []byte) (kind Kind, id uint64, size uint32) {
+	_ = h[HeaderSize-1]
+	return Kind(h[4]), binary.LittleEndian.Uint64(h[5:13]), binary.LittleEndian.Uint32(h[0:4])
+}
+
 // Next reads and returns the next frame.
 //
 // At a clean end of stream, i.e. when the underlying reader reports io.EOF
@@ -91,9 +99,7 @@ func (r *Reader) next() (Frame, error) {
 			n, HeaderSize, err)
 	}
 
-	size := binary.LittleEndian.Uint32(r.hdr[0:4])
-	kind := Kind(r.hdr[4])
-	id := binary.LittleEndian.Uint64(r.hdr[5:13])
+	kind, id, size := ParseHeader(r.hdr[:])
 	if !kind.Valid() {
 		return Frame{}, fmt.Errorf("%w: %d (id %d, declared payload %d bytes)", ErrBadKind, uint8(kind), id, size)
 	}

@@ -84,11 +84,17 @@ type vectored struct {
 // reports them as errors instead). Cost: one copy of the payload, and one
 // allocation when dst lacks capacity.
 func AppendFrame(dst []byte, kind Kind, id uint64, payload []byte) []byte {
-	if err := checkFrame(kind, id, len(payload)); err != nil {
+	return append(AppendHeader(dst, kind, id, len(payload)), payload...)
+}
+
+// AppendHeader appends the header of a frame whose n-byte payload the caller
+// sends separately (for example after ancillary data on the header alone).
+// It panics as AppendFrame does.
+func AppendHeader(dst []byte, kind Kind, id uint64, n int) []byte {
+	if err := checkFrame(kind, id, n); err != nil {
 		panic(err)
 	}
 	var hdr [HeaderSize]byte
-	putHeader(hdr[:], kind, id, len(payload))
-	dst = append(dst, hdr[:]...)
-	return append(dst, payload...)
+	putHeader(hdr[:], kind, id, n)
+	return append(dst, hdr[:]...)
 }

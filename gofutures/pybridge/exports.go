@@ -66,14 +66,11 @@ func gfProcNew(workers, maxTasks, depth, start, zPid, zCmd, zRep C.longlong,
 	zygoteArgv *C.char, zygoteLen C.size_t,
 	workerArgv *C.char, workerLen C.size_t,
 	initPayload *C.char, initLen C.size_t, out *C.longlong) *C.char {
-	var err error
-	func() {
-		defer panics.Catch(&err)
+	return guarded(func() error {
 		split := func(p *C.char, n C.size_t) []string {
 			return strings.Split(string(C.GoBytes(unsafe.Pointer(p), C.int(n))), "\x00")
 		}
-		var id int64
-		id, err = NewProcPool(ProcPoolSpec{
+		id, err := NewProcPool(ProcPoolSpec{
 			Workers:          int(workers),
 			MaxTasksPerChild: int(maxTasks),
 			Depth:            int(depth),
@@ -86,6 +83,6 @@ func gfProcNew(workers, maxTasks, depth, start, zPid, zCmd, zRep C.longlong,
 			InitPayload:      C.GoBytes(unsafe.Pointer(initPayload), C.int(initLen)),
 		})
 		*out = C.longlong(id)
-	}()
-	return submitResult(err)
+		return err
+	})
 }

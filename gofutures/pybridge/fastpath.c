@@ -6,8 +6,7 @@
  * gf_install_fastpath() publishes them as attributes of gofutures._native
  * (fast_thread_submit, fast_proc_submit, fast_proc_new); the facade's
  * InstallFastPath calls it once, when the extension is loaded. */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "gf_python.h"
 #include "_cgo_export.h"
 
 static PyObject *gf_submit_error(char *err) {

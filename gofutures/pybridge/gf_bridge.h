@@ -16,8 +16,7 @@
 #ifndef GOFUTURES_BRIDGE_H
 #define GOFUTURES_BRIDGE_H
 
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "gf_python.h"
 #include <errno.h>
 #include <semaphore.h>
 
@@ -42,14 +41,6 @@ static void gf_unpark(gf_worker *w) { sem_post(&w->idle); }
 enum { GF_FAIL_BROKEN = 1, GF_FAIL_PANIC = 2 };
 
 static PyObject *gf_hook_start, *gf_hook_run, *gf_hook_fail, *gf_hook_stop;
-
-static int gf_python_alive(void) {
-#if PY_VERSION_HEX >= 0x030D0000
-    return Py_IsInitialized() && !Py_IsFinalizing();
-#else
-    return Py_IsInitialized() && !_Py_IsFinalizing();
-#endif
-}
 
 /* Loads the hooks once; the GIL must be held. Returns 0 on failure. */
 static int gf_load_hooks(void) {

@@ -7,8 +7,7 @@
 #ifndef GOFUTURES_PUMP_H
 #define GOFUTURES_PUMP_H
 
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "gf_python.h"
 
 typedef struct {
     PyThreadState *ts;
@@ -17,17 +16,9 @@ typedef struct {
 
 static PyObject *gf_deliver_hook;
 
-static int gf_pump_python_alive(void) {
-#if PY_VERSION_HEX >= 0x030D0000
-    return Py_IsInitialized() && !Py_IsFinalizing();
-#else
-    return Py_IsInitialized() && !_Py_IsFinalizing();
-#endif
-}
-
 /* Returns 1 when attached, -1 when Python is gone. */
 static int gf_pump_attach(gf_pump *p) {
-    if (!gf_pump_python_alive()) return -1;
+    if (!gf_python_alive()) return -1;
     p->gil = PyGILState_Ensure();
     if (gf_deliver_hook == NULL) {
         PyObject *mod = PyImport_ImportModule("gofutures.process");

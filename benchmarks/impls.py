@@ -28,36 +28,10 @@ ALL = (STDLIB, GOFUTURES, LOKY, PEBBLE)
 DEFAULT_THREAD_WORKERS = min(32, (os.cpu_count() or 1) + 4)
 
 
-class _PebbleThreadPool:
-    def __init__(self, max_workers: int | None) -> None:
-        import pebble
+class _PebblePool:
+    """What pebble's thread and process pools share; subclasses set _pool."""
 
-        self._pool = pebble.ThreadPool(max_workers=max_workers or DEFAULT_THREAD_WORKERS)
-        # pebble >= 5.1 has submit(fn, /, *args): no adapter call per task.
-        self.submit = getattr(self._pool, "submit", None) or self._schedule
-
-    def _schedule(self, fn: Callable[..., Any], *args: Any) -> cf.Future[Any]:
-        return self._pool.schedule(fn, args=args)
-
-    def map(self, fn: Callable[..., Any], iterable: Iterable[Any], chunksize: int = 1
-            ) -> Iterator[Any]:
-        return self._pool.map(fn, iterable, chunksize=chunksize).result()
-
-    def shutdown(self) -> None:
-        self._pool.close()
-        self._pool.join()
-
-
-class _PebbleProcessPool:
-    def __init__(self, max_workers: int, context: str | None = None,
-                 max_tasks_per_child: int | None = None) -> None:
-        import pebble
-
-        kwargs: dict[str, Any] = {"max_workers": max_workers,
-                                  "max_tasks": max_tasks_per_child or 0}
-        if context is not None:
-            kwargs["context"] = mp.get_context(context)
-        self._pool = pebble.ProcessPool(**kwargs)
+    _pool: Any
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> cf.Future[Any]:
         return self._pool.schedule(fn, args=args)
@@ -69,6 +43,29 @@ class _PebbleProcessPool:
     def shutdown(self) -> None:
         self._pool.close()
         self._pool.join()
+
+
+class _PebbleThreadPool(_PebblePool):
+    def __init__(self, max_workers: int | None) -> None:
+        import pebble
+
+        self._pool = pebble.ThreadPool(max_workers=max_workers or DEFAULT_THREAD_WORKERS)
+        # pebble >= 5.1 has submit(fn, /, *args): no adapter call per task.
+        native_submit = getattr(self._pool, "submit", None)
+        if native_submit is not None:
+            self.submit = native_submit  # type: ignore[method-assign]
+
+
+class _PebbleProcessPool(_PebblePool):
+    def __init__(self, max_workers: int, context: str | None = None,
+                 max_tasks_per_child: int | None = None) -> None:
+        import pebble
+
+        kwargs: dict[str, Any] = {"max_workers": max_workers,
+                                  "max_tasks": max_tasks_per_child or 0}
+        if context is not None:
+            kwargs["context"] = mp.get_context(context)
+        self._pool = pebble.ProcessPool(**kwargs)
 
 
 class _ExecutorPool:

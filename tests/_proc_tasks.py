@@ -35,6 +35,13 @@ def square(x: int) -> int:
     return x * x
 
 
+def record(path: str, value: int) -> int:
+    """Append value to the file at path (one line), then return it."""
+    with open(path, "a") as f:
+        f.write(f"{value}\n")
+    return value
+
+
 def add(x: int, y: int) -> int:
     return x + y
 

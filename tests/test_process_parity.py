@@ -485,6 +485,36 @@ def test_cancel_queued_true_running_false(pph: ProcHarness) -> None:
         assert fut.result(timeout=0) == i * i
 
 
+def test_cancel_races_workers_without_losing_a_task(
+    cf: types.ModuleType, tmp_path: Any
+) -> None:
+    """Cancelling queued futures while workers drain the queue: a cancel that
+    succeeds means the task never runs; one that fails means the future is
+    running or done; every future ends."""
+    log = tmp_path / "ran.txt"
+    ex = cf.ProcessPoolExecutor(2)
+    try:
+        n = 400
+        futures = [ex.submit(tasks.record, str(log), i) for i in range(n)]
+        outcomes = []
+        for f in reversed(futures[n // 2 :]):
+            ok = f.cancel()
+            outcomes.append(ok)
+            if ok:
+                assert f.cancelled() and f.done()
+            else:
+                assert f.running() or f.done()
+        _, not_done = concurrent.futures.wait(futures, timeout=TIMEOUT)
+        assert not not_done
+    finally:
+        ex.shutdown(wait=True)
+    ran = sorted(int(line) for line in log.read_text().split())
+    expected = [i for i, f in enumerate(futures) if not f.cancelled()]
+    assert ran == expected
+    assert [f.result() for f in futures if not f.cancelled()] == expected
+    assert any(outcomes)
+
+
 # --------------------------------------------------------------------------
 # pickling failures
 # --------------------------------------------------------------------------

@@ -54,9 +54,12 @@ type Pool struct {
 	events   *eventQueue
 	launches chan launchRequest
 
-	mu      sync.Mutex
-	cond    sync.Cond
-	queue   []task
+	mu    sync.Mutex
+	cond  sync.Cond
+	queue []task
+	// queued holds the ids in queue that may still be sent; Cancel removes
+	// an id, and a task whose id is gone is dropped when it reaches the front.
+	queued  map[uint64]struct{}
 	closing bool   // Close called: exit once the queue is empty and nothing is in flight
 	broken  string // reason, once broken
 	slots   []*slot
@@ -101,6 +104,7 @@ func New(cfg Config) (*Pool, error) {
 		events:   newEventQueue(),
 		launches: make(chan launchRequest),
 		hellos:   map[uint64]chan net.Conn{},
+		queued:   map[uint64]struct{}{},
 		finished: make(chan struct{}),
 
 		launcherClosed: make(chan struct{}),
@@ -128,8 +132,29 @@ func (p *Pool) Submit(id uint64, payload []byte) error {
 		return ErrShutdown
 	}
 	p.queue = append(p.queue, task{id, payload})
+	p.queued[id] = struct{}{}
 	p.cond.Broadcast()
 	return nil
+}
+
+// Cancel takes task id back if no worker has been sent it yet, and reports
+// whether it did; the task then never runs and no event reports it. Cost:
+// one map lookup under the pool's lock.
+func (p *Pool) Cancel(id uint64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.queued[id]; !ok {
+		return false
+	}
+	delete(p.queued, id)
+	return true
+}
+
+// Queued returns how many tasks wait for a worker (cancelled ones excluded).
+func (p *Pool) Queued() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.queued)
 }
 
 // Close asks the pool to finish: workers exit once the queue is empty and
@@ -197,6 +222,7 @@ func (p *Pool) breakPool(reason string) {
 	}
 	p.broken = reason
 	p.queue = nil
+	clear(p.queued)
 	var procs []Proc
 	for _, s := range p.slots {
 		if s.proc != nil {

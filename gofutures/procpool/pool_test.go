@@ -218,3 +218,31 @@ func TestCloseIdlePool(t *testing.T) {
 	p := newPool(t, procpool.Config{Workers: 3})
 	finish(t, p)
 }
+
+func TestCancelTakesBackOnlyUnsentTasks(t *testing.T) {
+	p := newPool(t, procpool.Config{Workers: 1, Depth: 1})
+	require.NoError(t, p.Submit(1, []byte("sleep:300")))
+	for i := uint64(2); i <= 5; i++ {
+		require.NoError(t, p.Submit(i, []byte("echo:"+strconv.Itoa(int(i)))))
+	}
+	// Task 1 is sent once the worker is ready; the others wait behind it.
+	require.Eventually(t, func() bool { return p.Queued() == 4 }, 10*time.Second, time.Millisecond)
+	assert.False(t, p.Cancel(1), "a task sent to a worker")
+	assert.True(t, p.Cancel(3))
+	assert.True(t, p.Cancel(5))
+	assert.False(t, p.Cancel(5), "a second cancel finds nothing")
+	assert.False(t, p.Cancel(99), "an unknown id")
+	got, broken := collect(t, p, 3)
+	require.Nil(t, broken)
+	assert.ElementsMatch(t, []uint64{1, 2, 4}, keys(got))
+	assert.False(t, p.Cancel(2), "a finished task")
+	finish(t, p)
+}
+
+func keys(m map[uint64]procpool.Event) []uint64 {
+	out := make([]uint64, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

@@ -302,6 +302,11 @@ func (s *slot) takeLocked(batch []task) []task {
 		t := p.queue[0]
 		p.queue[0] = task{}
 		p.queue = p.queue[1:]
+		if _, ok := p.queued[t.id]; !ok {
+			s.release(t.payload) // cancelled while queued
+			continue
+		}
+		delete(p.queued, t.id)
 		s.inflight[t.id] = struct{}{}
 		s.sent++
 		batch = append(batch, t)

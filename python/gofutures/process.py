@@ -3,14 +3,12 @@
 Data flow::
 
     submit(fn, *args)        Python: pickle the call (plain pickle, cloudpickle for
-      |                      __main__ and dynamic code), a stdlib Future, and the
-      |                      task waits in `pending` (a deque) like the stdlib's
-      v                      pending work items
-    _promote                 up to workers x depth tasks are RUNNING at once (the
-      |                      stdlib's call queue); each is handed to Go with
-      v                      fast_proc_submit (GIL held, one copy of the bytes)
+      |                      __main__ and dynamic code), make a Future, hand the
+      |                      bytes to Go at once with fast_proc_submit (GIL held,
+      v                      one copy)
     procpool.Pool (Go)       FIFO; one slot goroutine per worker keeps `depth`
-      |                      TASK frames in flight on the worker's Unix socket
+      |                      TASK frames in flight on the worker's Unix socket,
+      |                      and sends the next task as soon as a result arrives
       v
     worker process           forked by the zygote (or exec'd for 'spawn'); runs
       |                      the call, sends RESULT or ERROR (with its traceback)
@@ -18,8 +16,14 @@ Data flow::
     completion pump (Go)     one goroutine with a kept Python thread state takes
       |                      the GIL once per batch of completions
       v
-    _deliver(batch)          Python: unpickles, completes the futures, promotes
-                             pending tasks into the freed slots
+    _deliver(batch)          Python: unpickles, completes the futures, marks
+                             pending ones RUNNING in the freed places
+
+Future states follow the stdlib: up to 2 x workers + 1 futures are RUNNING
+(its call queue); the others stay PENDING and cancel() succeeds on them. Their
+tasks already wait in Go's queue, so no worker waits for Python between
+tasks: cancel() takes the task back from Go (procpool.Pool.Cancel), and
+fails, marking the future RUNNING, if a worker already has it.
 
 A worker that dies breaks the pool as in the stdlib: every pending and
 running future fails with BrokenProcessPool (the message says how the worker
@@ -69,12 +73,33 @@ _BOOTSTRAP = (
 _BROKEN_MESSAGE = "A child process terminated abruptly, the process pool is not usable anymore"
 
 
-class _Item:
-    __slots__ = ("future", "payload")
+class _ProcFuture(_future.Future[Any]):
+    """A process pool's future. While it is PENDING its task may already be
+    in Go's queue: cancel() first takes it back from there."""
 
-    def __init__(self, future: Future[Any], payload: bytes | None) -> None:
+    _pool_id: int | None = None  # set while the task is PENDING in Go's queue
+    _task_id = 0
+
+    def cancel(self) -> bool:
+        with self._condition:
+            pool_id = self._pool_id
+            if self._state == _stdlib_base.PENDING and pool_id is not None:
+                self._pool_id = None
+                if not _native.call("ProcPoolCancel", pool_id, self._task_id):
+                    # A worker has it: it runs, as a RUNNING future does.
+                    self.set_running_or_notify_cancel()
+                    return False
+            return super().cancel()
+
+    cancel.__doc__ = _stdlib_base.Future.cancel.__doc__
+
+
+class _Item:
+    __slots__ = ("future", "counted")
+
+    def __init__(self, future: _ProcFuture) -> None:
         self.future = future
-        self.payload = payload
+        self.counted = False  # counted in _PoolState.running
 
 
 class _PoolState:
@@ -83,9 +108,11 @@ class _PoolState:
     def __init__(self, workers: int) -> None:
         self.pool_id: int | None = None
         self.lock = threading.Lock()
+        # Tasks handed to Go and not reported yet; pending: the ids of those
+        # whose future is still PENDING, in submit order.
         self.items: dict[int, _Item] = {}
         self.pending: collections.deque[int] = collections.deque()
-        self.running = 0
+        self.running = 0  # futures this pool marked RUNNING, not yet done
         # The stdlib marks up to this many futures RUNNING: one per worker plus
         # its call queue of max_workers + 1; the rest stay cancellable.
         self.capacity = 2 * workers + 1
@@ -188,7 +215,7 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
         st = self._state
         with st.lock:
             refuse_submit(st.broken, BrokenProcessPool, st.shutdown, _global_shutdown)
-            future: Future[Any] = _future.Future()
+            future = _ProcFuture()
             try:
                 payload = _pickling.dumps_call((fn, args, kwargs))
             except BaseException as exc:
@@ -199,9 +226,21 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
                 return future
             self._start()
             task_id = next(_task_ids)
-            st.items[task_id] = _Item(future, payload)
-            st.pending.append(task_id)
-            _promote(st)
+            try:
+                _native.fast_proc_submit(st.pool_id, task_id, payload)
+            except RuntimeError as exc:
+                _native.raise_translated(exc)
+            del payload
+            item = _Item(future)
+            st.items[task_id] = item
+            if st.running < st.capacity and not st.pending:
+                future.set_running_or_notify_cancel()
+                item.counted = True
+                st.running += 1
+            else:
+                future._pool_id = st.pool_id
+                future._task_id = task_id
+                st.pending.append(task_id)
             return future
 
     submit.__doc__ = _stdlib_base.Executor.submit.__doc__
@@ -288,24 +327,24 @@ def _chain(results: Iterator[list[Any]]) -> Iterator[Any]:
 
 
 def _promote(st: _PoolState) -> None:
-    """Hand pending tasks to Go while fewer than `capacity` run; lock held."""
-    while st.pending and st.running < st.capacity and not st.broken:
+    """Mark pending futures RUNNING while fewer than `capacity` are; lock held."""
+    while st.pending and st.running < st.capacity:
         task_id = st.pending.popleft()
         item = st.items.get(task_id)
         if item is None:
-            continue
-        if not item.future.set_running_or_notify_cancel():
-            del st.items[task_id]
-            continue
-        payload, item.payload = item.payload, None
-        st.running += 1
-        try:
-            _native.fast_proc_submit(st.pool_id, task_id, payload)
-        except RuntimeError as exc:
-            # The pool broke (its Broken event fails this future) or is gone.
-            if st.pool_id not in _pools:
+            continue  # done before its turn (a worker took it early)
+        future = item.future
+        with future._condition:
+            future._pool_id = None
+            if future._state == _stdlib_base.CANCELLED:
+                # cancel() took the task back from Go; it will not be reported.
                 del st.items[task_id]
-                item.future.set_exception(_native.translate(exc))
+                future.set_running_or_notify_cancel()
+                continue
+            if future._state == _stdlib_base.PENDING:
+                future.set_running_or_notify_cancel()
+        item.counted = True
+        st.running += 1
 
 
 def _deliver(pool_id: int, events: list[tuple[int, int, bytes]]) -> int:
@@ -324,11 +363,9 @@ def _deliver(pool_id: int, events: list[tuple[int, int, bytes]]) -> int:
             item = st.items.pop(task_id, None)
             if item is not None:
                 done.append((item.future, kind, data))
-        st.running = max(0, st.running - len(done))
-        # Refill the workers before completing futures (unpickling, waking
-        # waiters, running callbacks), so they are not idle meanwhile.
+                st.running -= item.counted
         _promote(st)
-        close = st.shutdown and not st.pending and st.running == 0 and not st.close_sent
+        close = st.shutdown and not st.items and not st.close_sent
         if close:
             st.close_sent = True
     for future, kind, data in done:
@@ -372,14 +409,12 @@ def _shutdown_state(st: _PoolState, wait: bool, cancel_futures: bool) -> None:
         st.shutdown = True
         if cancel_futures:
             for task_id in st.pending:
-                item = st.items.pop(task_id, None)
-                if item is not None:
-                    item.future.cancel()
-            st.pending.clear()
+                item = st.items.get(task_id)
+                if item is not None and item.future.cancel():
+                    del st.items[task_id]
+            _promote(st)
         pool_id = st.pool_id
-        close_now = (
-            pool_id is not None and not st.pending and st.running == 0 and not st.close_sent
-        )
+        close_now = pool_id is not None and not st.items and not st.close_sent
         if close_now:
             st.close_sent = True
     if pool_id is None or _native.forked:

@@ -65,6 +65,7 @@ type Pool struct {
 	slots   []*slot
 	hellos  map[uint64]chan net.Conn
 	running int // slot goroutines still running
+	hungry  int // slot feeders waiting for a task they could send now
 
 	finished       chan struct{} // closed when every slot, the launcher and the acceptor are done
 	launcherClosed chan struct{} // closed when the spawner has closed the launcher
@@ -133,7 +134,11 @@ func (p *Pool) Submit(id uint64, payload []byte) error {
 	}
 	p.queue = append(p.queue, task{id, payload})
 	p.queued[id] = struct{}{}
-	p.cond.Broadcast()
+	if p.hungry > 0 {
+		// Busy slots are fed by their readers as results arrive: waking
+		// every slot on each submit cost several goroutine switches a task.
+		p.cond.Broadcast()
+	}
 	return nil
 }
 

@@ -267,7 +267,14 @@ func (s *slot) feed(conn net.Conn) bool {
 				_ = wire.WriteFrame(conn, wire.KindExit, 0, nil)
 				return !quotaLeft
 			}
+			hungry := quotaLeft && len(s.inflight) < p.cfg.Depth
+			if hungry {
+				p.hungry++
+			}
 			p.cond.Wait()
+			if hungry {
+				p.hungry--
+			}
 		}
 		batch = s.takeLocked(batch[:0])
 		p.mu.Unlock()
@@ -378,7 +385,11 @@ func (s *slot) read(conn net.Conn, reader *wire.Reader, proc Proc) {
 			if known {
 				next = s.takeLocked(nextBuf[:0])
 			}
-			p.cond.Broadcast()
+			if len(s.inflight) < p.cfg.Depth {
+				// Not refilled: the feeder may have to wait for work, retire
+				// the worker or end it. A refilled slot needs nobody.
+				p.cond.Broadcast()
+			}
 			p.mu.Unlock()
 			if known {
 				// The worker is free: send its next task before anything else.

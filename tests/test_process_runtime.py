@@ -121,6 +121,12 @@ for ctx in (None, "spawn", "forkserver", "fork"):
         q = ex.submit(main_identity, Point(1, 2)).result(timeout=10)
         assert type(q) is Point and q == Point(1, 2), q
         assert ex.submit(lambda x: x + 1, 41).result(timeout=10) == 42
+        # Calls that pickle to more than 64 KiB are checked for __main__
+        # references another way (gofutures._pickling._MainDetector).
+        assert ex.submit(lambda b: len(b), bytes(1 << 20)).result(timeout=10) == 1 << 20
+        many = [Point(i, -i) for i in range(20000)]
+        assert ex.submit(main_identity, many).result(timeout=10) == many
+        assert ex.submit(len, [bytes(1 << 20), Point(0, 0)]).result(timeout=10) == 2
         assert ex.submit(make_adder(10), 5).result(timeout=10) == 15
         pid = ex.submit(os.getpid).result(timeout=10)
         assert pid != os.getpid()

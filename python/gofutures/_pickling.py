@@ -18,10 +18,45 @@ from __future__ import annotations
 import io
 import pickle
 import sys
+import types
 from typing import Any
 
 PROTOCOL = pickle.HIGHEST_PROTOCOL
 _MAIN_MARKER = b"__main__"
+
+
+# Pickles up to this size are searched for "__main__"; larger ones (big
+# payloads) are pickled again by _MainDetector, which costs one copy instead
+# of a byte-by-byte search (about 0.3 ms a MiB).
+_SCAN_LIMIT = 64 << 10
+
+
+class _RefersToMain(Exception):
+    pass
+
+
+class _MainDetector(pickle.Pickler):
+    """Pickles like pickle.dumps but raises _RefersToMain at the first class,
+    function or instance that belongs to ``__main__``. (The C pickler calls
+    reducer_override only for objects other than plain built-in values.)"""
+
+    def reducer_override(self, obj: Any) -> Any:
+        # Classes and functions by their own module, other objects by their
+        # class's (never getattr on an instance: a proxy would forward it).
+        named = obj if isinstance(obj, (type, types.FunctionType)) else type(obj)
+        if getattr(named, "__module__", None) == "__main__":
+            raise _RefersToMain
+        return NotImplemented
+
+
+def _refers_to_main(obj: Any, data: bytes) -> bool:
+    if len(data) <= _SCAN_LIMIT:
+        return _MAIN_MARKER in data
+    try:
+        _MainDetector(io.BytesIO(), PROTOCOL).dump(obj)
+    except _RefersToMain:
+        return True
+    return False
 
 
 def dumps_call(obj: Any) -> bytes:
@@ -30,7 +65,7 @@ def dumps_call(obj: Any) -> bytes:
         data = pickle.dumps(obj, PROTOCOL)
     except (pickle.PicklingError, AttributeError, TypeError):
         return _cloudpickle_dumps(obj)
-    if _MAIN_MARKER in data:
+    if _refers_to_main(obj, data):
         return _cloudpickle_dumps(obj)
     return data
 

@@ -61,8 +61,8 @@ _EVENT_BROKEN = 3
 
 # Tasks sent to a worker at a time. One, as in the stdlib where workers pull
 # from a shared queue: a task never waits behind a busy worker while another
-# is idle. Go keeps the extra RUNNING tasks in its shared queue, so a worker
-# that finishes gets the next one without a round trip through Python.
+# is idle. Every other task waits in Go's shared queue, so a worker that
+# finishes gets the next one without a round trip through Python.
 _DEPTH = 1
 
 _BOOTSTRAP = (

@@ -36,8 +36,41 @@ static PyObject *gf_fast_submit(PyObject *self, PyObject *const *args, Py_ssize_
     Py_RETURN_NONE;
 }
 
-/* fast_proc_submit(pool, task, payload: bytes): queue a pickled task on a
- * process pool. The payload is copied once into Go memory. */
+/* Submits the concatenation of list's buffer objects (the pieces a pickler
+ * wrote); Go copies them once. */
+static PyObject *gf_proc_submit_chunks(long long pool, long long task, PyObject *list) {
+    Py_ssize_t count = PyList_GET_SIZE(list);
+    Py_buffer *views = PyMem_Calloc((size_t)count + 1, sizeof(Py_buffer));
+    gf_chunk *chunks = PyMem_Calloc((size_t)count + 1, sizeof(gf_chunk));
+    PyObject *result = NULL;
+    Py_ssize_t got = 0;
+    size_t total = 0;
+    if (views == NULL || chunks == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (; got < count; got++) {
+        if (PyObject_GetBuffer(PyList_GET_ITEM(list, got), &views[got], PyBUF_C_CONTIGUOUS) < 0) goto done;
+        chunks[got].data = views[got].buf;
+        chunks[got].len = (size_t)views[got].len;
+        total += (size_t)views[got].len;
+    }
+    char *err = gfProcSubmitChunks(pool, task, chunks, (int)count, total);
+    if (err != NULL) {
+        gf_submit_error(err);
+        goto done;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    for (Py_ssize_t i = 0; i < got; i++) PyBuffer_Release(&views[i]);
+    PyMem_Free(views);
+    PyMem_Free(chunks);
+    return result;
+}
+
+/* fast_proc_submit(pool, task, payload): queue a pickled task on a process
+ * pool. payload is bytes, or a list of buffer objects to concatenate (a
+ * pickle written in pieces); either is copied once into Go memory. */
 static PyObject *gf_fast_proc_submit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     long long a[2];
     if (nargs != 3) {
@@ -45,6 +78,7 @@ static PyObject *gf_fast_proc_submit(PyObject *self, PyObject *const *args, Py_s
         return NULL;
     }
     if (!gf_args_ll(args, 2, 2, a, "proc_submit(pool, task, payload)")) return NULL;
+    if (PyList_CheckExact(args[2])) return gf_proc_submit_chunks(a[0], a[1], args[2]);
     char *data;
     Py_ssize_t n;
     if (PyBytes_AsStringAndSize(args[2], &data, &n) < 0) return NULL;

@@ -1,9 +1,14 @@
 /* gf_pump.h: the C half of a process pool's completion pump. The pump is a
  * goroutine locked to its OS thread with a kept Python thread state (as a
  * thread-pool worker); for each batch of completions it takes the GIL once,
- * builds a list of (kind, task id, payload bytes) tuples and calls
+ * builds a list of (kind, task id, payload) tuples and calls
  * gofutures.process._deliver(pool, list). One GIL acquisition completes a
- * whole batch of futures. */
+ * whole batch of futures.
+ *
+ * A payload is bytes, or, for a large one in C memory (package cblock), a
+ * read-only memoryview of it: no copy, no fresh allocation. The views are
+ * released when _deliver returns, so a view that Python kept raises
+ * ValueError instead of reading memory that is reused. */
 #ifndef GOFUTURES_PUMP_H
 #define GOFUTURES_PUMP_H
 
@@ -12,6 +17,7 @@
 typedef struct {
     PyThreadState *ts;
     PyGILState_STATE gil;
+    PyObject *views; /* the batch's memoryviews, released after delivery */
 } gf_pump;
 
 static PyObject *gf_deliver_hook;
@@ -38,17 +44,52 @@ static PyObject *gf_pump_begin(gf_pump *p) {
     return PyList_New(0);
 }
 
-/* Appends (kind, id, bytes(data[:n])) to list; the GIL is held. */
-static void gf_pump_add(PyObject *list, int kind, unsigned long long id, const char *data, size_t n) {
+/* Appends (kind, id, payload) to list; the GIL is held. The payload is
+ * bytes(data[:n]), or with lend a memoryview of data, which must be C memory
+ * that stays valid until gf_pump_deliver returns. */
+static void gf_pump_add(gf_pump *p, PyObject *list, int kind, unsigned long long id,
+                        char *data, size_t n, int lend) {
     if (list == NULL) return;
-    PyObject *item = Py_BuildValue("(iKy#)", kind, id, data == NULL ? "" : data, (Py_ssize_t)n);
+    PyObject *item;
+    if (lend && data != NULL) {
+        PyObject *view = PyMemoryView_FromMemory(data, (Py_ssize_t)n, PyBUF_READ);
+        if (view != NULL && p->views == NULL) p->views = PyList_New(0);
+        if (view != NULL && p->views != NULL && PyList_Append(p->views, view) == 0) {
+            item = Py_BuildValue("(iKN)", kind, id, view);
+        } else {
+            Py_XDECREF(view);
+            item = NULL;
+        }
+    } else {
+        item = Py_BuildValue("(iKy#)", kind, id, data == NULL ? "" : data, (Py_ssize_t)n);
+    }
     if (item == NULL || PyList_Append(list, item) < 0) PyErr_WriteUnraisable(NULL);
     Py_XDECREF(item);
 }
 
-/* Calls the hook with the list, releases the GIL; returns the hook's int
- * result (1: the pool is drained after shutdown, close it) or -1. */
-static int gf_pump_deliver(gf_pump *p, long long pool, PyObject *list) {
+/* Releases the batch's memoryviews; returns 0 when every one was released
+ * (their memory may be reused), -1 when one was still exported. */
+static int gf_pump_release_views(gf_pump *p) {
+    int rc = 0;
+    if (p->views == NULL) return 0;
+    Py_ssize_t n = PyList_GET_SIZE(p->views);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *r = PyObject_CallMethod(PyList_GET_ITEM(p->views, i), "release", NULL);
+        if (r == NULL) {
+            PyErr_Clear();
+            rc = -1;
+        }
+        Py_XDECREF(r);
+    }
+    Py_CLEAR(p->views);
+    return rc;
+}
+
+/* Calls the hook with the list, releases the lent views and the GIL; returns
+ * the hook's int result (1: the pool is drained after shutdown, close it) or
+ * -1. *kept is set when a view could not be released: its memory must not be
+ * reused. */
+static int gf_pump_deliver(gf_pump *p, long long pool, PyObject *list, int *kept) {
     int rc = -1;
     if (list != NULL && gf_deliver_hook != NULL) {
         PyObject *r = PyObject_CallFunction(gf_deliver_hook, "LO", pool, list);
@@ -61,6 +102,7 @@ static int gf_pump_deliver(gf_pump *p, long long pool, PyObject *list) {
         }
     }
     Py_XDECREF(list);
+    *kept = gf_pump_release_views(p) != 0;
     p->ts = PyEval_SaveThread();
     return rc;
 }

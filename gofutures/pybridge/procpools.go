@@ -100,7 +100,7 @@ func NewProcPool(spec ProcPoolSpec) (int64, error) {
 		Depth:            spec.Depth,
 		InitPayload:      spec.InitPayload,
 		Launcher:         launcher,
-		Alloc:            bufpool.Get,
+		Alloc:            allocPayload,
 		Release:          bufpool.Put,
 	})
 	if err != nil {

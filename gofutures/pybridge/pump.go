@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/gofutures/gofutures/gofutures/bufpool"
+	"github.com/gofutures/gofutures/gofutures/cblock"
 	"github.com/gofutures/gofutures/gofutures/panics"
 	"github.com/gofutures/gofutures/gofutures/procpool"
 )
@@ -36,10 +37,13 @@ func runPump(poolID int64, p *procpool.Pool, done chan<- struct{}) {
 		}
 		buf = events
 		if !attached {
+			for _, ev := range events {
+				releasePayload(ev.Payload, false)
+			}
 			continue // Python is gone: drain so the pool can finish
 		}
-		var rc C.int
-		r := panics.Try(func() { rc = deliver(c, poolID, events) })
+		var rc, kept C.int
+		r := panics.Try(func() { rc, kept = deliver(c, poolID, events) })
 		if r != nil {
 			p.Kill("internal error delivering results: " + r.Error())
 		}
@@ -47,7 +51,7 @@ func runPump(poolID int64, p *procpool.Pool, done chan<- struct{}) {
 			p.Close()
 		}
 		for _, ev := range events {
-			bufpool.Put(ev.Payload) // copied into Python bytes by deliver
+			releasePayload(ev.Payload, r != nil || kept != 0)
 		}
 		clear(buf)
 	}
@@ -56,14 +60,45 @@ func runPump(poolID int64, p *procpool.Pool, done chan<- struct{}) {
 	}
 }
 
-func deliver(c *C.gf_pump, poolID int64, events []procpool.Event) C.int {
+// deliver hands a batch to Python. Payloads in C memory (cblock) go as
+// memoryviews, without a copy; kept is set when Python still exports one of
+// them after delivery.
+func deliver(c *C.gf_pump, poolID int64, events []procpool.Event) (rc, kept C.int) {
 	list := C.gf_pump_begin(c)
 	for _, ev := range events {
 		var data *C.char
 		if len(ev.Payload) > 0 {
 			data = (*C.char)(unsafe.Pointer(&ev.Payload[0]))
 		}
-		C.gf_pump_add(list, C.int(ev.Kind), C.ulonglong(ev.ID), data, C.size_t(len(ev.Payload)))
+		lend := C.int(0)
+		if cblock.Owns(ev.Payload) {
+			lend = 1
+		}
+		C.gf_pump_add(c, list, C.int(ev.Kind), C.ulonglong(ev.ID), data, C.size_t(len(ev.Payload)), lend)
 	}
-	return C.gf_pump_deliver(c, C.longlong(poolID), list)
+	rc = C.gf_pump_deliver(c, C.longlong(poolID), list, &kept)
+	return rc, kept
+}
+
+// allocPayload provides the buffers the pool reads results into: large ones
+// in C memory, which the pump lends to Python without a copy.
+func allocPayload(n int) []byte {
+	if n >= cblock.MinSize {
+		if b := cblock.Get(n); b != nil {
+			return b
+		}
+	}
+	return bufpool.Get(n)
+}
+
+// releasePayload recycles a delivered payload. A C block that Python may
+// still read (kept) is abandoned instead of reused.
+func releasePayload(b []byte, kept bool) {
+	if kept && cblock.Owns(b) {
+		cblock.Abandon(b)
+		return
+	}
+	if !cblock.Put(b) {
+		bufpool.Put(b)
+	}
 }

@@ -15,6 +15,7 @@ parent's ``__main__``. So:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import pickle
 import sys
@@ -68,6 +69,54 @@ def dumps_call(obj: Any) -> bytes:
     if _refers_to_main(obj, data):
         return _cloudpickle_dumps(obj)
     return data
+
+
+class _Pieces:
+    """A pickler's file that keeps what it is given: frames of up to 64 KiB,
+    and each buffer of 64 KiB or more by reference (the C pickler writes
+    those straight to the file, uncopied)."""
+
+    __slots__ = ("pieces", "write")
+
+    def __init__(self) -> None:
+        self.pieces: list[Any] = []
+        self.write = self.pieces.append
+
+
+def dumps_call_pieces(obj: Any) -> bytes | list[Any]:
+    """As dumps_call, for a call with a big buffer among its arguments: the
+    pickle comes as a list of pieces that refer to the caller's buffers, to
+    be joined (copied once) before ``obj`` changes. A whole pickle in one
+    bytes object would cost a copy more, and a fresh allocation that glibc
+    maps and unmaps each time (a page fault per 4 KiB)."""
+    file = _Pieces()
+    try:
+        _MainDetector(file, PROTOCOL).dump(obj)
+    except _RefersToMain:
+        return _cloudpickle_dumps(obj)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return _cloudpickle_dumps(obj)
+    return file.pieces
+
+
+_BUFFER_TYPES = frozenset((bytes, bytearray, str))
+
+
+def has_big_buffer(args: tuple[Any, ...]) -> bool:
+    """Whether an argument is a buffer of 64 KiB or more: bytes, bytearray,
+    str, or an object whose class has ``nbytes`` (a NumPy array, say).
+    Costs about 0.1 us an argument; only the class is asked about nbytes,
+    never an instance (a proxy would forward the question)."""
+    for arg in args:
+        kind = type(arg)
+        if kind in _BUFFER_TYPES:
+            if len(arg) >= _SCAN_LIMIT:
+                return True
+        elif kind is not int and getattr(kind, "nbytes", None) is not None:
+            with contextlib.suppress(Exception):
+                if arg.nbytes >= _SCAN_LIMIT:
+                    return True
+    return False
 
 
 def _cloudpickle_dumps(obj: Any) -> bytes:

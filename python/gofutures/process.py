@@ -217,7 +217,10 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
             refuse_submit(st.broken, BrokenProcessPool, st.shutdown, _global_shutdown)
             future = _ProcFuture()
             try:
-                payload = _pickling.dumps_call((fn, args, kwargs))
+                if _pickling.has_big_buffer(args):
+                    payload = _pickling.dumps_call_pieces((fn, args, kwargs))
+                else:
+                    payload = _pickling.dumps_call((fn, args, kwargs))
             except BaseException as exc:
                 # As the stdlib's queue feeder: the call fails, the pool goes on.
                 text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -358,7 +361,7 @@ def _deliver(pool_id: int, events: list[tuple[int, int, bytes]]) -> int:
     with st.lock:
         for kind, task_id, data in events:
             if kind == _EVENT_BROKEN:
-                broken = data.decode("utf-8", "replace")
+                broken = bytes(data).decode("utf-8", "replace")
                 continue
             item = st.items.pop(task_id, None)
             if item is not None:

@@ -45,6 +45,9 @@ from benchmarks.impls import load
 from benchmarks.tasks import noop
 impl = load([sys.argv[1]])[sys.argv[1]]
 context = sys.argv[2] or None
+# Resolve the executor class now: concurrent.futures and gofutures import
+# their process module on first access, which is an import, not start-up.
+getattr(impl.module, "ProcessPoolExecutor", None)
 t0 = time.perf_counter()
 pool = impl.process_pool(2, context=context)
 try:

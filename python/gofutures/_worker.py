@@ -173,6 +173,14 @@ def preload() -> None:
 
     with contextlib.suppress(Exception):
         _libc()
+
+
+def preload_when_idle() -> None:
+    """Import what some workers need (about 12 ms): a zygote does it once no
+    fork is asked for, so that a pool's first workers do not wait for it.
+    A worker forked before imports it when a call needs it."""
+    import contextlib
+
     with contextlib.suppress(ImportError):
         import cloudpickle  # noqa: F401 - __main__ code arrives pickled by it
 

@@ -31,6 +31,8 @@ import sys
 from gofutures import _pickling, _wire, _worker  # noqa: F401 - preloaded for the children
 
 COMMANDS_FD = 3  # in an executed zygote
+# How long the zygote waits for a fork request before it does its idle work.
+_IDLE_S = 0.05
 REPLIES_FD = 4
 
 
@@ -92,8 +94,12 @@ class _Zygote:
         sel.register(self.commands, selectors.EVENT_READ)
         sel.register(self.wake_r, selectors.EVENT_READ)
         pending = b""
+        idle_work = [_worker.preload_when_idle]
         while True:
-            for key, _ in sel.select():
+            ready = sel.select(_IDLE_S if idle_work else None)
+            if not ready and idle_work:
+                idle_work.pop()()
+            for key, _ in ready:
                 if key.fd == self.wake_r:
                     try:
                         while os.read(self.wake_r, 512):

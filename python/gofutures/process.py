@@ -49,7 +49,7 @@ from concurrent.futures.process import BrokenProcessPool, _RemoteTraceback
 from functools import partial
 from typing import Any
 
-from gofutures import _future, _native, _pickling
+from gofutures import _future, _native, _pickling, _zygote
 from gofutures._executor import refuse_submit
 
 __all__ = ("ProcessPoolExecutor", "BrokenProcessPool")
@@ -304,8 +304,6 @@ def _start_mode(method: str | None) -> tuple[int, tuple[int, int, int]]:
         return _START_OWN_ZYGOTE, (0, -1, -1)
     with _zygote_lock:
         if not _shared_zygote_handed and not _native.loaded() and not _native.forked:
-            from gofutures import _zygote
-
             _shared_zygote_handed = True
             return _START_SHARED_ZYGOTE, _zygote.fork_before_go()
     return _START_SHARED_ZYGOTE, (0, -1, -1)

@@ -1,0 +1,133 @@
+"""The Future subclass the executors return (gofutures._future.Future)
+against concurrent.futures.Future: the transitions it re-implements must
+behave the same, state for state."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from gofutures import _future
+
+TIMEOUT = 5.0
+
+
+@pytest.fixture(params=["stdlib", "gofutures"])
+def future_class(request: pytest.FixtureRequest) -> Any:
+    return concurrent.futures.Future if request.param == "stdlib" else _future.Future
+
+
+def _outcome(call: Any) -> tuple[str, str]:
+    try:
+        return ("ok", repr(call()))
+    except Exception as exc:  # the class and the message are compared
+        return (type(exc).__name__, str(exc).split(" ")[0])
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        ("running", "result"),
+        ("running", "exception"),
+        ("result",),
+        ("exception",),
+        ("cancel", "running"),
+        ("cancel", "running", "running"),
+        ("running", "running"),
+        ("result", "result"),
+        ("result", "exception"),
+        ("exception", "result"),
+        ("cancel", "result"),
+        ("cancel", "running", "exception"),
+        ("running", "cancel", "result"),
+    ],
+)
+def test_transitions_match_the_stdlib(steps: tuple[str, ...], caplog: Any) -> None:
+    seen = []
+    for cls in (concurrent.futures.Future, _future.Future):
+        f = cls()
+        calls = {
+            "running": f.set_running_or_notify_cancel,
+            "result": lambda f=f: f.set_result(1),
+            "exception": lambda f=f: f.set_exception(ValueError("x")),
+            "cancel": f.cancel,
+        }
+        with caplog.at_level(logging.CRITICAL, logger="concurrent.futures"):
+            outcomes = [_outcome(calls[step]) for step in steps]
+        seen.append((outcomes, f._state, f.done(), f.running(), f.cancelled()))
+    assert seen[0] == seen[1]
+
+
+def test_waiters_and_threads_are_woken(future_class: Any) -> None:
+    done = future_class()
+    failed = future_class()
+    cancelled = future_class()
+    results: list[Any] = []
+
+    def waiter() -> None:
+        finished, _ = concurrent.futures.wait([done, failed, cancelled], timeout=TIMEOUT)
+        results.append(len(finished))
+        results.append(done.result(timeout=TIMEOUT))
+
+    t = threading.Thread(target=waiter)
+    t.start()
+    assert cancelled.cancel()
+    assert cancelled.set_running_or_notify_cancel() is False
+    failed.set_exception(OSError("io"))
+    done.set_result("value")
+    t.join(TIMEOUT)
+    assert results == [3, "value"]
+    order = [f for f in concurrent.futures.as_completed([done, failed], timeout=TIMEOUT)]
+    assert set(order) == {done, failed}
+
+
+def test_callbacks_run_once_and_errors_are_logged(future_class: Any, caplog: Any) -> None:
+    f = future_class()
+    calls: list[Any] = []
+    f.add_done_callback(calls.append)
+    f.add_done_callback(lambda _: 1 / 0)
+    with caplog.at_level(logging.ERROR, logger="concurrent.futures"):
+        f.set_result(7)
+    assert calls == [f]
+    assert "exception calling callback" in caplog.text
+    f.add_done_callback(calls.append)  # after completion: called at once
+    assert calls == [f, f]
+
+
+def test_no_callbacks_no_waiters(future_class: Any) -> None:
+    f = future_class()
+    assert f.set_running_or_notify_cancel() is True
+    f.set_exception(KeyError("k"))
+    assert isinstance(f.exception(timeout=0), KeyError)
+
+
+@pytest.mark.parametrize("outcome", ["result", "exception"])
+def test_a_thread_blocked_in_result_wakes_at_once(future_class: Any, outcome: str) -> None:
+    f = future_class()
+    got: list[Any] = []
+
+    def blocked() -> None:
+        try:
+            got.append(f.result(timeout=TIMEOUT))
+        except ValueError as exc:
+            got.append(exc)
+
+    t = threading.Thread(target=blocked)
+    t.start()
+    deadline = time.monotonic() + TIMEOUT
+    while not f._condition._waiters and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert f._condition._waiters, "the thread waits on the future's condition"
+    started = time.monotonic()
+    if outcome == "result":
+        f.set_result("v")
+    else:
+        f.set_exception(ValueError("e"))
+    t.join(TIMEOUT)
+    assert time.monotonic() - started < TIMEOUT / 2, "woken by the notification, not the timeout"
+    assert len(got) == 1

@@ -5,6 +5,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -131,6 +132,46 @@ func TestMaxTasksPerChildReplacesWorkers(t *testing.T) {
 		n, _ := strconv.Atoi(pid)
 		assert.False(t, alive(n))
 	}
+	// Replacements started ahead and never used are reaped too.
+	assert.Empty(t, childrenOf(os.Getpid()))
+}
+
+func TestMaxTasksPerChildOneTaskEach(t *testing.T) {
+	p := newPool(t, procpool.Config{Workers: 2, MaxTasksPerChild: 1})
+	for i := 1; i <= 12; i++ {
+		require.NoError(t, p.Submit(uint64(i), []byte("pid")))
+	}
+	got, broken := collect(t, p, 12)
+	require.Nil(t, broken)
+	pids := map[string]bool{}
+	for _, ev := range got {
+		pids[string(ev.Payload)] = true
+	}
+	assert.Len(t, pids, 12, "a fresh worker for every task")
+	finish(t, p)
+	assert.Empty(t, childrenOf(os.Getpid()))
+}
+
+// childrenOf lists the pids whose parent is pid (Linux /proc).
+func childrenOf(pid int) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
+		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func TestLargePayloads(t *testing.T) {

@@ -32,11 +32,21 @@ type slot struct {
 	exitMu sync.Mutex
 	exits  map[Proc]ExitStatus // cached by waitExit
 
-	// next is the replacement worker being started while the current one
-	// runs its last task (max_tasks_per_child), nil if none. Guarded by
-	// pool.mu.
-	next chan started
+	// reaping counts retired workers still being waited for in the
+	// background; the slot ends only when they are reaped.
+	reaping sync.WaitGroup
+
+	// nexts are the replacement workers being started, in the order they
+	// will take over, while the current one runs its last task
+	// (max_tasks_per_child). Guarded by pool.mu.
+	nexts []chan started
 }
+
+// replacementsAhead is how many replacement workers a slot starts ahead
+// while tasks wait: starting one (fork, initializer, handshake) takes 4-6 ms
+// here, far longer than a short task, so with one at a time the slot spends
+// most of its time waiting for it.
+const replacementsAhead = 2
 
 // started is the outcome of slot.start.
 type started struct {
@@ -49,6 +59,7 @@ type started struct {
 func (s *slot) run() {
 	p := s.pool
 	defer p.slotDone()
+	defer s.reaping.Wait()
 	r := panics.Try(func() {
 		for s.generation() {
 		}
@@ -59,18 +70,21 @@ func (s *slot) run() {
 	s.dropReplacement()
 }
 
-// dropReplacement stops a replacement worker started for a generation that
-// will not come (the pool broke or closed).
+// dropReplacement stops the replacement workers started for generations
+// that will not come (the pool broke or closed).
 func (s *slot) dropReplacement() {
 	p := s.pool
 	p.mu.Lock()
-	next := s.next
-	s.next = nil
+	nexts := s.nexts
+	s.nexts = nil
 	p.mu.Unlock()
-	if next == nil {
-		return
+	for _, next := range nexts {
+		s.discard(<-next)
 	}
-	st := <-next
+}
+
+// discard stops a started worker that will get no task.
+func (s *slot) discard(st started) {
 	if st.err == nil && st.proc != nil {
 		st.conn.Close()
 		st.proc.Kill()
@@ -85,8 +99,12 @@ func (s *slot) generation() bool {
 	p := s.pool
 	p.mu.Lock()
 	stop := p.broken != "" || (p.closing && len(p.queue) == 0)
-	next := s.next
-	s.next = nil
+	var next chan started
+	if len(s.nexts) > 0 {
+		next = s.nexts[0]
+		s.nexts[0] = nil
+		s.nexts = s.nexts[1:]
+	}
 	p.mu.Unlock()
 	var st started
 	if next != nil {
@@ -95,12 +113,7 @@ func (s *slot) generation() bool {
 		st.proc, st.conn, st.reader, st.err = s.start()
 	}
 	if stop {
-		if st.err == nil && st.proc != nil { // a replacement nobody needs
-			st.conn.Close()
-			st.proc.Kill()
-			s.reap(st.proc)
-			s.forget(st.proc)
-		}
+		s.discard(st) // a replacement nobody needs
 		return false
 	}
 	if st.err != nil {
@@ -133,33 +146,53 @@ func (s *slot) generation() bool {
 	}
 	conn.Close()
 	<-readerDone
-	s.reap(proc)
-	s.forget(proc)
 	p.mu.Lock()
 	s.proc = nil
 	p.mu.Unlock()
+	if retire && exiting {
+		// A worker that reached its quota closed its connection and is
+		// exiting; its replacement need not wait for the exit (the kernel's
+		// teardown of its memory), only the slot's own end does.
+		s.reaping.Add(1)
+		go func() {
+			defer s.reaping.Done()
+			s.reap(proc)
+			s.forget(proc)
+		}()
+		return retire
+	}
+	s.reap(proc)
+	s.forget(proc)
 	return retire
 }
 
 // prestartLocked starts the replacement of a worker that was just given its
-// last task, so that it is ready (forked, initialized) when that task ends:
-// it takes tasks only after the current worker has exited, so at most
-// Workers workers ever run tasks. pool.mu must be held.
+// last task, so that it is ready (forked, initialized) when that task ends,
+// and while more tasks wait than slots could take, the one after it too
+// (replacementsAhead). A replacement takes tasks only after the worker
+// before it has sent its last result, so at most Workers workers ever run
+// tasks. pool.mu must be held.
 func (s *slot) prestartLocked() {
 	p := s.pool
 	quota := p.cfg.MaxTasksPerChild
-	if quota == 0 || s.sent < quota || s.next != nil || p.broken != "" || p.closing {
+	if quota == 0 || s.sent < quota || p.broken != "" || p.closing {
 		return
 	}
-	ch := make(chan started, 1)
-	s.next = ch
-	go func() {
-		var st started
-		if r := panics.Try(func() { st.proc, st.conn, st.reader, st.err = s.start() }); r != nil {
-			st.err = r
-		}
-		ch <- st
-	}()
+	want := 1
+	if len(p.queued) > len(p.slots) {
+		want = replacementsAhead
+	}
+	for len(s.nexts) < want {
+		ch := make(chan started, 1)
+		s.nexts = append(s.nexts, ch)
+		go func() {
+			var st started
+			if r := panics.Try(func() { st.proc, st.conn, st.reader, st.err = s.start() }); r != nil {
+				st.err = r
+			}
+			ch <- st
+		}()
+	}
 }
 
 // start launches a worker and performs HELLO, INIT, READY.

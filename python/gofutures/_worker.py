@@ -143,6 +143,9 @@ def serve(socket_path: str, token: int) -> int:
     while True:
         frame = reader.read()
         if frame is None or frame[0] == _wire.EXIT:
+            # Hang up before exiting: the supervisor sees the end at once,
+            # not after the kernel has torn this process's memory down.
+            sock.close()
             return 0
         kind, task_id, payload = frame
         if kind == _wire.TASK:

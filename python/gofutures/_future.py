@@ -80,28 +80,21 @@ class Future(_base.Future, Generic[T]):  # type: ignore[type-arg]
             raise RuntimeError("Future in unexpected state")
 
     def set_result(self, result: Any) -> None:
-        condition = self._condition
-        with condition._lock:
-            if self._state in _DONE:
-                raise InvalidStateError(f"{self._state}: {self!r}")
-            self._result = result
-            self._state = _FINISHED
-            for waiter in self._waiters:
-                waiter.add_result(self)
-            if condition._waiters:
-                condition.notify_all()
-        if self._done_callbacks:
-            self._invoke_callbacks()
+        self._finish("_result", result, "add_result")
 
     def set_exception(self, exception: BaseException | None) -> None:
+        self._finish("_exception", exception, "add_exception")
+
+    def _finish(self, field: str, value: Any, waiter_method: str) -> None:
+        """set_result/set_exception: store value in field, wake everyone."""
         condition = self._condition
         with condition._lock:
             if self._state in _DONE:
                 raise InvalidStateError(f"{self._state}: {self!r}")
-            self._exception = exception
+            setattr(self, field, value)
             self._state = _FINISHED
             for waiter in self._waiters:
-                waiter.add_exception(self)
+                getattr(waiter, waiter_method)(self)
             if condition._waiters:
                 condition.notify_all()
         if self._done_callbacks:

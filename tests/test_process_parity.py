@@ -492,27 +492,30 @@ def test_cancel_races_workers_without_losing_a_task(
     succeeds means the task never runs; one that fails means the future is
     running or done; every future ends."""
     log = tmp_path / "ran.txt"
+    gate = tasks.Gate()
     ex = cf.ProcessPoolExecutor(2)
     try:
+        held = [ex.submit(tasks.gate_wait, gate.address, "held") for _ in range(2)]
+        gate.wait_started()
+        gate.wait_started()  # both workers are busy: the rest must queue
         n = 400
         futures = [ex.submit(tasks.record, str(log), i) for i in range(n)]
-        outcomes = []
-        for f in reversed(futures[n // 2 :]):
-            ok = f.cancel()
-            outcomes.append(ok)
-            if ok:
+        assert futures[-1].cancel(), "queued behind busy workers: cancellable"
+        gate.release()
+        for f in reversed(futures[n // 2 : -1]):  # racing the draining workers
+            if f.cancel():
                 assert f.cancelled() and f.done()
             else:
                 assert f.running() or f.done()
-        _, not_done = concurrent.futures.wait(futures, timeout=TIMEOUT)
+        _, not_done = concurrent.futures.wait(futures + held, timeout=TIMEOUT)
         assert not not_done
     finally:
+        gate.close()
         ex.shutdown(wait=True)
     ran = sorted(int(line) for line in log.read_text().split())
     expected = [i for i, f in enumerate(futures) if not f.cancelled()]
     assert ran == expected
     assert [f.result() for f in futures if not f.cancelled()] == expected
-    assert any(outcomes)
 
 
 # --------------------------------------------------------------------------

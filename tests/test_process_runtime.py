@@ -302,6 +302,26 @@ def test_result_unpickling_error_fails_only_that_future(ctx: str | None) -> None
         assert ex.submit(tasks.square, 6).result(timeout=TIMEOUT) == 36
 
 
+def test_big_results_and_errors_arrive_whole() -> None:
+    """Results of 64 KiB and more are unpickled from pooled C memory that is
+    reused for the next ones: each must arrive intact, errors included."""
+    big = 1 << 18
+    with gofutures.ProcessPoolExecutor(2) as ex:
+        blobs = [ex.submit(tasks.make_bytes, big + i) for i in range(20)]
+        errors = [ex.submit(tasks.raise_value_error, "e" * big + str(i)) for i in range(5)]
+        for i, f in enumerate(blobs):
+            data = f.result(timeout=TIMEOUT)
+            assert type(data) is bytes and data == b"\xab" * (big + i)
+        for i, f in enumerate(errors):
+            exc = f.exception(timeout=TIMEOUT)
+            assert type(exc) is ValueError and str(exc) == "e" * big + str(i)
+        # A result kept by the caller stays valid after later deliveries.
+        first = blobs[0].result()
+        more = [ex.submit(tasks.make_bytes, big).result(timeout=TIMEOUT) for _ in range(5)]
+        assert first == b"\xab" * big
+        assert all(m == b"\xab" * big for m in more)
+
+
 # --------------------------------------------------------------------------
 # (f) threads and Ctrl-C
 # --------------------------------------------------------------------------

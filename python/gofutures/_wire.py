@@ -159,6 +159,10 @@ def send_frame(
     sendmsg (a single writev-style system call), looping over partial sends.
     Not thread-safe: callers sharing a socket must serialise whole frames.
     """
+    if type(payload) is bytes and len(payload) <= _SMALL_PAYLOAD:
+        # The common case (a pickled result), without the memoryview.
+        sock.sendall(_pack_header(kind, frame_id, len(payload)) + payload)
+        return
     view = _byte_view(payload)
     header = _pack_header(kind, frame_id, view.nbytes)
     if view.nbytes <= _SMALL_PAYLOAD:
@@ -254,9 +258,13 @@ class FrameReader:
                 f"frame too large: {_kind_name(kind)} frame (id {frame_id}) declares a "
                 f"{size}-byte payload; the limit is {self._max_payload} bytes"
             )
+        start = self._start
+        if self._end - start >= size:
+            # All buffered (a small frame): one slice, no zero-filling.
+            self._start = start + size
+            return kind, frame_id, self._buf[start : start + size]
         payload = bytearray(size)
-        if size:
-            self._read_payload(payload, kind, frame_id)
+        self._read_payload(payload, kind, frame_id)
         return kind, frame_id, payload
 
     def _fill_header(self) -> bool:

@@ -436,3 +436,16 @@ def test_garbage_never_crashes() -> None:
         except wire.ProtocolError:
             assert data.startswith(consumed)
             assert len(consumed) < len(data)
+
+
+def test_send_pieces_is_one_frame_of_the_joined_pieces() -> None:
+    a, b = socket.socketpair()
+    with a, b:
+        big = bytearray(b"\x01" * (1 << 18))
+        pieces = [b"head", big, memoryview(b"tail")]
+        sender = threading.Thread(target=wire.send_pieces, args=(a, wire.RESULT, 7, pieces))
+        sender.start()
+        kind, frame_id, payload = wire.FrameReader(b).read()  # type: ignore[misc]
+        sender.join()
+        assert (kind, frame_id) == (wire.RESULT, 7)
+        assert bytes(payload) == b"head" + bytes(big) + b"tail"

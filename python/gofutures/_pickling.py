@@ -144,6 +144,17 @@ class _MainRefPickler(pickle.Pickler):
         return NotImplemented
 
 
+def dumps_result_pieces(obj: Any) -> bytes | list[Any]:
+    """As dumps_result, for a result that is (or holds at its top) a big
+    buffer: a list of pieces that refer to it (see dumps_call_pieces)."""
+    file = _Pieces()
+    try:
+        pickle.Pickler(file, PROTOCOL).dump(obj)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return dumps_result(obj)
+    return file.pieces
+
+
 def dumps_result(obj: Any) -> bytes:
     """Pickle a worker's result (or exception) for the parent."""
     try:

@@ -40,6 +40,7 @@ __all__ = (
     "TruncatedFrameError",
     "encode_frame",
     "send_frame",
+    "send_pieces",
     "FrameReader",
 )
 
@@ -168,11 +169,24 @@ def send_frame(
     if view.nbytes <= _SMALL_PAYLOAD:
         sock.sendall(header + view)
         return
+    _send_buffers(sock, [memoryview(header), view])
+
+
+def send_pieces(sock: socket.socket, kind: int, frame_id: int, pieces: list[object]) -> None:
+    """Send one frame whose payload is the concatenation of ``pieces``
+    (bytes-like objects, e.g. a pickle written in pieces), without joining
+    them first: one sendmsg (writev) per call. Raises like send_frame."""
+    views = [_byte_view(p) for p in pieces]  # type: ignore[arg-type]
+    header = _pack_header(kind, frame_id, sum(v.nbytes for v in views))
+    _send_buffers(sock, [memoryview(header), *views])
+
+
+def _send_buffers(sock: socket.socket, buffers: list[memoryview]) -> None:
+    """Send every buffer, in order, looping over partial sends."""
     if not hasattr(sock, "sendmsg"):  # Windows
-        sock.sendall(header)
-        sock.sendall(view)
+        for buf in buffers:
+            sock.sendall(buf)
         return
-    buffers: list[memoryview] = [memoryview(header), view]
     while buffers:
         sent = sock.sendmsg(buffers)
         while sent:

@@ -80,13 +80,20 @@ def _run(sock: socket.socket, task_id: int, payload: bytearray) -> None:
         _wire.send_frame(sock, _wire.ERROR, task_id, _dumps_exception(exc))
         return
     try:
-        data = _pickling.dumps_result(result)
+        if _pickling.has_big_buffer((result,)):
+            # A big buffer goes out by reference: no copy into a pickle.
+            data = _pickling.dumps_result_pieces(result)
+        else:
+            data = _pickling.dumps_result(result)
     except BaseException as exc:
         # As the stdlib: a result that cannot be pickled fails its future.
         _wire.send_frame(sock, _wire.ERROR, task_id, _dumps_exception(exc))
         return
-    del result
-    _wire.send_frame(sock, _wire.RESULT, task_id, data)
+    if isinstance(data, list):
+        _wire.send_pieces(sock, _wire.RESULT, task_id, data)
+    else:
+        del result
+        _wire.send_frame(sock, _wire.RESULT, task_id, data)
 
 
 def _recv_exactly(sock: socket.socket, n: int) -> bytes | None:

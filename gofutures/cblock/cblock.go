@@ -119,6 +119,21 @@ func Abandon(b []byte) {
 	mu.Unlock()
 }
 
+// Trim frees every block kept for reuse (blocks handed out are untouched).
+func Trim() {
+	mu.Lock()
+	var blocks []unsafe.Pointer
+	for i := range free {
+		blocks = append(blocks, free[i]...)
+		free[i] = nil
+	}
+	cached = 0
+	mu.Unlock()
+	for _, p := range blocks {
+		C.free(p)
+	}
+}
+
 // Stats reports the blocks handed out and the bytes kept for reuse.
 func Stats() (inUse int, cachedBytes int) {
 	mu.Lock()

@@ -50,6 +50,19 @@ func TestCacheIsBounded(t *testing.T) {
 	assert.LessOrEqual(t, cached, cblock.MaxCached)
 }
 
+func TestTrimFreesTheCache(t *testing.T) {
+	b := cblock.Get(1 << 20)
+	kept := cblock.Get(1 << 16)
+	cblock.Put(b)
+	cblock.Trim()
+	inUse, cached := cblock.Stats()
+	assert.Equal(t, 1, inUse, "a block handed out stays")
+	assert.Zero(t, cached)
+	kept[0] = 1 // still usable
+	assert.True(t, cblock.Put(kept))
+	cblock.Trim()
+}
+
 func TestAbandonForgetsTheBlock(t *testing.T) {
 	b := cblock.Get(1 << 16)
 	cblock.Abandon(b)

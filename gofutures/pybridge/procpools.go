@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gofutures/gofutures/gofutures/bufpool"
+	"github.com/gofutures/gofutures/gofutures/cblock"
 	"github.com/gofutures/gofutures/gofutures/procpool"
 )
 
@@ -21,6 +22,9 @@ type procEntry struct {
 var (
 	procPools  sync.Map // int64 -> *procEntry
 	lastProcID atomic.Int64
+	// liveProcPools counts pools not yet finished; the last one to finish
+	// frees the cached result buffers.
+	liveProcPools atomic.Int64
 )
 
 // How a process pool starts its workers.
@@ -110,10 +114,14 @@ func NewProcPool(spec ProcPoolSpec) (int64, error) {
 	e := &procEntry{pool: p, pumpDone: make(chan struct{})}
 	procPools.Store(id, e)
 	go runPump(id, p, e.pumpDone)
+	liveProcPools.Add(1)
 	go func() {
 		<-e.pumpDone
 		p.Wait(-1)
 		procPools.Delete(id)
+		if liveProcPools.Add(-1) == 0 {
+			cblock.Trim() // no pool left to reuse the result buffers
+		}
 	}()
 	return id, nil
 }

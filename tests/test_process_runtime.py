@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -320,6 +321,47 @@ def test_big_results_and_errors_arrive_whole() -> None:
         more = [ex.submit(tasks.make_bytes, big).result(timeout=TIMEOUT) for _ in range(5)]
         assert first == b"\xab" * big
         assert all(m == b"\xab" * big for m in more)
+
+
+def test_big_arguments_are_given_back_when_sent_cancelled_or_dropped() -> None:
+    """A big argument is written to the worker from the caller's own buffer
+    (no copy); the reference gofutures takes on it ends in every case."""
+    big = {name: bytes([i]) * (1 << 20) for i, name in enumerate(("sent", "cancelled", "dropped"))}
+    base = {name: sys.getrefcount(big[name]) for name in big}
+
+    def released(name: str, nudge: Any) -> bool:
+        # Lent buffers are given back on the next submit or completion batch.
+        deadline = time.monotonic() + TIMEOUT
+        while sys.getrefcount(big[name]) > base[name] and time.monotonic() < deadline:
+            nudge()
+            time.sleep(0.01)
+        return sys.getrefcount(big[name]) == base[name]
+
+    with gofutures.ProcessPoolExecutor(1) as ex:
+
+        def nudge() -> None:
+            ex.submit(tasks.square, 1).result(timeout=TIMEOUT)
+
+        assert ex.submit(tasks.byte_len, big["sent"]).result(timeout=TIMEOUT) == 1 << 20
+        assert released("sent", nudge)
+        blocker = ex.submit(tasks.sleep_then_return, 0.3, "done")
+        queued = [ex.submit(tasks.square, 2) for _ in range(5)]  # fill the RUNNING window
+        doomed = ex.submit(tasks.byte_len, big["cancelled"])
+        assert doomed.cancel()
+        assert blocker.result(timeout=TIMEOUT) == "done"
+        assert [f.result(timeout=TIMEOUT) for f in queued] == [4] * 5
+        assert released("cancelled", nudge)
+    broken = gofutures.ProcessPoolExecutor(1)
+    try:
+        killer = broken.submit(tasks.kill_self, signal.SIGKILL)
+        lost = broken.submit(tasks.byte_len, big["dropped"])
+        with pytest.raises(gprocess.BrokenProcessPool):
+            killer.result(timeout=TIMEOUT)
+        with pytest.raises(gprocess.BrokenProcessPool):
+            lost.result(timeout=TIMEOUT)
+    finally:
+        broken.shutdown(wait=True)
+    assert released("dropped", lambda: None)
 
 
 # --------------------------------------------------------------------------

@@ -43,6 +43,10 @@ type Config struct {
 type task struct {
 	id      uint64
 	payload []byte
+	// pieces, if set, are the payload in parts that the caller lent
+	// (SubmitPieces); done is called once they are written or dropped.
+	pieces [][]byte
+	done   func()
 }
 
 // Pool is a supervised pool of worker processes. Use New.
@@ -124,6 +128,19 @@ func New(cfg Config) (*Pool, error) {
 
 // Submit queues a task. payload is kept, not copied.
 func (p *Pool) Submit(id uint64, payload []byte) error {
+	return p.submit(task{id: id, payload: payload})
+}
+
+// SubmitPieces queues a task whose payload is the concatenation of pieces,
+// written to the worker as they are (no copy). The pool calls done exactly
+// once, when the pieces are written or dropped (cancelled, pool broken);
+// until then the caller must keep them unchanged. If SubmitPieces returns
+// an error, done is not called.
+func (p *Pool) SubmitPieces(id uint64, pieces [][]byte, done func()) error {
+	return p.submit(task{id: id, pieces: pieces, done: done})
+}
+
+func (p *Pool) submit(t task) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.broken != "" {
@@ -132,7 +149,8 @@ func (p *Pool) Submit(id uint64, payload []byte) error {
 	if p.closing {
 		return ErrShutdown
 	}
-	p.queue = append(p.queue, task{id, payload})
+	id := t.id
+	p.queue = append(p.queue, t)
 	p.queued[id] = struct{}{}
 	if p.hungry > 0 {
 		// Busy slots are fed by their readers as results arrive: waking
@@ -226,6 +244,7 @@ func (p *Pool) breakPool(reason string) {
 		return
 	}
 	p.broken = reason
+	dropped := p.queue
 	p.queue = nil
 	clear(p.queued)
 	var procs []Proc
@@ -237,8 +256,23 @@ func (p *Pool) breakPool(reason string) {
 	p.cond.Broadcast()
 	p.mu.Unlock()
 	p.events.push(Event{Kind: EventBroken, Payload: []byte(reason)})
+	for _, t := range dropped {
+		p.release(t)
+	}
 	for _, proc := range procs {
 		proc.Kill()
+	}
+}
+
+// release hands a task's payload back once written or dropped: a payload
+// to Config.Release for reuse, lent pieces to their done function.
+func (p *Pool) release(t task) {
+	if t.done != nil {
+		t.done()
+		return
+	}
+	if p.cfg.Release != nil && t.payload != nil {
+		p.cfg.Release(t.payload)
 	}
 }
 

@@ -1,11 +1,14 @@
 package procpool_test
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -286,4 +289,40 @@ func keys(m map[uint64]procpool.Event) []uint64 {
 		out = append(out, k)
 	}
 	return out
+}
+
+func TestSubmitPiecesWritesThemAsOnePayloadAndReleasesOnce(t *testing.T) {
+	p := newPool(t, procpool.Config{Workers: 1, Depth: 1})
+	var mu sync.Mutex
+	done := map[uint64]int{}
+	release := func(id uint64) func() {
+		return func() { mu.Lock(); done[id]++; mu.Unlock() }
+	}
+	big := bytes.Repeat([]byte{'z'}, 100<<10)
+	require.NoError(t, p.Submit(1, []byte("sleep:200")))
+	require.NoError(t, p.SubmitPieces(2, [][]byte{[]byte("echo:"), big, []byte("!")}, release(2)))
+	require.NoError(t, p.SubmitPieces(3, [][]byte{[]byte("echo:x")}, release(3)))
+	require.Eventually(t, func() bool { return p.Queued() == 2 }, 10*time.Second, time.Millisecond)
+	assert.True(t, p.Cancel(3))
+	got, broken := collect(t, p, 2)
+	require.Nil(t, broken)
+	assert.Equal(t, string(big)+"!", string(got[2].Payload))
+	finish(t, p)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, map[uint64]int{2: 1, 3: 1}, done, "written and cancelled: released once each")
+}
+
+func TestBrokenPoolReleasesQueuedPieces(t *testing.T) {
+	p := newPool(t, procpool.Config{Workers: 1, Depth: 1})
+	var released atomic.Int32
+	require.NoError(t, p.Submit(1, []byte("sleep:300")))
+	require.NoError(t, p.Submit(2, []byte("kill")))
+	for i := uint64(3); i <= 5; i++ {
+		require.NoError(t, p.SubmitPieces(i, [][]byte{[]byte("echo:q")}, func() { released.Add(1) }))
+	}
+	_, broken := collect(t, p, 5)
+	require.NotNil(t, broken)
+	finish(t, p)
+	assert.Equal(t, int32(3), released.Load())
 }

@@ -323,12 +323,9 @@ func (s *slot) feed(conn net.Conn) bool {
 	}
 }
 
-// release hands a written task payload back to the caller for reuse.
-func (s *slot) release(payload []byte) {
-	if s.pool.cfg.Release != nil {
-		s.pool.cfg.Release(payload)
-	}
-}
+// release hands a task's payload back once written or dropped: a payload
+// to Config.Release for reuse, lent pieces to their done function.
+func (s *slot) release(t task) { s.pool.release(t) }
 
 // takeLocked moves the tasks this worker may take now from the pool's queue
 // to its in-flight set, appending them to batch; pool.mu must be held.
@@ -343,7 +340,7 @@ func (s *slot) takeLocked(batch []task) []task {
 		p.queue[0] = task{}
 		p.queue = p.queue[1:]
 		if _, ok := p.queued[t.id]; !ok {
-			s.release(t.payload) // cancelled while queued
+			s.release(t) // cancelled while queued
 			continue
 		}
 		delete(p.queued, t.id)
@@ -368,34 +365,53 @@ func (s *slot) sendLocked(conn net.Conn, batch []task, buf *[]byte) error {
 }
 
 // send writes a batch: small frames coalesced into one write, large
-// payloads written without copying.
+// payloads and lent pieces written without copying. Every task of the batch
+// is released, written or not.
 func (s *slot) send(conn net.Conn, batch []task, buf *[]byte) error {
 	const coalesce = 64 << 10
 	b := (*buf)[:0]
-	for _, t := range batch {
-		if len(t.payload) >= coalesce {
-			if len(b) > 0 {
-				if _, err := conn.Write(b); err != nil {
-					return err
-				}
-				b = b[:0]
-			}
-			err := wire.WriteFrame(conn, wire.KindTask, t.id, t.payload)
-			s.release(t.payload)
-			if err != nil {
-				return err
-			}
+	var err error
+	for i, t := range batch {
+		if err != nil {
+			s.release(batch[i])
 			continue
 		}
-		b = wire.AppendFrame(b, wire.KindTask, t.id, t.payload)
-		s.release(t.payload)
+		if t.pieces == nil && len(t.payload) < coalesce {
+			b = wire.AppendFrame(b, wire.KindTask, t.id, t.payload)
+			s.release(t)
+			continue
+		}
+		if len(b) > 0 {
+			_, err = conn.Write(b)
+			b = b[:0]
+		}
+		if err == nil {
+			err = writeTask(conn, t)
+		}
+		s.release(t)
 	}
 	*buf = b
-	if len(b) > 0 {
-		_, err := conn.Write(b)
-		return err
+	if err == nil && len(b) > 0 {
+		_, err = conn.Write(b)
 	}
-	return nil
+	return err
+}
+
+// writeTask writes one large task frame: its payload, or its lent pieces
+// (header and pieces in one writev).
+func writeTask(conn net.Conn, t task) error {
+	if t.pieces == nil {
+		return wire.WriteFrame(conn, wire.KindTask, t.id, t.payload)
+	}
+	n := 0
+	for _, piece := range t.pieces {
+		n += len(piece)
+	}
+	bufs := make(net.Buffers, 0, len(t.pieces)+1)
+	bufs = append(bufs, wire.AppendHeader(nil, wire.KindTask, t.id, n))
+	bufs = append(bufs, t.pieces...)
+	_, err := bufs.WriteTo(conn)
+	return err
 }
 
 // read reports the worker's results until its connection ends; an end that

@@ -7,6 +7,7 @@ package pybridge
 // running task: the pool mutex is only ever held briefly.
 
 /*
+#include <stdint.h>
 #include <stdlib.h>
 #include "gf_chunk.h"
 */
@@ -14,6 +15,7 @@ import "C"
 
 import (
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/gofutures/gofutures/gofutures/bufpool"
@@ -62,20 +64,44 @@ func gfProcSubmit(poolID, taskID C.longlong, data *C.char, n C.size_t) *C.char {
 	})
 }
 
-//export gfProcSubmitChunks
-func gfProcSubmitChunks(poolID, taskID C.longlong, chunks *C.gf_chunk, count C.int, total C.size_t) *C.char {
+// lentDone holds the handles of lent task pieces that Go has written or
+// dropped, for gf_release_lent (C, GIL held) to release.
+var (
+	lentMu   sync.Mutex
+	lentDone []C.uintptr_t
+)
+
+//export gfProcSubmitLent
+func gfProcSubmitLent(poolID, taskID C.longlong, chunks *C.gf_chunk, count C.int, lent C.uintptr_t) *C.char {
 	return guarded(func() error {
-		// The pieces of a pickle written by reference (see fast_proc_submit):
-		// one copy, straight into a recycled Go buffer.
-		buf := bufpool.Get(int(total))
-		off := 0
-		for _, c := range unsafe.Slice(chunks, int(count)) {
+		// The pieces point into Python objects that C keeps referenced until
+		// lent comes back through gfTakeLent: Go writes them, never copies.
+		cs := unsafe.Slice(chunks, int(count))
+		pieces := make([][]byte, 0, len(cs))
+		for _, c := range cs {
 			if c.len > 0 {
-				off += copy(buf[off:], unsafe.Slice((*byte)(unsafe.Pointer(c.data)), int(c.len)))
+				pieces = append(pieces, unsafe.Slice((*byte)(unsafe.Pointer(c.data)), int(c.len)))
 			}
 		}
-		return procSubmit(int64(poolID), int64(taskID), buf[:off])
+		return procSubmitPieces(int64(poolID), int64(taskID), pieces, func() {
+			lentMu.Lock()
+			lentDone = append(lentDone, lent)
+			lentMu.Unlock()
+		})
 	})
+}
+
+//export gfTakeLent
+func gfTakeLent() C.uintptr_t {
+	lentMu.Lock()
+	defer lentMu.Unlock()
+	n := len(lentDone)
+	if n == 0 {
+		return 0
+	}
+	h := lentDone[n-1]
+	lentDone = lentDone[:n-1]
+	return h
 }
 
 //export gfProcNew

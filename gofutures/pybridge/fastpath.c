@@ -36,41 +36,64 @@ static PyObject *gf_fast_submit(PyObject *self, PyObject *const *args, Py_ssize_
     Py_RETURN_NONE;
 }
 
+/* The buffers of a task whose pieces Go writes without copying: held (with
+ * a reference to each exporter) until Go is done with them. */
+typedef struct {
+    Py_ssize_t n;
+    Py_buffer views[];
+} gf_lent;
+
+static void gf_lent_free(gf_lent *l, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++) PyBuffer_Release(&l->views[i]);
+    free(l);
+}
+
+/* gf_release_lent releases the buffers of every task Go has written or
+ * dropped since the last call; the GIL must be held. Called on each submit
+ * and by the completion pump, so they go soon after their task's frame. */
+void gf_release_lent(void) {
+    uintptr_t h;
+    while ((h = gfTakeLent()) != 0) {
+        gf_lent *l = (gf_lent *)h;
+        gf_lent_free(l, l->n);
+    }
+}
+
 /* Submits the concatenation of list's buffer objects (the pieces a pickler
- * wrote); Go copies them once. */
+ * wrote, big buffers by reference): Go writes them to the worker as they are,
+ * and hands them back to gf_release_lent. No copy. */
 static PyObject *gf_proc_submit_chunks(long long pool, long long task, PyObject *list) {
     Py_ssize_t count = PyList_GET_SIZE(list);
-    Py_buffer *views = PyMem_Calloc((size_t)count + 1, sizeof(Py_buffer));
+    gf_lent *lent = calloc(1, sizeof(gf_lent) + ((size_t)count + 1) * sizeof(Py_buffer));
     gf_chunk *chunks = PyMem_Calloc((size_t)count + 1, sizeof(gf_chunk));
-    PyObject *result = NULL;
     Py_ssize_t got = 0;
-    size_t total = 0;
-    if (views == NULL || chunks == NULL) {
+    if (lent == NULL || chunks == NULL) {
         PyErr_NoMemory();
-        goto done;
+        goto fail;
     }
     for (; got < count; got++) {
-        if (PyObject_GetBuffer(PyList_GET_ITEM(list, got), &views[got], PyBUF_C_CONTIGUOUS) < 0) goto done;
-        chunks[got].data = views[got].buf;
-        chunks[got].len = (size_t)views[got].len;
-        total += (size_t)views[got].len;
+        if (PyObject_GetBuffer(PyList_GET_ITEM(list, got), &lent->views[got], PyBUF_C_CONTIGUOUS) < 0) goto fail;
+        chunks[got].data = lent->views[got].buf;
+        chunks[got].len = (size_t)lent->views[got].len;
     }
-    char *err = gfProcSubmitChunks(pool, task, chunks, (int)count, total);
-    if (err != NULL) {
-        gf_submit_error(err);
-        goto done;
-    }
-    result = Py_NewRef(Py_None);
-done:
-    for (Py_ssize_t i = 0; i < got; i++) PyBuffer_Release(&views[i]);
-    PyMem_Free(views);
+    lent->n = count;
+    char *err = gfProcSubmitLent(pool, task, chunks, (int)count, (uintptr_t)lent);
     PyMem_Free(chunks);
-    return result;
+    if (err != NULL) {
+        gf_lent_free(lent, count); /* not queued: Go will not hand it back */
+        return gf_submit_error(err);
+    }
+    Py_RETURN_NONE;
+fail:
+    if (lent != NULL) gf_lent_free(lent, got);
+    PyMem_Free(chunks);
+    return NULL;
 }
 
 /* fast_proc_submit(pool, task, payload): queue a pickled task on a process
- * pool. payload is bytes, or a list of buffer objects to concatenate (a
- * pickle written in pieces); either is copied once into Go memory. */
+ * pool. payload is bytes (copied once into Go memory), or a list of buffer
+ * objects to concatenate (a pickle written in pieces), which Go writes out
+ * without copying and gives back later. */
 static PyObject *gf_fast_proc_submit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     long long a[2];
     if (nargs != 3) {
@@ -78,6 +101,7 @@ static PyObject *gf_fast_proc_submit(PyObject *self, PyObject *const *args, Py_s
         return NULL;
     }
     if (!gf_args_ll(args, 2, 2, a, "proc_submit(pool, task, payload)")) return NULL;
+    gf_release_lent();
     if (PyList_CheckExact(args[2])) return gf_proc_submit_chunks(a[0], a[1], args[2]);
     char *data;
     Py_ssize_t n;

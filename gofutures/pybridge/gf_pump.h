@@ -22,6 +22,9 @@ typedef struct {
 
 static PyObject *gf_deliver_hook;
 
+/* In fastpath.c: releases task pieces Go is done with (GIL held). */
+extern void gf_release_lent(void);
+
 /* Returns 1 when attached, -1 when Python is gone. */
 static int gf_pump_attach(gf_pump *p) {
     if (!gf_python_alive()) return -1;
@@ -103,12 +106,14 @@ static int gf_pump_deliver(gf_pump *p, long long pool, PyObject *list, int *kept
     }
     Py_XDECREF(list);
     *kept = gf_pump_release_views(p) != 0;
+    gf_release_lent();
     p->ts = PyEval_SaveThread();
     return rc;
 }
 
 static void gf_pump_detach(gf_pump *p) {
     PyEval_RestoreThread(p->ts);
+    gf_release_lent();
     p->ts = NULL;
     PyGILState_Release(p->gil);
 }

@@ -158,11 +158,20 @@ func JoinProcPool(id int64, timeout time.Duration) bool {
 }
 
 func procSubmit(poolID, taskID int64, payload []byte) error {
+	return submitTo(poolID, func(p *procpool.Pool) error { return p.Submit(uint64(taskID), payload) })
+}
+
+func procSubmitPieces(poolID, taskID int64, pieces [][]byte, done func()) error {
+	return submitTo(poolID, func(p *procpool.Pool) error { return p.SubmitPieces(uint64(taskID), pieces, done) })
+}
+
+// submitTo runs submit on pool poolID, giving its errors their kinds.
+func submitTo(poolID int64, submit func(*procpool.Pool) error) error {
 	p, ok := ProcPool(poolID)
 	if !ok {
 		return fmt.Errorf(KindInvalid+"no process pool %d (already shut down)", poolID)
 	}
-	err := p.Submit(uint64(taskID), payload)
+	err := submit(p)
 	switch {
 	case err == nil:
 		return nil

@@ -88,6 +88,13 @@ def is_gofutures(cf: types.ModuleType) -> bool:
     return cf.__name__ == "gofutures"
 
 
+def hold(ex: Any, gate: tasks.Gate, value: Any = "held") -> Any:
+    """Submit a task that blocks on gate; return its future once a worker runs it."""
+    future = ex.submit(tasks.gate_wait, gate.address, value)
+    gate.wait_started()
+    return future
+
+
 def wait_all(futures: list[Any]) -> None:
     """Wait until every future is done (cancelled ones included).
 
@@ -412,8 +419,7 @@ def test_shutdown_wait_true_completes_everything(pph: ProcHarness) -> None:
 def test_shutdown_wait_false_returns_and_work_still_runs(pph: ProcHarness) -> None:
     ex = pph.executor(1)
     gate = pph.gate()
-    held = ex.submit(tasks.gate_wait, gate.address, "held")
-    gate.wait_started()
+    held = hold(ex, gate)
     queued = [ex.submit(tasks.square, i) for i in range(4)]
     t0 = time.monotonic()
     ex.shutdown(wait=False)
@@ -430,8 +436,7 @@ def test_shutdown_wait_false_returns_and_work_still_runs(pph: ProcHarness) -> No
 def test_shutdown_cancel_futures(pph: ProcHarness) -> None:
     ex = pph.executor(1)
     gate = pph.gate()
-    held = ex.submit(tasks.gate_wait, gate.address, "held")
-    gate.wait_started()
+    held = hold(ex, gate)
     queued = [ex.submit(tasks.square, i) for i in range(8)]
     ex.shutdown(wait=False, cancel_futures=True)
     gate.release()
@@ -466,8 +471,7 @@ def test_context_manager(pph: ProcHarness) -> None:
 def test_cancel_queued_true_running_false(pph: ProcHarness) -> None:
     ex = pph.executor(1)
     gate = pph.gate()
-    running = ex.submit(tasks.gate_wait, gate.address, "ran")
-    gate.wait_started()
+    running = hold(ex, gate, "ran")
     queued = [ex.submit(tasks.square, i) for i in range(6)]
     assert running.running()
     assert running.cancel() is False
@@ -495,9 +499,7 @@ def test_cancel_races_workers_without_losing_a_task(
     gate = tasks.Gate()
     ex = cf.ProcessPoolExecutor(2)
     try:
-        held = [ex.submit(tasks.gate_wait, gate.address, "held") for _ in range(2)]
-        gate.wait_started()
-        gate.wait_started()  # both workers are busy: the rest must queue
+        held = [hold(ex, gate), hold(ex, gate)]  # both workers busy: the rest must queue
         n = 400
         futures = [ex.submit(tasks.record, str(log), i) for i in range(n)]
         assert futures[-1].cancel(), "queued behind busy workers: cancellable"

@@ -149,9 +149,8 @@ func (p *Pool) submit(t task) error {
 	if p.closing {
 		return ErrShutdown
 	}
-	id := t.id
 	p.queue = append(p.queue, t)
-	p.queued[id] = struct{}{}
+	p.queued[t.id] = struct{}{}
 	if p.hungry > 0 {
 		// Busy slots are fed by their readers as results arrive: waking
 		// every slot on each submit cost several goroutine switches a task.

@@ -323,10 +323,6 @@ func (s *slot) feed(conn net.Conn) bool {
 	}
 }
 
-// release hands a task's payload back once written or dropped: a payload
-// to Config.Release for reuse, lent pieces to their done function.
-func (s *slot) release(t task) { s.pool.release(t) }
-
 // takeLocked moves the tasks this worker may take now from the pool's queue
 // to its in-flight set, appending them to batch; pool.mu must be held.
 func (s *slot) takeLocked(batch []task) []task {
@@ -340,7 +336,7 @@ func (s *slot) takeLocked(batch []task) []task {
 		p.queue[0] = task{}
 		p.queue = p.queue[1:]
 		if _, ok := p.queued[t.id]; !ok {
-			s.release(t) // cancelled while queued
+			p.release(t) // cancelled while queued
 			continue
 		}
 		delete(p.queued, t.id)
@@ -371,14 +367,14 @@ func (s *slot) send(conn net.Conn, batch []task, buf *[]byte) error {
 	const coalesce = 64 << 10
 	b := (*buf)[:0]
 	var err error
-	for i, t := range batch {
+	for _, t := range batch {
 		if err != nil {
-			s.release(batch[i])
+			s.pool.release(t)
 			continue
 		}
 		if t.pieces == nil && len(t.payload) < coalesce {
 			b = wire.AppendFrame(b, wire.KindTask, t.id, t.payload)
-			s.release(t)
+			s.pool.release(t)
 			continue
 		}
 		if len(b) > 0 {
@@ -388,7 +384,7 @@ func (s *slot) send(conn net.Conn, batch []task, buf *[]byte) error {
 		if err == nil {
 			err = writeTask(conn, t)
 		}
-		s.release(t)
+		s.pool.release(t)
 	}
 	*buf = b
 	if err == nil && len(b) > 0 {

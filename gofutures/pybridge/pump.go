@@ -71,7 +71,7 @@ func deliver(c *C.gf_pump, poolID int64, events []procpool.Event) (rc, kept C.in
 			data = (*C.char)(unsafe.Pointer(&ev.Payload[0]))
 		}
 		lend := C.int(0)
-		if cblock.Owns(ev.Payload) {
+		if isBlock(ev.Payload) {
 			lend = 1
 		}
 		C.gf_pump_add(c, list, C.int(ev.Kind), C.ulonglong(ev.ID), data, C.size_t(len(ev.Payload)), lend)
@@ -94,11 +94,17 @@ func allocPayload(n int) []byte {
 // releasePayload recycles a delivered payload. A C block that Python may
 // still read (kept) is abandoned instead of reused.
 func releasePayload(b []byte, kept bool) {
-	if kept && cblock.Owns(b) {
-		cblock.Abandon(b)
-		return
-	}
-	if !cblock.Put(b) {
+	switch {
+	case !isBlock(b):
 		bufpool.Put(b)
+	case kept:
+		cblock.Abandon(b)
+	default:
+		cblock.Put(b)
 	}
 }
+
+// isBlock reports whether a payload is in C memory (cblock). Only payloads
+// of cblock.MinSize and more can be (allocPayload), so the small ones of the
+// per-task path skip cblock's lock.
+func isBlock(b []byte) bool { return len(b) >= cblock.MinSize && cblock.Owns(b) }

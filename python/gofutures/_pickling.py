@@ -85,16 +85,14 @@ class _Pieces:
 
 def dumps_call_pieces(obj: Any) -> bytes | list[Any]:
     """As dumps_call, for a call with a big buffer among its arguments: the
-    pickle comes as a list of pieces that refer to the caller's buffers, to
-    be joined (copied once) before ``obj`` changes. A whole pickle in one
-    bytes object would cost a copy more, and a fresh allocation that glibc
-    maps and unmaps each time (a page fault per 4 KiB)."""
+    pickle comes as a list of pieces that refer to the caller's buffers
+    (fast_proc_submit keeps them referenced until Go has written them). A
+    whole pickle in one bytes object would cost a copy more, and a fresh
+    allocation that glibc maps and unmaps each time (a page fault per 4 KiB)."""
     file = _Pieces()
     try:
         _MainDetector(file, PROTOCOL).dump(obj)
-    except _RefersToMain:
-        return _cloudpickle_dumps(obj)
-    except (pickle.PicklingError, AttributeError, TypeError):
+    except (_RefersToMain, pickle.PicklingError, AttributeError, TypeError):
         return _cloudpickle_dumps(obj)
     return file.pieces
 

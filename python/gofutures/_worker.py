@@ -89,10 +89,10 @@ def _run(sock: socket.socket, task_id: int, payload: bytearray) -> None:
         # As the stdlib: a result that cannot be pickled fails its future.
         _wire.send_frame(sock, _wire.ERROR, task_id, _dumps_exception(exc))
         return
+    del result  # pieces keep what they need of it
     if isinstance(data, list):
         _wire.send_pieces(sock, _wire.RESULT, task_id, data)
     else:
-        del result
         _wire.send_frame(sock, _wire.RESULT, task_id, data)
 
 

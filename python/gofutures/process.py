@@ -4,8 +4,8 @@ Data flow::
 
     submit(fn, *args)        Python: pickle the call (plain pickle, cloudpickle for
       |                      __main__ and dynamic code), make a Future, hand the
-      |                      bytes to Go at once with fast_proc_submit (GIL held,
-      v                      one copy)
+      |                      bytes to Go at once with fast_proc_submit (GIL held;
+      v                      one copy, none for a big buffer's pickle pieces)
     procpool.Pool (Go)       FIFO; one slot goroutine per worker keeps `depth`
       |                      TASK frames in flight on the worker's Unix socket,
       |                      and sends the next task as soon as a result arrives

@@ -16,6 +16,14 @@ type Launcher interface {
 	Close() error
 }
 
+// FinalLauncher is a Launcher that can be told a launch is the last one the
+// pool will ever ask for (so the launcher may spend itself on it: a zygote
+// that becomes the worker).
+type FinalLauncher interface {
+	Launcher
+	LaunchFinal(token uint64, socket string) (Proc, error)
+}
+
 // Proc is a started worker process.
 type Proc interface {
 	Pid() int

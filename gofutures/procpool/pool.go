@@ -309,9 +309,17 @@ type launchReply struct {
 // launcher when the pool is done, then lets its thread exit.
 func (p *Pool) spawner() {
 	runtime.LockOSThread()
+	launched := 0
 	for req := range p.launches {
+		launched++
+		launch := p.cfg.Launcher.Launch
+		// Without a task quota no worker is ever replaced (a dead one breaks
+		// the pool), so the last first-generation worker is the last launch.
+		if fl, ok := p.cfg.Launcher.(FinalLauncher); ok && p.cfg.MaxTasksPerChild == 0 && launched == p.cfg.Workers {
+			launch = fl.LaunchFinal
+		}
 		var reply launchReply
-		if r := panics.Try(func() { reply.proc, reply.err = p.cfg.Launcher.Launch(req.token, p.socket) }); r != nil {
+		if r := panics.Try(func() { reply.proc, reply.err = launch(req.token, p.socket) }); r != nil {
 			reply.err = r
 		}
 		req.reply <- reply

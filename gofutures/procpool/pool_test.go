@@ -326,3 +326,65 @@ func TestBrokenPoolReleasesQueuedPieces(t *testing.T) {
 	finish(t, p)
 	assert.Equal(t, int32(3), released.Load())
 }
+
+// finalRecorder is an exec launcher that records which launches the pool
+// marked as its last.
+type finalRecorder struct {
+	procpool.ExecLauncher
+	mu    sync.Mutex
+	kinds []string
+}
+
+func (r *finalRecorder) record(kind string) {
+	r.mu.Lock()
+	r.kinds = append(r.kinds, kind)
+	r.mu.Unlock()
+}
+
+func (r *finalRecorder) Launch(token uint64, socket string) (procpool.Proc, error) {
+	r.record("launch")
+	return r.ExecLauncher.Launch(token, socket)
+}
+
+func (r *finalRecorder) LaunchFinal(token uint64, socket string) (procpool.Proc, error) {
+	r.record("final")
+	return r.ExecLauncher.Launch(token, socket)
+}
+
+func TestOnlyTheLastLaunchOfAPoolWithoutQuotaIsFinal(t *testing.T) {
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	tests := []struct {
+		name  string
+		quota int
+		tasks int
+		want  []string
+	}{
+		{"no quota", 0, 6, []string{"launch", "launch", "final"}},
+		{"quota: workers get replaced", 2, 6, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &finalRecorder{ExecLauncher: procpool.ExecLauncher{
+				Argv: []string{exe}, Env: append(os.Environ(), "GOFUTURES_FAKE_WORKER=1"),
+			}}
+			p, err := procpool.New(procpool.Config{Workers: 3, MaxTasksPerChild: tt.quota, Launcher: rec})
+			require.NoError(t, err)
+			for i := 1; i <= tt.tasks; i++ {
+				require.NoError(t, p.Submit(uint64(i), []byte("echo:x")))
+			}
+			got, broken := collect(t, p, tt.tasks)
+			require.Nil(t, broken)
+			require.Len(t, got, tt.tasks)
+			finish(t, p)
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			if tt.want != nil {
+				assert.Equal(t, tt.want, rec.kinds)
+			} else {
+				assert.NotContains(t, rec.kinds, "final")
+				assert.Greater(t, len(rec.kinds), 3, "replacements were launched")
+			}
+		})
+	}
+}

@@ -24,18 +24,24 @@ import (
 //
 // Line protocol on two pipes (the zygote's fds 3 and 4):
 //
-//	to zygote:   fork <token> <socket path>
+//	to zygote:   fork <token> <socket path> | become <token> <socket path>
 //	from zygote: forked <token> <pid> | error <token> <message> | exit <pid> <wait status>
 //
 // The zygote reaps its children and reports their wait status, so no zombie
 // is left and the pool learns how a worker ended. It dies with this process
 // (PR_SET_PDEATHSIG) and its children die with it (they set it too).
+//
+// An adopted zygote may turn into a worker itself (LaunchFinal, "become"):
+// then no process is left over for a program that runs one pool.
 type ZygoteLauncher struct {
 	Argv []string
 	Env  []string // nil: this process's environment
 
 	shared  bool // adopted: Close leaves it running for other pools
+	pid     int  // an adopted zygote's pid, 0 otherwise
 	mu      sync.Mutex
+	users   int  // pools that acquired it and have not closed it
+	spent   bool // it became a worker: it forks no more
 	cmd     *exec.Cmd
 	toZ     *os.File
 	started bool
@@ -60,17 +66,14 @@ func AdoptZygote(pid, cmdFd, repFd int) (*ZygoteLauncher, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &ZygoteLauncher{shared: true}
+	l := &ZygoteLauncher{shared: true, pid: pid}
 	l.init()
 	l.started = true
 	l.toZ = os.NewFile(uintptr(cmdFd), "zygote-commands")
 	l.waitErr = make(chan struct{})
-	go l.readReplies(os.NewFile(uintptr(repFd), "zygote-replies"), func() string {
-		st, err := proc.Wait()
-		if err != nil {
-			return "ended"
-		}
-		return describeState(st)
+	go l.readReplies(os.NewFile(uintptr(repFd), "zygote-replies"), func() *os.ProcessState {
+		st, _ := proc.Wait()
+		return st
 	})
 	return l, nil
 }
@@ -92,7 +95,19 @@ func (l *ZygoteLauncher) init() {
 func (l *ZygoteLauncher) Alive() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.dead == nil
+	return l.dead == nil && !l.spent
+}
+
+// Acquire registers a pool that will launch workers through l, until it
+// calls Close. It fails once the zygote is dead or became a worker.
+func (l *ZygoteLauncher) Acquire() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.dead != nil || l.spent {
+		return false
+	}
+	l.users++
+	return true
 }
 
 func (l *ZygoteLauncher) start() error {
@@ -137,15 +152,25 @@ func (l *ZygoteLauncher) start() error {
 	}
 	l.cmd, l.toZ = cmd, cmdW
 	l.waitErr = make(chan struct{})
-	go l.readReplies(repR, func() string {
+	go l.readReplies(repR, func() *os.ProcessState {
 		_ = cmd.Wait()
-		return describeState(cmd.ProcessState)
+		return cmd.ProcessState
 	})
 	return nil
 }
 
 // Launch implements Launcher.
 func (l *ZygoteLauncher) Launch(token uint64, socket string) (Proc, error) {
+	return l.launch(token, socket, false)
+}
+
+// LaunchFinal implements FinalLauncher. An adopted zygote that only the
+// calling pool uses becomes the worker itself; any other forks one.
+func (l *ZygoteLauncher) LaunchFinal(token uint64, socket string) (Proc, error) {
+	return l.launch(token, socket, true)
+}
+
+func (l *ZygoteLauncher) launch(token uint64, socket string, final bool) (Proc, error) {
 	l.mu.Lock()
 	if err := l.start(); err != nil {
 		l.mu.Unlock()
@@ -155,9 +180,18 @@ func (l *ZygoteLauncher) Launch(token uint64, socket string) (Proc, error) {
 		l.mu.Unlock()
 		return nil, l.dead
 	}
+	if l.spent {
+		l.mu.Unlock()
+		return nil, errors.New("the zygote became a worker and forks no more")
+	}
+	verb := "fork"
+	if final && l.pid > 0 && l.users == 1 {
+		verb = "become"
+		l.spent = true // nothing more may be written to it: it now serves as a worker
+	}
 	reply := make(chan forkReply, 1)
 	l.forks[token] = reply
-	_, err := fmt.Fprintf(l.toZ, "fork %d %s\n", token, socket)
+	_, err := fmt.Fprintf(l.toZ, "%s %d %s\n", verb, token, socket)
 	l.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("asking the zygote to fork: %w", err)
@@ -182,7 +216,7 @@ func (l *ZygoteLauncher) Launch(token uint64, socket string) (Proc, error) {
 	}
 }
 
-func (l *ZygoteLauncher) readReplies(r io.ReadCloser, wait func() string) {
+func (l *ZygoteLauncher) readReplies(r io.ReadCloser, wait func() *os.ProcessState) {
 	defer r.Close()
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
@@ -211,8 +245,15 @@ func (l *ZygoteLauncher) readReplies(r io.ReadCloser, wait func() string) {
 		}
 	}
 	// The zygote is gone: fail pending forks; its children got SIGKILL
-	// (PR_SET_PDEATHSIG) and their exits will never be reported.
-	how := wait()
+	// (PR_SET_PDEATHSIG) and their exits will never be reported. If it had
+	// become a worker, that worker ended as the zygote did.
+	how, st := "ended", ExitStatus{Signal: syscall.SIGKILL}
+	if ps := wait(); ps != nil {
+		if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
+			st = StatusFromWait(ws)
+			how = st.String()
+		}
+	}
 	l.mu.Lock()
 	l.dead = fmt.Errorf("the zygote process %s", how)
 	forks := l.forks
@@ -223,18 +264,14 @@ func (l *ZygoteLauncher) readReplies(r io.ReadCloser, wait func() string) {
 	for _, ch := range forks {
 		ch <- forkReply{err: l.dead}
 	}
-	for _, p := range procs {
-		p.report(ExitStatus{Signal: syscall.SIGKILL})
+	for pid, p := range procs {
+		if pid == l.pid {
+			p.report(st)
+		} else {
+			p.report(ExitStatus{Signal: syscall.SIGKILL})
+		}
 	}
 	close(l.waitErr)
-}
-
-func describeState(ps *os.ProcessState) string {
-	if ps == nil {
-		return "ended"
-	}
-	ws, _ := ps.Sys().(syscall.WaitStatus)
-	return StatusFromWait(ws).String()
 }
 
 func (l *ZygoteLauncher) replyFork(token uint64, r forkReply) {
@@ -262,9 +299,13 @@ func (l *ZygoteLauncher) reportExit(pid int, st ExitStatus) {
 }
 
 // Close implements Launcher: the zygote exits when its command pipe closes.
-// It waits (up to 5 s, then kills) so no zygote outlives the pool.
+// It waits (up to 5 s, then kills) so no zygote outlives the pool. Closing a
+// shared zygote only ends the caller's use of it (see Acquire).
 func (l *ZygoteLauncher) Close() error {
 	l.mu.Lock()
+	if l.shared && l.users > 0 {
+		l.users--
+	}
 	if l.shared || !l.started || l.toZ == nil {
 		l.mu.Unlock()
 		return nil

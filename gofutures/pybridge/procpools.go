@@ -72,12 +72,13 @@ func sharedZygote(spec ProcPoolSpec) (*procpool.ZygoteLauncher, error) {
 			}
 			shared.forked = z
 		}
-		if shared.forked != nil && shared.forked.Alive() {
+		if shared.forked != nil && shared.forked.Acquire() {
 			return shared.forked, nil
 		}
 	}
-	if shared.fresh == nil || !shared.fresh.Alive() {
+	if shared.fresh == nil || !shared.fresh.Acquire() {
 		shared.fresh = procpool.NewSharedZygote(spec.ZygoteArgv)
+		shared.fresh.Acquire()
 	}
 	return shared.fresh, nil
 }

@@ -13,8 +13,13 @@ Two ways to get one, never a fork of a process that holds the Go runtime:
 It talks over two pipes (stdout and stderr stay the user's, so workers print
 where the parent prints):
 
-    commands <- "fork <token> <socket path>"
+    commands <- "fork <token> <socket path>" | "become <token> <socket path>"
     replies  -> "forked <token> <pid>" | "error <token> <message>" | "exit <pid> <wait status>"
+
+"become" turns the zygote itself into the worker (``_Zygote.become``): the Go
+side asks it for the last worker of a pool that will never need another
+(no max_tasks_per_child) while no other pool uses the zygote. A program with
+one process pool then runs no process besides its workers, as with 'fork'.
 
 It reaps its children (SIGCHLD) and reports how each ended. It exits when the
 command pipe closes (so when its parent dies, however it dies), and its
@@ -41,19 +46,23 @@ class _Zygote:
         self.commands = commands
         self.replies = replies
         self.wake_r, self.wake_w = os.pipe()
+        self.children: set[int] = set()  # forked and not reaped yet
 
     def reply(self, line: str) -> None:
         os.write(self.replies, (line + "\n").encode())
 
     def reap(self) -> None:
-        while True:
+        """Report every child that ended. Only pids it forked are waited for:
+        once the zygote became a worker, its tasks may have children too."""
+        for pid in list(self.children):
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                done, status = os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            self.reply(f"exit {pid} {status}")
+                self.children.discard(pid)
+                continue
+            if done:
+                self.children.discard(pid)
+                self.reply(f"exit {pid} {status}")
 
     def fork_worker(self, token: int, socket_path: str) -> None:
         try:
@@ -62,6 +71,7 @@ class _Zygote:
             self.reply(f"error {token} {exc}")
             return
         if pid != 0:
+            self.children.add(pid)
             self.reply(f"forked {token} {pid}")
             return
         # Child: become a worker.
@@ -80,6 +90,41 @@ class _Zygote:
 
             traceback.print_exc()
         finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+
+    def become(self, token: int, socket_path: str) -> None:
+        """Serve as the worker for token in this process, then exit.
+
+        The workers forked before are its children and die with it
+        (PR_SET_PDEATHSIG), so it waits for them before it exits and keeps
+        reporting how they ended (SIGCHLD). No command comes any more: the
+        end of the command pipe, which comes when the program dies however
+        it dies, now kills this process (SIGKILL via F_SETSIG), even while a
+        task runs.
+        """
+        self.reply(f"forked {token} {os.getpid()}")
+        code = 1
+        try:
+            signal.set_wakeup_fd(-1)
+            for fd in (self.wake_r, self.wake_w):
+                os.close(fd)
+            _kill_on_hangup(self.commands)
+            signal.signal(signal.SIGCHLD, lambda *_: self.reap())
+            code = _worker.serve(socket_path, token)
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            for pid in list(self.children):
+                try:
+                    _, status = os.waitpid(pid, 0)
+                except ChildProcessError:
+                    continue
+                self.reply(f"exit {pid} {status}")
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(code)
@@ -117,7 +162,29 @@ class _Zygote:
                     parts = line.split(b" ", 2)
                     if len(parts) == 3 and parts[0] == b"fork":
                         self.fork_worker(int(parts[1]), os.fsdecode(parts[2]))
+                    elif len(parts) == 3 and parts[0] == b"become":
+                        self.reap()
+                        self.become(int(parts[1]), os.fsdecode(parts[2]))
             self.reap()
+
+
+# fcntl's F_SETSIG (Linux): the signal sent when a descriptor in O_ASYNC mode
+# becomes ready.
+_F_SETSIG = 10
+
+
+def _kill_on_hangup(fd: int) -> None:
+    """Have Linux SIGKILL this process when the write end of pipe fd closes.
+    Nothing may be written to the pipe any more (that would kill it too)."""
+    import fcntl
+    import select
+
+    fcntl.fcntl(fd, fcntl.F_SETOWN, os.getpid())
+    fcntl.fcntl(fd, _F_SETSIG, signal.SIGKILL)
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_ASYNC)
+    # The program may have gone before the request was armed.
+    if select.select([fd], [], [], 0)[0] and not os.read(fd, 1):
+        os._exit(1)
 
 
 def _close_other_fds(keep: set[int]) -> None:

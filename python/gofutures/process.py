@@ -132,8 +132,9 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
     Same signature and behaviour as concurrent.futures.ProcessPoolExecutor.
     ``mp_context`` selects how workers start: 'spawn' executes a fresh
     interpreter per worker; 'fork', 'forkserver' and None fork workers from a
-    zygote (a warm interpreter started for the pool, never a fork of this
-    process). It subclasses the stdlib class only for isinstance checks.
+    zygote, a warm interpreter without the Go runtime (for the program's first
+    pool, a fork of the program that becomes the pool's last worker). It
+    subclasses the stdlib class only for isinstance checks.
     """
 
     def __init__(
@@ -288,10 +289,10 @@ def _start_mode(method: str | None) -> tuple[int, tuple[int, int, int]]:
 
     - None or 'fork': fork from the process-wide zygote, itself a fork of this
       program taken before the Go runtime loaded (workers start in about a
-      millisecond and see the program's modules, as with 'fork'). If the Go
-      runtime is already loaded and no such zygote exists, a fresh one is
-      started instead.
-    - 'forkserver': fork from a fresh zygote interpreter of the pool's own.
+      millisecond and see the program's modules, as with 'fork'); Go may
+      turn it into the pool's last worker. If the Go runtime is already
+      loaded and no such zygote is left, a fresh one is started instead.
+    - 'forkserver': fork from a fresh zygote interpreter, shared by pools.
     - 'spawn': execute a fresh interpreter per worker.
 
     Whatever the mode, a worker applies the pool's sys.path, os.environ and

@@ -1,0 +1,139 @@
+"""The first process pool of a program: its zygote, a fork of the program
+taken before the Go runtime loaded, becomes the pool's last worker, so no
+other process is left. Each test runs a fresh interpreter (in this one the
+Go runtime is long loaded and pools use a fresh zygote interpreter)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ._subproc import run_python
+
+# Shared by the scripts: the program's descendants (zombies included) and
+# the pids of a pool's workers.
+PRELUDE = """
+import json, os, signal, time
+import gofutures
+from gofutures import _native
+from tests import _proc_tasks as tasks
+
+ME = os.getpid()
+
+def descendants():
+    kids = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            kids.setdefault(ppid, set()).add(int(name))
+    out, todo = set(), [ME]
+    while todo:
+        for kid in kids.get(todo.pop(), ()):
+            out.add(kid)
+            todo.append(kid)
+    return out
+
+def pool_pids(ex):
+    return {int(p) for p in str(_native.call("ProcPoolPids", ex._state.pool_id)).split()}
+
+def children():
+    return {pid for pid in descendants() if open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1] == str(ME)}
+"""
+
+
+def _run(body: str) -> dict:
+    proc = run_python(PRELUDE + body, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    assert lines, (proc.stdout, proc.stderr)
+    return json.loads(lines[-1])
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_first_pool_runs_no_process_besides_its_workers(workers: int) -> None:
+    out = _run(
+        f"""
+ex = gofutures.ProcessPoolExecutor({workers})
+squares = list(ex.map(tasks.square, range(50)))
+pids = pool_pids(ex)
+while len(pids) < {workers}:
+    time.sleep(0.01)
+    pids = pool_pids(ex)
+procs = descendants()
+direct = children()
+# Every worker busy when shutdown starts: the zygote-worker must wait for
+# its children (the other workers), not take them down with it.
+futures = [ex.submit(tasks.sleep_then_return, 0.3, i) for i in range(2 * {workers})]
+time.sleep(0.1)
+ex.shutdown(wait=True)
+results = [f.result() for f in futures]
+left = descendants()
+# A later pool forks from a fresh zygote interpreter and works as well.
+with gofutures.ProcessPoolExecutor(2) as ex2:
+    later = list(ex2.map(tasks.square, range(10)))
+print(json.dumps(dict(squares=squares, pids=sorted(pids), procs=sorted(procs),
+                      direct=sorted(direct), results=results, left=sorted(left), later=later)))
+"""
+    )
+    assert out["squares"] == [i * i for i in range(50)]
+    assert len(out["pids"]) == workers
+    assert out["procs"] == out["pids"], "a process other than the workers exists"
+    assert len(out["direct"]) == 1, "the zygote-worker is the program's one child"
+    assert out["results"] == list(range(2 * workers))
+    assert out["left"] == [], "processes (or zombies) left after shutdown"
+    assert out["later"] == [i * i for i in range(10)]
+
+
+@pytest.mark.parametrize("victim", ["zygote-worker", "forked-worker"])
+def test_first_pool_breaks_when_a_worker_is_killed(victim: str) -> None:
+    pick = "direct" if victim == "zygote-worker" else "pids - direct"
+    out = _run(
+        f"""
+ex = gofutures.ProcessPoolExecutor(2)
+assert list(ex.map(tasks.square, range(8))) == [i * i for i in range(8)]
+pids = pool_pids(ex)
+while len(pids) < 2:
+    time.sleep(0.01)
+    pids = pool_pids(ex)
+direct = children()
+victim = next(iter({pick}))
+futures = [ex.submit(tasks.sleep_then_return, 30, i) for i in range(4)]
+time.sleep(0.3)
+os.kill(victim, signal.SIGKILL)
+errors = []
+for f in futures:
+    try:
+        f.result(timeout=20)
+        errors.append(None)
+    except Exception as exc:
+        errors.append((type(exc).__name__, str(exc)))
+ex.shutdown(wait=True)
+deadline = time.monotonic() + 5
+while descendants() and time.monotonic() < deadline:
+    time.sleep(0.02)
+print(json.dumps(dict(errors=errors, left=sorted(descendants()))))
+"""
+    )
+    assert [e and e[0] for e in out["errors"]] == ["BrokenProcessPool"] * 4, out["errors"]
+    assert any("SIGKILL" in e[1] for e in out["errors"]), out["errors"]
+    assert out["left"] == [], "processes (or zombies) left after the pool broke"
+
+
+def test_first_pool_with_task_quota_keeps_its_zygote() -> None:
+    out = _run(
+        """
+with gofutures.ProcessPoolExecutor(2, max_tasks_per_child=1) as ex:
+    got = [f.result() for f in [ex.submit(tasks.getpid) for _ in range(6)]]
+    direct = children()
+print(json.dumps(dict(got=got, direct=sorted(direct))))
+"""
+    )
+    assert len(set(out["got"])) == 6  # a new worker for every task
+    # The zygote, which forks the replacements, is the program's child and
+    # ran no task.
+    assert len(out["direct"]) == 1 and out["direct"][0] not in out["got"], out

@@ -28,6 +28,7 @@ children die with it (PR_SET_PDEATHSIG).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import signal
@@ -94,6 +95,11 @@ class _Zygote:
             sys.stderr.flush()
             os._exit(code)
 
+    def _reap_quietly(self, *_: object) -> None:
+        # A signal handler: an error here would surface in the task running.
+        with contextlib.suppress(OSError):
+            self.reap()
+
     def become(self, token: int, socket_path: str) -> None:
         """Serve as the worker for token in this process, then exit.
 
@@ -111,7 +117,7 @@ class _Zygote:
             for fd in (self.wake_r, self.wake_w):
                 os.close(fd)
             _kill_on_hangup(self.commands)
-            signal.signal(signal.SIGCHLD, lambda *_: self.reap())
+            signal.signal(signal.SIGCHLD, self._reap_quietly)
             code = _worker.serve(socket_path, token)
         except BaseException:
             import traceback

@@ -21,16 +21,20 @@ from tests import _proc_tasks as tasks
 
 ME = os.getpid()
 
+def parent_of(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except OSError:  # it just exited
+        return None
+
 def descendants():
     kids = {}
     for name in os.listdir("/proc"):
         if name.isdigit():
-            try:
-                with open(f"/proc/{name}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                continue
-            kids.setdefault(ppid, set()).add(int(name))
+            ppid = parent_of(name)
+            if ppid is not None:
+                kids.setdefault(ppid, set()).add(int(name))
     out, todo = set(), [ME]
     while todo:
         for kid in kids.get(todo.pop(), ()):
@@ -42,7 +46,7 @@ def pool_pids(ex):
     return {int(p) for p in str(_native.call("ProcPoolPids", ex._state.pool_id)).split()}
 
 def children():
-    return {pid for pid in descendants() if open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1] == str(ME)}
+    return {pid for pid in descendants() if parent_of(pid) == ME}
 """
 
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -185,7 +186,8 @@ func (l *ZygoteLauncher) launch(token uint64, socket string, final bool) (Proc, 
 		return nil, errors.New("the zygote became a worker and forks no more")
 	}
 	verb := "fork"
-	if final && l.pid > 0 && l.users == 1 {
+	// Linux only: the zygote-worker relies on F_SETSIG to die with this process.
+	if final && l.pid > 0 && l.users == 1 && runtime.GOOS == "linux" {
 		verb = "become"
 		l.spent = true // nothing more may be written to it: it now serves as a worker
 	}

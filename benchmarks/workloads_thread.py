@@ -8,6 +8,7 @@ checked; shutdown (waiting for the workers) follows, untimed.
 
 from __future__ import annotations
 
+import threading
 from time import perf_counter
 
 from benchmarks.core import Contender, Context, Measurement, Workload, check
@@ -78,6 +79,36 @@ def _sleep(impl: Impl, n: int, workers: int, seconds: float) -> Measurement:
     return Measurement(elapsed, n)
 
 
+def _sleep_plain_threads(n: int, workers: int, seconds: float) -> Measurement:
+    """No executor: `workers` threads started in the clock, each running its
+    share of the sleeps in turn. The floor the GIL hand-offs of this machine
+    leave for any thread pool."""
+    share = [range(i, n, workers) for i in range(workers)]
+    totals = [0] * workers
+
+    def body(k: int) -> None:
+        for i in share[k]:
+            totals[k] += sleep_task(seconds, i)
+
+    t0 = perf_counter()
+    threads = [threading.Thread(target=body, args=(k,)) for k in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = perf_counter() - t0
+    check(sum(totals) == n * (n - 1) // 2, "sum of results wrong")
+    return Measurement(elapsed, n)
+
+
+def _sleep_contenders(ctx: Context) -> list[Contender]:
+    s = ctx.sizes
+    args = (s["sleep_n"], s["sleep_workers"], s["sleep_s"])
+    plain = Contender("plain threads", "plain", lambda: _sleep_plain_threads(*args), baseline=None,
+                      notes=["no executor: the workers as plain threads, started in the clock"])
+    return [plain, *_contenders(ctx, _sleep, *args)]
+
+
 def _contenders(ctx: Context, fn, *args) -> list[Contender]:
     return [
         Contender(impl.name, impl.name, lambda impl=impl: fn(impl, *args))
@@ -117,8 +148,7 @@ WORKLOADS = [
     Workload(
         "thread.sleep", "thread",
         "N time.sleep tasks on many workers (latency-bound)",
-        lambda ctx: _contenders(ctx, _sleep, ctx.sizes["sleep_n"], ctx.sizes["sleep_workers"],
-                                ctx.sizes["sleep_s"]),
+        _sleep_contenders,
         _sleep_finalize,
     ),
 ]

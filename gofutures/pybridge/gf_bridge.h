@@ -19,6 +19,7 @@
 #include "gf_python.h"
 #include <errno.h>
 #include <semaphore.h>
+#include <time.h>
 
 #include <stdlib.h>
 
@@ -46,8 +47,9 @@ typedef struct {
     PyThreadState *ts;
     long long pool;
     long long index;
-    int started; /* the start hook ran */
-    sem_t idle;  /* an idle worker sleeps on it (gf_park) */
+    int started;     /* the start hook ran */
+    int spin_missed; /* its last spin in gf_park ended with no wake-up */
+    sem_t idle;      /* an idle worker sleeps on it (gf_park) */
 } gf_worker;
 
 /* Workers spinning in gf_park right now (process-wide), and how many may. */
@@ -56,26 +58,44 @@ static int gf_spinners;
 #define GF_MAX_SPINNERS 1
 #endif
 
+/* A wake-up this soon after a worker went to sleep would have been caught by
+ * spinning: it may spin again. */
+#define GF_QUICK_WAKE_NS 100000LL
+
+static long long gf_now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
 /* gf_park blocks this idle worker until gf_unpark; it sleeps in C so Go's
  * scheduler has no locked thread to hand a P to when waking it. A worker
  * that goes idle while no other spins polls its semaphore for about 30 us
  * first: the pool wakes the most recently idled worker first, so a
  * submit().result() loop finds it awake and skips a futex wake-up (round
- * trip 62-93 -> 44-57 us here). One spinner at most bounds the CPU spent. */
+ * trip 62-93 -> 44-57 us here). One spinner at most bounds the CPU spent,
+ * and a worker whose spin found nothing stops spinning until a wake-up
+ * comes soon after it went to sleep: many workers going idle one after
+ * another (the end of a burst of blocking tasks) burn no CPU in turn. */
 static void gf_park(gf_worker *w) {
-    int spins = gf_spins();
-    if (__atomic_fetch_add(&gf_spinners, 1, __ATOMIC_RELAXED) < GF_MAX_SPINNERS) {
-        for (int i = 0; i < spins; i++) {
-            if (sem_trywait(&w->idle) == 0) {
-                __atomic_fetch_sub(&gf_spinners, 1, __ATOMIC_RELAXED);
-                return;
+    if (!w->spin_missed) {
+        int spins = gf_spins();
+        if (__atomic_fetch_add(&gf_spinners, 1, __ATOMIC_RELAXED) < GF_MAX_SPINNERS) {
+            for (int i = 0; i < spins; i++) {
+                if (sem_trywait(&w->idle) == 0) {
+                    __atomic_fetch_sub(&gf_spinners, 1, __ATOMIC_RELAXED);
+                    return;
+                }
+                gf_cpu_relax();
             }
-            gf_cpu_relax();
+            w->spin_missed = spins > 0;
         }
+        __atomic_fetch_sub(&gf_spinners, 1, __ATOMIC_RELAXED);
     }
-    __atomic_fetch_sub(&gf_spinners, 1, __ATOMIC_RELAXED);
+    long long slept = w->spin_missed ? gf_now_ns() : 0;
     while (sem_wait(&w->idle) == -1 && errno == EINTR) {
     }
+    if (w->spin_missed && gf_now_ns() - slept < GF_QUICK_WAKE_NS) w->spin_missed = 0;
 }
 
 static void gf_unpark(gf_worker *w) { sem_post(&w->idle); }

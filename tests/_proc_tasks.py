@@ -83,6 +83,17 @@ def getpid() -> int:
     return os.getpid()
 
 
+def run_exit_codes(codes: list[int], pause: float = 0.0) -> tuple[int, list[int | None]]:
+    """(pid, return codes of shell children exiting with codes): a task whose
+    own children's exit statuses must reach it intact."""
+    import subprocess
+
+    time.sleep(pause)
+    children = [subprocess.Popen(["sh", "-c", f"exit {c}"]) for c in codes]
+    time.sleep(0.05)  # they exit meanwhile: SIGCHLD arrives before wait()
+    return os.getpid(), [child.wait() for child in children]
+
+
 def pid_after(seconds: float) -> int:
     """The worker's pid, after keeping the worker busy for a while."""
     time.sleep(seconds)

@@ -141,3 +141,50 @@ print(json.dumps(dict(got=got, direct=sorted(direct))))
     # The zygote, which forks the replacements, is the program's child and
     # ran no task.
     assert len(out["direct"]) == 1 and out["direct"][0] not in out["got"], out
+
+
+def test_zygote_worker_leaves_its_tasks_children_alone() -> None:
+    # The zygote-worker reaps the workers it forked; a task's own children
+    # (subprocess) must keep their exit statuses. Tasks run on both workers,
+    # with the other worker exiting meanwhile (its SIGCHLD arrives).
+    out = _run(
+        """
+ex = gofutures.ProcessPoolExecutor(2)
+ex.submit(tasks.square, 1).result(timeout=30)  # the pool starts on first submit
+pids = set()
+while len(pids) < 2:
+    pids = pool_pids(ex)
+    time.sleep(0.01)
+direct = children()
+results = [f.result(timeout=30) for f in
+           [ex.submit(tasks.run_exit_codes, [0, 3, 1, 7], 0.05) for _ in range(8)]]
+ex.shutdown(wait=True)
+print(json.dumps(dict(direct=sorted(direct), results=results, left=sorted(descendants()))))
+"""
+    )
+    zygote_worker = out["direct"][0]
+    ran_on = {pid for pid, _ in out["results"]}
+    assert zygote_worker in ran_on, "no task ran on the zygote-worker"
+    assert all(codes == [0, 3, 1, 7] for _, codes in out["results"]), out["results"]
+    assert out["left"] == []
+
+
+def test_first_pool_with_failing_initializer_breaks_and_leaves_nothing() -> None:
+    out = _run(
+        """
+from concurrent.futures.process import BrokenProcessPool
+ex = gofutures.ProcessPoolExecutor(2, initializer=tasks.init_raise)
+try:
+    ex.submit(tasks.square, 3).result(timeout=30)
+    outcome = "result"
+except BrokenProcessPool:
+    outcome = "broken"
+ex.shutdown(wait=True)
+deadline = time.monotonic() + 5
+while descendants() and time.monotonic() < deadline:
+    time.sleep(0.02)
+print(json.dumps(dict(outcome=outcome, left=sorted(descendants()))))
+"""
+    )
+    assert out["outcome"] == "broken"
+    assert out["left"] == []

@@ -279,6 +279,41 @@ def test_shutdown_leaves_no_process_fd_or_registry_entry(ctx: str | None) -> Non
     assert gprocess._pools == {}
 
 
+def test_submit_after_go_saw_the_pool_break_raises_broken_process_pool() -> None:
+    # Go learns of a dead worker before Python does (the pump must take the
+    # GIL to say so): a submit in between must still raise BrokenProcessPool.
+    ex = gofutures.ProcessPoolExecutor(1)
+    pid = ex.submit(tasks.getpid).result(timeout=TIMEOUT)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1000.0)  # keep the GIL: the pump cannot report the death
+    try:
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            pass
+        assert not ex._state.broken, "the pump reported the death: the race was not set up"
+        with pytest.raises(gprocess.BrokenProcessPool, match="SIGKILL"):
+            ex.submit(tasks.square, 2)
+    finally:
+        sys.setswitchinterval(interval)
+    ex.shutdown(wait=True)
+
+
+@pytest.mark.parametrize(
+    ("message", "broken", "want"),
+    [
+        ("broken: a worker died", gprocess.BrokenProcessPool, gprocess.BrokenProcessPool),
+        ("shutdown: cannot schedule new futures after shutdown", gprocess.BrokenProcessPool, RuntimeError),
+        ("invalid: max_workers must be greater than 0", RuntimeError, ValueError),
+        ("something else", gprocess.BrokenProcessPool, RuntimeError),
+    ],
+)
+def test_go_errors_map_onto_python_exceptions(message: str, broken: type, want: type) -> None:
+    got = _native.translate(RuntimeError(message), broken)
+    assert type(got) is want
+    assert str(got) == message.partition(": ")[2] or str(got) == message
+
+
 # --------------------------------------------------------------------------
 # (d) large payloads
 # --------------------------------------------------------------------------

@@ -87,8 +87,10 @@ def _load() -> ModuleType:
         return _ext
 
 
-def translate(exc: RuntimeError) -> Exception:
-    """Map an error raised by a Go call onto the exception Python code expects."""
+def translate(exc: RuntimeError, broken: type[Exception] = RuntimeError) -> Exception:
+    """Map an error raised by a Go call onto the exception Python code expects;
+    ``broken`` is the executor's BrokenExecutor class (Go may know that a pool
+    broke before Python has heard of it)."""
     msg = str(exc)
     kind, sep, rest = msg.partition(": ")
     if msg.startswith("go panic:"):
@@ -97,6 +99,8 @@ def translate(exc: RuntimeError) -> Exception:
         return RuntimeError(rest)
     if sep and kind == "invalid":
         return ValueError(rest)
+    if sep and kind == "broken":
+        return broken(rest)
     return exc
 
 
@@ -121,5 +125,5 @@ def join(function: str, pool_id: int) -> None:
         pass
 
 
-def raise_translated(exc: RuntimeError) -> NoReturn:
-    raise translate(exc) from None
+def raise_translated(exc: RuntimeError, broken: type[Exception] = RuntimeError) -> NoReturn:
+    raise translate(exc, broken) from None

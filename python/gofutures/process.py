@@ -233,7 +233,8 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
             try:
                 _native.fast_proc_submit(st.pool_id, task_id, payload)
             except RuntimeError as exc:
-                _native.raise_translated(exc)
+                # Go may know the pool broke before the pump has told us.
+                _native.raise_translated(exc, BrokenProcessPool)
             del payload
             item = _Item(future)
             st.items[task_id] = item

@@ -159,7 +159,7 @@ class ThreadPoolExecutor(_stdlib_thread.ThreadPoolExecutor):
                 _native.fast_thread_submit(state.pool_id, task_id)
             except RuntimeError as exc:
                 del _work_items[task_id]
-                _native.raise_translated(exc)
+                _native.raise_translated(exc, BrokenThreadPool)
             except BaseException:
                 del _work_items[task_id]
                 raise

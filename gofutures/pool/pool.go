@@ -125,27 +125,32 @@ func New(max int, newWorker Factory) *Pool {
 
 // Submit queues task id. It never blocks on a running task.
 func (p *Pool) Submit(id int64) error {
+	var buf [1]*idler
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if err := p.refuseLocked(); err != nil {
+		p.mu.Unlock()
 		return err
 	}
 	p.queue.push(id)
-	p.wakeLocked(1)
+	woken := p.wakeLocked(1, buf[:0])
+	p.mu.Unlock()
+	unpark(woken)
 	return nil
 }
 
 // SubmitMany queues ids in order, as one Submit each but under one lock.
 func (p *Pool) SubmitMany(ids []int64) error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if err := p.refuseLocked(); err != nil {
+		p.mu.Unlock()
 		return err
 	}
 	for _, id := range ids {
 		p.queue.push(id)
 	}
-	p.wakeLocked(len(ids))
+	woken := p.wakeLocked(len(ids), nil)
+	p.mu.Unlock()
+	unpark(woken)
 	return nil
 }
 
@@ -168,19 +173,30 @@ func (p *Pool) refuseLocked() error {
 const maxStarting = 4
 
 // wakeLocked finds workers for n new tasks: idle workers first, then new
-// ones up to max.
-func (p *Pool) wakeLocked(n int) {
+// ones up to max. It appends the idle workers it took to woken, for the
+// caller to unpark once it has released p.mu: an unpark is a system call
+// (a futex wake), and a woken worker's first act is to take p.mu.
+func (p *Pool) wakeLocked(n int, woken []*idler) []*idler {
 	for ; n > 0; n-- {
 		if n := len(p.idle); n > 0 {
 			w := p.idle[n-1]
 			p.idle[n-1] = nil
 			p.idle = p.idle[:n-1]
 			p.wakes++
-			w.parker.Unpark()
+			woken = append(woken, w)
 			continue
 		}
 		p.growLocked(0)
-		return
+		break
+	}
+	return woken
+}
+
+// unpark wakes idle workers taken off p.idle (Park counts an earlier Unpark,
+// so waking after the unlock loses nothing).
+func unpark(woken []*idler) {
+	for _, w := range woken {
+		w.parker.Unpark()
 	}
 }
 

@@ -79,6 +79,24 @@ def _sleep(impl: Impl, n: int, workers: int, seconds: float) -> Measurement:
     return Measurement(elapsed, n)
 
 
+def _sleep_warm(impl: Impl, n: int, workers: int, seconds: float) -> Measurement:
+    """As _sleep, on a pool whose workers all exist already (an untimed round
+    first): the steady state of a long-lived pool."""
+    pool = impl.thread_pool(workers)
+    try:
+        submit = pool.submit
+        for f in [submit(sleep_task, seconds, i) for i in range(n)]:
+            f.result()
+        t0 = perf_counter()
+        futures = [submit(sleep_task, seconds, i) for i in range(n)]
+        total = sum(f.result() for f in futures)
+        elapsed = perf_counter() - t0
+    finally:
+        pool.shutdown()
+    check(total == n * (n - 1) // 2, "sum of results wrong")
+    return Measurement(elapsed, n)
+
+
 def _sleep_plain_threads(n: int, workers: int, seconds: float) -> Measurement:
     """No executor: `workers` threads started in the clock, each running its
     share of the sleeps in turn. The floor the GIL hand-offs of this machine
@@ -149,6 +167,13 @@ WORKLOADS = [
         "thread.sleep", "thread",
         "N time.sleep tasks on many workers (latency-bound)",
         _sleep_contenders,
+        _sleep_finalize,
+    ),
+    Workload(
+        "thread.sleep_warm", "thread",
+        "as thread.sleep, on a pool whose workers were started by an untimed round",
+        lambda ctx: _contenders(ctx, _sleep_warm, ctx.sizes["sleep_n"], ctx.sizes["sleep_workers"],
+                                ctx.sizes["sleep_s"]),
         _sleep_finalize,
     ),
 ]

@@ -188,3 +188,30 @@ print(json.dumps(dict(outcome=outcome, left=sorted(descendants()))))
     )
     assert out["outcome"] == "broken"
     assert out["left"] == []
+
+
+def test_a_fresh_zygote_learns_the_modules_its_workers_import() -> None:
+    # The Go runtime loads first, so the pool forks from a fresh zygote
+    # interpreter, which has not imported the task's module. The first
+    # worker imports it and tells the zygote, which imports it too: workers
+    # forked after that start with it (max_tasks_per_child=1: one worker per
+    # task), as they would from a fork of the program.
+    out = _run(
+        """
+from tests import _learned_module
+with gofutures.ThreadPoolExecutor(1) as t:
+    t.submit(int).result()
+with gofutures.ProcessPoolExecutor(1, max_tasks_per_child=1) as ex:
+    got = [ex.submit(_learned_module.where).result(timeout=30) for _ in range(12)]
+print(json.dumps(dict(got=got)))
+"""
+    )
+    got = out["got"]
+    assert len({pid for pid, _ in got}) == 12  # a new worker for every task
+    first_pid, first_importer = got[0]
+    assert first_importer == first_pid, "the first worker had to import the module itself"
+    late_importers = {importer for pid, importer in got[6:]}
+    assert len(late_importers) == 1, got
+    zygote = late_importers.pop()
+    assert all(importer != pid for pid, importer in got[6:]), got
+    assert zygote != first_pid

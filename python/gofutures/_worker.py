@@ -9,6 +9,7 @@ connection. It never imports the Go extension.
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import sys
@@ -126,8 +127,50 @@ def _read_init(sock: socket.socket) -> bytes | None:
     return _recv_exactly(sock, size)
 
 
+# In a worker forked by a zygote: the pipe on which it tells the zygote which
+# modules its first task (and the initializer) imported, so that the zygote
+# imports them too and later forks start with them (see _Zygote.learn).
+hints_fd: int | None = None
+
+# A write of at most PIPE_BUF bytes to a pipe is never interleaved.
+_HINT_LINE_MAX = 4000
+
+
+def _imported_since(count: int) -> list[str]:
+    """Modules loaded from files since sys.modules held ``count`` entries (not
+    __main__). New entries are the last ones: only they are visited, since
+    touching an inherited object costs a copy-on-write page fault."""
+    new = len(sys.modules) - count
+    if new <= 0:
+        return []
+    return [
+        name
+        for name, module in itertools.islice(reversed(sys.modules.items()), new)
+        if name not in ("__main__", "__mp_main__")
+        and isinstance(getattr(module, "__file__", None), str)
+    ]
+
+
+def _send_hints(names: list[str]) -> None:
+    fd = hints_fd
+    lines, line = [], ""
+    for name in names:
+        if len(line) + len(name) + 2 > _HINT_LINE_MAX:
+            lines.append(line)
+            line = ""
+        line += name + " "
+    lines.append(line)
+    for line in lines:
+        if line and fd is not None:
+            try:
+                os.write(fd, (line.rstrip() + "\n").encode())
+            except OSError:  # full (the zygote is busy) or gone: only a hint
+                return
+
+
 def serve(socket_path: str, token: int) -> int:
     """Serve one pool connection; returns the process exit code."""
+    learned: int | None = len(sys.modules) if hints_fd is not None else None
     _tune_malloc()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     # As the parent's end: big payloads cross in few wake-ups.
@@ -157,6 +200,9 @@ def serve(socket_path: str, token: int) -> int:
         kind, task_id, payload = frame
         if kind == _wire.TASK:
             _run(sock, task_id, payload)
+            if learned is not None:
+                _send_hints(_imported_since(learned))
+                learned = None
         del frame, payload
 
 

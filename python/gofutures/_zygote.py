@@ -29,6 +29,7 @@ children die with it (PR_SET_PDEATHSIG).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import selectors
 import signal
@@ -47,6 +48,10 @@ class _Zygote:
         self.commands = commands
         self.replies = replies
         self.wake_r, self.wake_w = os.pipe()
+        # Workers write here the modules their first task imported (learn).
+        self.hints_r, self.hints_w = os.pipe()
+        os.set_blocking(self.hints_r, False)
+        os.set_blocking(self.hints_w, False)
         self.children: set[int] = set()  # forked and not reaped yet
 
     def reply(self, line: str) -> None:
@@ -80,8 +85,9 @@ class _Zygote:
         try:
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            for fd in (self.commands, self.replies, self.wake_r, self.wake_w):
+            for fd in (self.commands, self.replies, self.wake_r, self.wake_w, self.hints_r):
                 os.close(fd)
+            _worker.hints_fd = self.hints_w
             _worker._die_with_parent()
             if os.getppid() == 1:  # the zygote died between fork and prctl
                 os._exit(1)
@@ -114,7 +120,7 @@ class _Zygote:
         code = 1
         try:
             signal.set_wakeup_fd(-1)
-            for fd in (self.wake_r, self.wake_w):
+            for fd in (self.wake_r, self.wake_w, self.hints_r, self.hints_w):
                 os.close(fd)
             _kill_on_hangup(self.commands)
             signal.signal(signal.SIGCHLD, self._reap_quietly)
@@ -135,6 +141,25 @@ class _Zygote:
             sys.stderr.flush()
             os._exit(code)
 
+    def learn(self) -> None:
+        """Import the modules that workers reported their first task needed,
+        so that the workers forked from now on start with them (a zygote that
+        forks a worker per task, max_tasks_per_child, would otherwise have
+        each of them import the task's module again). Like the 'fork' start
+        method, this runs module code once here instead of in every worker;
+        a module that fails to import here is left to the workers."""
+        data = b""
+        try:
+            while chunk := os.read(self.hints_r, 65536):
+                data += chunk
+        except BlockingIOError:
+            pass
+        for name in dict.fromkeys(data.decode(errors="replace").split()):
+            if name not in sys.modules:
+                # A hint, not a requirement: whatever fails is the workers'.
+                with contextlib.suppress(BaseException):
+                    importlib.import_module(name)
+
     def serve(self) -> int:
         os.set_blocking(self.wake_w, False)
         os.set_blocking(self.wake_r, False)
@@ -144,6 +169,7 @@ class _Zygote:
         sel = selectors.DefaultSelector()
         sel.register(self.commands, selectors.EVENT_READ)
         sel.register(self.wake_r, selectors.EVENT_READ)
+        sel.register(self.hints_r, selectors.EVENT_READ)
         pending = b""
         idle_work = [_worker.preload_when_idle]
         while True:
@@ -151,6 +177,9 @@ class _Zygote:
             if not ready and idle_work:
                 idle_work.pop()()
             for key, _ in ready:
+                if key.fd == self.hints_r:
+                    self.learn()
+                    continue
                 if key.fd == self.wake_r:
                     try:
                         while os.read(self.wake_r, 512):

@@ -65,29 +65,17 @@ def _as_completed(impl: Impl, n: int) -> Measurement:
     return Measurement(elapsed, n)
 
 
-def _sleep(impl: Impl, n: int, workers: int, seconds: float) -> Measurement:
+def _sleep(impl: Impl, n: int, workers: int, seconds: float, warm: bool = False) -> Measurement:
+    """n sleeps on a new pool, its creation timed; with warm, an untimed round
+    first starts every worker (the steady state of a long-lived pool)."""
     t0 = perf_counter()
     pool = impl.thread_pool(workers)
     try:
         submit = pool.submit
-        futures = [submit(sleep_task, seconds, i) for i in range(n)]
-        total = sum(f.result() for f in futures)
-        elapsed = perf_counter() - t0
-    finally:
-        pool.shutdown()
-    check(total == n * (n - 1) // 2, "sum of results wrong")
-    return Measurement(elapsed, n)
-
-
-def _sleep_warm(impl: Impl, n: int, workers: int, seconds: float) -> Measurement:
-    """As _sleep, on a pool whose workers all exist already (an untimed round
-    first): the steady state of a long-lived pool."""
-    pool = impl.thread_pool(workers)
-    try:
-        submit = pool.submit
-        for f in [submit(sleep_task, seconds, i) for i in range(n)]:
-            f.result()
-        t0 = perf_counter()
+        if warm:
+            for f in [submit(sleep_task, seconds, i) for i in range(n)]:
+                f.result()
+            t0 = perf_counter()
         futures = [submit(sleep_task, seconds, i) for i in range(n)]
         total = sum(f.result() for f in futures)
         elapsed = perf_counter() - t0
@@ -172,8 +160,8 @@ WORKLOADS = [
     Workload(
         "thread.sleep_warm", "thread",
         "as thread.sleep, on a pool whose workers were started by an untimed round",
-        lambda ctx: _contenders(ctx, _sleep_warm, ctx.sizes["sleep_n"], ctx.sizes["sleep_workers"],
-                                ctx.sizes["sleep_s"]),
+        lambda ctx: _contenders(ctx, _sleep, ctx.sizes["sleep_n"], ctx.sizes["sleep_workers"],
+                                ctx.sizes["sleep_s"], True),
         _sleep_finalize,
     ),
 ]

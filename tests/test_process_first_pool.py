@@ -215,3 +215,35 @@ print(json.dumps(dict(got=got)))
     zygote = late_importers.pop()
     assert all(importer != pid for pid, importer in got[6:]), got
     assert zygote != first_pid
+
+
+def test_import_hints_skip_a_module_table_that_changes_meanwhile(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A thread that a task left behind may import while the worker lists
+    # what the task imported: the hint is dropped, the worker goes on.
+    import types
+
+    from gofutures import _worker
+
+    def module(name: str, file: str | None) -> types.ModuleType:
+        m = types.ModuleType(name)
+        if file is not None:
+            m.__file__ = file
+        return m
+
+    table: dict[str, object] = {"inherited": module("inherited", "/lib/inherited.py")}
+    monkeypatch.setattr(_worker, "sys", types.SimpleNamespace(modules=table))
+    table["plain"] = module("plain", "/lib/plain.py")
+    table["builtin"] = module("builtin", None)
+    table["__main__"] = module("__main__", "/lib/script.py")
+    assert _worker._imported_since(1) == ["plain"]
+
+    class Importing:
+        @property
+        def __file__(self) -> str:
+            table["imported.meanwhile"] = module("imported.meanwhile", "/lib/m.py")
+            return "/lib/importing.py"
+
+    table["importing"] = Importing()
+    assert _worker._imported_since(1) == []

@@ -143,17 +143,20 @@ def _imported_since(count: int) -> list[str]:
     new = len(sys.modules) - count
     if new <= 0:
         return []
-    return [
-        name
-        for name, module in itertools.islice(reversed(sys.modules.items()), new)
-        if name not in ("__main__", "__mp_main__")
-        and isinstance(getattr(module, "__file__", None), str)
-    ]
+    try:
+        return [
+            name
+            for name, module in itertools.islice(reversed(sys.modules.items()), new)
+            if name not in ("__main__", "__mp_main__")
+            and isinstance(getattr(module, "__file__", None), str)
+        ]
+    except RuntimeError:  # a thread the task left behind is importing: skip the hint
+        return []
 
 
-def _send_hints(names: list[str]) -> None:
-    fd = hints_fd
-    lines, line = [], ""
+def _send_hints(fd: int, names: list[str]) -> None:
+    lines: list[str] = []
+    line = ""
     for name in names:
         if len(line) + len(name) + 2 > _HINT_LINE_MAX:
             lines.append(line)
@@ -161,7 +164,7 @@ def _send_hints(names: list[str]) -> None:
         line += name + " "
     lines.append(line)
     for line in lines:
-        if line and fd is not None:
+        if line:
             try:
                 os.write(fd, (line.rstrip() + "\n").encode())
             except OSError:  # full (the zygote is busy) or gone: only a hint
@@ -200,8 +203,8 @@ def serve(socket_path: str, token: int) -> int:
         kind, task_id, payload = frame
         if kind == _wire.TASK:
             _run(sock, task_id, payload)
-            if learned is not None:
-                _send_hints(_imported_since(learned))
+            if learned is not None and hints_fd is not None:
+                _send_hints(hints_fd, _imported_since(learned))
                 learned = None
         del frame, payload
 

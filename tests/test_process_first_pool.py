@@ -6,6 +6,7 @@ Go runtime is long loaded and pools use a fresh zygote interpreter)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -237,7 +238,7 @@ def test_import_hints_skip_a_module_table_that_changes_meanwhile(
     table["plain"] = module("plain", "/lib/plain.py")
     table["builtin"] = module("builtin", None)
     table["__main__"] = module("__main__", "/lib/script.py")
-    assert _worker._imported_since(1) == ["plain"]
+    assert _worker._imported_since(1) == [("plain", "/lib/plain.py")]
 
     class Importing:
         @property
@@ -247,3 +248,36 @@ def test_import_hints_skip_a_module_table_that_changes_meanwhile(
 
     table["importing"] = Importing()
     assert _worker._imported_since(1) == []
+
+
+def test_a_zygote_learns_a_module_only_where_its_name_finds_the_same_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Pools may differ in sys.path: a name that finds another file in the
+    # zygote than in the worker that reported it must not be imported there
+    # (its forks would run the wrong module).
+    import os
+    import sys
+    import uuid
+
+    from gofutures import _zygote
+
+    name = f"learned_{uuid.uuid4().hex}"
+    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
+    for directory in (here, elsewhere):
+        directory.mkdir()
+        (directory / f"{name}.py").write_text("VALUE = 1\n")
+    monkeypatch.syspath_prepend(str(here))
+    commands, replies = os.pipe()
+    zygote = _zygote._Zygote(commands, replies)
+    try:
+        os.write(zygote.hints_w, f"{name}\t{elsewhere / (name + '.py')}\n".encode())
+        zygote.learn()
+        assert name not in sys.modules, "imported under a name that finds another file"
+        os.write(zygote.hints_w, f"{name}\t{here / (name + '.py')}\n".encode())
+        zygote.learn()
+        assert sys.modules[name].__file__ == str(here / f"{name}.py")
+    finally:
+        sys.modules.pop(name, None)
+        for fd in (commands, replies, zygote.wake_r, zygote.wake_w, zygote.hints_r, zygote.hints_w):
+            os.close(fd)

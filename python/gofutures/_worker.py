@@ -136,38 +136,43 @@ hints_fd: int | None = None
 _HINT_LINE_MAX = 4000
 
 
-def _imported_since(count: int) -> list[str]:
-    """Modules loaded from files since sys.modules held ``count`` entries (not
-    __main__). New entries are the last ones: only they are visited, since
-    touching an inherited object costs a copy-on-write page fault."""
+def _imported_since(count: int) -> list[tuple[str, str]]:
+    """(name, file) of the modules loaded from files since sys.modules held
+    ``count`` entries (not __main__). New entries are the last ones: only they
+    are visited, since touching an inherited object costs a copy-on-write
+    page fault."""
     new = len(sys.modules) - count
     if new <= 0:
         return []
     try:
-        return [
-            name
+        found = [
+            (name, getattr(module, "__file__", None))
             for name, module in itertools.islice(reversed(sys.modules.items()), new)
             if name not in ("__main__", "__mp_main__")
-            and isinstance(getattr(module, "__file__", None), str)
         ]
     except RuntimeError:  # a thread the task left behind is importing: skip the hint
         return []
+    return [(name, file) for name, file in reversed(found) if isinstance(file, str)]
 
 
-def _send_hints(fd: int, names: list[str]) -> None:
-    lines: list[str] = []
-    line = ""
-    for name in names:
-        if len(line) + len(name) + 2 > _HINT_LINE_MAX:
-            lines.append(line)
-            line = ""
-        line += name + " "
-    lines.append(line)
-    for line in lines:
-        if line:
+def _send_hints(fd: int, modules: list[tuple[str, str]]) -> None:
+    """One "name<TAB>file" line per module, in as few writes as fit PIPE_BUF."""
+    chunks: list[str] = []
+    chunk = ""
+    for name, file in modules:
+        line = f"{name}\t{file}\n"
+        if "\n" in file or len(line) > _HINT_LINE_MAX:
+            continue
+        if len(chunk) + len(line) > _HINT_LINE_MAX:
+            chunks.append(chunk)
+            chunk = ""
+        chunk += line
+    chunks.append(chunk)
+    for chunk in chunks:
+        if chunk:
             try:
-                os.write(fd, (line.rstrip() + "\n").encode())
-            except OSError:  # full (the zygote is busy) or gone: only a hint
+                os.write(fd, chunk.encode(errors="surrogateescape"))
+            except (OSError, UnicodeError):  # full (the zygote is busy) or gone: only a hint
                 return
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import os
 import selectors
 import signal
@@ -146,18 +147,24 @@ class _Zygote:
         so that the workers forked from now on start with them (a zygote that
         forks a worker per task, max_tasks_per_child, would otherwise have
         each of them import the task's module again). Like the 'fork' start
-        method, this runs module code once here instead of in every worker;
-        a module that fails to import here is left to the workers."""
+        method, this runs module code once here instead of in every worker.
+        A module is imported only if the name finds the same file here as in
+        the worker (pools may differ in sys.path); one that fails to import
+        here is left to the workers."""
         data = b""
         try:
             while chunk := os.read(self.hints_r, 65536):
                 data += chunk
         except BlockingIOError:
             pass
-        for name in dict.fromkeys(data.decode(errors="replace").split()):
-            if name not in sys.modules:
-                # A hint, not a requirement: whatever fails is the workers'.
-                with contextlib.suppress(BaseException):
+        for line in data.decode(errors="surrogateescape").splitlines():
+            name, _, file = line.partition("\t")
+            if not file or name in sys.modules:
+                continue
+            # A hint, not a requirement: whatever fails is the workers'.
+            with contextlib.suppress(BaseException):
+                spec = importlib.util.find_spec(name)
+                if spec is not None and spec.origin == file:
                     importlib.import_module(name)
 
     def serve(self) -> int:

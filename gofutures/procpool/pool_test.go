@@ -115,17 +115,24 @@ func TestErrorsAreReportedPerTask(t *testing.T) {
 	finish(t, p)
 }
 
-func TestMaxTasksPerChildReplacesWorkers(t *testing.T) {
-	p := newPool(t, procpool.Config{Workers: 2, MaxTasksPerChild: 3})
-	for i := 1; i <= 30; i++ {
+// tasksPerPid runs n "pid" tasks and counts how many each worker ran.
+func tasksPerPid(t *testing.T, p *procpool.Pool, n int) map[string]int {
+	t.Helper()
+	for i := 1; i <= n; i++ {
 		require.NoError(t, p.Submit(uint64(i), []byte("pid")))
 	}
-	got, broken := collect(t, p, 30)
+	got, broken := collect(t, p, n)
 	require.Nil(t, broken)
 	perPid := map[string]int{}
 	for _, ev := range got {
 		perPid[string(ev.Payload)]++
 	}
+	return perPid
+}
+
+func TestMaxTasksPerChildReplacesWorkers(t *testing.T) {
+	p := newPool(t, procpool.Config{Workers: 2, MaxTasksPerChild: 3})
+	perPid := tasksPerPid(t, p, 30)
 	for pid, n := range perPid {
 		assert.LessOrEqual(t, n, 3, "worker %s ran more than its quota", pid)
 	}
@@ -141,16 +148,7 @@ func TestMaxTasksPerChildReplacesWorkers(t *testing.T) {
 
 func TestMaxTasksPerChildOneTaskEach(t *testing.T) {
 	p := newPool(t, procpool.Config{Workers: 2, MaxTasksPerChild: 1})
-	for i := 1; i <= 12; i++ {
-		require.NoError(t, p.Submit(uint64(i), []byte("pid")))
-	}
-	got, broken := collect(t, p, 12)
-	require.Nil(t, broken)
-	pids := map[string]bool{}
-	for _, ev := range got {
-		pids[string(ev.Payload)] = true
-	}
-	assert.Len(t, pids, 12, "a fresh worker for every task")
+	assert.Len(t, tasksPerPid(t, p, 12), 12, "a fresh worker for every task")
 	finish(t, p)
 	assert.Empty(t, childrenOf(os.Getpid()))
 }

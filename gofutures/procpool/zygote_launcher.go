@@ -92,13 +92,6 @@ func (l *ZygoteLauncher) init() {
 	l.early = map[int]ExitStatus{}
 }
 
-// Alive reports whether the zygote can still fork workers.
-func (l *ZygoteLauncher) Alive() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.dead == nil && !l.spent
-}
-
 // Acquire registers a pool that will launch workers through l, until it
 // calls Close. It fails once the zygote is dead or became a worker.
 func (l *ZygoteLauncher) Acquire() bool {

@@ -178,7 +178,8 @@ def _send_hints(fd: int, modules: list[tuple[str, str]]) -> None:
 
 def serve(socket_path: str, token: int) -> int:
     """Serve one pool connection; returns the process exit code."""
-    learned: int | None = len(sys.modules) if hints_fd is not None else None
+    hints = hints_fd  # cleared once the first task's imports are reported
+    modules_before = len(sys.modules)
     _tune_malloc()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     # As the parent's end: big payloads cross in few wake-ups.
@@ -208,9 +209,9 @@ def serve(socket_path: str, token: int) -> int:
         kind, task_id, payload = frame
         if kind == _wire.TASK:
             _run(sock, task_id, payload)
-            if learned is not None and hints_fd is not None:
-                _send_hints(hints_fd, _imported_since(learned))
-                learned = None
+            if hints is not None:
+                _send_hints(hints, _imported_since(modules_before))
+                hints = None
         del frame, payload
 
 

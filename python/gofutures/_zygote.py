@@ -58,12 +58,13 @@ class _Zygote:
     def reply(self, line: str) -> None:
         os.write(self.replies, (line + "\n").encode())
 
-    def reap(self) -> None:
-        """Report every child that ended. Only pids it forked are waited for:
-        once the zygote became a worker, its tasks may have children too."""
+    def reap(self, block: bool = False) -> None:
+        """Report every child that ended (with block, wait for each to end).
+        Only pids it forked are waited for: once the zygote became a worker,
+        its tasks may have children too."""
         for pid in list(self.children):
             try:
-                done, status = os.waitpid(pid, os.WNOHANG)
+                done, status = os.waitpid(pid, 0 if block else os.WNOHANG)
             except ChildProcessError:
                 self.children.discard(pid)
                 continue
@@ -132,12 +133,7 @@ class _Zygote:
             traceback.print_exc()
         finally:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            for pid in list(self.children):
-                try:
-                    _, status = os.waitpid(pid, 0)
-                except ChildProcessError:
-                    continue
-                self.reply(f"exit {pid} {status}")
+            self.reap(block=True)
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(code)

@@ -12,42 +12,27 @@ import pytest
 
 from ._subproc import run_python
 
-# Shared by the scripts: the program's descendants (zombies included) and
-# the pids of a pool's workers.
+# Shared by the scripts: the program's descendants and children (zombies
+# included), and its pools' workers.
 PRELUDE = """
 import json, os, signal, time
 import gofutures
-from gofutures import _native
 from tests import _proc_tasks as tasks
+from tests._processes import children_of, descendants_of, wait_for_workers
 
 ME = os.getpid()
 
-def parent_of(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[1])
-    except OSError:  # it just exited
-        return None
-
 def descendants():
-    kids = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            ppid = parent_of(name)
-            if ppid is not None:
-                kids.setdefault(ppid, set()).add(int(name))
-    out, todo = set(), [ME]
-    while todo:
-        for kid in kids.get(todo.pop(), ()):
-            out.add(kid)
-            todo.append(kid)
-    return out
-
-def pool_pids(ex):
-    return {int(p) for p in str(_native.call("ProcPoolPids", ex._state.pool_id)).split()}
+    return descendants_of(ME)
 
 def children():
-    return {pid for pid in descendants() if parent_of(pid) == ME}
+    return children_of(ME)
+
+def descendants_after(seconds):
+    deadline = time.monotonic() + seconds
+    while descendants() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return descendants()
 """
 
 
@@ -65,10 +50,7 @@ def test_first_pool_runs_no_process_besides_its_workers(workers: int) -> None:
         f"""
 ex = gofutures.ProcessPoolExecutor({workers})
 squares = list(ex.map(tasks.square, range(50)))
-pids = pool_pids(ex)
-while len(pids) < {workers}:
-    time.sleep(0.01)
-    pids = pool_pids(ex)
+pids = wait_for_workers(ex, {workers})
 procs = descendants()
 direct = children()
 # Every worker busy when shutdown starts: the zygote-worker must wait for
@@ -101,10 +83,7 @@ def test_first_pool_breaks_when_a_worker_is_killed(victim: str) -> None:
         f"""
 ex = gofutures.ProcessPoolExecutor(2)
 assert list(ex.map(tasks.square, range(8))) == [i * i for i in range(8)]
-pids = pool_pids(ex)
-while len(pids) < 2:
-    time.sleep(0.01)
-    pids = pool_pids(ex)
+pids = wait_for_workers(ex, 2)
 direct = children()
 victim = next(iter({pick}))
 futures = [ex.submit(tasks.sleep_then_return, 30, i) for i in range(4)]
@@ -118,10 +97,7 @@ for f in futures:
     except Exception as exc:
         errors.append((type(exc).__name__, str(exc)))
 ex.shutdown(wait=True)
-deadline = time.monotonic() + 5
-while descendants() and time.monotonic() < deadline:
-    time.sleep(0.02)
-print(json.dumps(dict(errors=errors, left=sorted(descendants()))))
+print(json.dumps(dict(errors=errors, left=sorted(descendants_after(5)))))
 """
     )
     assert [e and e[0] for e in out["errors"]] == ["BrokenProcessPool"] * 4, out["errors"]
@@ -152,10 +128,7 @@ def test_zygote_worker_leaves_its_tasks_children_alone() -> None:
         """
 ex = gofutures.ProcessPoolExecutor(2)
 ex.submit(tasks.square, 1).result(timeout=30)  # the pool starts on first submit
-pids = set()
-while len(pids) < 2:
-    pids = pool_pids(ex)
-    time.sleep(0.01)
+pids = wait_for_workers(ex, 2)
 direct = children()
 results = [f.result(timeout=30) for f in
            [ex.submit(tasks.run_exit_codes, [0, 3, 1, 7], 0.05) for _ in range(8)]]
@@ -181,10 +154,7 @@ try:
 except BrokenProcessPool:
     outcome = "broken"
 ex.shutdown(wait=True)
-deadline = time.monotonic() + 5
-while descendants() and time.monotonic() < deadline:
-    time.sleep(0.02)
-print(json.dumps(dict(outcome=outcome, left=sorted(descendants()))))
+print(json.dumps(dict(outcome=outcome, left=sorted(descendants_after(5)))))
 """
     )
     assert out["outcome"] == "broken"

@@ -21,31 +21,11 @@ from gofutures import _native
 from gofutures import process as gprocess
 
 from . import _proc_tasks as tasks
+from ._processes import alive, children_of, pool_pids, stat
 from ._subproc import child_env, run_python
 
 TIMEOUT = 10.0
 MB = 1024 * 1024
-
-
-def _stat(pid: int) -> tuple[str, int] | None:
-    """(state, ppid) of pid, or None when it does not exist."""
-    try:
-        data = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    fields = data.rsplit(")", 1)[1].split()
-    return fields[0], int(fields[1])
-
-
-def _children(pid: int) -> set[int]:
-    """Pids (zombies included) whose parent is pid."""
-    found = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            st = _stat(int(entry))
-            if st is not None and st[1] == pid:
-                found.add(int(entry))
-    return found
 
 
 def _cmdline(pid: int) -> bytes | None:
@@ -53,11 +33,6 @@ def _cmdline(pid: int) -> bytes | None:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return None
-
-
-def _alive(pid: int) -> bool:
-    st = _stat(pid)
-    return st is not None and st[0] != "Z"
 
 
 def _marked_processes(mark: str) -> set[int]:
@@ -71,7 +46,7 @@ def _marked_processes(mark: str) -> set[int]:
             env = Path(f"/proc/{entry}/environ").read_bytes()
         except OSError:
             continue
-        if needle in env.split(b"\0") and _alive(int(entry)):
+        if needle in env.split(b"\0") and alive(int(entry)):
             found.add(int(entry))
     return found
 
@@ -167,18 +142,12 @@ def test_main_module_functions_without_guard(tmp_path: Path) -> None:
 ORPHAN_SCRIPT = """
 import time
 import gofutures
-from gofutures import _native
 from tests._proc_tasks import sleep_then_return
+from tests._processes import wait_for_workers
 
 ex = gofutures.ProcessPoolExecutor(2, mp_context={ctx!r}, max_tasks_per_child={quota!r})
 futures = [ex.submit(sleep_then_return, 60, i) for i in range(4)]
-deadline = time.monotonic() + 10
-while True:
-    pids = str(_native.call("ProcPoolPids", ex._state.pool_id)).split()
-    if len(pids) == 2 or time.monotonic() > deadline:
-        break
-    time.sleep(0.01)
-print(" ".join(pids), flush=True)
+print(" ".join(map(str, wait_for_workers(ex, 2))), flush=True)
 time.sleep(60)
 """
 
@@ -238,11 +207,11 @@ def test_shutdown_leaves_no_process_fd_or_registry_entry(ctx: str | None) -> Non
     me = os.getpid()
 
     def cycle() -> tuple[set[int], set[int]]:
-        before = _children(me)
+        before = children_of(me)
         ex = gofutures.ProcessPoolExecutor(2, mp_context=ctx)
         assert list(ex.map(tasks.square, range(8))) == [i * i for i in range(8)]
-        workers = {int(p) for p in str(_native.call("ProcPoolPids", ex._state.pool_id)).split()}
-        started = _children(me) - before
+        workers = pool_pids(ex)
+        started = children_of(me) - before
         ex.shutdown(wait=True)
         return workers, started
 
@@ -271,9 +240,9 @@ def test_shutdown_leaves_no_process_fd_or_registry_entry(ctx: str | None) -> Non
     }
     assert len(shared_zygotes) <= 1, shared_zygotes
     started -= shared_zygotes
-    leftover_children = {pid for pid in started if _stat(pid) is not None}
+    leftover_children = {pid for pid in started if stat(pid) is not None}
     assert not leftover_children, f"pool children not reaped after shutdown: {leftover_children}"
-    alive_workers = {pid for pid in workers if _alive(pid)}
+    alive_workers = {pid for pid in workers if alive(pid)}
     assert not alive_workers, f"workers alive after shutdown: {alive_workers}"
     assert len(os.listdir("/proc/self/fd")) == fds_after_warmup
     assert gprocess._pools == {}

@@ -35,13 +35,15 @@ import os
 import selectors
 import signal
 import sys
+from collections.abc import Callable
+from typing import NoReturn
 
 from gofutures import _pickling, _wire, _worker  # noqa: F401 - preloaded for the children
 
 COMMANDS_FD = 3  # in an executed zygote
+REPLIES_FD = 4
 # How long the zygote waits for a fork request before it does its idle work.
 _IDLE_S = 0.05
-REPLIES_FD = 4
 
 
 class _Zygote:
@@ -82,10 +84,9 @@ class _Zygote:
             self.children.add(pid)
             self.reply(f"forked {token} {pid}")
             return
+
         # Child: become a worker.
-        code = 1
-        try:
-            signal.set_wakeup_fd(-1)
+        def prepare() -> None:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             for fd in (self.commands, self.replies, self.wake_r, self.wake_w, self.hints_r):
                 os.close(fd)
@@ -93,15 +94,8 @@ class _Zygote:
             _worker._die_with_parent()
             if os.getppid() == 1:  # the zygote died between fork and prctl
                 os._exit(1)
-            code = _worker.serve(socket_path, token)
-        except BaseException:
-            import traceback
 
-            traceback.print_exc()
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
+        _serve_then_exit(token, socket_path, prepare)
 
     def _reap_quietly(self, *_: object) -> None:
         # A signal handler: an error here would surface in the task running.
@@ -119,24 +113,18 @@ class _Zygote:
         task runs.
         """
         self.reply(f"forked {token} {os.getpid()}")
-        code = 1
-        try:
-            signal.set_wakeup_fd(-1)
+
+        def prepare() -> None:
             for fd in (self.wake_r, self.wake_w, self.hints_r, self.hints_w):
                 os.close(fd)
             _kill_on_hangup(self.commands)
             signal.signal(signal.SIGCHLD, self._reap_quietly)
-            code = _worker.serve(socket_path, token)
-        except BaseException:
-            import traceback
 
-            traceback.print_exc()
-        finally:
+        def finish() -> None:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             self.reap(block=True)
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
+
+        _serve_then_exit(token, socket_path, prepare, finish)
 
     def learn(self) -> None:
         """Import the modules that workers reported their first task needed,
@@ -204,6 +192,36 @@ class _Zygote:
                         self.reap()
                         self.become(int(parts[1]), os.fsdecode(parts[2]))
             self.reap()
+
+
+def _serve_then_exit(
+    token: int,
+    socket_path: str,
+    prepare: Callable[[], None],
+    finish: Callable[[], None] | None = None,
+) -> NoReturn:
+    """Turn this process into the worker for token: prepare(), serve the
+    pool's connection, then finish() and exit with serve's code. Never
+    returns, whatever raises: a zygote's fork (or the zygote itself) must not
+    go back to the zygote's loop. An exception is printed and exits with 1."""
+    code = 1
+    try:
+        signal.set_wakeup_fd(-1)
+        prepare()
+        code = _worker.serve(socket_path, token)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        try:
+            if finish is not None:
+                finish()
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            os._exit(code)
 
 
 # fcntl's F_SETSIG (Linux): the signal sent when a descriptor in O_ASYNC mode

@@ -107,9 +107,14 @@ def _sleep_plain_threads(n: int, workers: int, seconds: float) -> Measurement:
     return Measurement(elapsed, n)
 
 
-def _sleep_contenders(ctx: Context) -> list[Contender]:
+def _sleep_args(ctx: Context) -> tuple[int, int, float]:
+    """(sleeps, workers, seconds each) of the sleep workloads."""
     s = ctx.sizes
-    args = (s["sleep_n"], s["sleep_workers"], s["sleep_s"])
+    return s["sleep_n"], s["sleep_workers"], s["sleep_s"]
+
+
+def _sleep_contenders(ctx: Context) -> list[Contender]:
+    args = _sleep_args(ctx)
     plain = Contender("plain threads", "plain", lambda: _sleep_plain_threads(*args), baseline=None,
                       notes=["no executor: the workers as plain threads, started in the clock"])
     return [plain, *_contenders(ctx, _sleep, *args)]
@@ -160,8 +165,7 @@ WORKLOADS = [
     Workload(
         "thread.sleep_warm", "thread",
         "as thread.sleep, on a pool whose workers were started by an untimed round",
-        lambda ctx: _contenders(ctx, _sleep, ctx.sizes["sleep_n"], ctx.sizes["sleep_workers"],
-                                ctx.sizes["sleep_s"], True),
+        lambda ctx: _contenders(ctx, _sleep, *_sleep_args(ctx), True),
         _sleep_finalize,
     ),
 ]

@@ -6,7 +6,9 @@ parent's ``__main__``. So:
 - Calls (``dumps_call``): plain pickle, which sends everything importable by
   reference (fast, C). When that fails (lambdas, closures, interactively
   defined code) or the pickle refers to ``__main__`` (the worker has no such
-  module), the call goes by value with cloudpickle, as loky does.
+  module), the call goes by value with cloudpickle, as loky does; a worker
+  gives every ``__main__`` function it receives one shared namespace (see
+  ``_mainvalue``), so what an initializer or a task assigns to a global stays.
 - Results (``dumps_result``, in the worker): plain pickle; objects whose
   class came from the parent's ``__main__`` (sent by value) are pickled with
   a reference that the parent resolves in its own ``__main__``, so the parent
@@ -118,9 +120,9 @@ def has_big_buffer(args: tuple[Any, ...]) -> bool:
 
 
 def _cloudpickle_dumps(obj: Any) -> bytes:
-    import cloudpickle  # deferred: most calls never need it
+    from gofutures import _mainvalue
 
-    return cloudpickle.dumps(obj, PROTOCOL)
+    return _mainvalue.dumps(obj, PROTOCOL)
 
 
 def main_attr(qualname: str) -> Any:

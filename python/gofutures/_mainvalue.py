@@ -1,0 +1,111 @@
+"""``__main__`` code sent by value, sharing one namespace per worker.
+
+A worker never runs the program's ``__main__``, so functions and classes
+defined there travel by value (cloudpickle). Plain cloudpickle gives every
+unpickled call its own copy of the globals it refers to, so what an
+initializer assigns with ``global V`` is lost to the tasks that read ``V``
+(and what one task assigns, to the next). Here every ``__main__`` function a
+worker receives gets the same globals dict, the worker's stand-in for
+``__main__``, as forked and spawned stdlib workers have one real
+``__main__`` module:
+
+- a global's value is the one the program had when the first call that
+  refers to it reached this worker (the stdlib's fork workers see the
+  program's values when the worker started);
+- what the worker itself assigns (an initializer, a task) stays: a later
+  call brings the program's value of a name only if the worker's namespace
+  does not have that name yet.
+
+Cost: one dict lookup per global a function refers to, when it is unpickled.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any
+
+_pickler_class: type | None = None
+# The worker's stand-in for the program's __main__ namespace (created by the
+# first __main__ function unpickled here).
+_namespace: dict[str, Any] | None = None
+
+
+def dumps(obj: Any, protocol: int) -> bytes:
+    """cloudpickle.dumps, with ``__main__`` functions sharing one namespace."""
+    import io
+
+    buf = io.BytesIO()
+    _pickler()(buf, protocol).dump(obj)
+    return buf.getvalue()
+
+
+def _pickler() -> type:
+    global _pickler_class
+    if _pickler_class is None:
+        import cloudpickle  # deferred: most calls never need it
+
+        class Pickler(cloudpickle.Pickler):  # type: ignore[misc, name-defined]
+            def reducer_override(self, obj: Any) -> Any:
+                reduced = super().reducer_override(obj)
+                if (
+                    type(obj) is types.FunctionType
+                    and isinstance(reduced, tuple)
+                    and obj.__globals__ is _program_main_dict()
+                ):
+                    return _share_namespace(reduced)
+                return reduced
+
+        _pickler_class = Pickler
+    return _pickler_class
+
+
+def _program_main_dict() -> dict[str, Any] | None:
+    main = sys.modules.get("__main__")
+    return None if main is None else main.__dict__
+
+
+class _Namespace:
+    """Pickles as the receiving worker's shared ``__main__`` namespace."""
+
+    __slots__ = ("seed",)
+
+    def __init__(self, seed: dict[str, Any]) -> None:
+        self.seed = seed
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return namespace, (self.seed,)
+
+
+def _share_namespace(reduced: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Rewrite cloudpickle's reduction of a dynamic function,
+    ``(make, (code, globals, name, defaults, closure), state, None, None,
+    setstate)``, to use the worker's shared namespace and keep the names it
+    already has. Any other shape (another cloudpickle) is left as it is."""
+    if len(reduced) != 6:
+        return reduced
+    make, newargs, state, items, dict_items, _ = reduced
+    if not (isinstance(newargs, tuple) and len(newargs) == 5 and isinstance(newargs[1], dict)):
+        return reduced
+    newargs = (newargs[0], _Namespace(newargs[1]), *newargs[2:])
+    return (make, newargs, state, items, dict_items, _setstate)
+
+
+def namespace(seed: dict[str, Any]) -> dict[str, Any]:
+    """In a worker: the shared ``__main__`` namespace (``seed`` holds the
+    module attributes cloudpickle copies: ``__name__``, ``__file__``...)."""
+    global _namespace
+    if _namespace is None:
+        _namespace = dict(seed)
+    return _namespace
+
+
+def _setstate(func: types.FunctionType, state: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """cloudpickle's function setstate, but the program's values only fill
+    names the worker's namespace does not have yet."""
+    from cloudpickle import cloudpickle as _cp
+
+    func_dict, slots = state
+    shared = func.__globals__
+    slots["__globals__"] = {k: v for k, v in slots["__globals__"].items() if k not in shared}
+    _cp._function_setstate(func, (func_dict, slots))

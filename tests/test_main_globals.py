@@ -1,0 +1,110 @@
+"""Globals of a script's ``__main__`` in process-pool workers, as real scripts.
+
+Initializers exist to set up per-worker state (a connection, a model) in
+module globals that later tasks read; a task may also keep state for the
+next one. Both implementations must print the same thing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ._scripts import assert_same_output
+
+CONTEXTS = [None, "fork", "forkserver", "spawn"]
+
+INITIALIZER_SETS_GLOBAL = """
+import multiprocessing as mp
+import __CF__ as cf
+
+V = None
+CACHE = {}
+
+def init(v):
+    global V
+    V = v
+    CACHE["model"] = v.upper()
+
+def get(_):
+    return V, CACHE.get("model")
+
+if __name__ == "__main__":
+    ctx = {ctx!r}
+    with cf.ProcessPoolExecutor(
+        2, mp_context=ctx and mp.get_context(ctx), initializer=init, initargs=("x",)
+    ) as ex:
+        print(sorted(set(ex.map(get, range(20)))))
+"""
+
+
+@pytest.mark.parametrize("ctx", CONTEXTS)
+def test_initializer_sets_a_global_that_tasks_read(tmp_path: Path, ctx: str | None) -> None:
+    gof = assert_same_output(tmp_path, INITIALIZER_SETS_GLOBAL.replace("{ctx!r}", repr(ctx)))
+    assert gof.stdout == "[('x', 'X')]\n"
+
+
+def test_initializer_global_without_main_guard(tmp_path: Path) -> None:
+    # Without a main guard only the fork start method works in the stdlib.
+    gof = assert_same_output(
+        tmp_path,
+        """
+        import __CF__ as cf
+        V = None
+        def init(v):
+            global V
+            V = v
+        def get(_):
+            return V
+        with cf.ProcessPoolExecutor(2, initializer=init, initargs=("x",)) as ex:
+            print(set(ex.map(get, range(10))))
+        """,
+    )
+    assert gof.stdout == "{'x'}\n"
+
+
+@pytest.mark.parametrize("ctx", CONTEXTS)
+def test_a_task_keeps_state_for_the_next_task_on_its_worker(tmp_path: Path, ctx: str | None) -> None:
+    gof = assert_same_output(
+        tmp_path,
+        """
+        import multiprocessing as mp
+        import __CF__ as cf
+        CALLS = 0
+        SEEN = []
+        def count(x):
+            global CALLS
+            CALLS += 1
+            SEEN.append(x)
+            return CALLS, len(SEEN)
+        if __name__ == "__main__":
+            ctx = {ctx!r}
+            with cf.ProcessPoolExecutor(1, mp_context=ctx and mp.get_context(ctx)) as ex:
+                print([ex.submit(count, i).result() for i in range(5)])
+        """.replace("{ctx!r}", repr(ctx)),
+    )
+    assert gof.stdout == "[(1, 1), (2, 2), (3, 3), (4, 4), (5, 5)]\n"
+
+
+def test_helpers_and_classes_of_main_share_the_namespace(tmp_path: Path) -> None:
+    assert_same_output(
+        tmp_path,
+        """
+        import __CF__ as cf
+        STATE = {"n": 0}
+        class Counter:
+            def bump(self):
+                STATE["n"] += 1
+                return STATE["n"]
+        def helper():
+            return Counter().bump()
+        def init():
+            STATE["n"] = 100
+        def task(_):
+            return helper()
+        if __name__ == "__main__":
+            with cf.ProcessPoolExecutor(1, initializer=init) as ex:
+                print(list(ex.map(task, range(3))))
+        """,
+    )

@@ -630,3 +630,11 @@ def test_worker_death_breaks_pool(pph: ProcHarness, fault: str) -> None:
     t0 = time.monotonic()
     ex.shutdown(wait=True)
     assert time.monotonic() - t0 < TIMEOUT
+
+
+@pytest.mark.parametrize("max_workers", [2.5, 10**30, "2"])
+def test_max_workers_that_the_stdlib_refuses_at_construction(cf: Any, max_workers: Any) -> None:
+    with pytest.raises((TypeError, OverflowError)) as info:
+        cf.ProcessPoolExecutor(max_workers=max_workers)
+    expected = {2.5: TypeError, 10**30: OverflowError, "2": TypeError}[max_workers]
+    assert type(info.value) is expected

@@ -36,6 +36,7 @@ from __future__ import annotations
 import collections
 import itertools
 import multiprocessing as mp
+import operator
 import os
 import sys
 import threading
@@ -119,6 +120,9 @@ class _PoolState:
         self.broken: str | None = None
         self.shutdown = False
         self.close_sent = False
+        # The thread that runs _deliver (and so the futures' callbacks): it
+        # cannot wait for the pool to finish.
+        self.pump_ident = 0
 
 
 _pools: dict[int, _PoolState] = {}
@@ -146,6 +150,15 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
         *,
         max_tasks_per_child: int | None = None,
     ) -> None:
+        self._stdlib_fallback = _native.forked
+        if self._stdlib_fallback:
+            # This process was forked after its Go runtime started, which it
+            # cannot use: run the stdlib's pool here, as the stdlib would.
+            super().__init__(
+                max_workers, mp_context, initializer, initargs,
+                max_tasks_per_child=max_tasks_per_child,
+            )
+            return
         if max_workers is None:
             max_workers = os.cpu_count() or 1
         elif max_workers <= 0:
@@ -165,6 +178,7 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
                     "max_tasks_per_child is incompatible with the 'fork' multiprocessing "
                     "start method; supply a different mp_context."
                 )
+        _check_worker_count(max_workers)  # last, where the stdlib fails on it
         self._max_workers = max_workers
         self._mp_context = mp_context
         self._initializer = initializer
@@ -213,6 +227,11 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
         _pools[pool_id] = st
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        if _native.forked:
+            if self._stdlib_fallback:
+                return super().submit(fn, *args, **kwargs)
+            # Before the lock: a fork may have copied it held by the pump.
+            raise RuntimeError(_native.FORK_MESSAGE)
         st = self._state
         with st.lock:
             refuse_submit(st.broken, BrokenProcessPool, st.shutdown, _global_shutdown)
@@ -259,6 +278,8 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
     ) -> Iterator[Any]:
         """As concurrent.futures.ProcessPoolExecutor.map: with chunksize > 1,
         each chunk of calls travels as one message."""
+        if self._stdlib_fallback:
+            return super().map(fn, *iterables, timeout=timeout, chunksize=chunksize)
         if chunksize < 1:
             raise ValueError("chunksize must be >= 1.")
         results = super(_stdlib_process.ProcessPoolExecutor, self).map(
@@ -269,6 +290,9 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
         return _chain(results)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if self._stdlib_fallback:
+            super().shutdown(wait, cancel_futures=cancel_futures)
+            return
         _shutdown_state(self._state, wait, cancel_futures)
 
     shutdown.__doc__ = _stdlib_base.Executor.shutdown.__doc__
@@ -309,6 +333,18 @@ def _start_mode(method: str | None) -> tuple[int, tuple[int, int, int]]:
             _shared_zygote_handed = True
             return _START_SHARED_ZYGOTE, _zygote.fork_before_go()
     return _START_SHARED_ZYGOTE, (0, -1, -1)
+
+
+# The stdlib sizes a semaphore by max_workers + 1 (its call queue), so a
+# count that is not an index, or does not fit a C int, fails at construction.
+_C_INT_MAX = 2**31 - 1
+
+
+def _check_worker_count(max_workers: int) -> None:
+    """Raise what the stdlib's constructor raises for this max_workers."""
+    count = operator.index(max_workers)
+    if count + 1 > _C_INT_MAX:
+        raise OverflowError("Python int too large to convert to C int")
 
 
 def _process_chunk(fn: Callable[..., Any], chunk: tuple[tuple[Any, ...], ...]) -> list[Any]:
@@ -356,6 +392,7 @@ def _deliver(pool_id: int, events: list[tuple[int, int, bytes]]) -> int:
     st = _pools.get(pool_id)
     if st is None:
         return 0
+    st.pump_ident = threading.get_ident()
     done: list[tuple[Future[Any], int, bytes]] = []
     broken: str | None = None
     with st.lock:
@@ -372,7 +409,10 @@ def _deliver(pool_id: int, events: list[tuple[int, int, bytes]]) -> int:
         if close:
             st.close_sent = True
     for future, kind, data in done:
-        _complete(future, kind, data)
+        try:
+            _complete(future, kind, data)
+        except BaseException as exc:
+            _log_callback_error(future, exc)
     if broken is not None:
         _break(st, broken)
     return 1 if close else 0
@@ -400,11 +440,19 @@ def _break(st: _PoolState, reason: str) -> None:
         st.pending.clear()
         st.running = 0
     for item in items:
-        exc = BrokenProcessPool(reason)
         try:
-            item.future.set_exception(exc)
+            item.future.set_exception(BrokenProcessPool(reason))
         except InvalidStateError:
             pass  # cancelled while pending: it already ended
+        except BaseException as exc:
+            _log_callback_error(item.future, exc)
+
+
+def _log_callback_error(future: Future[Any], exc: BaseException) -> None:
+    """A done-callback run by the pump raised what Future does not catch
+    (KeyboardInterrupt, SystemExit): log it and go on, so that every other
+    future of the batch still completes (as in the thread pool)."""
+    _stdlib_base.LOGGER.critical("exception calling callback for %r", future, exc_info=exc)
 
 
 def _shutdown_state(st: _PoolState, wait: bool, cancel_futures: bool) -> None:
@@ -425,6 +473,10 @@ def _shutdown_state(st: _PoolState, wait: bool, cancel_futures: bool) -> None:
     if close_now or st.broken:
         _native.call("ProcPoolClose", pool_id)
     if wait:
+        if threading.get_ident() == st.pump_ident:
+            # A done-callback: the pool cannot finish while this thread
+            # waits for it (the stdlib raises the same from its manager).
+            raise RuntimeError("cannot join current thread")
         _native.join("ProcPoolJoin", pool_id)
         _pools.pop(pool_id, None)
 

@@ -638,3 +638,46 @@ def test_max_workers_that_the_stdlib_refuses_at_construction(cf: Any, max_worker
         cf.ProcessPoolExecutor(max_workers=max_workers)
     expected = {2.5: TypeError, 10**30: OverflowError, "2": TypeError}[max_workers]
     assert type(info.value) is expected
+
+
+def _wait_for_workers(ex: Any, count: int) -> dict[int, Any]:
+    deadline = time.monotonic() + TIMEOUT
+    while len(ex._processes) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return dict(ex._processes)
+
+
+def test_processes_view_counts_joins_and_clears(pph: ProcHarness) -> None:
+    # What real code reads of the stdlib's private state (issue 9 item 4).
+    ex = pph.executor(2)
+    gate = pph.gate()
+    futures = [ex.submit(tasks.gate_wait, gate.address, i) for i in range(2)]
+    gate.wait_started()
+    gate.wait_started()
+    procs = _wait_for_workers(ex, 2)
+    assert len(procs) == 2
+    for pid, proc in procs.items():
+        assert proc.pid == pid
+        assert proc.is_alive()
+    gate.release()
+    assert sorted(f.result(timeout=TIMEOUT) for f in futures) == [0, 1]
+    ex.shutdown(wait=False)
+    for proc in procs.values():
+        proc.join(TIMEOUT)
+        assert not proc.is_alive()
+    assert ex._processes is None
+
+
+def test_killing_a_worker_from_the_processes_view_breaks_the_pool(pph: ProcHarness) -> None:
+    ex = pph.executor(2)
+    assert ex.submit(abs, -1).result(timeout=TIMEOUT) == 1
+    procs = _wait_for_workers(ex, 2)
+    victim = next(iter(procs.values()))
+    victim.kill()
+    victim.join(TIMEOUT)
+    assert not victim.is_alive()
+    with pytest.raises(BROKEN):
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            ex.submit(abs, -2).result(timeout=TIMEOUT)
+            time.sleep(0.05)

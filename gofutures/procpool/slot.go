@@ -228,7 +228,7 @@ func (s *slot) start() (Proc, net.Conn, *wire.Reader, error) {
 	case <-time.After(p.cfg.StartTimeout):
 		return fail("a worker process did not connect within %s", p.cfg.StartTimeout)
 	}
-	if err := sendInit(conn, p.cfg.InitPayload); err != nil {
+	if err := sendInit(conn, p.cfg.InitPayload, p.cfg.InitFds); err != nil {
 		conn.Close()
 		return fail("could not initialize a worker process: %v", err)
 	}
@@ -255,12 +255,15 @@ func (s *slot) start() (Proc, net.Conn, *wire.Reader, error) {
 }
 
 // sendInit sends INIT with this process's current stdout and stderr attached
-// to its header (SCM_RIGHTS): the worker writes where the program writes now,
-// even after a redirect made after the zygote was forked.
-func sendInit(conn net.Conn, payload []byte) error {
+// to its header (SCM_RIGHTS), then fds: the worker writes where the program
+// writes now, even after a redirect made after the zygote was forked, and
+// gets the descriptors its initializer's arguments need (pipes of a
+// multiprocessing Queue, the shared memory of a Value).
+func sendInit(conn net.Conn, payload []byte, fds []int) error {
 	hdr := wire.AppendHeader(nil, wire.KindInit, 0, len(payload))
 	if uc, ok := conn.(*net.UnixConn); ok {
-		if _, _, err := uc.WriteMsgUnix(hdr, syscall.UnixRights(1, 2), nil); err != nil {
+		rights := syscall.UnixRights(append([]int{1, 2}, fds...)...)
+		if _, _, err := uc.WriteMsgUnix(hdr, rights, nil); err != nil {
 			return err
 		}
 	} else if _, err := conn.Write(hdr); err != nil {

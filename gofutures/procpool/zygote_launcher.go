@@ -17,9 +17,10 @@ import (
 
 // ZygoteLauncher asks a helper process (the zygote: a Python interpreter
 // with the worker code imported and no Go runtime) to fork each worker. The
-// zygote is either started by the launcher (Argv) or adopted (AdoptZygote):
-// forked by Python before the Go runtime was loaded and shared by every pool
-// of the process. A fork of a warm interpreter takes about a millisecond where a
+// zygote is either started by the launcher (Argv: a fresh interpreter, shared
+// by every pool that asks for one, like multiprocessing's forkserver) or
+// adopted (AdoptZygote): forked from the program by Python when a pool
+// starts, like the 'fork' start method, and owned by that pool. A fork of a warm interpreter takes about a millisecond where a
 // fresh interpreter takes 40-450 ms, which is what makes worker replacement
 // (max_tasks_per_child) cheap.
 //
@@ -60,14 +61,15 @@ type forkReply struct {
 
 // AdoptZygote returns a launcher for a zygote that this process forked
 // itself (pid, with the command pipe's write end cmdFd and the reply pipe's
-// read end repFd). Adopted launchers are shared: Close does not stop them;
-// the zygote exits when this process does.
+// read end repFd), owned by one pool: Close ends it (closing its command
+// pipe, then SIGKILL if it has not exited within 5 s) and reaps it. The
+// pool's last worker may be the zygote itself (LaunchFinal).
 func AdoptZygote(pid, cmdFd, repFd int) (*ZygoteLauncher, error) {
 	proc, err := os.FindProcess(pid)
 	if err != nil {
 		return nil, err
 	}
-	l := &ZygoteLauncher{shared: true, pid: pid}
+	l := &ZygoteLauncher{pid: pid}
 	l.init()
 	l.started = true
 	l.toZ = os.NewFile(uintptr(cmdFd), "zygote-commands")
@@ -314,6 +316,8 @@ func (l *ZygoteLauncher) Close() error {
 	case <-time.After(5 * time.Second):
 		if l.cmd != nil {
 			_ = l.cmd.Process.Kill()
+		} else if l.pid > 0 {
+			_ = syscall.Kill(l.pid, syscall.SIGKILL)
 		}
 		<-l.waitErr
 	}

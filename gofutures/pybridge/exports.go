@@ -14,6 +14,8 @@ package pybridge
 import "C"
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"unsafe"
@@ -108,10 +110,15 @@ func gfTakeLent() C.uintptr_t {
 func gfProcNew(workers, maxTasks, depth, start, zPid, zCmd, zRep C.longlong,
 	zygoteArgv *C.char, zygoteLen C.size_t,
 	workerArgv *C.char, workerLen C.size_t,
-	initPayload *C.char, initLen C.size_t, out *C.longlong) *C.char {
+	initPayload *C.char, initLen C.size_t,
+	initFds *C.char, initFdsLen C.size_t, out *C.longlong) *C.char {
 	return guarded(func() error {
 		split := func(p *C.char, n C.size_t) []string {
 			return strings.Split(string(C.GoBytes(unsafe.Pointer(p), C.int(n))), "\x00")
+		}
+		fds, err := parseFds(C.GoStringN(initFds, C.int(initFdsLen)))
+		if err != nil {
+			return err
 		}
 		id, err := NewProcPool(ProcPoolSpec{
 			Workers:          int(workers),
@@ -124,8 +131,22 @@ func gfProcNew(workers, maxTasks, depth, start, zPid, zCmd, zRep C.longlong,
 			ZygoteArgv:       split(zygoteArgv, zygoteLen),
 			WorkerArgv:       split(workerArgv, workerLen),
 			InitPayload:      C.GoBytes(unsafe.Pointer(initPayload), C.int(initLen)),
+			InitFds:          fds,
 		})
 		*out = C.longlong(id)
 		return err
 	})
+}
+
+// parseFds reads space-separated descriptor numbers.
+func parseFds(s string) ([]int, error) {
+	var fds []int
+	for _, f := range strings.Fields(s) {
+		fd, err := strconv.Atoi(f)
+		if err != nil || fd < 0 {
+			return nil, fmt.Errorf(KindInvalid+"bad file descriptor %q", f)
+		}
+		fds = append(fds, fd)
+	}
+	return fds, nil
 }

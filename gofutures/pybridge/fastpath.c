@@ -4,9 +4,11 @@
  * These builtins call Go with the GIL held (about 0.1-0.2 us).
  *
  * gf_install_fastpath() publishes them as attributes of gofutures._native
- * (fast_thread_submit, fast_proc_submit, fast_proc_new); the facade's
+ * (fast_thread_submit, fast_proc_submit, fast_proc_new, fork_program); the facade's
  * InstallFastPath calls it once, when the extension is loaded. */
 #include "gf_python.h"
+#include <errno.h>
+#include <unistd.h>
 #include "_cgo_export.h"
 
 static PyObject *gf_submit_error(char *err) {
@@ -112,32 +114,58 @@ static PyObject *gf_fast_proc_submit(PyObject *self, PyObject *const *args, Py_s
 }
 
 /* fast_proc_new(workers, max_tasks, depth, start, zygote_pid, zygote_cmd_fd,
- * zygote_rep_fd, zygote_argv: bytes, worker_argv: bytes, init_payload: bytes)
- * -> pool id. argv entries are NUL-separated. */
+ * zygote_rep_fd, zygote_argv: bytes, worker_argv: bytes, init_payload: bytes,
+ * init_fds: bytes) -> pool id. argv entries are NUL-separated; init_fds holds
+ * space-separated descriptors that every worker receives with INIT. */
 static PyObject *gf_fast_proc_new(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     long long a[7];
-    if (nargs != 10) {
-        PyErr_SetString(PyExc_TypeError, "proc_new takes 10 arguments");
+    if (nargs != 11) {
+        PyErr_SetString(PyExc_TypeError, "proc_new takes 11 arguments");
         return NULL;
     }
     if (!gf_args_ll(args, 7, 7, a, "proc_new")) return NULL;
-    char *z, *w, *init;
-    Py_ssize_t zn, wn, in;
+    char *z, *w, *init, *fds;
+    Py_ssize_t zn, wn, in, fn;
     if (PyBytes_AsStringAndSize(args[7], &z, &zn) < 0) return NULL;
     if (PyBytes_AsStringAndSize(args[8], &w, &wn) < 0) return NULL;
     if (PyBytes_AsStringAndSize(args[9], &init, &in) < 0) return NULL;
+    if (PyBytes_AsStringAndSize(args[10], &fds, &fn) < 0) return NULL;
     long long id = 0;
     char *err = gfProcNew(a[0], a[1], a[2], a[3], a[4], a[5], a[6], z, (size_t)zn, w, (size_t)wn,
-                          init, (size_t)in, &id);
+                          init, (size_t)in, fds, (size_t)fn, &id);
     if (err != NULL) return gf_submit_error(err);
     return PyLong_FromLongLong(id);
 }
 
+/* fork_program() -> pid: os.fork() without its warning about threads. A
+ * process pool forks its zygote from the program (the 'fork' start method);
+ * once the Go runtime is loaded the program always has threads, Go's, which
+ * the child never uses (it never calls Go), so the warning that Python 3.12+
+ * gives for os.fork() in a threaded process would be about gofutures' own
+ * threads, not the program's. Same steps as os.fork otherwise. */
+static PyObject *gf_fork_program(PyObject *self, PyObject *unused) {
+    PyOS_BeforeFork();
+    pid_t pid = fork();
+    int saved = errno;
+    if (pid == 0) {
+        PyOS_AfterFork_Child();
+    } else {
+        PyOS_AfterFork_Parent();
+    }
+    if (pid < 0) {
+        errno = saved;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    return PyLong_FromLong((long)pid);
+}
+
 static PyMethodDef gf_fast_defs[] = {
+    {"fork_program", (PyCFunction)gf_fork_program, METH_NOARGS,
+     "fork_program() -> pid: os.fork() without the warning about Go's threads."},
     {"fast_proc_submit", (PyCFunction)(void (*)(void))gf_fast_proc_submit, METH_FASTCALL,
      "fast_proc_submit(pool, task, payload): queue a pickled task on a process pool."},
     {"fast_proc_new", (PyCFunction)(void (*)(void))gf_fast_proc_new, METH_FASTCALL,
-     "fast_proc_new(workers, max_tasks, depth, start, zpid, zcmd, zrep, zargv, wargv, init): pool id."},
+     "fast_proc_new(workers, max_tasks, depth, start, zpid, zcmd, zrep, zargv, wargv, init, fds): pool id."},
     {"fast_thread_submit", (PyCFunction)(void (*)(void))gf_fast_submit, METH_FASTCALL,
      "fast_thread_submit(pool, task): queue task id on a thread pool, GIL held."},
     {NULL, NULL, 0, NULL},

@@ -6,10 +6,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gofutures/gofutures/gofutures/bufpool"
 	"github.com/gofutures/gofutures/gofutures/cblock"
+	"github.com/gofutures/gofutures/gofutures/panics"
 	"github.com/gofutures/gofutures/gofutures/procpool"
 )
 
@@ -29,13 +31,13 @@ var (
 
 // How a process pool starts its workers.
 const (
-	// StartSharedZygote forks workers from the process-wide zygote that
-	// Python forked before the Go runtime loaded (the 'fork' start method).
-	StartSharedZygote = 0
-	// StartOwnZygote forks workers from a zygote interpreter started fresh
-	// (by the first pool that needs one) rather than forked from the program
-	// ('forkserver').
-	StartOwnZygote = 1
+	// StartForkedZygote forks workers from a zygote that Python forked from
+	// the program for this pool (the 'fork' start method); the pool owns it.
+	StartForkedZygote = 0
+	// StartFreshZygote forks workers from a zygote interpreter started fresh
+	// (by the first pool that needs one, then shared) rather than forked from
+	// the program ('forkserver').
+	StartFreshZygote = 1
 	// StartExec executes a fresh interpreter per worker ('spawn').
 	StartExec = 2
 )
@@ -43,39 +45,36 @@ const (
 // ProcPoolSpec is what Python asks for when it creates a process pool.
 type ProcPoolSpec struct {
 	Workers, MaxTasksPerChild, Depth    int
-	Start                               int      // StartSharedZygote, StartOwnZygote or StartExec
-	ZygotePid, ZygoteCmdFd, ZygoteRepFd int      // a zygote to adopt as the shared one, pid 0 if none
+	Start                               int      // StartForkedZygote, StartFreshZygote or StartExec
+	ZygotePid, ZygoteCmdFd, ZygoteRepFd int      // StartForkedZygote: the zygote to adopt
 	ZygoteArgv, WorkerArgv              []string // commands that start a zygote / a worker
 	InitPayload                         []byte
+	InitFds                             []int // sent to every worker with INIT (duplicated here)
 }
 
-// The process-wide zygotes: `forked` is the one Python forked before the Go
-// runtime loaded ('fork'), `fresh` a zygote interpreter started by the first
-// pool that needs one ('forkserver', or 'fork' when Go was loaded first).
-// Like multiprocessing's forkserver they serve every later pool, so only the
-// first pool pays for starting an interpreter.
+// The process-wide fresh zygote interpreter, started by the first pool that
+// needs one ('forkserver'). Like multiprocessing's forkserver it serves every
+// later pool, so only the first pool pays for starting an interpreter.
 var shared struct {
 	sync.Mutex
-	forked, fresh *procpool.ZygoteLauncher
+	fresh *procpool.ZygoteLauncher
 }
 
-// sharedZygote returns the zygote for a pool of start mode spec.Start,
-// adopting the one described in spec the first time it is given.
-func sharedZygote(spec ProcPoolSpec) (*procpool.ZygoteLauncher, error) {
+// zygoteFor returns the zygote launcher of a pool of start mode spec.Start.
+func zygoteFor(spec ProcPoolSpec) (*procpool.ZygoteLauncher, error) {
+	if spec.Start == StartForkedZygote {
+		if spec.ZygotePid <= 0 {
+			return nil, errors.New(KindInvalid + "a forked zygote's pid is required")
+		}
+		z, err := procpool.AdoptZygote(spec.ZygotePid, spec.ZygoteCmdFd, spec.ZygoteRepFd)
+		if err != nil {
+			return nil, err
+		}
+		z.Acquire()
+		return z, nil
+	}
 	shared.Lock()
 	defer shared.Unlock()
-	if spec.Start == StartSharedZygote {
-		if spec.ZygotePid > 0 && shared.forked == nil {
-			z, err := procpool.AdoptZygote(spec.ZygotePid, spec.ZygoteCmdFd, spec.ZygoteRepFd)
-			if err != nil {
-				return nil, err
-			}
-			shared.forked = z
-		}
-		if shared.forked != nil && shared.forked.Acquire() {
-			return shared.forked, nil
-		}
-	}
 	if shared.fresh == nil || !shared.fresh.Acquire() {
 		shared.fresh = procpool.NewSharedZygote(spec.ZygoteArgv)
 		shared.fresh.Acquire()
@@ -83,32 +82,65 @@ func sharedZygote(spec ProcPoolSpec) (*procpool.ZygoteLauncher, error) {
 	return shared.fresh, nil
 }
 
-// NewProcPool starts a process pool and its pump, and returns its id.
-func NewProcPool(spec ProcPoolSpec) (int64, error) {
-	if spec.Workers < 1 {
-		return 0, errors.New(KindInvalid + "max_workers must be greater than 0")
+// dupFds duplicates fds (close-on-exec) so that the pool owns its copies.
+func dupFds(fds []int) ([]int, error) {
+	dups := make([]int, 0, len(fds))
+	for _, fd := range fds {
+		d, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 3)
+		if errno != 0 {
+			err := error(errno)
+			closeFds(dups)
+			return nil, fmt.Errorf(KindInvalid+"file descriptor %d for the initializer: %v", fd, err)
+		}
+		dups = append(dups, int(d))
 	}
+	return dups, nil
+}
+
+func closeFds(fds []int) {
+	for _, fd := range fds {
+		_ = syscall.Close(fd)
+	}
+}
+
+// NewProcPool starts a process pool and its pump, and returns its id.
+//
+// A zygote given in spec (StartForkedZygote) is the pool's from the start:
+// whatever fails, it is ended and reaped here.
+func NewProcPool(spec ProcPoolSpec) (int64, error) {
 	var launcher procpool.Launcher
 	switch spec.Start {
 	case StartExec:
 		launcher = &procpool.ExecLauncher{Argv: spec.WorkerArgv}
-	default: // StartSharedZygote, StartOwnZygote
-		z, err := sharedZygote(spec)
+	default: // StartForkedZygote, StartFreshZygote
+		z, err := zygoteFor(spec)
 		if err != nil {
 			return 0, err
 		}
 		launcher = z
+	}
+	if spec.Workers < 1 {
+		_ = launcher.Close()
+		return 0, errors.New(KindInvalid + "max_workers must be greater than 0")
+	}
+	fds, err := dupFds(spec.InitFds)
+	if err != nil {
+		_ = launcher.Close()
+		return 0, err
 	}
 	p, err := procpool.New(procpool.Config{
 		Workers:          spec.Workers,
 		MaxTasksPerChild: spec.MaxTasksPerChild,
 		Depth:            spec.Depth,
 		InitPayload:      spec.InitPayload,
+		InitFds:          fds,
 		Launcher:         launcher,
 		Alloc:            allocPayload,
 		Release:          bufpool.Put,
 	})
 	if err != nil {
+		closeFds(fds)
+		_ = launcher.Close()
 		return 0, err
 	}
 	id := lastProcID.Add(1)
@@ -116,14 +148,15 @@ func NewProcPool(spec ProcPoolSpec) (int64, error) {
 	procPools.Store(id, e)
 	go runPump(id, p, e.pumpDone)
 	liveProcPools.Add(1)
-	go func() {
+	go panics.Try(func() {
 		<-e.pumpDone
 		p.Wait(-1)
+		closeFds(fds)
 		procPools.Delete(id)
 		if liveProcPools.Add(-1) == 0 {
 			cblock.Trim() // no pool left to reuse the result buffers
 		}
-	}()
+	})
 	return id, nil
 }
 

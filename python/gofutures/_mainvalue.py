@@ -10,8 +10,9 @@ worker receives gets the same globals dict, the worker's stand-in for
 ``__main__`` module:
 
 - a global's value is the one the program had when the first call that
-  refers to it reached this worker (the stdlib's fork workers see the
-  program's values when the worker started);
+  refers to it reached this worker; in a worker forked from the program (a
+  'fork' pool) the namespace is the program's ``__main__`` as it was when
+  the pool started, as in the stdlib's fork workers;
 - what the worker itself assigns (an initializer, a task) stays: a later
   call brings the program's value of a name only if the worker's namespace
   does not have that name yet.
@@ -31,12 +32,20 @@ _pickler_class: type | None = None
 _namespace: dict[str, Any] | None = None
 
 
-def dumps(obj: Any, protocol: int) -> bytes:
-    """cloudpickle.dumps, with ``__main__`` functions sharing one namespace."""
+def dumps(obj: Any, protocol: int, reducers: Any = None) -> bytes:
+    """cloudpickle.dumps, with ``__main__`` functions sharing one namespace;
+    ``reducers`` (a mapping of class to reducer) come before cloudpickle's."""
     import io
+    from collections import ChainMap
 
+    cls = _pickler()
+    if reducers is not None:
+        # A class attribute: the C pickler ignores one set on an instance of
+        # a subclass after it was made.
+        table = ChainMap(reducers, cls.dispatch_table)
+        cls = type("PicklerWithReducers", (cls,), {"dispatch_table": table})
     buf = io.BytesIO()
-    _pickler()(buf, protocol).dump(obj)
+    cls(buf, protocol).dump(obj)
     return buf.getvalue()
 
 
@@ -89,6 +98,16 @@ def _share_namespace(reduced: tuple[Any, ...]) -> tuple[Any, ...]:
         return reduced
     newargs = (newargs[0], _Namespace(newargs[1]), *newargs[2:])
     return (make, newargs, state, items, dict_items, _setstate)
+
+
+def use_program_main() -> None:
+    """In a fork of the program (a 'fork' pool's zygote and its workers): the
+    shared namespace is the program's own ``__main__``, as it was at the
+    fork, which is where an inherited initializer sets its globals."""
+    global _namespace
+    main = sys.modules.get("__main__")
+    if main is not None:
+        _namespace = main.__dict__
 
 
 def namespace(seed: dict[str, Any]) -> dict[str, Any]:

@@ -52,7 +52,8 @@ class _MainDetector(pickle.Pickler):
         return NotImplemented
 
 
-def _refers_to_main(obj: Any, data: bytes) -> bool:
+def refers_to_main(obj: Any, data: bytes) -> bool:
+    """Whether pickle ``data`` of ``obj`` refers to ``__main__``."""
     if len(data) <= _SCAN_LIMIT:
         return _MAIN_MARKER in data
     try:
@@ -62,13 +63,54 @@ def _refers_to_main(obj: Any, data: bytes) -> bool:
     return False
 
 
-def dumps_call(obj: Any) -> bytes:
-    """Pickle a call (or an initializer spec) for a worker process."""
+class _InheritedMainChecker(pickle.Pickler):
+    """Pickles like pickle.dumps but raises _RefersToMain at the first class,
+    function or instance of ``__main__`` that the workers' inherited
+    ``__main__`` does not hold: one whose top-level name was bound to
+    another object (or to none) when their zygote was forked."""
+
+    def __init__(self, file: Any, inherited: dict[str, Any]) -> None:
+        super().__init__(file, PROTOCOL)
+        self.inherited = inherited
+        self.main = sys.modules["__main__"].__dict__
+
+    def reducer_override(self, obj: Any) -> Any:
+        named = obj if isinstance(obj, (type, types.FunctionType)) else type(obj)
+        if getattr(named, "__module__", None) == "__main__":
+            top = getattr(named, "__qualname__", "").partition(".")[0]
+            current = self.main.get(top, _MISSING)
+            if current is _MISSING or self.inherited.get(top, _MISSING) is not current:
+                raise _RefersToMain
+        return NotImplemented
+
+
+_MISSING = object()
+
+
+def _main_is_inherited(obj: Any, inherited: dict[str, Any] | None) -> bool:
+    if inherited is None:
+        return False
+    try:
+        _InheritedMainChecker(io.BytesIO(), inherited).dump(obj)
+    except _RefersToMain:
+        return False
+    return True
+
+
+def dumps_call(obj: Any, inherited_main: dict[str, Any] | None = None) -> bytes:
+    """Pickle a call (or an initializer spec) for a worker process.
+
+    ``inherited_main`` is the program's ``__main__`` namespace (a shallow
+    copy) as the pool's workers have it, for workers forked from the program:
+    then the ``__main__`` functions and classes they hold unchanged go by
+    reference, as with the stdlib's 'fork' (their globals are never pickled,
+    so a function may use an open file or a lock of the program); any other
+    ``__main__`` code goes by value."""
     try:
         data = pickle.dumps(obj, PROTOCOL)
     except (pickle.PicklingError, AttributeError, TypeError):
         return _cloudpickle_dumps(obj)
-    if _refers_to_main(obj, data):
+    if refers_to_main(obj, data) and not _main_is_inherited(obj, inherited_main):
         return _cloudpickle_dumps(obj)
     return data
 

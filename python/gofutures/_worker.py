@@ -50,7 +50,15 @@ def _dumps_exception(exc: BaseException) -> bytes:
         return _pickling.dumps_result(_ExceptionWithTraceback(pickle_error))
 
 
-def _apply_init(payload: bytes) -> None:
+# A 'fork' pool's (initializer, initargs): set by the zygote forked from the
+# program (see _zygote.fork_program), never pickled.
+inherited_init: tuple[Any, Any] = (None, ())
+
+
+def _apply_init(payload: bytes, fds: list[int]) -> None:
+    """Apply the pool's INIT: sys.path, os.environ and the authkey first (a
+    Manager proxy among initargs needs the authkey to unpickle), then the
+    initializer: inherited, or unpickled with the descriptors received."""
     if not payload:
         return
     spec = _pickling.loads(payload)
@@ -67,9 +75,18 @@ def _apply_init(payload: bytes) -> None:
 
         if bytes(process.current_process().authkey) != authkey:
             process.current_process().authkey = authkey
-    initializer = spec.get("initializer")
+    pickled = spec.get("initializer")
+    if pickled is not None:
+        from gofutures import _mpshare
+
+        _mpshare.received_fds[:] = fds
+        initializer, initargs = _pickling.loads(pickled)
+    else:
+        for fd in fds:  # none are expected; do not leak any
+            os.close(fd)
+        initializer, initargs = inherited_init
     if initializer is not None:
-        initializer(*spec.get("initargs", ()))
+        initializer(*initargs)
 
 
 def _run(sock: socket.socket, task_id: int, payload: bytearray) -> None:
@@ -108,23 +125,27 @@ def _recv_exactly(sock: socket.socket, n: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _read_init(sock: socket.socket) -> bytes | None:
+def _read_init(sock: socket.socket) -> tuple[bytes, list[int]] | None:
     """Read the INIT frame, whose header carries the parent's current stdout
-    and stderr (SCM_RIGHTS); install them as fds 1 and 2."""
-    head, fds, _, _ = socket.recv_fds(sock, _wire.HEADER_SIZE, 2)
+    and stderr (SCM_RIGHTS), installed as fds 1 and 2, then the descriptors
+    the initializer's arguments need (returned with the payload)."""
+    from gofutures._mpshare import MAX_FDS
+
+    head, fds, _, _ = socket.recv_fds(sock, _wire.HEADER_SIZE, 2 + MAX_FDS)
     if not head:
         return None
     for target, fd in zip((1, 2), fds, strict=False):
         os.dup2(fd, target)
-    for fd in fds:
         os.close(fd)
+    extra = fds[2:]
     rest = _recv_exactly(sock, _wire.HEADER_SIZE - len(head))
     if rest is None:
         return None
     size, kind, _ = _wire.HEADER.unpack(head + rest)
     if kind != _wire.INIT:
         return None
-    return _recv_exactly(sock, size)
+    payload = _recv_exactly(sock, size)
+    return None if payload is None else (payload, extra)
 
 
 # In a worker forked by a zygote: the pipe on which it tells the zygote which
@@ -192,7 +213,7 @@ def serve(socket_path: str, token: int) -> int:
         return 1
     reader = _wire.FrameReader(sock)
     try:
-        _apply_init(init)
+        _apply_init(*init)
     except BaseException:
         # As the stdlib's worker: log it; the pool is broken by the parent.
         _base.LOGGER.critical("Exception in initializer:", exc_info=True)

@@ -1,14 +1,14 @@
 """The zygote: a warm interpreter that forks worker processes on request.
 
-Two ways to get one, never a fork of a process that holds the Go runtime:
+Two ways to get one:
 
-- ``fork_before_go`` forks it from this process while the Go runtime is not
-  loaded yet (the first process pool of a program does this). Its workers
-  start as forks of the program, like the 'fork' start method, in about a
-  millisecond each. It serves every pool of the process.
+- ``fork_program`` forks it from the program when a pool with the 'fork'
+  start method starts: its workers start as forks of the program, as the
+  stdlib's fork workers do, in about a millisecond each. It serves that pool
+  only. It never calls Go, even when the program had loaded it.
 - The Go supervisor executes ``python -m gofutures._zygote`` (``main``): a
-  fresh interpreter, like the 'forkserver' start method, also serving every
-  later pool that asks for one.
+  fresh interpreter, like the 'forkserver' start method, serving every pool
+  that asks for one.
 
 It talks over two pipes (stdout and stderr stay the user's, so workers print
 where the parent prints):
@@ -17,9 +17,9 @@ where the parent prints):
     replies  -> "forked <token> <pid>" | "error <token> <message>" | "exit <pid> <wait status>"
 
 "become" turns the zygote itself into the worker (``_Zygote.become``): the Go
-side asks it for the last worker of a pool that will never need another
-(no max_tasks_per_child) while no other pool uses the zygote. A program with
-one process pool then runs no process besides its workers, as with 'fork'.
+side asks a pool's own zygote for the pool's last worker when it will never
+need another (no max_tasks_per_child). A pool then runs no process besides
+its workers, as with the stdlib's 'fork'.
 
 It reaps its children (SIGCHLD) and reports how each ended. It exits when the
 command pipe closes (so when its parent dies, however it dies), and its
@@ -36,9 +36,9 @@ import selectors
 import signal
 import sys
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from gofutures import _pickling, _wire, _worker  # noqa: F401 - preloaded for the children
+from gofutures import _mainvalue, _pickling, _wire, _worker  # noqa: F401 - preloaded for the children
 
 COMMANDS_FD = 3  # in an executed zygote
 REPLIES_FD = 4
@@ -218,10 +218,35 @@ def _serve_then_exit(
             if finish is not None:
                 finish()
         finally:
+            _run_multiprocessing_exit()
             for stream in (sys.stdout, sys.stderr):
                 with contextlib.suppress(Exception):
                     stream.flush()
             os._exit(code)
+
+
+def _run_multiprocessing_exit() -> None:
+    """What a process forked by multiprocessing runs before os._exit: this
+    process's own finalizers, among them the flush of a Queue's buffered
+    items (a task's q.put would otherwise be lost)."""
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        with contextlib.suppress(BaseException):
+            util._exit_function()
+
+
+def _become_multiprocessing_child() -> None:
+    """What multiprocessing does in a process it forks (Process._bootstrap):
+    forget the program's children and finalizers, and run the after-fork
+    hooks of its objects (a Queue inherited from the program drops its
+    feeder thread, which did not survive the fork)."""
+    process = sys.modules.get("multiprocessing.process")
+    if process is not None:
+        process._children = set()  # type: ignore[attr-defined]
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        util._finalizer_registry.clear()
+        util._run_after_forkers()
 
 
 # fcntl's F_SETSIG (Linux): the signal sent when a descriptor in O_ASYNC mode
@@ -243,16 +268,41 @@ def _kill_on_hangup(fd: int) -> None:
         os._exit(1)
 
 
-def _close_other_fds(keep: set[int]) -> None:
-    """Close every inherited descriptor but ``keep``: a long-lived zygote must
-    not hold the program's pipes and sockets open."""
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        if fd > 2 and fd not in keep:
+# The program's ends of the pipes of every zygote it forked, by fd, with the
+# pipe's identity (a number may be reused once Go has closed it).
+_zygote_pipes: dict[int, tuple[int, int]] = {}
+
+
+def _identity(fd: int) -> tuple[int, int] | None:
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _remember_pipes(*fds: int) -> None:
+    for fd in list(_zygote_pipes):
+        if _identity(fd) != _zygote_pipes[fd]:
+            del _zygote_pipes[fd]  # closed since (by Go, with its pool)
+    for fd in fds:
+        ident = _identity(fd)
+        if ident is not None:
+            _zygote_pipes[fd] = ident
+
+
+def _close_other_zygotes_pipes() -> None:
+    """In a new zygote: close the program's ends of the other zygotes'
+    pipes, so that each still sees the end of its command pipe when its own
+    pool closes it. Every other descriptor stays open, as in the stdlib's
+    fork workers (a log file or a Queue's pipe the initializer uses)."""
+    for fd, ident in _zygote_pipes.items():
+        if _identity(fd) == ident:
             try:
                 os.close(fd)
             except OSError:
                 pass
+    _zygote_pipes.clear()
 
 
 def _rebind_std_streams() -> None:
@@ -266,18 +316,30 @@ def _rebind_std_streams() -> None:
         setattr(sys, name, open(fd, "w", buffering=1, closefd=False))  # noqa: SIM115
 
 
-def fork_before_go() -> tuple[int, int, int]:
-    """Fork a zygote from this process, which must not have loaded the Go
-    runtime. Returns (pid, command fd, reply fd) for the Go supervisor."""
+def fork_program(inherited_init: tuple[Any, Any]) -> tuple[int, int, int]:
+    """Fork a zygote from this program for one pool (the 'fork' start
+    method). Its workers see the program as it is now, and get the pool's
+    ``(initializer, initargs)`` by inheritance, never pickled. Returns (pid,
+    command fd, reply fd) for the Go supervisor.
+
+    Once the Go runtime is loaded the program has Go's threads; the zygote
+    never calls Go (the fork handlers mark the child, see _native), so it is
+    forked by _native.fork_program, which does what os.fork does without
+    warning about those threads."""
     cmd_r, cmd_w = os.pipe()
     rep_r, rep_w = os.pipe()
-    pid = os.fork()
+    pid = _fork()
     if pid == 0:
         code = 1
         try:
             os.setsid()  # leave the terminal's process group: Ctrl-C is the parent's
-            _close_other_fds({cmd_r, rep_w})
+            _close_other_zygotes_pipes()
+            os.close(cmd_w)
+            os.close(rep_r)
+            _become_multiprocessing_child()
             _rebind_std_streams()
+            _worker.inherited_init = inherited_init
+            _mainvalue.use_program_main()
             _worker.preload()
             code = _Zygote(cmd_r, rep_w).serve()
         finally:
@@ -286,7 +348,16 @@ def fork_before_go() -> tuple[int, int, int]:
     os.close(rep_w)
     os.set_inheritable(cmd_w, False)
     os.set_inheritable(rep_r, False)
+    _remember_pipes(cmd_w, rep_r)
     return pid, cmd_w, rep_r
+
+
+def _fork() -> int:
+    from gofutures import _native
+
+    if _native.loaded():
+        return _native.fork_program()
+    return os.fork()
 
 
 def main() -> int:

@@ -50,7 +50,7 @@ from concurrent.futures.process import BrokenProcessPool, _RemoteTraceback
 from functools import partial
 from typing import Any
 
-from gofutures import _future, _native, _pickling, _procview, _zygote
+from gofutures import _future, _mpshare, _native, _pickling, _procview, _zygote
 from gofutures._executor import refuse_submit
 
 __all__ = ("ProcessPoolExecutor", "BrokenProcessPool")
@@ -123,6 +123,9 @@ class _PoolState:
         # The thread that runs _deliver (and so the futures' callbacks): it
         # cannot wait for the pool to finish.
         self.pump_ident = 0
+        # For a 'fork' pool: the program's __main__ namespace as its workers
+        # inherited it (a shallow copy taken when its zygote was forked).
+        self.inherited_main: dict[str, Any] | None = None
 
 
 _pools: dict[int, _PoolState] = {}
@@ -194,23 +197,37 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
         st = self._state
         if st.pool_id is not None:
             return
-        start, zygote_fds = _start_mode(self._start_method)
-        _native.ext()  # loads the Go runtime; raises in a forked child
-        init = _pickling.dumps_call(
-            {
-                "sys_path": list(sys.path),
-                # Workers see the environment and the authkey (Manager proxies)
-                # of the moment the pool starts, as forked stdlib workers do.
-                "environ": dict(os.environ),
-                "authkey": bytes(mp.current_process().authkey),
-                "initializer": self._initializer,
-                "initargs": self._initargs,
-            }
-        )
-        paths = [p for p in sys.path if p]
-        zygote = [sys.executable, "-c", _BOOTSTRAP.format(paths=paths, module="_zygote")]
-        worker = [sys.executable, "-c", _BOOTSTRAP.format(paths=paths, module="_worker")]
+        initializer = (self._initializer, self._initargs)
+        start, zygote_fds = _start_mode(self._start_method, initializer)
+        # Until fast_proc_new takes it, the zygote is ours to end.
+        owned_zygote = zygote_fds
         try:
+            _native.ext()  # loads the Go runtime; raises in a forked child
+            if start == _START_FORKED_ZYGOTE:
+                # Its workers are forks of the program taken now: the
+                # initializer and its arguments reach them by inheritance, as
+                # with the stdlib's 'fork' (locks, queues, anything), and so
+                # does __main__ code defined by now.
+                init_payload, init_fds = None, []
+                main = sys.modules.get("__main__")
+                st.inherited_main = dict(main.__dict__) if main is not None else None
+            else:
+                init_payload, init_fds = _mpshare.dumps_initializer(*initializer)
+            init = _pickling.dumps_call(
+                {
+                    "sys_path": list(sys.path),
+                    # Workers see the environment and the authkey (Manager
+                    # proxies) of the moment the pool starts, as forked stdlib
+                    # workers do; they apply them before the initializer.
+                    "environ": dict(os.environ),
+                    "authkey": bytes(mp.current_process().authkey),
+                    "initializer": init_payload,
+                }
+            )
+            paths = [p for p in sys.path if p]
+            zygote = [sys.executable, "-c", _BOOTSTRAP.format(paths=paths, module="_zygote")]
+            worker = [sys.executable, "-c", _BOOTSTRAP.format(paths=paths, module="_worker")]
+            owned_zygote = (0, -1, -1)  # Go owns it now, even if the call fails
             pool_id = _native.fast_proc_new(
                 self._max_workers,
                 self._max_tasks_per_child or 0,
@@ -220,9 +237,14 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
                 "\0".join(zygote).encode(),
                 "\0".join(worker).encode(),
                 init,
+                " ".join(map(str, init_fds)).encode(),
             )
         except RuntimeError as exc:
+            _close_zygote(owned_zygote)
             _native.raise_translated(exc)
+        except BaseException:
+            _close_zygote(owned_zygote)
+            raise
         st.pool_id = pool_id
         _pools[pool_id] = st
 
@@ -236,18 +258,18 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
         with st.lock:
             refuse_submit(st.broken, BrokenProcessPool, st.shutdown, _global_shutdown)
             future = _ProcFuture()
+            self._start()  # first: a 'fork' pool's zygote decides how __main__ travels
             try:
                 if _pickling.has_big_buffer(args):
                     payload = _pickling.dumps_call_pieces((fn, args, kwargs))
                 else:
-                    payload = _pickling.dumps_call((fn, args, kwargs))
+                    payload = _pickling.dumps_call((fn, args, kwargs), st.inherited_main)
             except BaseException as exc:
                 # As the stdlib's queue feeder: the call fails, the pool goes on.
                 text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
                 exc.__cause__ = _RemoteTraceback('\n"""\n%s"""' % text)
                 future.set_exception(exc)
                 return future
-            self._start()
             task_id = next(_task_ids)
             try:
                 _native.fast_proc_submit(st.pool_id, task_id, payload)
@@ -319,40 +341,48 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
 
 
 # Start modes, kept in step with pybridge/procpools.go.
-_START_SHARED_ZYGOTE = 0
-_START_OWN_ZYGOTE = 1
+_START_FORKED_ZYGOTE = 0
+_START_FRESH_ZYGOTE = 1
 _START_EXEC = 2
 
-# The process-wide zygote forked before the Go runtime loaded: handed to Go
-# once (pid, command fd, reply fd), then Go shares it between pools.
-_shared_zygote_handed = False
-_zygote_lock = threading.Lock()
 
+def _start_mode(
+    method: str | None, initializer: tuple[Any, Any]
+) -> tuple[int, tuple[int, int, int]]:
+    """How a new pool starts workers, by start method (None: the one set with
+    multiprocessing.set_start_method, else 'fork'):
 
-def _start_mode(method: str | None) -> tuple[int, tuple[int, int, int]]:
-    """How a new pool starts workers, by start method:
-
-    - None or 'fork': fork from the process-wide zygote, itself a fork of this
-      program taken before the Go runtime loaded (workers start in about a
-      millisecond and see the program's modules, as with 'fork'); Go may
-      turn it into the pool's last worker. If the Go runtime is already
-      loaded and no such zygote is left, a fresh one is started instead.
+    - 'fork': fork a zygote from the program now, for this pool only; its
+      workers are its forks (about a millisecond each) and see the program as
+      it is now, as the stdlib's fork workers do (initializer included, by
+      inheritance). Go may turn the zygote into the pool's last worker.
     - 'forkserver': fork from a fresh zygote interpreter, shared by pools.
     - 'spawn': execute a fresh interpreter per worker.
 
     Whatever the mode, a worker applies the pool's sys.path, os.environ and
     authkey from when the pool started before it runs the initializer.
     """
-    global _shared_zygote_handed
+    if method is None:
+        method = mp.get_start_method(allow_none=True) or "fork"
     if method == "spawn":
         return _START_EXEC, (0, -1, -1)
     if method == "forkserver":
-        return _START_OWN_ZYGOTE, (0, -1, -1)
-    with _zygote_lock:
-        if not _shared_zygote_handed and not _native.loaded() and not _native.forked:
-            _shared_zygote_handed = True
-            return _START_SHARED_ZYGOTE, _zygote.fork_before_go()
-    return _START_SHARED_ZYGOTE, (0, -1, -1)
+        return _START_FRESH_ZYGOTE, (0, -1, -1)
+    return _START_FORKED_ZYGOTE, _zygote.fork_program(initializer)
+
+
+def _close_zygote(zygote_fds: tuple[int, int, int]) -> None:
+    """A zygote forked for a pool that failed to start: hang up (it exits on
+    the end of its command pipe) and reap it."""
+    pid, cmd, rep = zygote_fds
+    for fd in (cmd, rep):
+        if fd >= 0:
+            os.close(fd)
+    if pid > 0:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
 
 
 # The stdlib sizes a semaphore by max_workers + 1 (its call queue), so a

@@ -161,12 +161,11 @@ class WorkQueueView:
         return self._waiting() == 0
 
 
-def _forget_in_child(threads_of: Callable[[], Iterable[list[WorkerThread]]]) -> None:
-    for threads in threads_of():
-        for thread in threads:
-            thread._after_fork()
+def _forget_in_child(live: Callable[[], Iterable[WorkerThread]]) -> None:
+    for thread in live():
+        thread._after_fork()
 
 
-def register_fork_handler(threads_of: Callable[[], Iterable[list[WorkerThread]]]) -> None:
-    """Mark every worker returned by ``threads_of()`` stopped in a forked child."""
-    os.register_at_fork(after_in_child=lambda: _forget_in_child(threads_of))
+def register_fork_handler(live: Callable[[], Iterable[WorkerThread]]) -> None:
+    """Mark every worker returned by ``live()`` stopped in a forked child."""
+    os.register_at_fork(after_in_child=lambda: _forget_in_child(live))

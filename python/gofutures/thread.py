@@ -30,6 +30,7 @@ from __future__ import annotations
 import itertools
 import operator
 import os
+import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
@@ -117,9 +118,9 @@ class _PoolState:
         self.initargs = initargs
         self.name_prefix = name_prefix
         self.max_workers = max_workers
-        # Live workers by thread ident, and every worker ever started (the
-        # stdlib's executor._threads keeps ended ones too).
-        self.worker_idents: dict[int, WorkerThread] = {}
+        self.worker_idents: set[int] = set()
+        # Every worker ever started (the stdlib's executor._threads keeps
+        # ended ones too).
         self.threads: list[WorkerThread] = []
         self.workers_started = 0
 
@@ -146,6 +147,9 @@ _work_items: dict[int, _WorkItem] = {}
 _task_ids = itertools.count(1)
 # Pools that may still have workers, by pool id.
 _pools: dict[int, _PoolState] = {}
+# Every live worker, by thread ident. Not reached through _pools: a pool's
+# last worker may leave _pools before another worker's stop hook has run.
+_live_workers: dict[int, WorkerThread] = {}
 
 _global_shutdown = False
 _global_shutdown_lock = threading.Lock()
@@ -269,6 +273,10 @@ class ThreadPoolExecutor(_stdlib_thread.ThreadPoolExecutor):
             self._lazy_maps,
         )
 
+    # The stdlib's ThreadPoolExecutor.map is Executor.map: same name in
+    # introspection and in argument errors ("Executor.map() missing ...").
+    map.__qualname__ = Executor.map.__qualname__
+
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         if self._fallback is not None:
             self._fallback.shutdown(wait, cancel_futures=cancel_futures)
@@ -336,7 +344,7 @@ def _chunk_size(chunksize: Any) -> int:
     """The stdlib's thread map ignores chunksize, whatever it is: only an
     int (or an object with __index__) above 1 chunks."""
     try:
-        return operator.index(chunksize)
+        return min(operator.index(chunksize), sys.maxsize)
     except TypeError:
         return 1
 
@@ -401,7 +409,8 @@ def _worker_start(pool_id: int, index: int) -> bool:
     state = _pools[pool_id]
     threading.current_thread().name = "%s_%d" % (state.name_prefix, index)
     thread = WorkerThread()
-    state.worker_idents[threading.get_ident()] = thread
+    state.worker_idents.add(threading.get_ident())
+    _live_workers[threading.get_ident()] = thread
     state.threads.append(thread)
     state.workers_started += 1
     if state.initializer is not None:
@@ -454,7 +463,9 @@ def _fail_task(task_id: int, kind: int, message: str) -> None:
 def _worker_stop(pool_id: int, last: bool) -> None:
     ident = threading.get_ident()
     state = _pools.get(pool_id)
-    thread = state.worker_idents.pop(ident, None) if state is not None else None
+    if state is not None:
+        state.worker_idents.discard(ident)
+    thread = _live_workers.pop(ident, None)
     # CPython 3.11 never forgets the _DummyThread that current_thread() made
     # for this foreign thread; without this, threading.enumerate() would list
     # every worker that ever lived.
@@ -467,4 +478,4 @@ def _worker_stop(pool_id: int, last: bool) -> None:
         thread._stop()  # last: join() on it returns once this worker is gone
 
 
-register_fork_handler(lambda: [state.threads for state in list(_pools.values())])
+register_fork_handler(lambda: list(_live_workers.values()))

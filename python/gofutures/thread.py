@@ -253,8 +253,9 @@ class ThreadPoolExecutor(_stdlib_thread.ThreadPoolExecutor):
         (measured from this call) and cancelling the rest when the iterator
         is closed behave as without chunks; calls of a chunk run one after
         another on one worker. Chunks are read from the input and submitted
-        lazily, at most ``2 * max_workers`` ahead of the consumer (so an
-        endless input works); shutdown submits what is left.
+        lazily, ``2 * max_workers`` of them (or enough for 1,024 calls) ahead
+        of the consumer, so an endless input works; shutdown submits what is
+        left.
 
         Any other ``chunksize`` is ignored, as by the stdlib, and so is a
         ``submit`` overridden on the class or the executor (code that counts
@@ -269,7 +270,7 @@ class ThreadPoolExecutor(_stdlib_thread.ThreadPoolExecutor):
             iterables,
             timeout,
             size,
-            2 * self._state.max_workers,
+            self._state.max_workers,
             self._lazy_maps,
         )
 

@@ -560,7 +560,7 @@ def test_chunked_map_input_error_later_at_its_position() -> None:
     import gofutures
 
     def source() -> Any:
-        yield from range(100)
+        yield from range(5000)  # more than the first window
         raise ValueError("bad input")
 
     with gofutures.ThreadPoolExecutor(1) as ex:
@@ -568,7 +568,7 @@ def test_chunked_map_input_error_later_at_its_position() -> None:
         got = []
         with pytest.raises(ValueError, match="bad input"):
             got.extend(it)
-    assert got == list(range(100))
+    assert got == list(range(5000))
 
 
 # --------------------------------------------------------------------------

@@ -237,6 +237,20 @@ def test_fractional_max_workers_rounds_up(
         ex.shutdown()
 
 
+def test_nan_max_workers_gets_one_worker() -> None:
+    # gofutures only, deliberately: the stdlib accepts NaN (NaN <= 0 is
+    # False) but then never starts a thread (0 < NaN is False either), so
+    # every task waits forever. gofutures starts one worker.
+    import gofutures
+
+    ex = gofutures.ThreadPoolExecutor(max_workers=float("nan"))
+    try:
+        assert ex.submit(pow, 2, 5).result(TIMEOUT) == 32
+        assert len(ex._threads) == 1
+    finally:
+        ex.shutdown()
+
+
 def test_half_the_cpus(cf: types.ModuleType) -> None:
     with cf.ThreadPoolExecutor((os.cpu_count() or 2) / 2) as ex:
         assert ex.submit(pow, 3, 2).result(TIMEOUT) == 9

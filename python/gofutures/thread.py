@@ -283,8 +283,9 @@ class ThreadPoolExecutor(_stdlib_thread.ThreadPoolExecutor):
             self._fallback.shutdown(wait, cancel_futures=cancel_futures)
             return
         state = self._state
-        # Lazy maps first: they submit, which takes the shutdown lock.
-        for lazy in list(self._lazy_maps):
+        # Lazy maps first: they submit, which takes the shutdown lock. (Not
+        # in a forked child: their locks may have been held at the fork.)
+        for lazy in list(self._lazy_maps) if not _native.forked else ():
             if cancel_futures:
                 lazy.cancel_rest()
             else:

@@ -28,19 +28,22 @@ interpreter exit waits for queued work.
 from __future__ import annotations
 
 import itertools
+import operator
 import os
+import sys
 import threading
-import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from concurrent.futures import Executor, Future, InvalidStateError
 from concurrent.futures import _base as _stdlib_base
 from concurrent.futures import thread as _stdlib_thread
 from concurrent.futures.thread import BrokenThreadPool
 from typing import Any
 
-from gofutures import _future, _native
+from gofutures import _chunked_map, _future, _native
 from gofutures._executor import refuse_submit
+from gofutures._thread_views import ThreadsView, WorkerThread, WorkQueueView, register_fork_handler
 
 __all__ = ("ThreadPoolExecutor", "BrokenThreadPool")
 
@@ -48,6 +51,37 @@ __all__ = ("ThreadPoolExecutor", "BrokenThreadPool")
 _FAIL_BROKEN = 1
 _FAIL_PANIC = 2
 
+# The most workers a pool starts, whatever max_workers says: the stdlib
+# accepts any number (10**30, float('inf')) and starts threads on demand.
+_WORKER_CAP = 2**31 - 1
+
+
+def _worker_limit(max_workers: Any) -> int:
+    """How many threads the stdlib would start at most for ``max_workers``
+    (already checked to be > 0): it starts one while ``len(threads) <
+    max_workers``, so any number it can compare with ints works (2.5 -> 3).
+    NaN, with which the stdlib starts no thread and never runs a task, gets
+    one worker."""
+    try:
+        n = operator.index(max_workers)
+    except TypeError:
+        pass
+    else:
+        return max(1, min(n, _WORKER_CAP))
+    if not 1 < max_workers:
+        return 1
+    lo, hi = 1, 2  # invariant: lo < max_workers
+    while hi < max_workers:
+        if hi >= _WORKER_CAP:
+            return _WORKER_CAP
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:  # the smallest n with not n < max_workers
+        mid = (lo + hi) // 2
+        if mid < max_workers:
+            lo = mid
+        else:
+            hi = mid
+    return min(hi, _WORKER_CAP)
 
 
 class _PoolState:
@@ -62,7 +96,9 @@ class _PoolState:
         "initializer",
         "initargs",
         "name_prefix",
+        "max_workers",
         "worker_idents",
+        "threads",
         "workers_started",
     )
 
@@ -70,6 +106,7 @@ class _PoolState:
         self,
         pool_id: int,
         name_prefix: str,
+        max_workers: int,
         initializer: Callable[..., object] | None,
         initargs: tuple[Any, ...],
     ) -> None:
@@ -80,8 +117,22 @@ class _PoolState:
         self.initializer = initializer
         self.initargs = initargs
         self.name_prefix = name_prefix
+        self.max_workers = max_workers
         self.worker_idents: set[int] = set()
+        # Every worker ever started (the stdlib's executor._threads keeps
+        # ended ones too).
+        self.threads: list[WorkerThread] = []
         self.workers_started = 0
+
+    def waiting(self) -> int:
+        """Tasks of this pool no worker has taken yet."""
+        # list() copies the values without running Python code: atomic
+        # under the GIL while workers pop items.
+        return sum(1 for item in list(_work_items.values()) if item[0] is self)
+
+    def settled(self) -> bool:
+        """Whether no more workers will start (so none is worth waiting for)."""
+        return bool(self.shutdown or self.broken or _native.forked)
 
 
 # A work item is a plain tuple (state, future, fn, args, kwargs or None): the
@@ -96,6 +147,9 @@ _work_items: dict[int, _WorkItem] = {}
 _task_ids = itertools.count(1)
 # Pools that may still have workers, by pool id.
 _pools: dict[int, _PoolState] = {}
+# Every live worker, by thread ident. Not reached through _pools: a pool's
+# last worker may leave _pools before another worker's stop hook has run.
+_live_workers: dict[int, WorkerThread] = {}
 
 _global_shutdown = False
 _global_shutdown_lock = threading.Lock()
@@ -122,7 +176,7 @@ class ThreadPoolExecutor(_stdlib_thread.ThreadPoolExecutor):
     ) -> None:
         if max_workers is None:
             # As the stdlib: at least 5 for I/O-bound work, at most 32.
-            max_workers = min(32, (os.cpu_count() or 1) + 4)
+            max_workers = min(32, (_cpu_count() or 1) + 4)
         if max_workers <= 0:
             raise ValueError("max_workers must be greater than 0")
         if initializer is not None and not callable(initializer):
@@ -133,10 +187,22 @@ class ThreadPoolExecutor(_stdlib_thread.ThreadPoolExecutor):
         )
         self._initializer = initializer
         self._initargs = initargs
-        pool_id = _native.call("ThreadPoolNew", max_workers)
+        # Open lazy maps (chunksize > 1): shutdown submits what they still owe.
+        self._lazy_maps: weakref.WeakSet[_chunked_map.LazyChunkedMap] = weakref.WeakSet()
+        self._fallback: _stdlib_thread.ThreadPoolExecutor | None = None
+        if _native.forked:
+            # A process forked after its Go runtime started cannot use Go:
+            # run the stdlib's executor instead, as a program using the
+            # stdlib would. (Executors from before the fork still raise.)
+            self._fallback = _stdlib_thread.ThreadPoolExecutor(
+                max_workers, self._thread_name_prefix, initializer, initargs
+            )
+            return
+        workers = _worker_limit(max_workers)
+        pool_id = _native.call("ThreadPoolNew", workers)
         assert isinstance(pool_id, int)
         self._state = _PoolState(
-            pool_id, self._thread_name_prefix, initializer, initargs
+            pool_id, self._thread_name_prefix, workers, initializer, initargs
         )
         _pools[pool_id] = self._state
         # Dropped without shutdown(): let the workers finish and exit, as the
@@ -145,13 +211,16 @@ class ThreadPoolExecutor(_stdlib_thread.ThreadPoolExecutor):
         self._finalizer.atexit = False
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        if _native.forked:
+            # Before the lock: a thread of the parent may have held it.
+            if self._fallback is not None:
+                return self._fallback.submit(fn, *args, **kwargs)
+            raise RuntimeError(_native.FORK_MESSAGE)
         state = self._state
         # The stdlib also takes its global shutdown lock here; reading the flag
         # is enough: a submit that races the exit hook is refused by Go.
         with state.shutdown_lock:
             refuse_submit(state.broken, BrokenThreadPool, state.shutdown, _global_shutdown)
-            if _native.forked:
-                raise RuntimeError(_native.FORK_MESSAGE)
             future: Future[Any] = _future.Future()
             task_id = next(_task_ids)
             _work_items[task_id] = (state, future, fn, args, kwargs or None)
@@ -177,25 +246,57 @@ class ThreadPoolExecutor(_stdlib_thread.ThreadPoolExecutor):
         """Returns an iterator equivalent to map(fn, iter), as
         concurrent.futures.Executor.map.
 
-        The stdlib's thread pool ignores ``chunksize``; here ``chunksize > 1``
-        runs the calls in chunks of that size, one task per chunk, which
-        removes the per-call executor overhead. Results, their order, the
-        first exception raised at its position, ``timeout`` (measured from
-        this call) and cancelling the rest when the iterator is closed behave
-        as without chunks; calls of a chunk run one after another on one
-        worker.
+        The stdlib's thread pool ignores ``chunksize``; here an int
+        ``chunksize > 1`` runs the calls in chunks of that size, one task per
+        chunk, which removes the per-call executor overhead. Results, their
+        order, the first exception raised at its position, ``timeout``
+        (measured from this call) and cancelling the rest when the iterator
+        is closed behave as without chunks; calls of a chunk run one after
+        another on one worker. Chunks are read from the input and submitted
+        lazily, ``2 * max_workers`` of them (or enough for 1,024 calls) ahead
+        of the consumer, so an endless input works; shutdown submits what is
+        left.
+
+        Any other ``chunksize`` is ignored, as by the stdlib, and so is a
+        ``submit`` overridden on the class or the executor (code that counts
+        calls through ``submit``, as tqdm's ``thread_map`` does, sees each).
         """
-        if chunksize <= 1:
+        size = _chunk_size(chunksize)
+        if size <= 1 or self._fallback is not None or _submit_overridden(self):
             return super().map(fn, *iterables, timeout=timeout)
-        return _chunked_map(self, fn, iterables, timeout, chunksize)
+        return _chunked_map.chunked_map(
+            self.submit,
+            fn,
+            iterables,
+            timeout,
+            size,
+            self._state.max_workers,
+            self._lazy_maps,
+        )
+
+    # The stdlib's ThreadPoolExecutor.map is Executor.map: same name in
+    # introspection and in argument errors ("Executor.map() missing ...").
+    map.__qualname__ = Executor.map.__qualname__
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if self._fallback is not None:
+            self._fallback.shutdown(wait, cancel_futures=cancel_futures)
+            return
         state = self._state
+        # Lazy maps first: they submit, which takes the shutdown lock. (Not
+        # in a forked child: their locks may have been held at the fork.)
+        for lazy in list(self._lazy_maps) if not _native.forked else ():
+            if cancel_futures:
+                lazy.cancel_rest()
+            else:
+                lazy.flush()
         with state.shutdown_lock:
             state.shutdown = True
             if _native.forked:
                 return
-            cancelled = _native.call("ThreadPoolShutdown", state.pool_id, cancel_futures)
+            cancelled = _native.call(
+                "ThreadPoolShutdown", state.pool_id, bool(cancel_futures)
+            )
             assert isinstance(cancelled, str)
             for task_id in cancelled.split():
                 item = _work_items.pop(int(task_id), None)
@@ -208,71 +309,53 @@ class ThreadPoolExecutor(_stdlib_thread.ThreadPoolExecutor):
 
     shutdown.__doc__ = Executor.shutdown.__doc__
 
+    # ---- read-only views of the stdlib's private attributes ----
 
-class _ChunkOutcome:
-    """What a chunk of map calls produced: results up to the first exception."""
+    @property
+    def _threads(self) -> AbstractSet[Any]:
+        """The worker threads started (see gofutures._thread_views)."""
+        if self._fallback is not None:
+            return self._fallback._threads
+        state = self._state
+        return ThreadsView(state.threads, state.waiting, state.max_workers, state.settled)
 
-    __slots__ = ("results", "error")
+    @property
+    def _work_queue(self) -> Any:
+        """``qsize()`` and ``empty()``: tasks waiting for a worker."""
+        if self._fallback is not None:
+            return self._fallback._work_queue
+        return WorkQueueView(self._state.waiting)
 
-    def __init__(self) -> None:
-        self.results: list[Any] = []
-        self.error: BaseException | None = None
+    @property
+    def _broken(self) -> str | bool:
+        if self._fallback is not None:
+            return self._fallback._broken
+        return self._state.broken
 
-
-def _run_chunk(
-    fn: Callable[..., Any], chunk: list[tuple[Any, ...]], closed: list[bool]
-) -> _ChunkOutcome:
-    outcome = _ChunkOutcome()
-    for args in chunk:
-        if closed[0]:  # the map iterator was closed: the rest is cancelled
-            break
-        try:
-            value = fn(*args)
-        except BaseException as exc:
-            if outcome.error is None:
-                outcome.error = exc
-            continue  # later calls still run, as they would without chunks
-        if outcome.error is None:
-            outcome.results.append(value)
-    return outcome
+    @property
+    def _shutdown(self) -> bool:
+        if self._fallback is not None:
+            return self._fallback._shutdown
+        return self._state.shutdown
 
 
-def _chunked_map(
-    executor: ThreadPoolExecutor,
-    fn: Callable[..., Any],
-    iterables: tuple[Iterable[Any], ...],
-    timeout: float | None,
-    chunksize: int,
-) -> Iterator[Any]:
-    end_time = None if timeout is None else timeout + time.monotonic()
-    calls = list(zip(*iterables, strict=False))
-    closed = [False]
-    futures = [
-        executor.submit(_run_chunk, fn, calls[i : i + chunksize], closed)
-        for i in range(0, len(calls), chunksize)
-    ]
-    del calls
+_cpu_count = getattr(os, "process_cpu_count", os.cpu_count)  # as the stdlib's version
 
-    def results() -> Iterator[Any]:
-        try:
-            futures.reverse()
-            while futures:
-                future = futures.pop()
-                if end_time is None:
-                    outcome = future.result()
-                else:
-                    outcome = future.result(end_time - time.monotonic())
-                yield from outcome.results
-                if outcome.error is not None:
-                    error = outcome.error
-                    outcome = None  # type: ignore[assignment]
-                    raise error
-        finally:
-            closed[0] = True
-            for future in futures:
-                future.cancel()
 
-    return results()
+def _chunk_size(chunksize: Any) -> int:
+    """The stdlib's thread map ignores chunksize, whatever it is: only an
+    int (or an object with __index__) above 1 chunks."""
+    try:
+        return min(operator.index(chunksize), sys.maxsize)
+    except TypeError:
+        return 1
+
+
+def _submit_overridden(executor: ThreadPoolExecutor) -> bool:
+    return (
+        type(executor).submit is not ThreadPoolExecutor.submit
+        or "submit" in executor.__dict__
+    )
 
 
 def _join(pool_id: int) -> None:
@@ -294,6 +377,11 @@ def _python_exit() -> None:
     """Before interpreter finalization: refuse new work, let queued work finish
     and stop every worker, so no worker touches a finalizing interpreter."""
     global _global_shutdown
+    if not _native.forked:
+        # Work that open lazy maps still owe was submitted at the call in the
+        # stdlib, and interpreter exit waits for it there.
+        for lazy in _chunked_map.open_maps():
+            lazy.flush()
     with _global_shutdown_lock:
         _global_shutdown = True
     if _native.forked or not _native.loaded():
@@ -321,9 +409,12 @@ def _worker_start(pool_id: int, index: int) -> bool:
     """First call on a new worker thread: name it, run the initializer.
     Returns False when the initializer failed (the pool is then broken)."""
     state = _pools[pool_id]
-    state.worker_idents.add(threading.get_ident())
-    state.workers_started += 1
     threading.current_thread().name = "%s_%d" % (state.name_prefix, index)
+    thread = WorkerThread()
+    state.worker_idents.add(threading.get_ident())
+    _live_workers[threading.get_ident()] = thread
+    state.threads.append(thread)
+    state.workers_started += 1
     if state.initializer is not None:
         try:
             state.initializer(*state.initargs)
@@ -376,6 +467,7 @@ def _worker_stop(pool_id: int, last: bool) -> None:
     state = _pools.get(pool_id)
     if state is not None:
         state.worker_idents.discard(ident)
+    thread = _live_workers.pop(ident, None)
     # CPython 3.11 never forgets the _DummyThread that current_thread() made
     # for this foreign thread; without this, threading.enumerate() would list
     # every worker that ever lived.
@@ -384,3 +476,8 @@ def _worker_stop(pool_id: int, last: bool) -> None:
             del threading._active[ident]  # type: ignore[attr-defined]
     if last:
         _pools.pop(pool_id, None)
+    if thread is not None:
+        thread._stop()  # last: join() on it returns once this worker is gone
+
+
+register_fork_handler(lambda: list(_live_workers.values()))

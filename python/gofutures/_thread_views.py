@@ -1,0 +1,171 @@
+"""What code reads from a stdlib ThreadPoolExecutor's private attributes,
+served from gofutures' own records.
+
+Real programs and CPython's own test_concurrent_futures read
+``executor._threads`` (``len()`` of it, ``join()`` each thread after
+shutdown) and ``executor._work_queue.qsize()``. The stdlib keeps a set of
+``threading.Thread`` objects and a ``queue.SimpleQueue``; gofutures' workers
+are Go-started OS threads and its queue lives in Go, so these are read-only
+views built from what Python sees anyway: the start and stop hooks of every
+worker (gofutures.thread._worker_start/_worker_stop) and the work items
+waiting in gofutures.thread._work_items.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Set as AbstractSet
+from typing import Any
+
+
+class WorkerThread:
+    """A gofutures worker thread, as the stdlib's ``_threads`` holds them.
+
+    Reads like a ``threading.Thread`` that was started: ``name``, ``ident``,
+    ``native_id``, ``daemon``, ``is_alive()`` and ``join(timeout=None)``, which
+    returns once the worker has stopped (after shutdown, when the queue is
+    empty), as ``Thread.join`` does.
+    """
+
+    __slots__ = ("_thread", "ident", "native_id", "_ended", "_running")
+
+    def __init__(self) -> None:
+        """Made on the worker thread itself, by its start hook."""
+        self._thread = threading.current_thread()
+        self.ident: int | None = threading.get_ident()
+        self.native_id: int | None = threading.get_native_id()
+        self._ended = False
+        # Held for the worker's life: join() waits by acquiring it, as a
+        # Thread waits on its tstate lock.
+        self._running = threading.Lock()
+        self._running.acquire()
+
+    @property
+    def name(self) -> str:
+        return self._thread.name
+
+    @name.setter
+    def name(self, name: str) -> None:
+        self._thread.name = name
+
+    @property
+    def daemon(self) -> bool:
+        return False  # the stdlib's workers are not daemon threads either
+
+    def is_alive(self) -> bool:
+        return not self._ended
+
+    def join(self, timeout: float | None = None) -> None:
+        if self.ident == threading.get_ident():
+            raise RuntimeError("cannot join current thread")
+        if self._ended:
+            return
+        if timeout is None:
+            acquired = self._running.acquire()
+        else:
+            acquired = self._running.acquire(timeout=max(timeout, 0))
+        if acquired:
+            self._running.release()
+
+    def _stop(self) -> None:
+        """Called by the worker's stop hook, its last Python code."""
+        self._ended = True
+        self._running.release()
+
+    def _after_fork(self) -> None:
+        """In a forked child the worker does not exist: like threading does
+        to the parent's other threads, mark it stopped."""
+        self._ended = True
+        self._running = threading.Lock()
+
+    def __repr__(self) -> str:
+        status = "stopped" if self._ended else "started"
+        return "<%s(%s, %s %s)>" % (type(self).__name__, self.name, status, self.ident)
+
+
+class ThreadsView(AbstractSet[WorkerThread]):
+    """``executor._threads``: the workers this executor started (alive or
+    ended, as the stdlib's set keeps them), read-only.
+
+    The stdlib starts a thread inside ``submit``; gofutures starts workers in
+    Go, and one appears here when it takes its first task. So that ``len()``
+    right after a few submits counts the workers those submits started, a
+    read first waits (up to ``settle_timeout``) while tasks of this pool are
+    still waiting for a worker and fewer than ``max_workers`` workers exist:
+    Go is starting more.
+    """
+
+    __slots__ = ("_threads", "_waiting", "_max_workers", "_settled")
+
+    settle_timeout = 5.0
+
+    def __init__(
+        self,
+        threads: list[WorkerThread],
+        waiting: Callable[[], int],
+        max_workers: int,
+        settled: Callable[[], bool],
+    ) -> None:
+        self._threads = threads
+        self._waiting = waiting
+        self._max_workers = max_workers
+        self._settled = settled
+
+    def _snapshot(self) -> list[WorkerThread]:
+        deadline = time.monotonic() + self.settle_timeout
+        delay = 0.0005
+        while (
+            len(self._threads) < self._max_workers
+            and not self._settled()
+            and self._waiting()
+            and time.monotonic() < deadline
+        ):
+            time.sleep(delay)
+            delay = min(delay * 2, 0.01)
+        return list(self._threads)
+
+    def __iter__(self) -> Iterator[WorkerThread]:
+        return iter(self._snapshot())
+
+    def __len__(self) -> int:
+        return len(self._snapshot())
+
+    def __contains__(self, thread: object) -> bool:
+        return any(thread is t for t in self._snapshot())
+
+    @classmethod
+    def _from_iterable(cls, it: Iterable[Any]) -> set[Any]:
+        return set(it)  # results of set operations are plain sets
+
+    def __repr__(self) -> str:
+        return "{%s}" % ", ".join(map(repr, self._snapshot()))
+
+
+class WorkQueueView:
+    """``executor._work_queue``: ``qsize()`` and ``empty()`` count the tasks
+    submitted to this executor that no worker has taken yet (cancelled ones
+    included until a worker or shutdown drops them, as in the stdlib)."""
+
+    __slots__ = ("_waiting",)
+
+    def __init__(self, waiting: Callable[[], int]) -> None:
+        self._waiting = waiting
+
+    def qsize(self) -> int:
+        return self._waiting()
+
+    def empty(self) -> bool:
+        return self._waiting() == 0
+
+
+def _forget_in_child(live: Callable[[], Iterable[WorkerThread]]) -> None:
+    for thread in live():
+        thread._after_fork()
+
+
+def register_fork_handler(live: Callable[[], Iterable[WorkerThread]]) -> None:
+    """Mark every worker returned by ``live()`` stopped in a forked child."""
+    os.register_at_fork(after_in_child=lambda: _forget_in_child(live))

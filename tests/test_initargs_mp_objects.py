@@ -137,3 +137,37 @@ def test_fork_pool_workers_see_the_program_as_it_is_when_the_pool_starts(tmp_pat
         timeout=120,
     )
     assert "('second', 1)" in gof.stdout
+
+
+@pytest.mark.parametrize("method", [None, "spawn"])
+def test_tqdm_process_map(tmp_path: Path, method: str | None) -> None:
+    # tqdm's process_map passes its multiprocessing RLock as initargs on
+    # every call; it imports concurrent.futures' ProcessPoolExecutor, so a
+    # program makes it use gofutures by replacing that. Its bar counts
+    # submits (one per chunk), with either implementation.
+    gof = assert_same_output(
+        tmp_path,
+        """
+        import concurrent.futures
+        import io
+        import multiprocessing as mp
+        import re
+        import __CF__ as cf
+        from tqdm.contrib.concurrent import process_map
+
+        def square(x):
+            return x * x
+
+        if __name__ == "__main__":
+            method = {method!r}
+            if method:
+                mp.set_start_method(method)
+            concurrent.futures.ProcessPoolExecutor = cf.ProcessPoolExecutor
+            for _ in range(2):  # the second call reuses tqdm's lock
+                bar = io.StringIO()
+                out = process_map(square, range(300), chunksize=30, max_workers=2, file=bar)
+                print(sum(out), re.findall(r"(\\d+)/300", bar.getvalue())[-1])
+        """.replace("{method!r}", repr(method)),
+        timeout=180,
+    )
+    assert gof.stdout.split()[::2] == ["8955050", "8955050"]

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofutures/gofutures/gofutures/panics"
@@ -66,10 +67,13 @@ type Pool struct {
 	queued  map[uint64]struct{}
 	closing bool   // Close called: exit once the queue is empty and nothing is in flight
 	broken  string // reason, once broken
-	slots   []*slot
-	hellos  map[uint64]chan net.Conn
-	running int // slot goroutines still running
-	hungry  int // slot feeders waiting for a task they could send now
+	// brokenCh is closed when the pool breaks: a worker still starting
+	// stops waiting for its connection.
+	brokenCh chan struct{}
+	slots    []*slot
+	hellos   map[uint64]chan net.Conn
+	running  int // slot goroutines still running
+	hungry   int // slot feeders waiting for a task they could send now
 
 	finished       chan struct{} // closed when every slot, the launcher and the acceptor are done
 	launcherClosed chan struct{} // closed when the spawner has closed the launcher
@@ -111,19 +115,40 @@ func New(cfg Config) (*Pool, error) {
 		hellos:   map[uint64]chan net.Conn{},
 		queued:   map[uint64]struct{}{},
 		finished: make(chan struct{}),
+		brokenCh: make(chan struct{}),
 
 		launcherClosed: make(chan struct{}),
 	}
 	p.cond.L = &p.mu
-	go p.spawner()
-	go p.accept()
+	go p.spawner() // recovers itself: it must close launcherClosed whatever happens
+	panics.Go(p.accept, p.internalError("accepting workers' connections"))
 	p.running = cfg.Workers
 	for i := 0; i < cfg.Workers; i++ {
 		s := &slot{pool: p, index: i}
 		p.slots = append(p.slots, s)
-		go s.run()
+		go s.run() // recovers itself: it must call slotDone whatever happens
 	}
 	return p, nil
+}
+
+// internalError returns what a goroutine of the pool does with a panic it
+// recovered: break the pool, the Go stack in the reason, so that every
+// future still waiting fails with it (a Go panic must never abort Python).
+func (p *Pool) internalError(where string) func(*panics.Recovered) {
+	return func(r *panics.Recovered) {
+		p.breakPool("internal error in the process pool supervisor (" + where + "): " + r.Error())
+	}
+}
+
+// panicHook, when set (tests only, see export_test.go), is called by each
+// goroutine of the package at the start of its work with the goroutine's
+// name, so that a test can make any of them panic.
+var panicHook atomic.Pointer[func(site string)]
+
+func hook(site string) {
+	if h := panicHook.Load(); h != nil {
+		(*h)(site)
+	}
 }
 
 // Submit queues a task. payload is kept, not copied.
@@ -243,6 +268,7 @@ func (p *Pool) breakPool(reason string) {
 		return
 	}
 	p.broken = reason
+	close(p.brokenCh)
 	dropped := p.queue
 	p.queue = nil
 	clear(p.queued)
@@ -309,6 +335,7 @@ type launchReply struct {
 // launcher when the pool is done, then lets its thread exit.
 func (p *Pool) spawner() {
 	runtime.LockOSThread()
+	defer close(p.launcherClosed)
 	launched := 0
 	for req := range p.launches {
 		launched++
@@ -319,13 +346,17 @@ func (p *Pool) spawner() {
 			launch = fl.LaunchFinal
 		}
 		var reply launchReply
-		if r := panics.Try(func() { reply.proc, reply.err = launch(req.token, p.socket) }); r != nil {
+		if r := panics.Try(func() {
+			hook("spawner")
+			reply.proc, reply.err = launch(req.token, p.socket)
+		}); r != nil {
 			reply.err = r
 		}
 		req.reply <- reply
 	}
-	_ = p.cfg.Launcher.Close()
-	close(p.launcherClosed)
+	if r := panics.Try(func() { _ = p.cfg.Launcher.Close() }); r != nil {
+		p.internalError("closing the launcher")(r)
+	}
 }
 
 func (p *Pool) launch(token uint64) (Proc, error) {
@@ -337,16 +368,21 @@ func (p *Pool) launch(token uint64) (Proc, error) {
 
 // accept hands each connecting worker to the slot waiting for its token.
 func (p *Pool) accept() {
+	hook("accept")
 	for {
 		conn, err := p.listener.AcceptUnix()
 		if err != nil {
 			return
 		}
-		go p.greet(conn)
+		panics.Go(func() { p.greet(conn) }, func(r *panics.Recovered) {
+			conn.Close()
+			p.internalError("greeting a worker")(r)
+		})
 	}
 }
 
 func (p *Pool) greet(conn *net.UnixConn) {
+	hook("greet")
 	// Large socket buffers: a 1 MiB payload crosses in one or two wake-ups
 	// instead of one per default-sized buffer (about 200 KiB).
 	_ = conn.SetReadBuffer(socketBuffer)

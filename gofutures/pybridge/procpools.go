@@ -10,6 +10,7 @@ import (
 
 	"github.com/gofutures/gofutures/gofutures/bufpool"
 	"github.com/gofutures/gofutures/gofutures/cblock"
+	"github.com/gofutures/gofutures/gofutures/panics"
 	"github.com/gofutures/gofutures/gofutures/procpool"
 )
 
@@ -114,16 +115,16 @@ func NewProcPool(spec ProcPoolSpec) (int64, error) {
 	id := lastProcID.Add(1)
 	e := &procEntry{pool: p, pumpDone: make(chan struct{})}
 	procPools.Store(id, e)
-	go runPump(id, p, e.pumpDone)
+	go runPump(id, p, e.pumpDone) // recovers itself: done must close whatever happens
 	liveProcPools.Add(1)
-	go func() {
+	panics.Go(func() {
 		<-e.pumpDone
 		p.Wait(-1)
 		procPools.Delete(id)
 		if liveProcPools.Add(-1) == 0 {
 			cblock.Trim() // no pool left to reuse the result buffers
 		}
-	}()
+	}, nil) // nothing to report to: the pool has finished; at worst it stays listed
 	return id, nil
 }
 

@@ -15,7 +15,7 @@ import (
 // fakeWorker is the test binary acting as a worker process (see TestMain):
 // it speaks the protocol and obeys commands carried in task payloads.
 func fakeWorker() {
-	conn, err := net.Dial("unix", os.Getenv("GOFUTURES_SOCKET"))
+	conn, err := net.Dial("unix", os.Getenv("GOFUTURES_SOCKET")) // "@name": abstract
 	if err != nil {
 		os.Exit(10)
 	}

@@ -8,10 +8,10 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gofutures/gofutures/gofutures/panics"
@@ -55,7 +55,6 @@ type Pool struct {
 	cfg      Config
 	listener *net.UnixListener
 	socket   string
-	dir      string
 	events   *eventQueue
 	launches chan launchRequest
 
@@ -94,22 +93,14 @@ func New(cfg Config) (*Pool, error) {
 	if cfg.StartTimeout <= 0 {
 		cfg.StartTimeout = 60 * time.Second
 	}
-	dir, err := os.MkdirTemp("", "gofutures-")
+	ln, address, err := listen()
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, "pool.sock")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	ln.SetUnlinkOnClose(true)
 	p := &Pool{
 		cfg:      cfg,
 		listener: ln,
-		socket:   path,
-		dir:      dir,
+		socket:   address,
 		events:   newEventQueue(),
 		launches: make(chan launchRequest),
 		hellos:   map[uint64]chan net.Conn{},
@@ -314,7 +305,6 @@ func (p *Pool) slotDone() {
 	close(p.launches)
 	<-p.launcherClosed // a zygote of the pool's own has exited and been reaped
 	p.listener.Close()
-	os.RemoveAll(p.dir)
 	p.events.close()
 	close(p.finished)
 }
@@ -383,6 +373,10 @@ func (p *Pool) accept() {
 
 func (p *Pool) greet(conn *net.UnixConn) {
 	hook("greet")
+	if _, uid, err := peerCred(conn); err != nil || uid != uint32(os.Getuid()) {
+		conn.Close() // another user's process: not a worker of ours
+		return
+	}
 	// Large socket buffers: a 1 MiB payload crosses in one or two wake-ups
 	// instead of one per default-sized buffer (about 200 KiB).
 	_ = conn.SetReadBuffer(socketBuffer)
@@ -413,6 +407,60 @@ func (p *Pool) greet(conn *net.UnixConn) {
 		return
 	}
 	ch <- conn
+}
+
+// listen opens the pool's listening socket: a Unix socket in Linux's
+// abstract namespace, named "@gofutures-<pid>-<128 random bits>" (the "@"
+// stands for the leading NUL byte, in Go's net package as in the address
+// workers are given).
+//
+// Why abstract, and not a socket file or socket pairs: a socket file needs
+// a directory (TMPDIR, which may be missing, unwritable, or so long that the
+// path passes the 108 bytes of sun_path: "bind: invalid argument"), and
+// stays there for good when the program is killed with SIGKILL. An abstract
+// socket has no file: nothing is created, nothing is left, and it goes away
+// with its last descriptor, however the program ends. Socket pairs would
+// need no name either, but a worker forked by a zygote would have to get its
+// end through the zygote, whose command channel is a pipe (no SCM_RIGHTS)
+// shared by every pool; an address goes through the existing line protocol.
+//
+// An abstract socket has no file permissions: any process of the same
+// network namespace can connect. What keeps the pool's workers its own: the
+// name is unguessable, a worker must present the single-use random token it
+// was started with (HELLO), and the kernel's peer credentials (SO_PEERCRED)
+// must show this process's uid (greet) and the pid of the process the
+// launcher started for that token (slot.start).
+func listen() (*net.UnixListener, string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, "", err
+	}
+	address := fmt.Sprintf("@gofutures-%d-%x", os.Getpid(), b)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: address, Net: "unix"})
+	if err != nil {
+		return nil, "", fmt.Errorf("listening for workers on an abstract Unix socket: %w", err)
+	}
+	return ln, address, nil
+}
+
+// peerCred returns the pid and uid of the process at the other end of conn,
+// as the kernel recorded them when it connected.
+func peerCred(conn *net.UnixConn) (pid int, uid uint32, err error) {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return 0, 0, err
+	}
+	var cred *syscall.Ucred
+	var credErr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, credErr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+	}); err != nil {
+		return 0, 0, err
+	}
+	if credErr != nil {
+		return 0, 0, credErr
+	}
+	return int(cred.Pid), cred.Uid, nil
 }
 
 // socketBuffer is the send and receive buffer size of worker sockets.

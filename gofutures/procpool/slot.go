@@ -246,6 +246,13 @@ func (s *slot) start() (Proc, net.Conn, *wire.Reader, error) {
 	case <-p.brokenCh:
 		return fail("the pool broke while a worker was starting")
 	}
+	if uc, ok := conn.(*net.UnixConn); ok {
+		// The token was right; the process must be the one started for it.
+		if pid, _, err := peerCred(uc); err != nil || pid != proc.Pid() {
+			conn.Close()
+			return fail("the process that connected with worker pid %d's token is pid %d (%v)", proc.Pid(), pid, err)
+		}
+	}
 	if err := sendInit(conn, p.cfg.InitPayload); err != nil {
 		conn.Close()
 		return fail("could not initialize a worker process: %v", err)

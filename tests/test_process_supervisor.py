@@ -211,3 +211,45 @@ def test_no_zombie_under_a_child_subreaper(tmp_path: Path) -> None:
     run = assert_same_output(tmp_path, source, timeout=300)
     lines = run.stdout.splitlines()
     assert lines == [f"{ctx} zombies: []" for ctx in (None, "fork", "forkserver", "spawn")] * 6
+
+
+BIG_PAYLOADS = """
+import __CF__ as cf
+
+N = (1 << 30) + 1  # just past the old 1 GiB frame limit
+
+
+def size(data):
+    return len(data)
+
+
+def make(n):
+    return bytes(n)
+
+
+if __name__ == "__main__":
+    # One worker: in a program's first gofutures pool it is the zygote
+    # itself, where the future used to be lost with no error.
+    with cf.ProcessPoolExecutor(1) as ex:
+        print("argument", ex.submit(size, bytes(N)).result(timeout=240) == N, flush=True)
+        print("result", len(ex.submit(make, N).result(timeout=240)) == N, flush=True)
+"""
+
+
+def _available_memory() -> int:
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+@pytest.mark.timeout(600)
+def test_argument_and_result_over_1_gib(tmp_path: Path) -> None:
+    # Before: "frame too large" broke the pool, or (on the zygote-worker) the
+    # future never completed. The stdlib takes 10-15 s for both here; each
+    # implementation holds about 3 GB at its peak.
+    if _available_memory() < 10 << 30:
+        pytest.skip("needs 10 GB of available memory (MemAvailable in /proc/meminfo)")
+    run = assert_same_output(tmp_path, BIG_PAYLOADS, timeout=240)
+    assert run.stdout.splitlines() == ["argument True", "result True"]

@@ -240,6 +240,7 @@ func (s *slot) start() (Proc, net.Conn, *wire.Reader, error) {
 		s.exitMu.Lock()
 		s.rememberExit(proc, st)
 		s.exitMu.Unlock()
+		s.deferToKnownStatus(st)
 		return nil, nil, nil, fmt.Errorf("A process in the process pool was terminated abruptly while the future was running or pending (worker pid %d %s before it was ready)", proc.Pid(), st)
 	case <-time.After(p.cfg.StartTimeout):
 		return fail("a worker process did not connect within %s", p.cfg.StartTimeout)

@@ -189,8 +189,17 @@ func (l *ZygoteLauncher) launch(token uint64, socket string, final bool) (Proc, 
 	reply := make(chan forkReply, 1)
 	l.forks[token] = reply
 	_, err := fmt.Fprintf(l.toZ, "%s %d %s\n", verb, token, socket)
+	gone := l.waitErr
 	l.mu.Unlock()
 	if err != nil {
+		// A dead zygote (broken pipe): say how it ended, once known.
+		select {
+		case <-gone:
+			l.mu.Lock()
+			err = l.dead
+			l.mu.Unlock()
+		case <-time.After(5 * time.Second):
+		}
 		return nil, fmt.Errorf("asking the zygote to fork: %w", err)
 	}
 	select {
@@ -227,9 +236,9 @@ func (l *ZygoteLauncher) readReplies(r io.ReadCloser, wait func() *os.ProcessSta
 
 // scanReplies handles the zygote's replies until its reply pipe ends.
 func (l *ZygoteLauncher) scanReplies(r io.Reader) {
-	hook("zygote-replies")
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
+		hook("zygote-replies")
 		f := strings.Fields(sc.Text())
 		if len(f) < 2 {
 			continue

@@ -193,9 +193,10 @@ class OneByteSocket:
 def test_constants() -> None:
     assert (wire.HELLO, wire.INIT, wire.READY, wire.INIT_FAILED) == (1, 2, 3, 4)
     assert (wire.TASK, wire.RESULT, wire.ERROR, wire.EXIT) == (5, 6, 7, 8)
-    assert wire.HEADER.format == "<IBQ"
-    assert wire.HEADER.size == wire.HEADER_SIZE == 13
-    assert wire.MAX_PAYLOAD == 1 << 30
+    assert wire.HEADER.format == "<QBQ"
+    assert wire.HEADER.size == wire.HEADER_SIZE == 17
+    # No limit by default but the header's (Go: wire.DefaultMaxPayload).
+    assert wire.MAX_PAYLOAD == (1 << 63) - 1
     assert issubclass(wire.FrameTooLargeError, wire.ProtocolError)
     assert issubclass(wire.BadKindError, wire.ProtocolError)
     assert issubclass(wire.TruncatedFrameError, wire.ProtocolError)
@@ -203,8 +204,16 @@ def test_constants() -> None:
 
 def test_encode_frame_layout() -> None:
     data = wire.encode_frame(wire.TASK, 0x0102030405060708, b"xyz")
-    assert data == b"\x03\x00\x00\x00\x05\x08\x07\x06\x05\x04\x03\x02\x01xyz"
-    assert wire.encode_frame(wire.EXIT, 0) == bytes([0, 0, 0, 0, 8]) + bytes(8)
+    assert data == b"\x03" + bytes(7) + b"\x05\x08\x07\x06\x05\x04\x03\x02\x01xyz"
+    assert wire.encode_frame(wire.EXIT, 0) == bytes(8) + bytes([8]) + bytes(8)
+
+
+def test_header_describes_payloads_past_4_gib() -> None:
+    # No such payload is built: the header alone, as the supervisor's
+    # writer puts it in front of a call's pieces.
+    header = wire.HEADER.pack(5 * (1 << 30) + 3, wire.TASK, 1)
+    assert header[:8] == bytes([3, 0, 0, 0x40, 1, 0, 0, 0])
+    assert wire.HEADER.unpack(header) == (5 * (1 << 30) + 3, wire.TASK, 1)
     assert wire.encode_frame(wire.RESULT, 1, bytearray(b"a")) == wire.encode_frame(
         wire.RESULT, 1, memoryview(b"a")
     )
@@ -227,12 +236,12 @@ def test_truncation_messages(pair: tuple[socket.socket, socket.socket]) -> None:
     a, b = pair
     frame = wire.encode_frame(wire.RESULT, 5, b"0123456789")
     send_and_close(a, frame[:5]).join()
-    with pytest.raises(wire.TruncatedFrameError, match="expected 13 bytes, received 5"):
+    with pytest.raises(wire.TruncatedFrameError, match="expected 17 bytes, received 5"):
         wire.FrameReader(b).read()
 
     a2, b2 = socket.socketpair()
     with a2, b2:
-        send_and_close(a2, frame[:16]).join()
+        send_and_close(a2, frame[:20]).join()
         with pytest.raises(
             wire.TruncatedFrameError,
             match=r"truncated RESULT frame \(id 5\) payload: expected 10 bytes, received 3",
@@ -242,11 +251,11 @@ def test_truncation_messages(pair: tuple[socket.socket, socket.socket]) -> None:
 
 def test_oversize_is_refused_before_allocating(pair: tuple[socket.socket, socket.socket]) -> None:
     a, b = pair
-    reader = wire.FrameReader(b)
-    a.sendall(wire.HEADER.pack(0xFFFFFFFF, wire.RESULT, 7))  # 4 GiB - 1, nothing follows
+    a.sendall(wire.HEADER.pack(1 << 32, wire.RESULT, 7))  # 4 GiB, nothing follows
+    reader = wire.FrameReader(b, max_payload=(1 << 32) - 1)
     tracemalloc.start()
     try:
-        with pytest.raises(wire.FrameTooLargeError, match="4294967295-byte payload"):
+        with pytest.raises(wire.FrameTooLargeError, match="4294967296-byte payload"):
             reader.read()
         _, peak = tracemalloc.get_traced_memory()
     finally:

@@ -48,3 +48,17 @@ func Catch(err *error) {
 		*err = &Recovered{Value: v, Stack: debug.Stack()}
 	}
 }
+
+// Go runs f in a new goroutine. A Go panic that nothing recovers aborts the
+// whole process (the Python interpreter with it), so every goroutine of
+// gofutures starts through Go or recovers with Try itself: a panic in f is
+// recovered and handed to onPanic, which turns it into an error the user
+// sees (a broken pool carrying the Go stack). A panic in onPanic itself is
+// recovered and dropped, since nothing is left to report it to.
+func Go(f func(), onPanic func(*Recovered)) {
+	go func() {
+		if r := Try(f); r != nil && onPanic != nil {
+			_ = Try(func() { onPanic(r) })
+		}
+	}()
+}

@@ -60,3 +60,50 @@ func ExampleTry() {
 	fmt.Println(r.Value)
 	// Output: worker exploded
 }
+
+func TestGo(t *testing.T) {
+	tests := []struct {
+		name      string
+		f         func()
+		onPanic   func(*panics.Recovered)
+		wantValue any
+	}{
+		{name: "no panic", f: func() {}},
+		{name: "panic reaches onPanic", f: func() { panic("in a goroutine") }, wantValue: "in a goroutine"},
+		{name: "onPanic panics too", f: func() { panic("first") }, onPanic: func(*panics.Recovered) { panic("second") }},
+	}
+	// Go returns at once; a panic it failed to recover would end this test
+	// binary, so each case also waits for the goroutine's very end.
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			done := make(chan *panics.Recovered, 1)
+			onPanic := func(r *panics.Recovered) { done <- r }
+			if tt.wantValue == nil {
+				onPanic = tt.onPanic
+			}
+			if onPanic == nil {
+				onPanic = func(*panics.Recovered) {}
+			}
+			ended := make(chan struct{})
+			wrapped := func(r *panics.Recovered) {
+				defer close(ended)
+				onPanic(r)
+			}
+			panics.Go(func() {
+				defer func() {
+					if tt.name == "no panic" {
+						close(ended)
+					}
+				}()
+				tt.f()
+			}, wrapped)
+			<-ended // the process is still alive: the panic did not abort it
+			if tt.wantValue == nil {
+				return
+			}
+			r := <-done
+			assert.Equal(t, tt.wantValue, r.Value)
+			assert.Contains(t, string(r.Stack), "panics_test.go", "stack names the panicking frame")
+		})
+	}
+}

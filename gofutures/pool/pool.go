@@ -206,7 +206,7 @@ func (p *Pool) growLocked(reserved int) {
 	for p.live < p.max && p.starting < maxStarting && p.queue.len() > p.starting+p.wakes+reserved {
 		p.live++
 		p.starting++
-		go p.work(p.started)
+		go p.work(p.started) // recovers wherever it calls out (see work)
 		p.started++
 	}
 }

@@ -9,16 +9,22 @@
 //	                                                            |
 //	NextEvents <-- events <-- slot reader <--RESULT/ERROR-------+
 //
-// Every worker connects back to the pool's listening socket and proves who
-// it is with the token it was started with (HELLO), receives INIT (the
-// pickled initializer) and answers READY. A slot keeps up to Depth tasks in
+// Every worker connects back to the pool's listening socket (in Linux's
+// abstract namespace: no file, no TMPDIR; see listen) and proves who it is
+// with the token it was started with (HELLO) and its peer credentials (this
+// uid, the pid the launcher started), receives INIT (the pickled
+// initializer) and answers READY. A slot keeps up to Depth tasks in
 // flight on its worker so the worker never waits for a round trip.
 //
 // Failure contract (the stdlib's): a worker that dies while the pool is not
-// shutting it down, or whose initializer fails, breaks the pool: every task
+// shutting it down, or whose initializer fails, breaks the pool (the reason
+// says how it ended, or that its status is unknown): every task
 // still queued or in flight is reported in one Broken event, the other
 // workers are killed, and Submit refuses further work. Nothing is lost:
 // every submitted task ends in exactly one Result, Error or the Broken event.
+//
+// Every goroutine recovers its panics: one breaks the pool, the Go stack in
+// the reason, instead of aborting the process (see internalError).
 //
 // The pool knows nothing of Python or pickle: payloads are opaque bytes.
 package procpool

@@ -1,11 +1,14 @@
 package procpool
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"strconv"
 	"sync"
 	"syscall"
+
+	"github.com/gofutures/gofutures/gofutures/panics"
 )
 
 // ExecLauncher starts every worker as a fresh process: Argv with the socket
@@ -36,7 +39,12 @@ func (l *ExecLauncher) Launch(token uint64, socket string) (Proc, error) {
 		return nil, err
 	}
 	p := &execProc{cmd: cmd, exited: make(chan ExitStatus, 1)}
-	go p.wait()
+	panics.Go(p.wait, func(r *panics.Recovered) {
+		// No zombie: end it and wait (an error if Wait itself did already).
+		_ = cmd.Process.Kill()
+		_, _ = cmd.Process.Wait()
+		p.finish(unknownStatus("internal error waiting for it: " + r.Error()))
+	})
 	return p, nil
 }
 
@@ -50,13 +58,33 @@ type execProc struct {
 	mu     sync.Mutex
 }
 
+// wait reports the worker's exit. When the program ignores SIGCHLD the
+// kernel reaps its children itself: Wait fails with ECHILD once the worker
+// has ended, ProcessState stays nil, and the status is unknown.
 func (p *execProc) wait() {
-	_ = p.cmd.Wait()
+	hook("exec-wait")
+	err := p.cmd.Wait()
+	st := unknownStatus("no status to wait for: SIGCHLD is ignored, so the system reaped it")
+	if ps := p.cmd.ProcessState; ps != nil {
+		if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
+			st = StatusFromWait(ws)
+		}
+	} else if err != nil && !errors.Is(err, syscall.ECHILD) {
+		st = unknownStatus("waiting for it failed: " + err.Error())
+	}
+	p.finish(st)
+}
+
+// finish reports st once.
+func (p *execProc) finish(st ExitStatus) {
 	p.mu.Lock()
+	if p.done {
+		p.mu.Unlock()
+		return
+	}
 	p.done = true
 	p.mu.Unlock()
-	ws, _ := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
-	p.exited <- StatusFromWait(ws)
+	p.exited <- st
 }
 
 func (p *execProc) Pid() int { return p.cmd.Process.Pid }

@@ -35,9 +35,22 @@ type Proc interface {
 
 // ExitStatus is how a worker process ended.
 type ExitStatus struct {
-	Code   int            // exit code, when Signal is 0
+	Code   int            // exit code, when Signal is 0 and Unknown is false
 	Signal syscall.Signal // terminating signal, or 0
+	// Unknown: the process ended but its wait status could not be had. Why
+	// is in Why: a program that ignores SIGCHLD has its children reaped by
+	// the kernel (wait fails with ECHILD), and a worker forked by a zygote
+	// that died first had nobody left to report it.
+	Unknown bool
+	Why     string
+	// LostWith is, when the status was lost because the zygote that forked
+	// the worker died, that zygote's pid if it had become a worker of the
+	// same pool (whose own status is known): the pool reports that one.
+	LostWith int
 }
+
+// unknownStatus is the status of a process that ended with no status known.
+func unknownStatus(why string) ExitStatus { return ExitStatus{Unknown: true, Why: why} }
 
 // StatusFromWait converts a wait(2) status.
 func StatusFromWait(ws syscall.WaitStatus) ExitStatus {
@@ -49,6 +62,9 @@ func StatusFromWait(ws syscall.WaitStatus) ExitStatus {
 
 // String says how the process ended and, like loky, what that probably means.
 func (s ExitStatus) String() string {
+	if s.Unknown {
+		return "ended, exit status unknown (" + s.Why + ")"
+	}
 	if s.Signal == 0 {
 		return fmt.Sprintf("exited with code %d", s.Code)
 	}

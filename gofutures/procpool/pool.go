@@ -8,9 +8,10 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gofutures/gofutures/gofutures/panics"
@@ -55,7 +56,6 @@ type Pool struct {
 	cfg      Config
 	listener *net.UnixListener
 	socket   string
-	dir      string
 	events   *eventQueue
 	launches chan launchRequest
 
@@ -67,10 +67,13 @@ type Pool struct {
 	queued  map[uint64]struct{}
 	closing bool   // Close called: exit once the queue is empty and nothing is in flight
 	broken  string // reason, once broken
-	slots   []*slot
-	hellos  map[uint64]chan net.Conn
-	running int // slot goroutines still running
-	hungry  int // slot feeders waiting for a task they could send now
+	// brokenCh is closed when the pool breaks: a worker still starting
+	// stops waiting for its connection.
+	brokenCh chan struct{}
+	slots    []*slot
+	hellos   map[uint64]chan net.Conn
+	running  int // slot goroutines still running
+	hungry   int // slot feeders waiting for a task they could send now
 
 	finished       chan struct{} // closed when every slot, the launcher and the acceptor are done
 	launcherClosed chan struct{} // closed when the spawner has closed the launcher
@@ -91,40 +94,53 @@ func New(cfg Config) (*Pool, error) {
 	if cfg.StartTimeout <= 0 {
 		cfg.StartTimeout = 60 * time.Second
 	}
-	dir, err := os.MkdirTemp("", "gofutures-")
+	ln, address, err := listen()
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, "pool.sock")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	ln.SetUnlinkOnClose(true)
 	p := &Pool{
 		cfg:      cfg,
 		listener: ln,
-		socket:   path,
-		dir:      dir,
+		socket:   address,
 		events:   newEventQueue(),
 		launches: make(chan launchRequest),
 		hellos:   map[uint64]chan net.Conn{},
 		queued:   map[uint64]struct{}{},
 		finished: make(chan struct{}),
+		brokenCh: make(chan struct{}),
 
 		launcherClosed: make(chan struct{}),
 	}
 	p.cond.L = &p.mu
-	go p.spawner()
-	go p.accept()
+	go p.spawner() // recovers itself: it must close launcherClosed whatever happens
+	panics.Go(p.accept, p.internalError("accepting workers' connections"))
 	p.running = cfg.Workers
 	for i := 0; i < cfg.Workers; i++ {
 		s := &slot{pool: p, index: i}
 		p.slots = append(p.slots, s)
-		go s.run()
+		go s.run() // recovers itself: it must call slotDone whatever happens
 	}
 	return p, nil
+}
+
+// internalError returns what a goroutine of the pool does with a panic it
+// recovered: break the pool, the Go stack in the reason, so that every
+// future still waiting fails with it (a Go panic must never abort Python).
+func (p *Pool) internalError(where string) func(*panics.Recovered) {
+	return func(r *panics.Recovered) {
+		p.breakPool("internal error in the process pool supervisor (" + where + "): " + r.Error())
+	}
+}
+
+// panicHook, when set (tests only, see export_test.go), is called by each
+// goroutine of the package at the start of its work with the goroutine's
+// name, so that a test can make any of them panic.
+var panicHook atomic.Pointer[func(site string)]
+
+func hook(site string) {
+	if h := panicHook.Load(); h != nil {
+		(*h)(site)
+	}
 }
 
 // Submit queues a task. payload is kept, not copied.
@@ -244,6 +260,7 @@ func (p *Pool) breakPool(reason string) {
 		return
 	}
 	p.broken = reason
+	close(p.brokenCh)
 	dropped := p.queue
 	p.queue = nil
 	clear(p.queued)
@@ -289,7 +306,6 @@ func (p *Pool) slotDone() {
 	close(p.launches)
 	<-p.launcherClosed // a zygote of the pool's own has exited and been reaped
 	p.listener.Close()
-	os.RemoveAll(p.dir)
 	p.events.close()
 	close(p.finished)
 }
@@ -310,6 +326,7 @@ type launchReply struct {
 // launcher when the pool is done, then lets its thread exit.
 func (p *Pool) spawner() {
 	runtime.LockOSThread()
+	defer close(p.launcherClosed)
 	launched := 0
 	for req := range p.launches {
 		launched++
@@ -320,13 +337,17 @@ func (p *Pool) spawner() {
 			launch = fl.LaunchFinal
 		}
 		var reply launchReply
-		if r := panics.Try(func() { reply.proc, reply.err = launch(req.token, p.socket) }); r != nil {
+		if r := panics.Try(func() {
+			hook("spawner")
+			reply.proc, reply.err = launch(req.token, p.socket)
+		}); r != nil {
 			reply.err = r
 		}
 		req.reply <- reply
 	}
-	_ = p.cfg.Launcher.Close()
-	close(p.launcherClosed)
+	if r := panics.Try(func() { _ = p.cfg.Launcher.Close() }); r != nil {
+		p.internalError("closing the launcher")(r)
+	}
 }
 
 func (p *Pool) launch(token uint64) (Proc, error) {
@@ -338,16 +359,25 @@ func (p *Pool) launch(token uint64) (Proc, error) {
 
 // accept hands each connecting worker to the slot waiting for its token.
 func (p *Pool) accept() {
+	hook("accept")
 	for {
 		conn, err := p.listener.AcceptUnix()
 		if err != nil {
 			return
 		}
-		go p.greet(conn)
+		panics.Go(func() { p.greet(conn) }, func(r *panics.Recovered) {
+			conn.Close()
+			p.internalError("greeting a worker")(r)
+		})
 	}
 }
 
 func (p *Pool) greet(conn *net.UnixConn) {
+	hook("greet")
+	if _, uid, err := peerCred(conn); err != nil || uid != uint32(os.Getuid()) {
+		conn.Close() // another user's process: not a worker of ours
+		return
+	}
 	// Large socket buffers: a 1 MiB payload crosses in one or two wake-ups
 	// instead of one per default-sized buffer (about 200 KiB).
 	_ = conn.SetReadBuffer(socketBuffer)
@@ -378,6 +408,60 @@ func (p *Pool) greet(conn *net.UnixConn) {
 		return
 	}
 	ch <- conn
+}
+
+// listen opens the pool's listening socket: a Unix socket in Linux's
+// abstract namespace, named "@gofutures-<pid>-<128 random bits>" (the "@"
+// stands for the leading NUL byte, in Go's net package as in the address
+// workers are given).
+//
+// Why abstract, and not a socket file or socket pairs: a socket file needs
+// a directory (TMPDIR, which may be missing, unwritable, or so long that the
+// path passes the 108 bytes of sun_path: "bind: invalid argument"), and
+// stays there for good when the program is killed with SIGKILL. An abstract
+// socket has no file: nothing is created, nothing is left, and it goes away
+// with its last descriptor, however the program ends. Socket pairs would
+// need no name either, but a worker forked by a zygote would have to get its
+// end through the zygote, whose command channel is a pipe (no SCM_RIGHTS)
+// shared by every pool; an address goes through the existing line protocol.
+//
+// An abstract socket has no file permissions: any process of the same
+// network namespace can connect. What keeps the pool's workers its own: the
+// name is unguessable, a worker must present the single-use random token it
+// was started with (HELLO), and the kernel's peer credentials (SO_PEERCRED)
+// must show this process's uid (greet) and the pid of the process the
+// launcher started for that token (slot.start).
+func listen() (*net.UnixListener, string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, "", err
+	}
+	address := fmt.Sprintf("@gofutures-%d-%x", os.Getpid(), b)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: address, Net: "unix"})
+	if err != nil {
+		return nil, "", fmt.Errorf("listening for workers on an abstract Unix socket: %w", err)
+	}
+	return ln, address, nil
+}
+
+// peerCred returns the pid and uid of the process at the other end of conn,
+// as the kernel recorded them when it connected.
+func peerCred(conn *net.UnixConn) (pid int, uid uint32, err error) {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return 0, 0, err
+	}
+	var cred *syscall.Ucred
+	var credErr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, credErr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+	}); err != nil {
+		return 0, 0, err
+	}
+	if credErr != nil {
+		return 0, 0, credErr
+	}
+	return int(cred.Pid), cred.Uid, nil
 }
 
 // socketBuffer is the send and receive buffer size of worker sockets.

@@ -24,6 +24,10 @@ func TestMain(m *testing.M) {
 		fakeWorker()
 		return
 	}
+	if os.Getenv("GOFUTURES_FAKE_ZYGOTE") == "1" {
+		fakeZygote()
+		return
+	}
 	goleak.VerifyTestMain(m)
 }
 

@@ -58,16 +58,20 @@ type started struct {
 
 func (s *slot) run() {
 	p := s.pool
-	defer p.slotDone()
-	defer s.reaping.Wait()
-	r := panics.Try(func() {
+	if r := panics.Try(func() {
+		hook("slot")
 		for s.generation() {
 		}
-	})
-	if r != nil {
-		p.breakPool("internal error in the process pool supervisor: " + r.Error())
+	}); r != nil {
+		p.internalError("running a worker")(r)
 	}
-	s.dropReplacement()
+	if r := panics.Try(s.dropReplacement); r != nil {
+		p.internalError("stopping replacement workers")(r)
+	}
+	s.reaping.Wait()
+	if r := panics.Try(p.slotDone); r != nil {
+		p.internalError("tearing the pool down")(r)
+	}
 }
 
 // dropReplacement stops the replacement workers started for generations
@@ -129,10 +133,18 @@ func (s *slot) generation() bool {
 		proc.Kill()
 	}
 	readerDone := make(chan struct{})
-	go func() {
+	panics.Go(func() {
 		defer close(readerDone)
+		hook("reader")
 		s.read(conn, reader, proc)
-	}()
+	}, func(r *panics.Recovered) {
+		// The feeder waits for the reader to notice a death: end it.
+		p.mu.Lock()
+		s.dead = true
+		p.mu.Unlock()
+		proc.Kill()
+		p.internalError("reading a worker's results")(r)
+	})
 	retire := s.feed(conn)
 	p.mu.Lock()
 	exiting := s.exiting
@@ -154,11 +166,12 @@ func (s *slot) generation() bool {
 		// exiting; its replacement need not wait for the exit (the kernel's
 		// teardown of its memory), only the slot's own end does.
 		s.reaping.Add(1)
-		go func() {
+		panics.Go(func() {
 			defer s.reaping.Done()
+			hook("reap")
 			s.reap(proc)
 			s.forget(proc)
-		}()
+		}, p.internalError("waiting for a retired worker"))
 		return retire
 	}
 	s.reap(proc)
@@ -185,9 +198,12 @@ func (s *slot) prestartLocked() {
 	for len(s.nexts) < want {
 		ch := make(chan started, 1)
 		s.nexts = append(s.nexts, ch)
-		go func() {
+		go func() { // recovers itself: ch must get a value whatever happens
 			var st started
-			if r := panics.Try(func() { st.proc, st.conn, st.reader, st.err = s.start() }); r != nil {
+			if r := panics.Try(func() {
+				hook("prestart")
+				st.proc, st.conn, st.reader, st.err = s.start()
+			}); r != nil {
 				st.err = r
 			}
 			ch <- st
@@ -224,9 +240,19 @@ func (s *slot) start() (Proc, net.Conn, *wire.Reader, error) {
 		s.exitMu.Lock()
 		s.rememberExit(proc, st)
 		s.exitMu.Unlock()
-		return nil, nil, nil, fmt.Errorf("A child process terminated abruptly, the process pool is not usable anymore (worker pid %d %s before it was ready)", proc.Pid(), st)
+		s.deferToKnownStatus(st)
+		return nil, nil, nil, fmt.Errorf("A process in the process pool was terminated abruptly while the future was running or pending (worker pid %d %s before it was ready)", proc.Pid(), st)
 	case <-time.After(p.cfg.StartTimeout):
 		return fail("a worker process did not connect within %s", p.cfg.StartTimeout)
+	case <-p.brokenCh:
+		return fail("the pool broke while a worker was starting")
+	}
+	if uc, ok := conn.(*net.UnixConn); ok {
+		// The token was right; the process must be the one started for it.
+		if pid, _, err := peerCred(uc); err != nil || pid != proc.Pid() {
+			conn.Close()
+			return fail("the process that connected with worker pid %d's token is pid %d (%v)", proc.Pid(), pid, err)
+		}
 	}
 	if err := sendInit(conn, p.cfg.InitPayload, p.cfg.InitFds); err != nil {
 		conn.Close()
@@ -241,7 +267,10 @@ func (s *slot) start() (Proc, net.Conn, *wire.Reader, error) {
 	case err != nil:
 		conn.Close()
 		st := s.exitStatus(proc)
-		return nil, nil, nil, fmt.Errorf("A child process terminated abruptly, the process pool is not usable anymore (worker pid %d %s during its initialization)", proc.Pid(), st)
+		s.deferToKnownStatus(st)
+		// The stdlib's words for a worker that died (an initializer's
+		// os._exit included); the ones for an initializer that raised follow.
+		return nil, nil, nil, fmt.Errorf("A process in the process pool was terminated abruptly while the future was running or pending (worker pid %d %s during its initialization)", proc.Pid(), st)
 	case f.Kind == wire.KindInitFailed:
 		conn.Close()
 		proc.Kill()
@@ -462,13 +491,45 @@ func (s *slot) read(conn net.Conn, reader *wire.Reader, proc Proc) {
 		proc.Kill()
 		var reason string
 		if errors.Is(err, io.EOF) || isConnReset(err) {
-			reason = fmt.Sprintf("A process in the process pool was terminated abruptly while the future was running or pending (worker pid %d %s)", proc.Pid(), s.exitStatus(proc))
+			st := s.exitStatus(proc)
+			s.deferToKnownStatus(st)
+			reason = fmt.Sprintf("A process in the process pool was terminated abruptly while the future was running or pending (worker pid %d %s)", proc.Pid(), st)
 		} else {
 			reason = fmt.Sprintf("the connection to worker pid %d failed: %v", proc.Pid(), err)
 		}
 		p.breakPool(reason)
 		return
 	}
+}
+
+// lostStatusGrace is how long a slot whose worker's status was lost with
+// its zygote leaves the pool to the slot of that zygote (see
+// deferToKnownStatus). That slot learns its status at the same moment.
+const lostStatusGrace = 2 * time.Second
+
+// deferToKnownStatus gives way, when st was lost because the worker's zygote
+// had become another worker of this pool and died first, to that worker's
+// slot: it knows its worker's real status (say "exited with code 3", from an
+// initializer's os._exit(3) that all workers ran), which should be the
+// reason the pool broke, not this unknown one. It returns once the pool
+// broke or after lostStatusGrace.
+func (s *slot) deferToKnownStatus(st ExitStatus) {
+	if st.LostWith == 0 {
+		return
+	}
+	p := s.pool
+	wake := time.AfterFunc(lostStatusGrace, func() {
+		p.mu.Lock()
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	})
+	defer wake.Stop()
+	deadline := time.Now().Add(lostStatusGrace)
+	p.mu.Lock()
+	for p.broken == "" && time.Now().Before(deadline) {
+		p.cond.Wait()
+	}
+	p.mu.Unlock()
 }
 
 func isConnReset(err error) bool {

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/gofutures/gofutures/gofutures/panics"
 )
 
 // ZygoteLauncher asks a helper process (the zygote: a Python interpreter
@@ -39,7 +41,7 @@ type ZygoteLauncher struct {
 	Argv []string
 	Env  []string // nil: this process's environment
 
-	shared  bool // adopted: Close leaves it running for other pools
+	shared  bool // a fresh interpreter serving every pool: Close leaves it running
 	pid     int  // an adopted zygote's pid, 0 otherwise
 	mu      sync.Mutex
 	users   int  // pools that acquired it and have not closed it
@@ -74,7 +76,7 @@ func AdoptZygote(pid, cmdFd, repFd int) (*ZygoteLauncher, error) {
 	l.started = true
 	l.toZ = os.NewFile(uintptr(cmdFd), "zygote-commands")
 	l.waitErr = make(chan struct{})
-	go l.readReplies(os.NewFile(uintptr(repFd), "zygote-replies"), func() *os.ProcessState {
+	go l.readReplies(os.NewFile(uintptr(repFd), "zygote-replies"), func() *os.ProcessState { // recovers itself
 		st, _ := proc.Wait()
 		return st
 	})
@@ -82,8 +84,8 @@ func AdoptZygote(pid, cmdFd, repFd int) (*ZygoteLauncher, error) {
 }
 
 // NewSharedZygote returns a launcher that executes Argv as a zygote on first
-// use and, like an adopted one, is shared by every pool: Close leaves it
-// running, and it exits when this process does (its command pipe closes).
+// use and is shared by every pool: Close leaves it running, and it exits
+// when this process does (its command pipe closes).
 func NewSharedZygote(argv []string) *ZygoteLauncher {
 	return &ZygoteLauncher{Argv: argv, shared: true}
 }
@@ -148,7 +150,7 @@ func (l *ZygoteLauncher) start() error {
 	}
 	l.cmd, l.toZ = cmd, cmdW
 	l.waitErr = make(chan struct{})
-	go l.readReplies(repR, func() *os.ProcessState {
+	go l.readReplies(repR, func() *os.ProcessState { // recovers itself
 		_ = cmd.Wait()
 		return cmd.ProcessState
 	})
@@ -189,8 +191,17 @@ func (l *ZygoteLauncher) launch(token uint64, socket string, final bool) (Proc, 
 	reply := make(chan forkReply, 1)
 	l.forks[token] = reply
 	_, err := fmt.Fprintf(l.toZ, "%s %d %s\n", verb, token, socket)
+	gone := l.waitErr
 	l.mu.Unlock()
 	if err != nil {
+		// A dead zygote (broken pipe): say how it ended, once known.
+		select {
+		case <-gone:
+			l.mu.Lock()
+			err = l.dead
+			l.mu.Unlock()
+		case <-time.After(5 * time.Second):
+		}
 		return nil, fmt.Errorf("asking the zygote to fork: %w", err)
 	}
 	select {
@@ -213,10 +224,23 @@ func (l *ZygoteLauncher) launch(token uint64, socket string, final bool) (Proc, 
 	}
 }
 
+// It recovers a panic of its own: the zygote is then treated as dead (its
+// pending forks fail and its workers' exits are reported, with the Go stack
+// as the reason), and the pools using it break, instead of Python aborting.
 func (l *ZygoteLauncher) readReplies(r io.ReadCloser, wait func() *os.ProcessState) {
 	defer r.Close()
+	var internal *panics.Recovered
+	if internal = panics.Try(func() { l.scanReplies(r) }); internal != nil {
+		r.Close() // the zygote sees its replies go nowhere: it exits on the next one
+	}
+	l.zygoteGone(wait, internal)
+}
+
+// scanReplies handles the zygote's replies until its reply pipe ends.
+func (l *ZygoteLauncher) scanReplies(r io.Reader) {
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
+		hook("zygote-replies")
 		f := strings.Fields(sc.Text())
 		if len(f) < 2 {
 			continue
@@ -241,34 +265,127 @@ func (l *ZygoteLauncher) readReplies(r io.ReadCloser, wait func() *os.ProcessSta
 			l.reportExit(pid, StatusFromWait(syscall.WaitStatus(ws)))
 		}
 	}
-	// The zygote is gone: fail pending forks; its children got SIGKILL
-	// (PR_SET_PDEATHSIG) and their exits will never be reported. If it had
-	// become a worker, that worker ended as the zygote did.
-	how, st := "ended", ExitStatus{Signal: syscall.SIGKILL}
+}
+
+// zygoteGone is called once the zygote's reply pipe ended (or reading it
+// failed with internal): it waits for the zygote, fails pending forks and
+// reports the exit of every worker still running from it.
+func (l *ZygoteLauncher) zygoteGone(wait func() *os.ProcessState, internal *panics.Recovered) {
+	if internal != nil {
+		l.kill() // nothing reads its replies any more
+	}
+	// If it had become a worker, that worker ended as the zygote did. A
+	// program that ignores SIGCHLD has it reaped by the kernel: no status.
+	st := unknownStatus("no status to wait for: SIGCHLD is ignored, so the system reaped it")
 	if ps := wait(); ps != nil {
 		if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
 			st = StatusFromWait(ws)
-			how = st.String()
 		}
 	}
 	l.mu.Lock()
-	l.dead = fmt.Errorf("the zygote process %s", how)
+	l.dead = fmt.Errorf("the zygote process %s", st)
+	if internal != nil {
+		l.dead = fmt.Errorf("the zygote's replies could not be read: %w", internal)
+	}
 	forks := l.forks
 	l.forks = map[uint64]chan forkReply{}
 	procs := l.procs
 	l.procs = map[int]*zygoteProc{}
+	spent := l.spent
 	l.mu.Unlock()
 	for _, ch := range forks {
 		ch <- forkReply{err: l.dead}
 	}
+	// The zygote's own process first: when it was a worker, its status is
+	// the one known for sure, and the pool should report it.
+	if p, ok := procs[l.pid]; ok {
+		delete(procs, l.pid)
+		p.report(st)
+	}
 	for pid, p := range procs {
-		if pid == l.pid {
-			p.report(st)
-		} else {
-			p.report(ExitStatus{Signal: syscall.SIGKILL})
-		}
+		p.report(orphanStatus(pid, st, l.pid, spent))
 	}
 	close(l.waitErr)
+}
+
+// orphanStatus is the status of a worker whose zygote (zygotePid, which
+// ended with zst) died before reporting it. The worker got SIGKILL when its
+// zygote died (PR_SET_PDEATHSIG), unless it had ended already; either way
+// the zygote took its status along, unless this process is a child
+// subreaper (PR_SET_CHILD_SUBREAPER, PID 1 in a container): then the worker
+// was handed to this process, which must reap it (or it stays a zombie), and
+// its status is known after all.
+func orphanStatus(pid int, zst ExitStatus, zygotePid int, becameWorker bool) ExitStatus {
+	if st, ok := reapAdopted(pid); ok {
+		return st
+	}
+	st := unknownStatus(fmt.Sprintf("its zygote process %s before reporting it", zst))
+	if becameWorker && zygotePid > 0 {
+		// The zygote had become a worker of the pool these workers serve.
+		st.LostWith = zygotePid
+	}
+	return st
+}
+
+// reapAdopted waits for pid if it is this process's child (a worker handed
+// over when its zygote died, this process being a child subreaper); it
+// reports false if pid is not this process's child. A worker gets SIGKILL
+// when its zygote dies, so the wait is short; one that was still between
+// fork and its PR_SET_PDEATHSIG gets it after 5 s.
+func reapAdopted(pid int) (ExitStatus, bool) {
+	if pid <= 0 || parentOf(pid) != os.Getpid() {
+		return ExitStatus{}, false
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	killed := false
+	for {
+		var ws syscall.WaitStatus
+		got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err != nil: // ECHILD: not ours after all (or reaped meanwhile)
+			return ExitStatus{}, false
+		case got == pid:
+			return StatusFromWait(ws), true
+		}
+		if !killed && time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			killed = true
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// parentOf returns pid's parent pid from /proc, or 0.
+func parentOf(pid int) int {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// pid (comm) state ppid ...: comm may hold spaces and parentheses.
+	i := strings.LastIndexByte(string(data), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
+}
+
+// kill ends the zygote (its replies can no longer be read).
+func (l *ZygoteLauncher) kill() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.cmd != nil && l.cmd.Process != nil:
+		_ = l.cmd.Process.Kill()
+	case l.pid > 0:
+		_ = syscall.Kill(l.pid, syscall.SIGKILL)
+	}
 }
 
 func (l *ZygoteLauncher) replyFork(token uint64, r forkReply) {

@@ -146,9 +146,9 @@ func NewProcPool(spec ProcPoolSpec) (int64, error) {
 	id := lastProcID.Add(1)
 	e := &procEntry{pool: p, pumpDone: make(chan struct{})}
 	procPools.Store(id, e)
-	go runPump(id, p, e.pumpDone)
+	go runPump(id, p, e.pumpDone) // recovers itself: done must close whatever happens
 	liveProcPools.Add(1)
-	go panics.Try(func() {
+	panics.Go(func() {
 		<-e.pumpDone
 		p.Wait(-1)
 		closeFds(fds)
@@ -156,7 +156,7 @@ func NewProcPool(spec ProcPoolSpec) (int64, error) {
 		if liveProcPools.Add(-1) == 0 {
 			cblock.Trim() // no pool left to reuse the result buffers
 		}
-	})
+	}, nil) // nothing to report to: the pool has finished; at worst it stays listed
 	return id, nil
 }
 

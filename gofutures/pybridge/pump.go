@@ -29,18 +29,36 @@ func runPump(poolID int64, p *procpool.Pool, done chan<- struct{}) {
 	c := (*C.gf_pump)(C.calloc(1, C.size_t(unsafe.Sizeof(C.gf_pump{}))))
 	defer C.free(unsafe.Pointer(c))
 	attached := C.gf_pump_attach(c) == 1
+	// A panic outside deliver (which recovers its own) would leave futures
+	// waiting for ever: break the pool and go on pumping, which delivers the
+	// Broken event. After a few, only drain, so the pool can finish.
+	for tries := 0; ; tries++ {
+		r := panics.Try(func() { pumpEvents(c, poolID, p, attached && tries < 3) })
+		if r == nil {
+			break
+		}
+		p.Kill("internal error in the completion pump: " + r.Error())
+	}
+	if attached {
+		C.gf_pump_detach(c)
+	}
+}
+
+// pumpEvents delivers events until the pool has finished (only releases
+// them when deliverToPython is false: Python is gone).
+func pumpEvents(c *C.gf_pump, poolID int64, p *procpool.Pool, deliverToPython bool) {
 	var buf []procpool.Event
 	for {
 		events, ok := p.NextEvents(buf)
 		if !ok {
-			break
+			return
 		}
 		buf = events
-		if !attached {
+		if !deliverToPython {
 			for _, ev := range events {
 				releasePayload(ev.Payload, false)
 			}
-			continue // Python is gone: drain so the pool can finish
+			continue // drain so the pool can finish
 		}
 		var rc, kept C.int
 		r := panics.Try(func() { rc, kept = deliver(c, poolID, events) })
@@ -54,9 +72,6 @@ func runPump(poolID int64, p *procpool.Pool, done chan<- struct{}) {
 			releasePayload(ev.Payload, r != nil || kept != 0)
 		}
 		clear(buf)
-	}
-	if attached {
-		C.gf_pump_detach(c)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/gofutures/gofutures/gofutures/panics"
 	"github.com/gofutures/gofutures/gofutures/pool"
 )
 
@@ -34,10 +35,10 @@ func NewThreadPool(maxWorkers int) (int64, error) {
 	id := lastThreadID.Add(1)
 	p := pool.New(maxWorkers, newFactory(id))
 	threadPools.Store(id, p)
-	go func() {
+	panics.Go(func() {
 		<-p.Done()
 		threadPools.Delete(id)
-	}()
+	}, nil) // nothing to report to: the pool has finished; at worst it stays listed
 	return id, nil
 }
 

@@ -26,13 +26,13 @@ type Reader struct {
 }
 
 // SetAlloc makes the Reader take payload buffers from alloc (which must
-// return a slice of length n) instead of allocating them, so that a caller
-// can recycle them.
+// return a slice of length n, or nil when it cannot) instead of allocating
+// them, so that a caller can recycle them.
 func (r *Reader) SetAlloc(alloc func(n int) []byte) { r.alloc = alloc }
 
 // NewReader returns a Reader decoding frames from r, refusing frames whose
 // declared payload exceeds maxPayload bytes; maxPayload <= 0 means
-// DefaultMaxPayload (1 GiB).
+// DefaultMaxPayload (no limit but MaxPayload).
 //
 // r is read through a 64 KiB bufio.Reader (r itself is used if it already
 // is a *bufio.Reader at least that large), so the Reader may read ahead of
@@ -48,9 +48,9 @@ func NewReader(r io.Reader, maxPayload int) *Reader {
 // ParseHeader decodes a frame header (h holds at least HeaderSize bytes). It
 // does not validate: a Reader checks the kind, then the size against its
 // limit; other callers must do the same.
-func ParseHeader(h []byte) (kind Kind, id uint64, size uint32) {
+func ParseHeader(h []byte) (kind Kind, id uint64, size uint64) {
 	_ = h[HeaderSize-1]
-	return Kind(h[4]), binary.LittleEndian.Uint64(h[5:13]), binary.LittleEndian.Uint32(h[0:4])
+	return Kind(h[8]), binary.LittleEndian.Uint64(h[9:17]), binary.LittleEndian.Uint64(h[0:8])
 }
 
 // Next reads and returns the next frame.
@@ -63,6 +63,7 @@ func ParseHeader(h []byte) (kind Kind, id uint64, size uint32) {
 //     (the message says how many bytes were expected and received);
 //   - ErrBadKind when a header carries kind 0 or a kind above 8;
 //   - ErrFrameTooLarge when a header declares a payload above the limit;
+//   - ErrNoMemory when the allocator given to SetAlloc had no buffer;
 //   - any other error of the underlying reader, unchanged under the wrap.
 //
 // The kind is checked before the length, and both before anything is
@@ -73,7 +74,7 @@ func ParseHeader(h []byte) (kind Kind, id uint64, size uint32) {
 // the caller may keep it; a payload larger than the internal buffer is read
 // directly into that allocation, without an intermediate copy. Note that
 // the allocation happens as soon as a valid header arrives, so a peer can
-// make the Reader allocate up to the limit with 13 bytes.
+// make the Reader allocate up to the limit with a header's 17 bytes.
 func (r *Reader) Next() (Frame, error) {
 	if r.err != nil {
 		return Frame{}, r.err
@@ -103,7 +104,7 @@ func (r *Reader) next() (Frame, error) {
 	if !kind.Valid() {
 		return Frame{}, fmt.Errorf("%w: %d (id %d, declared payload %d bytes)", ErrBadKind, uint8(kind), id, size)
 	}
-	if uint64(size) > r.maxPayload {
+	if size > r.maxPayload {
 		return Frame{}, fmt.Errorf("%w: %s frame (id %d) declares a %d-byte payload; the limit is %d bytes",
 			ErrFrameTooLarge, kind, id, size, r.maxPayload)
 	}
@@ -113,6 +114,9 @@ func (r *Reader) next() (Frame, error) {
 	}
 	if r.alloc != nil {
 		f.Payload = r.alloc(int(size))
+		if len(f.Payload) != int(size) {
+			return Frame{}, fmt.Errorf("%w: %d bytes for the payload of a %s frame (id %d)", ErrNoMemory, size, kind, id)
+		}
 	} else {
 		f.Payload = make([]byte, size)
 	}

@@ -40,11 +40,11 @@ var allKinds = []wire.Kind{
 	wire.KindTask, wire.KindResult, wire.KindError, wire.KindExit,
 }
 
-func header(size uint32, kind uint8, id uint64) []byte {
+func header(size uint64, kind uint8, id uint64) []byte {
 	h := make([]byte, wire.HeaderSize)
-	binary.LittleEndian.PutUint32(h, size)
-	h[4] = kind
-	binary.LittleEndian.PutUint64(h[5:], id)
+	binary.LittleEndian.PutUint64(h, size)
+	h[8] = kind
+	binary.LittleEndian.PutUint64(h[9:], id)
 	return h
 }
 
@@ -175,7 +175,7 @@ func TestTruncatedHeader(t *testing.T) {
 		for _, rd := range readerShapes {
 			_, err := wire.NewReader(rd.wrap(full[:n]), 0).Next()
 			require.ErrorIs(t, err, io.ErrUnexpectedEOF, "%d bytes, %s", n, rd.name)
-			require.ErrorContains(t, err, fmt.Sprintf("expected 13 bytes, received %d", n))
+			require.ErrorContains(t, err, fmt.Sprintf("expected %d bytes, received %d", wire.HeaderSize, n))
 		}
 	}
 }
@@ -212,12 +212,13 @@ func (r *headerOnlyReader) Read(p []byte) (int, error) {
 func TestOversizedFrameIsRefusedBeforeAllocating(t *testing.T) {
 	cases := []struct {
 		name  string
-		size  uint32
+		size  uint64
 		limit int
 	}{
-		{"u32max_default_limit", math.MaxUint32, 0},
+		{"u64max_default_limit", math.MaxUint64, 0},
+		{"maxint_plus_one_default_limit", math.MaxInt64 + 1, 0},
 		{"limit_plus_one", 1025, 1024},
-		{"1GiB_plus_one_default_limit", 1<<30 + 1, 0},
+		{"above_u32_limit_u32max", 1 << 32, math.MaxUint32},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -258,11 +259,11 @@ func TestGarbage(t *testing.T) {
 		for j := range data {
 			data[j] = byte(rng.UintN(256))
 		}
-		if len(data) > 4 && i%2 == 0 {
+		if len(data) > 8 && i%2 == 0 {
 			// Half the inputs start with a plausible length so that
 			// frames actually decode.
-			binary.LittleEndian.PutUint32(data, uint32(rng.IntN(len(data))))
-			data[4] = byte(rng.IntN(10))
+			binary.LittleEndian.PutUint64(data, uint64(rng.IntN(len(data))))
+			data[8] = byte(rng.IntN(10))
 		}
 		checkDecode(t, data, 64)
 	}
@@ -414,16 +415,16 @@ func checkDecode(t testing.TB, data []byte, limit int) {
 				t.Fatalf("truncation error at a frame boundary: %v", err)
 			}
 			if len(rest) >= wire.HeaderSize &&
-				uint64(len(rest)) >= wire.HeaderSize+uint64(binary.LittleEndian.Uint32(rest)) {
+				binary.LittleEndian.Uint64(rest) <= uint64(len(rest)-wire.HeaderSize) {
 				t.Fatalf("truncation error on a complete frame: %v", err)
 			}
 		case errors.Is(err, wire.ErrBadKind):
-			if len(rest) < wire.HeaderSize || wire.Kind(rest[4]).Valid() {
+			if len(rest) < wire.HeaderSize || wire.Kind(rest[8]).Valid() {
 				t.Fatalf("bad-kind error on a valid header: %v", err)
 			}
 		case errors.Is(err, wire.ErrFrameTooLarge):
-			if len(rest) < wire.HeaderSize || !wire.Kind(rest[4]).Valid() ||
-				int64(binary.LittleEndian.Uint32(rest)) <= int64(limit) {
+			if len(rest) < wire.HeaderSize || !wire.Kind(rest[8]).Valid() ||
+				binary.LittleEndian.Uint64(rest) <= uint64(limit) {
 				t.Fatalf("too-large error on an acceptable header: %v", err)
 			}
 		default:
@@ -447,4 +448,15 @@ func FuzzReader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkDecode(t, data, 1<<16)
 	})
+}
+
+// An allocator (SetAlloc) that has no buffer fails the frame with
+// ErrNoMemory, which the pool turns into a broken pool with that message.
+func TestAllocatorWithoutMemory(t *testing.T) {
+	stream := wire.AppendFrame(nil, wire.KindResult, 4, pattern(100))
+	r := wire.NewReader(bytes.NewReader(stream), 0)
+	r.SetAlloc(func(int) []byte { return nil })
+	_, err := r.Next()
+	require.ErrorIs(t, err, wire.ErrNoMemory)
+	require.ErrorContains(t, err, "100 bytes for the payload of a RESULT frame (id 4)")
 }

@@ -1,38 +1,44 @@
 // Package wire is the framing protocol between the Go supervisor and its
 // Python worker processes, spoken over a Unix stream socket.
 //
-// A frame is a fixed 13-byte little-endian header followed by the payload:
+// A frame is a fixed 17-byte little-endian header followed by the payload:
 //
-//	offset 0  u32 payload length
-//	offset 4  u8  kind (1..8, see Kind)
-//	offset 5  u64 id
-//	offset 13 payload (payload-length bytes)
+//	offset 0  u64 payload length
+//	offset 8  u8  kind (1..8, see Kind)
+//	offset 9  u64 id
+//	offset 17 payload (payload-length bytes)
+//
+// The length is a u64: a call's arguments or its result may take more than
+// 4 GiB (the stdlib moves them; a u32 length, with a 1 GiB reader limit,
+// once broke pools on anything over 1 GiB).
 //
 // The Python side (python/gofutures/_wire.py) is byte-compatible; both
 // implementations are checked against tests/wire_vectors.json.
 //
 // The package does not interpret payloads (pickles, tracebacks, pids): it
-// only moves opaque byte strings. Writers may send any payload up to
-// math.MaxUint32 bytes; a Reader refuses frames whose declared payload is
-// larger than its own limit (DefaultMaxPayload unless told otherwise)
-// before allocating anything for them.
+// only moves opaque byte strings, of any length a Go slice can have. A
+// Reader refuses frames whose declared payload is larger than its own limit
+// (by default none but MaxPayload) before allocating anything for them.
 package wire
 
 import (
 	"errors"
+	"math"
 	"strconv"
 )
 
 // HeaderSize is the size in bytes of a frame header.
-const HeaderSize = 13
+const HeaderSize = 17
 
-// DefaultMaxPayload is the payload limit (1 GiB) a Reader applies when
-// NewReader is given a limit <= 0.
-const DefaultMaxPayload = 1 << 30
+// MaxPayload is the largest payload a frame may carry: the header's u64
+// length field, bounded by what a Go slice can hold.
+const MaxPayload = math.MaxInt
 
-// MaxPayload is the largest payload the header can describe (its length
-// field is a u32).
-const MaxPayload = 1<<32 - 1
+// DefaultMaxPayload is the payload limit a Reader applies when NewReader is
+// given a limit <= 0: none but MaxPayload. The peers are the pool's own
+// workers (authenticated, see procpool), whose payloads are whatever a call
+// takes or returns; a limit is for readers of untrusted streams.
+const DefaultMaxPayload = MaxPayload
 
 // Kind is the type of a frame. Valid kinds are 1 (KindHello) through 8
 // (KindExit); 0 and anything above 8 are rejected by readers and writers.
@@ -107,4 +113,7 @@ var (
 	// ErrBadKind: a header carries kind 0 or a kind above 8, or a writer
 	// was asked to send one.
 	ErrBadKind = errors.New("wire: invalid frame kind")
+	// ErrNoMemory: the Reader's allocator (SetAlloc) had no buffer for a
+	// payload.
+	ErrNoMemory = errors.New("wire: cannot allocate")
 )

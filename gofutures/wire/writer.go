@@ -14,27 +14,26 @@ const smallFrame = 4 << 10
 // putHeader encodes a header into h. It does not validate its arguments.
 func putHeader(h []byte, kind Kind, id uint64, n int) {
 	_ = h[HeaderSize-1]
-	binary.LittleEndian.PutUint32(h[0:4], uint32(n))
-	h[4] = byte(kind)
-	binary.LittleEndian.PutUint64(h[5:13], id)
+	binary.LittleEndian.PutUint64(h[0:8], uint64(n))
+	h[8] = byte(kind)
+	binary.LittleEndian.PutUint64(h[9:17], id)
 }
 
 func checkFrame(kind Kind, id uint64, n int) error {
 	if !kind.Valid() {
 		return fmt.Errorf("%w: cannot write kind %d (id %d)", ErrBadKind, uint8(kind), id)
 	}
-	if uint64(n) > MaxPayload {
-		return fmt.Errorf("%w: %s frame (id %d) has a %d-byte payload; the header allows at most %d",
-			ErrFrameTooLarge, kind, id, n, uint64(MaxPayload))
+	if n < 0 {
+		return fmt.Errorf("%w: %s frame (id %d) has a negative payload length %d",
+			ErrFrameTooLarge, kind, id, n)
 	}
 	return nil
 }
 
 // WriteFrame writes one frame (header then payload) to w.
 //
-// It returns an error wrapping ErrBadKind for an invalid kind and
-// ErrFrameTooLarge for a payload over MaxPayload bytes, writing nothing in
-// either case; otherwise it returns the first write error of w. A failed
+// It returns an error wrapping ErrBadKind for an invalid kind, writing
+// nothing; otherwise it returns the first write error of w. A failed
 // write may have sent part of the frame, after which the stream is unusable.
 // The payload is not retained.
 //
@@ -79,9 +78,8 @@ type vectored struct {
 // extended slice, like the strconv Append functions. Use it to batch many
 // small frames into a single Write.
 //
-// AppendFrame panics if kind is invalid or the payload is longer than
-// MaxPayload: both are programming errors on the sending side (WriteFrame
-// reports them as errors instead). Cost: one copy of the payload, and one
+// AppendFrame panics if kind is invalid: a programming error on the
+// sending side (WriteFrame reports it as an error instead). Cost: one copy of the payload, and one
 // allocation when dst lacks capacity.
 func AppendFrame(dst []byte, kind Kind, id uint64, payload []byte) []byte {
 	return append(AppendHeader(dst, kind, id, len(payload)), payload...)

@@ -3,9 +3,11 @@
 Byte-compatible with the Go package ``gofutures/wire``; both are checked
 against ``tests/wire_vectors.json``.
 
-A frame is a 13-byte little-endian header followed by the payload::
+A frame is a 17-byte little-endian header followed by the payload::
 
-    u32 payload_len | u8 kind | u64 id | payload_len bytes
+    u64 payload_len | u8 kind | u64 id | payload_len bytes
+
+The length is a u64: a call's arguments or its result may pass 4 GiB.
 
 Kinds 1..8 are valid (see the constants below); 0 and anything above 8 are
 rejected. Payloads are opaque bytes (pickles, tracebacks, a pid): this module
@@ -73,12 +75,13 @@ KIND_NAMES: dict[int, str] = {
 }
 
 #: The frame header: payload length, kind, id.
-HEADER = struct.Struct("<IBQ")
-HEADER_SIZE = HEADER.size  # 13
-#: Default largest payload a FrameReader accepts (1 GiB).
-MAX_PAYLOAD = 1 << 30
+HEADER = struct.Struct("<QBQ")
+HEADER_SIZE = HEADER.size  # 17
 #: Largest payload the header can describe.
-MAX_ENCODABLE_PAYLOAD = (1 << 32) - 1
+MAX_ENCODABLE_PAYLOAD = (1 << 64) - 1
+#: Default largest payload a FrameReader accepts: any a Python object can
+#: hold (as Go's wire.DefaultMaxPayload: its peer is the pool's supervisor).
+MAX_PAYLOAD = (1 << 63) - 1
 MAX_FRAME_ID = (1 << 64) - 1
 
 # Payloads up to this size are sent with one copy next to the header and
@@ -136,8 +139,7 @@ def _byte_view(payload: bytes | bytearray | memoryview) -> memoryview:
 def encode_frame(kind: int, frame_id: int, payload: bytes | bytearray | memoryview = b"") -> bytes:
     """Return the encoding of one frame (header + payload).
 
-    Raises ValueError for an invalid kind, an id outside 0..2**64-1 or a
-    payload longer than 2**32-1 bytes. Copies the payload once; concatenate
+    Raises ValueError for an invalid kind or an id outside 0..2**64-1. Copies the payload once; concatenate
     several results to send many small frames with one system call.
     """
     view = _byte_view(payload)
@@ -287,7 +289,7 @@ class FrameReader:
         if avail >= HEADER_SIZE:
             return True
         if self._start:
-            # Move the partial header (< 13 bytes) to the front.
+            # Move the partial header (< HEADER_SIZE bytes) to the front.
             self._buf[:avail] = bytes(self._view[self._start : self._end])
             self._start, self._end = 0, avail
         while self._end < HEADER_SIZE:

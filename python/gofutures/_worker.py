@@ -197,6 +197,15 @@ def _send_hints(fd: int, modules: list[tuple[str, str]]) -> None:
                 return
 
 
+def _address(socket_path: str) -> str:
+    """The pool's socket address: "@name" is Linux's abstract namespace (a
+    leading NUL byte, as Go's net package writes it; no file, see
+    procpool.listen), anything else a path."""
+    if socket_path.startswith("@"):
+        return "\0" + socket_path[1:]
+    return socket_path
+
+
 def serve(socket_path: str, token: int) -> int:
     """Serve one pool connection; returns the process exit code."""
     hints = hints_fd  # cleared once the first task's imports are reported
@@ -206,7 +215,7 @@ def serve(socket_path: str, token: int) -> int:
     # As the parent's end: big payloads cross in few wake-ups.
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-    sock.connect(socket_path)
+    sock.connect(_address(socket_path))
     _wire.send_frame(sock, _wire.HELLO, token, str(os.getpid()).encode())
     init = _read_init(sock)
     if init is None:

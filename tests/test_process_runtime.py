@@ -495,3 +495,23 @@ def test_worker_prints_captured_by_capfd(capfd: pytest.CaptureFixture[str]) -> N
     out, err = capfd.readouterr()
     assert "CAPFD-MARK\n" in out
     assert "CAPFD-MARK-stderr\n" in err
+
+
+def test_broken_pool_message_names_the_death_once() -> None:
+    # Futures get the stdlib's "terminated abruptly while the future was
+    # running" sentence; later submits its "not usable anymore" one, each
+    # with the details in parentheses, never one sentence inside the other.
+    ex = gofutures.ProcessPoolExecutor(1)
+    try:
+        future = ex.submit(tasks.os_exit, 3)
+        with pytest.raises(gprocess.BrokenProcessPool) as first:
+            future.result(timeout=30)
+        with pytest.raises(gprocess.BrokenProcessPool) as later:
+            ex.submit(abs, -1).result(timeout=30)
+    finally:
+        ex.shutdown()
+    assert str(first.value).startswith(gprocess._DIED_MESSAGE)
+    text = str(later.value)
+    assert text.startswith(gprocess._BROKEN_MESSAGE + " (worker pid ")
+    assert "exited with code 3" in text
+    assert gprocess._DIED_MESSAGE not in text

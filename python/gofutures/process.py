@@ -72,6 +72,21 @@ _BOOTSTRAP = (
 )
 
 _BROKEN_MESSAGE = "A child process terminated abruptly, the process pool is not usable anymore"
+# What the stdlib tells the futures a dead worker took down with it.
+_DIED_MESSAGE = (
+    "A process in the process pool was terminated abruptly while the future was running or pending"
+)
+
+
+def _broken_message(reason: str) -> str:
+    """What later submits raise once the pool broke for ``reason``: the
+    stdlib's sentence, with the details Go gave in parentheses."""
+    if reason.startswith(_BROKEN_MESSAGE):
+        return reason
+    detail = reason.removeprefix(_DIED_MESSAGE).strip()
+    if not detail.startswith("("):
+        detail = f"({detail})"
+    return f"{_BROKEN_MESSAGE} {detail}"
 
 
 class _ProcFuture(_future.Future[Any]):
@@ -484,7 +499,7 @@ def _complete(future: Future[Any], kind: int, data: bytes) -> None:
 def _break(st: _PoolState, reason: str) -> None:
     """The pool broke: fail every pending and running future."""
     with st.lock:
-        st.broken = f"{_BROKEN_MESSAGE} ({reason})" if not reason.startswith(_BROKEN_MESSAGE) else reason
+        st.broken = _broken_message(reason)
         items = list(st.items.values())
         st.items.clear()
         st.pending.clear()

@@ -7,6 +7,12 @@
 //
 //   - An idle worker is reused before a new one is started (a submit that
 //     finds no idle worker starts one, until Max workers exist).
+//   - A worker is started with a task in hand (the oldest queued one): the
+//     task is that worker's from then on, so Shutdown(cancel) does not take
+//     it back, as CPython's Thread.start() returns only once the new thread
+//     runs. Starting a worker can fail (a Spawner error, such as no thread
+//     left): the task is queued if some worker is live, and otherwise
+//     Submit takes it back and returns ErrNoThread.
 //   - Shutdown stops new submits; queued tasks still run unless the caller
 //     asked for them back (cancel). Workers exit when the queue is empty.
 //   - A worker whose Start, or whose first Run, fails to start breaks the
@@ -17,7 +23,10 @@
 //
 // Costs: Submit takes one mutex and, when a worker is idle, wakes the most
 // recently idled one (LIFO: its thread is the warmest) through its Parker; a
-// busy worker takes its next task without sleeping.
+// busy worker takes its next task without sleeping. A submit that starts a
+// worker calls the Spawner under the mutex (with the pybridge spawner, one
+// pthread_create: 15-40 us), so that whether a worker exists is never in
+// doubt.
 package pool
 
 import (
@@ -35,6 +44,33 @@ var ErrShutdown = errors.New("cannot schedule new futures after shutdown")
 // ErrBroken is returned by Submit, and passed to Fail for queued tasks, once
 // a worker failed to start.
 var ErrBroken = errors.New("a worker failed to start, the pool is not usable anymore")
+
+// ErrNoThread is returned by Submit when no worker could be started and none
+// is live to run the task: the task was not queued. Its message is CPython's
+// for a failed Thread.start(). Errors returned for it wrap the Spawner's.
+var ErrNoThread = errors.New("can't start new thread")
+
+type noThreadError struct{ cause error }
+
+func (e noThreadError) Error() string   { return ErrNoThread.Error() }
+func (e noThreadError) Unwrap() []error { return []error{ErrNoThread, e.cause} }
+
+// Spawner runs run on a new thread (or goroutine) of its own, and reports an
+// error if it could not start one; run then never runs. It is called with
+// the pool's mutex held and must not call run itself. The default starts a
+// goroutine.
+type Spawner func(run func()) error
+
+func goSpawner(run func()) error {
+	go run()
+	return nil
+}
+
+// Option configures a Pool.
+type Option func(*Pool)
+
+// WithSpawner makes the pool start its workers with s.
+func WithSpawner(s Spawner) Option { return func(p *Pool) { p.spawn = s } }
 
 // Worker runs tasks on one worker goroutine. All methods of one Worker are
 // called on the same goroutine, in the order Start, then Run or Fail any
@@ -98,12 +134,14 @@ type Factory func(index int) Worker
 type Pool struct {
 	max       int
 	newWorker Factory
+	spawn     Spawner
 
+	// mu guards everything below. It is held while a worker is spawned.
 	mu       sync.Mutex
 	queue    queue
 	started  int      // workers ever started: the next worker's index
 	live     int      // workers started and not yet stopping
-	starting int      // workers started that have not taken their first task
+	starting int      // workers started that have not finished Start
 	stopping int      // workers inside Stop
 	idle     []*idler // parked workers, most recently parked last
 	wakes    int      // workers unparked for a task, not yet back in next
@@ -115,15 +153,20 @@ type Pool struct {
 }
 
 // New returns a pool of at most max workers (max >= 1) made by newWorker.
-func New(max int, newWorker Factory) *Pool {
+func New(max int, newWorker Factory, opts ...Option) *Pool {
 	if max < 1 {
 		panic("pool: max workers must be at least 1")
 	}
-	p := &Pool{max: max, newWorker: newWorker, done: make(chan struct{})}
+	p := &Pool{max: max, newWorker: newWorker, spawn: goSpawner, done: make(chan struct{})}
+	for _, o := range opts {
+		o(p)
+	}
 	return p
 }
 
-// Submit queues task id. It never blocks on a running task.
+// Submit queues task id. It never blocks on a running task. If id needs a
+// new worker and none can be started while none is live, id is not queued
+// and the error wraps ErrNoThread.
 func (p *Pool) Submit(id int64) error {
 	var buf [1]*idler
 	p.mu.Lock()
@@ -132,13 +175,17 @@ func (p *Pool) Submit(id int64) error {
 		return err
 	}
 	p.queue.push(id)
-	woken := p.wakeLocked(1, buf[:0])
+	woken, err := p.wakeLocked(1, buf[:0])
+	if err != nil {
+		p.queue.removeTail(1)
+	}
 	p.mu.Unlock()
 	unpark(woken)
-	return nil
+	return err
 }
 
 // SubmitMany queues ids in order, as one Submit each but under one lock.
+// On an ErrNoThread error none of ids is queued.
 func (p *Pool) SubmitMany(ids []int64) error {
 	p.mu.Lock()
 	if err := p.refuseLocked(); err != nil {
@@ -148,10 +195,13 @@ func (p *Pool) SubmitMany(ids []int64) error {
 	for _, id := range ids {
 		p.queue.push(id)
 	}
-	woken := p.wakeLocked(len(ids), nil)
+	woken, err := p.wakeLocked(len(ids), nil)
+	if err != nil {
+		p.queue.removeTail(len(ids))
+	}
 	p.mu.Unlock()
 	unpark(woken)
-	return nil
+	return err
 }
 
 func (p *Pool) refuseLocked() error {
@@ -172,11 +222,15 @@ func (p *Pool) refuseLocked() error {
 // that needs many workers (blocking tasks) still grows quickly.
 const maxStarting = 4
 
-// wakeLocked finds workers for n new tasks: idle workers first, then new
-// ones up to max. It appends the idle workers it took to woken, for the
-// caller to unpark once it has released p.mu: an unpark is a system call
+// wakeLocked finds workers for the n tasks just queued: idle workers first,
+// then new ones up to max. It appends the idle workers it took to woken, for
+// the caller to unpark once it has released p.mu: an unpark is a system call
 // (a futex wake), and a woken worker's first act is to take p.mu.
-func (p *Pool) wakeLocked(n int, woken []*idler) []*idler {
+//
+// It returns an error wrapping ErrNoThread only when no worker is live: then
+// no one would run the new tasks, and the caller takes them back (they are
+// still the queue's last n: the failed starts put back what they took).
+func (p *Pool) wakeLocked(n int, woken []*idler) ([]*idler, error) {
 	for ; n > 0; n-- {
 		if n := len(p.idle); n > 0 {
 			w := p.idle[n-1]
@@ -186,10 +240,12 @@ func (p *Pool) wakeLocked(n int, woken []*idler) []*idler {
 			woken = append(woken, w)
 			continue
 		}
-		p.growLocked(0)
+		if err := p.growLocked(); err != nil && p.live == 0 {
+			return woken, noThreadError{err}
+		}
 		break
 	}
-	return woken
+	return woken, nil
 }
 
 // unpark wakes idle workers taken off p.idle (Park counts an earlier Unpark,
@@ -200,15 +256,28 @@ func unpark(woken []*idler) {
 	}
 }
 
-// growLocked starts workers for queued tasks that no idle, woken or
-// starting worker will take; reserved tasks are spoken for by the caller.
-func (p *Pool) growLocked(reserved int) {
-	for p.live < p.max && p.starting < maxStarting && p.queue.len() > p.starting+p.wakes+reserved {
-		p.live++
-		p.starting++
-		go p.work(p.started)
-		p.started++
+// growLocked starts workers for queued tasks that no woken worker will
+// take, each with the oldest such task in hand. It stops at the first worker
+// that cannot be started (its task goes back to the head of the queue) and
+// returns that error.
+func (p *Pool) growLocked() error {
+	for p.live < p.max && p.starting < maxStarting && p.queue.len() > p.wakes {
+		first := p.queue.pop()
+		index := p.started
+		var err error
+		if r := panics.Try(func() { err = p.spawn(func() { p.work(index, first) }) }); r != nil {
+			err = r
+		}
+		if err == nil {
+			p.live++
+			p.starting++
+			p.started++
+			continue
+		}
+		p.queue.pushFront(first)
+		return err
 	}
+	return nil
 }
 
 // Shutdown refuses further submits and lets workers exit once the queue is
@@ -307,8 +376,9 @@ func (p *Pool) next(me *idler) (id int64, ok bool) {
 	return p.queue.pop(), true
 }
 
-// work is a worker goroutine's life: start, serve the queue, stop.
-func (p *Pool) work(index int) {
+// work is a worker's life: start, run its first task, serve the queue,
+// stop.
+func (p *Pool) work(index int, first int64) {
 	w := p.newWorker(index)
 	var startErr error
 	if r := panics.Try(func() { startErr = w.Start() }); r != nil {
@@ -317,18 +387,14 @@ func (p *Pool) work(index int) {
 	p.mu.Lock()
 	p.starting--
 	if startErr == nil {
-		p.growLocked(1) // this worker takes one task: more may be needed
+		_ = p.growLocked() // more may be needed; this worker is live either way
 	}
 	p.mu.Unlock()
 	if startErr != nil {
-		p.failQueued(w)
+		p.failQueued(w, first)
 	} else {
 		me := &idler{parker: parkerFor(w)}
-		for {
-			id, ok := p.next(me)
-			if !ok {
-				break
-			}
+		for id, ok := first, true; ok; id, ok = p.next(me) {
 			if p.run(w, id) {
 				p.failQueued(w, id)
 				break

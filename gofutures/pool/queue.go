@@ -30,3 +30,24 @@ func (q *queue) drain() []int64 {
 	q.items, q.head = q.items[:0], 0
 	return ids
 }
+
+// pushFront puts id back at the head of the queue (a task taken for a
+// worker that could not start).
+func (q *queue) pushFront(id int64) {
+	if q.head > 0 {
+		q.head--
+		q.items[q.head] = id
+		return
+	}
+	q.items = append(q.items, 0)
+	copy(q.items[1:], q.items)
+	q.items[0] = id
+}
+
+// removeTail removes the n newest ids; the queue must hold at least n.
+func (q *queue) removeTail(n int) {
+	q.items = q.items[:len(q.items)-n]
+	if q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+	}
+}

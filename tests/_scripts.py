@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 from ._subproc import child_env
@@ -46,9 +47,11 @@ def run_script(
     flags: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
     name: str = "script.py",
+    preexec_fn: Callable[[], None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``source`` as ``python [flags] name`` from ``directory`` with ``impl``
-    as the module under test; raise ScriptHung if it outlives ``timeout``."""
+    as the module under test; raise ScriptHung if it outlives ``timeout``.
+    ``preexec_fn`` runs in the child before the interpreter starts."""
     sub = directory / impl.replace(".", "_")
     sub.mkdir(exist_ok=True)
     path = write_script(sub, source, impl, name)
@@ -64,6 +67,7 @@ def run_script(
         text=True,
         env=full_env,
         start_new_session=True,
+        preexec_fn=preexec_fn,
     )
     try:
         out, err = proc.communicate(timeout=timeout)

@@ -46,7 +46,10 @@ func TestStackSize(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var got uint64
 			onThread(t, tc.size, func() { got = cthread.StackSize() })
-			assert.Equal(t, tc.size, got)
+			// glibc may hand out a cached stack of up to four times the
+			// size asked for, as it does for CPython's threads.
+			assert.GreaterOrEqual(t, got, tc.size)
+			assert.LessOrEqual(t, got, 4*tc.size)
 		})
 	}
 }

@@ -11,8 +11,12 @@
 //     task is that worker's from then on, so Shutdown(cancel) does not take
 //     it back, as CPython's Thread.start() returns only once the new thread
 //     runs. Starting a worker can fail (a Spawner error, such as no thread
-//     left): the task is queued if some worker is live, and otherwise
-//     Submit takes it back and returns ErrNoThread.
+//     left): the task goes back to the head of the queue if some worker is
+//     live, and otherwise Submit takes it back and returns ErrNoThread.
+//   - Submit starts a worker itself when the pool has none, or when no
+//     worker is starting; otherwise the workers that are starting start
+//     more as they finish starting (up to maxStarting at once), so a burst
+//     of submits does not pay for every thread it needs.
 //   - Shutdown stops new submits; queued tasks still run unless the caller
 //     asked for them back (cancel). Workers exit when the queue is empty.
 //   - A worker whose Start, or whose first Run, fails to start breaks the
@@ -24,9 +28,8 @@
 // Costs: Submit takes one mutex and, when a worker is idle, wakes the most
 // recently idled one (LIFO: its thread is the warmest) through its Parker; a
 // busy worker takes its next task without sleeping. A submit that starts a
-// worker calls the Spawner under the mutex (with the pybridge spawner, one
-// pthread_create: 15-40 us), so that whether a worker exists is never in
-// doubt.
+// worker also calls the Spawner (with the pybridge spawner one
+// pthread_create, 15-100 us here), after releasing the mutex.
 package pool
 
 import (
@@ -56,9 +59,9 @@ func (e noThreadError) Error() string   { return ErrNoThread.Error() }
 func (e noThreadError) Unwrap() []error { return []error{ErrNoThread, e.cause} }
 
 // Spawner runs run on a new thread (or goroutine) of its own, and reports an
-// error if it could not start one; run then never runs. It is called with
-// the pool's mutex held and must not call run itself. The default starts a
-// goroutine.
+// error if it could not start one; run then never runs. It is called without
+// the pool's mutex, by Submit's caller or by a worker that is starting, and
+// must not call run itself. The default starts a goroutine.
 type Spawner func(run func()) error
 
 func goSpawner(run func()) error {
@@ -136,18 +139,25 @@ type Pool struct {
 	newWorker Factory
 	spawn     Spawner
 
-	// mu guards everything below. It is held while a worker is spawned.
+	// mu guards everything below; the Spawner is called without it. A
+	// worker is reserved (pending) under mu with its first task taken off
+	// the queue, spawned without mu, then counted live or, if the spawn
+	// failed, forgotten and its task put back. No worker exits, and the
+	// pool is not done, while a spawn is pending: a task put back always
+	// finds a worker, or the Submit that reserved it takes it back.
 	mu       sync.Mutex
 	queue    queue
-	started  int      // workers ever started: the next worker's index
-	live     int      // workers started and not yet stopping
-	starting int      // workers started that have not finished Start
-	stopping int      // workers inside Stop
+	started  int      // workers that began: the next worker's index
+	live     int      // workers whose thread runs, not yet exiting
+	pending  int      // workers reserved whose Spawner call has not returned
+	starting int      // pending workers and live ones not done with Start
+	stopping int      // workers exiting or inside Stop
 	idle     []*idler // parked workers, most recently parked last
 	wakes    int      // workers unparked for a task, not yet back in next
 	closed   bool
 	broken   bool
-	done     chan struct{} // closed once closed && live == 0
+	spawned  sync.Cond     // broadcast when pending drops to 0
+	done     chan struct{} // closed once closed && nothing is live, pending or stopping
 
 	panicNext atomic.Bool // fault injection: the next task panics in Go
 }
@@ -158,6 +168,7 @@ func New(max int, newWorker Factory, opts ...Option) *Pool {
 		panic("pool: max workers must be at least 1")
 	}
 	p := &Pool{max: max, newWorker: newWorker, spawn: goSpawner, done: make(chan struct{})}
+	p.spawned.L = &p.mu
 	for _, o := range opts {
 		o(p)
 	}
@@ -169,39 +180,58 @@ func New(max int, newWorker Factory, opts ...Option) *Pool {
 // and the error wraps ErrNoThread.
 func (p *Pool) Submit(id int64) error {
 	var buf [1]*idler
+	var firsts [1]int64
 	p.mu.Lock()
-	if err := p.refuseLocked(); err != nil {
+	if err := p.admitLocked(); err != nil {
 		p.mu.Unlock()
 		return err
 	}
 	p.queue.push(id)
-	woken, err := p.wakeLocked(1, buf[:0])
-	if err != nil {
-		p.queue.removeTail(1)
-	}
+	woken, spawns := p.wakeLocked(1, buf[:0], firsts[:0])
 	p.mu.Unlock()
 	unpark(woken)
-	return err
+	if len(spawns) == 0 {
+		return nil
+	}
+	own := [1]int64{id}
+	return p.spawnAll(spawns, own[:])
 }
 
 // SubmitMany queues ids in order, as one Submit each but under one lock.
 // On an ErrNoThread error none of ids is queued.
 func (p *Pool) SubmitMany(ids []int64) error {
 	p.mu.Lock()
-	if err := p.refuseLocked(); err != nil {
+	if err := p.admitLocked(); err != nil {
 		p.mu.Unlock()
 		return err
 	}
 	for _, id := range ids {
 		p.queue.push(id)
 	}
-	woken, err := p.wakeLocked(len(ids), nil)
-	if err != nil {
-		p.queue.removeTail(len(ids))
-	}
+	woken, spawns := p.wakeLocked(len(ids), nil, nil)
 	p.mu.Unlock()
 	unpark(woken)
-	return err
+	if len(spawns) == 0 {
+		return nil
+	}
+	return p.spawnAll(spawns, ids)
+}
+
+// admitLocked returns the error Submit must return, if any. First it waits
+// while the pool has no live worker and may not reserve another: were the
+// pending spawns all to fail, a task queued now would be left with no
+// worker and no Submit to take it back. (Only concurrent submits to a pool
+// that has no worker yet wait, for at most the pending spawns.)
+func (p *Pool) admitLocked() error {
+	for {
+		if err := p.refuseLocked(); err != nil {
+			return err
+		}
+		if p.live > 0 || p.pending < p.max {
+			return nil
+		}
+		p.spawned.Wait()
+	}
 }
 
 func (p *Pool) refuseLocked() error {
@@ -223,29 +253,105 @@ func (p *Pool) refuseLocked() error {
 const maxStarting = 4
 
 // wakeLocked finds workers for the n tasks just queued: idle workers first,
-// then new ones up to max. It appends the idle workers it took to woken, for
-// the caller to unpark once it has released p.mu: an unpark is a system call
-// (a futex wake), and a woken worker's first act is to take p.mu.
+// then new ones. It appends the idle workers it took to woken, for the
+// caller to unpark once it has released p.mu (an unpark is a system call,
+// a futex wake, and a woken worker's first act is to take p.mu), and the
+// first tasks of the workers it reserved to spawns, for the caller to
+// spawn (spawnAll).
 //
-// It returns an error wrapping ErrNoThread only when no worker is live: then
-// no one would run the new tasks, and the caller takes them back (they are
-// still the queue's last n: the failed starts put back what they took).
-func (p *Pool) wakeLocked(n int, woken []*idler) ([]*idler, error) {
-	for ; n > 0; n-- {
-		if n := len(p.idle); n > 0 {
-			w := p.idle[n-1]
-			p.idle[n-1] = nil
-			p.idle = p.idle[:n-1]
-			p.wakes++
-			woken = append(woken, w)
+// A pool without a live worker always reserves one if it may (a pending
+// spawn of another Submit may fail). Otherwise a submit reserves workers
+// only when none is starting: starting workers start more themselves.
+func (p *Pool) wakeLocked(n int, woken []*idler, spawns []int64) ([]*idler, []int64) {
+	for ; n > 0 && len(p.idle) > 0; n-- {
+		w := p.idle[len(p.idle)-1]
+		p.idle[len(p.idle)-1] = nil
+		p.idle = p.idle[:len(p.idle)-1]
+		p.wakes++
+		woken = append(woken, w)
+	}
+	if n > 0 && (p.live == 0 || p.starting == 0) {
+		spawns = p.reserveLocked(spawns, p.live == 0)
+	}
+	return woken, spawns
+}
+
+// reserveLocked reserves workers for queued tasks that no woken worker will
+// take, up to max workers and maxStarting starting at once (one at least
+// when force), each with the oldest such task, appended to spawns.
+func (p *Pool) reserveLocked(spawns []int64, force bool) []int64 {
+	for !p.broken && p.live+p.pending < p.max && p.queue.len() > p.wakes &&
+		(p.starting < maxStarting || (force && len(spawns) == 0)) {
+		spawns = append(spawns, p.queue.pop())
+		p.pending++
+		p.starting++
+	}
+	return spawns
+}
+
+// spawnAll starts a worker for each reserved first task. A task whose
+// worker could not be started goes back to the head of the queue, in order.
+// If then no worker is live, the caller's own tasks (own) are taken back
+// out of the queue and the error wraps ErrNoThread: no one would run them.
+func (p *Pool) spawnAll(firsts, own []int64) error {
+	var buf [maxStarting]error
+	errs := buf[:0]
+	for _, first := range firsts {
+		errs = append(errs, p.spawnOne(first))
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var failed error
+	for i := len(firsts) - 1; i >= 0; i-- {
+		p.pending--
+		if errs[i] == nil {
+			p.live++
 			continue
 		}
-		if err := p.growLocked(); err != nil && p.live == 0 {
-			return woken, noThreadError{err}
-		}
-		break
+		p.starting--
+		p.queue.pushFront(firsts[i])
+		failed = errs[i]
 	}
-	return woken, nil
+	if p.pending == 0 {
+		p.spawnsSettledLocked()
+	}
+	if failed == nil || p.live > 0 {
+		return nil
+	}
+	for _, id := range own {
+		p.queue.remove(id)
+	}
+	return noThreadError{failed}
+}
+
+// spawnOne calls the Spawner for a worker whose first task is first.
+func (p *Pool) spawnOne(first int64) (err error) {
+	if r := panics.Try(func() { err = p.spawn(func() { p.work(first) }) }); r != nil {
+		err = r
+	}
+	return err
+}
+
+// spawnsSettledLocked runs when no spawn is pending any more: workers that
+// waited for that to exit (the pool is shut down) or to fail the last tasks
+// (it is broken) may go on.
+func (p *Pool) spawnsSettledLocked() {
+	p.spawned.Broadcast()
+	if p.closed {
+		p.wakeAllLocked()
+		p.closeDoneLocked()
+	}
+}
+
+// wakeAllLocked unparks every idle worker, so that each checks again
+// whether it should exit.
+func (p *Pool) wakeAllLocked() {
+	for _, w := range p.idle {
+		p.wakes++
+		w.parker.Unpark()
+	}
+	clear(p.idle)
+	p.idle = p.idle[:0]
 }
 
 // unpark wakes idle workers taken off p.idle (Park counts an earlier Unpark,
@@ -254,30 +360,6 @@ func unpark(woken []*idler) {
 	for _, w := range woken {
 		w.parker.Unpark()
 	}
-}
-
-// growLocked starts workers for queued tasks that no woken worker will
-// take, each with the oldest such task in hand. It stops at the first worker
-// that cannot be started (its task goes back to the head of the queue) and
-// returns that error.
-func (p *Pool) growLocked() error {
-	for p.live < p.max && p.starting < maxStarting && p.queue.len() > p.wakes {
-		first := p.queue.pop()
-		index := p.started
-		var err error
-		if r := panics.Try(func() { err = p.spawn(func() { p.work(index, first) }) }); r != nil {
-			err = r
-		}
-		if err == nil {
-			p.live++
-			p.starting++
-			p.started++
-			continue
-		}
-		p.queue.pushFront(first)
-		return err
-	}
-	return nil
 }
 
 // Shutdown refuses further submits and lets workers exit once the queue is
@@ -293,12 +375,7 @@ func (p *Pool) Shutdown(cancel bool) []int64 {
 	}
 	if !p.closed {
 		p.closed = true
-		for _, w := range p.idle {
-			p.wakes++
-			w.parker.Unpark()
-		}
-		clear(p.idle)
-		p.idle = p.idle[:0]
+		p.wakeAllLocked()
 		p.closeDoneLocked()
 	}
 	return cancelled
@@ -333,7 +410,7 @@ func (p *Pool) Wait(timeout time.Duration) bool {
 func (p *Pool) Done() <-chan struct{} { return p.done }
 
 func (p *Pool) closeDoneLocked() {
-	if p.closed && p.live == 0 && p.stopping == 0 {
+	if p.closed && p.live == 0 && p.pending == 0 && p.stopping == 0 {
 		select {
 		case <-p.done:
 		default:
@@ -359,13 +436,15 @@ func (p *Pool) Stats() Stats {
 // running: fault injection for tests of panic recovery.
 func (p *Pool) PanicNextTask() { p.panicNext.Store(true) }
 
-// next blocks for the next task; ok is false when the worker should stop.
-func (p *Pool) next(me *idler) (id int64, ok bool) {
+// next blocks for the next task; ok is false when the worker should stop,
+// and then it already counts as exiting (exitLocked) and last says whether
+// it is the pool's last worker.
+func (p *Pool) next(me *idler) (id int64, ok, last bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for p.queue.len() == 0 {
-		if p.closed {
-			return 0, false
+		if p.closed && p.pending == 0 {
+			return 0, false, p.exitLocked()
 		}
 		p.idle = append(p.idle, me)
 		p.mu.Unlock()
@@ -373,12 +452,24 @@ func (p *Pool) next(me *idler) (id int64, ok bool) {
 		p.mu.Lock()
 		p.wakes--
 	}
-	return p.queue.pop(), true
+	return p.queue.pop(), true, false
+}
+
+// exitLocked counts the calling worker as exiting and reports whether it is
+// the last: the pool is shut down and no other worker is live or pending.
+func (p *Pool) exitLocked() (last bool) {
+	p.live--
+	p.stopping++
+	return p.closed && p.live == 0 && p.pending == 0
 }
 
 // work is a worker's life: start, run its first task, serve the queue,
 // stop.
-func (p *Pool) work(index int, first int64) {
+func (p *Pool) work(first int64) {
+	p.mu.Lock()
+	index := p.started
+	p.started++
+	p.mu.Unlock()
 	w := p.newWorker(index)
 	var startErr error
 	if r := panics.Try(func() { startErr = w.Start() }); r != nil {
@@ -386,26 +477,30 @@ func (p *Pool) work(index int, first int64) {
 	}
 	p.mu.Lock()
 	p.starting--
+	var spawns []int64
 	if startErr == nil {
-		_ = p.growLocked() // more may be needed; this worker is live either way
+		spawns = p.reserveLocked(nil, false) // more may be needed
 	}
 	p.mu.Unlock()
+	if len(spawns) > 0 {
+		_ = p.spawnAll(spawns, nil) // this worker is live: it runs what is put back
+	}
+	var last bool
 	if startErr != nil {
-		p.failQueued(w, first)
+		last = p.failQueued(w, first)
 	} else {
 		me := &idler{parker: parkerFor(w)}
-		for id, ok := first, true; ok; id, ok = p.next(me) {
+		id, ok := first, true
+		for {
 			if p.run(w, id) {
-				p.failQueued(w, id)
+				last = p.failQueued(w, id)
+				break
+			}
+			if id, ok, last = p.next(me); !ok {
 				break
 			}
 		}
 	}
-	p.mu.Lock()
-	p.live--
-	p.stopping++
-	last := p.closed && p.live == 0
-	p.mu.Unlock()
 	panics.Try(func() { w.Stop(last) })
 	p.mu.Lock()
 	p.stopping--
@@ -454,13 +549,23 @@ func (p *Pool) tryNext() (int64, bool) {
 }
 
 // failQueued breaks the pool and fails first (tasks taken but not run) and
-// every queued task on w.
-func (p *Pool) failQueued(w Worker, first ...int64) {
+// every queued task on w, including those that pending spawns put back
+// when they fail, then counts w as exiting (see next).
+func (p *Pool) failQueued(w Worker, first ...int64) (last bool) {
+	ids := first
 	p.mu.Lock()
 	p.broken = true
-	ids := append(first, p.queue.drain()...)
+	for {
+		ids = append(ids, p.queue.drain()...)
+		if p.pending == 0 {
+			break
+		}
+		p.spawned.Wait()
+	}
+	last = p.exitLocked()
 	p.mu.Unlock()
 	for _, id := range ids {
 		panics.Try(func() { w.Fail(id, ErrBroken) })
 	}
+	return last
 }

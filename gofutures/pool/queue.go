@@ -44,10 +44,17 @@ func (q *queue) pushFront(id int64) {
 	q.items[0] = id
 }
 
-// removeTail removes the n newest ids; the queue must hold at least n.
-func (q *queue) removeTail(n int) {
-	q.items = q.items[:len(q.items)-n]
-	if q.head == len(q.items) {
-		q.items, q.head = q.items[:0], 0
+// remove removes id, searching from the newest, and reports whether it was
+// there.
+func (q *queue) remove(id int64) bool {
+	for i := len(q.items) - 1; i >= q.head; i-- {
+		if q.items[i] == id {
+			q.items = append(q.items[:i], q.items[i+1:]...)
+			if q.head == len(q.items) {
+				q.items, q.head = q.items[:0], 0
+			}
+			return true
+		}
 	}
+	return false
 }

@@ -2,6 +2,7 @@ package pool_test
 
 import (
 	"errors"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -33,6 +34,12 @@ func (s *spawner) spawn(run func()) error {
 	}
 	go run()
 	return nil
+}
+
+func (s *spawner) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls
 }
 
 func (s *spawner) setFail(fail func(call int) error) {
@@ -185,9 +192,9 @@ func TestTaskWaitsForALiveWorkerWhenNoMoreStart(t *testing.T) {
 	}
 }
 
-func TestFailedGrowthPutsTheTaskBack(t *testing.T) {
-	// Workers start more workers as they start; when that fails, the task
-	// the new worker would have had goes back to the head of the queue.
+func TestFailedStartPutsTheTaskBackFirst(t *testing.T) {
+	// The first worker starts, no other can: the tasks taken for the others
+	// go back to the head of the queue, and the one worker runs them first.
 	r := newRecorder()
 	s := &spawner{fail: func(call int) error {
 		if call > 0 {
@@ -197,17 +204,30 @@ func TestFailedGrowthPutsTheTaskBack(t *testing.T) {
 	}}
 	var mu sync.Mutex
 	var order []int64
+	gate := make(chan struct{})
+	inFirst := make(chan struct{})
 	r.run = func(id int64) {
+		if id == 1 {
+			close(inFirst) // its own attempts to start workers are over
+			<-gate
+		}
 		mu.Lock()
 		order = append(order, id)
 		mu.Unlock()
 	}
 	p := pool.New(8, r.factory, pool.WithSpawner(s.spawn))
 	require.NoError(t, p.SubmitMany(ids(100)))
+	<-inFirst
+	require.Eventually(t, func() bool { return s.count() >= 4 && p.Stats().Queued == 99 }, 5*time.Second, time.Millisecond)
+	close(gate)
 	p.Shutdown(false)
 	require.True(t, p.Wait(5*time.Second))
-	assert.Equal(t, ids(100), order, "one worker, FIFO")
 	assert.Equal(t, 1, r.started)
+	require.Len(t, order, 100)
+	head := append([]int64(nil), order[:s.count()]...)
+	sort.Slice(head, func(i, j int) bool { return head[i] < head[j] })
+	assert.Equal(t, ids(s.count()), head, "the tasks put back ran first")
+	assert.Equal(t, ids(100)[s.count():], order[s.count():], "then the queue, in order")
 }
 
 func TestWorkerIndexesSkipFailedStarts(t *testing.T) {
@@ -231,20 +251,77 @@ func TestWorkerIndexesSkipFailedStarts(t *testing.T) {
 	require.NoError(t, p.Submit(1)) // worker 0
 	require.Eventually(t, func() bool { return p.Stats().Workers == 1 }, 5*time.Second, time.Millisecond)
 	require.NoError(t, p.Submit(2)) // its start fails: queued
+	require.Eventually(t, func() bool { return s.count() == 2 && p.Stats().Queued == 1 }, 5*time.Second, time.Millisecond)
 	require.NoError(t, p.Submit(3)) // workers 1 and 2
 	require.Eventually(t, func() bool { return p.Stats().Workers == 3 }, 5*time.Second, time.Millisecond)
 	close(gate)
 	p.Shutdown(false)
 	require.True(t, p.Wait(5*time.Second))
-	sortInts(indexes)
+	sort.Ints(indexes)
 	assert.Equal(t, []int{0, 1, 2}, indexes, "a start that failed used no index")
 	assert.Equal(t, ids(3), r.ranSorted())
 }
 
-func sortInts(s []int) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
+func TestFailingStartsUnderConcurrentSubmitsAndShutdown(t *testing.T) {
+	// Whatever fails to start, every task a Submit accepted runs exactly once
+	// or is handed back by Shutdown, a refused one never runs, and the pool
+	// ends.
+	for _, tc := range []struct {
+		name  string
+		every int // every n-th start fails; 1: all after the first
+		max   int
+	}{
+		{"no failures", 0, 4},
+		{"half fail", 2, 4},
+		{"most fail", 1, 8},
+		{"one worker, half fail", 2, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for round := 0; round < 20; round++ {
+				r := newRecorder()
+				s := &spawner{fail: func(call int) error {
+					if tc.every > 0 && call > 0 && call%tc.every == 0 {
+						return errNoThread
+					}
+					return nil
+				}}
+				p := pool.New(tc.max, r.factory, pool.WithSpawner(s.spawn))
+				var wg sync.WaitGroup
+				var mu sync.Mutex
+				accepted := map[int64]bool{}
+				for g := 0; g < 4; g++ {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for i := 0; i < 100; i++ {
+							id := int64(g*1000 + i)
+							err := p.Submit(id)
+							if err == nil {
+								mu.Lock()
+								accepted[id] = true
+								mu.Unlock()
+								continue
+							}
+							if !errors.Is(err, pool.ErrShutdown) && !errors.Is(err, pool.ErrNoThread) {
+								t.Errorf("submit %d: %v", id, err)
+							}
+						}
+					}()
+				}
+				cancelled := p.Shutdown(round%2 == 0)
+				wg.Wait()
+				require.True(t, p.Wait(5*time.Second), "round %d: the pool never ended", round)
+				seen := map[int64]bool{}
+				for _, id := range append(r.ranSorted(), cancelled...) {
+					assert.False(t, seen[id], "task %d seen twice", id)
+					seen[id] = true
+				}
+				assert.Equal(t, accepted, seen, "round %d", round)
+				assert.Equal(t, r.started, r.stopped)
+				if r.started > 0 {
+					assert.Equal(t, 1, r.lasts, "exactly one worker is told it is the last")
+				}
+			}
+		})
 	}
 }

@@ -1,8 +1,9 @@
 // Package pool is the scheduling core of ThreadPoolExecutor: a FIFO queue of
-// task ids served by worker goroutines that start lazily, up to a maximum.
+// task ids served by workers that start lazily, up to a maximum.
 //
-// The pool knows nothing of Python. A Worker runs tasks by id; the Python
-// bridge implements Worker on a goroutine locked to its OS thread. Contracts
+// The pool knows nothing of Python. A Worker runs tasks by id, on a thread
+// or goroutine that a Spawner starts (by default a goroutine; the Python
+// bridge starts a C thread per worker, see package cthread). Contracts
 // mirror concurrent.futures.ThreadPoolExecutor:
 //
 //   - An idle worker is reused before a new one is started (a submit that

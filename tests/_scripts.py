@@ -19,7 +19,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
 from pathlib import Path
 
 from ._subproc import child_env
@@ -47,11 +46,12 @@ def run_script(
     flags: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
     name: str = "script.py",
-    preexec_fn: Callable[[], None] | None = None,
+    launcher: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
     """Run ``source`` as ``python [flags] name`` from ``directory`` with ``impl``
     as the module under test; raise ScriptHung if it outlives ``timeout``.
-    ``preexec_fn`` runs in the child before the interpreter starts."""
+    A ``launcher`` command, if given, is run with that command line appended
+    (it prepares the process, then execs it)."""
     sub = directory / impl.replace(".", "_")
     sub.mkdir(exist_ok=True)
     path = write_script(sub, source, impl, name)
@@ -59,7 +59,7 @@ def run_script(
     if env:
         full_env.update(env)
     proc = subprocess.Popen(
-        [sys.executable, *flags, str(path)],
+        [*launcher, sys.executable, *flags, str(path)],
         cwd=sub,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -67,7 +67,6 @@ def run_script(
         text=True,
         env=full_env,
         start_new_session=True,
-        preexec_fn=preexec_fn,
     )
     try:
         out, err = proc.communicate(timeout=timeout)

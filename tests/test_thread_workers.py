@@ -5,9 +5,8 @@ worker's. Each case is a user's script, run against both implementations."""
 
 from __future__ import annotations
 
-import ctypes
 import os
-from collections.abc import Callable
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,25 +20,28 @@ _CAP_SYS_RESOURCE = 24
 _NOBODY = 65534
 
 
-def _rlimit_nproc_applies() -> Callable[[], None] | None:
-    """A preexec_fn under which RLIMIT_NPROC limits the child's threads.
+# Run as ``python -c _DROP_ROOT python script.py``: keeps effective uid 0, so
+# the interpreter and the tests' files stay readable, but takes real uid 65534
+# (which RLIMIT_NPROC counts) and drops CAP_SYS_ADMIN and CAP_SYS_RESOURCE
+# from the bounding set, so the exec does not give them back.
+_DROP_ROOT = f"""
+import ctypes, os, sys
+prctl = ctypes.CDLL(None, use_errno=True).prctl
+for cap in ({_CAP_SYS_ADMIN}, {_CAP_SYS_RESOURCE}):
+    if prctl({_PR_CAPBSET_DROP}, cap, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+os.setresuid({_NOBODY}, 0, 0)
+os.execv(sys.argv[1], sys.argv[1:])
+"""
 
-    The kernel ignores RLIMIT_NPROC for the root user and for holders of
-    CAP_SYS_ADMIN or CAP_SYS_RESOURCE. As root, the child keeps effective uid
-    0 (so it can still read the interpreter and the tests' files) but gets
-    real uid 65534, which RLIMIT_NPROC counts, and loses both capabilities
-    from its bounding set, so the exec does not give them back."""
+
+def _rlimit_nproc_applies() -> tuple[str, ...]:
+    """A launcher under which RLIMIT_NPROC limits the script's threads: the
+    kernel ignores RLIMIT_NPROC for the root user and for holders of
+    CAP_SYS_ADMIN or CAP_SYS_RESOURCE."""
     if os.geteuid() != 0:
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-
-    def drop() -> None:
-        for cap in (_CAP_SYS_ADMIN, _CAP_SYS_RESOURCE):
-            if prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
-                raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
-        os.setresuid(_NOBODY, 0, 0)
-
-    return drop
+        return ()
+    return (sys.executable, "-c", _DROP_ROOT)
 
 
 def test_more_than_10000_blocked_workers(tmp_path: Path) -> None:
@@ -75,7 +77,7 @@ def test_more_than_10000_blocked_workers(tmp_path: Path) -> None:
 def test_submit_raises_when_no_thread_can_start(tmp_path: Path) -> None:
     # A failed pthread_create aborted the process here; the stdlib's submit
     # raises RuntimeError and the program goes on.
-    assert_same_output(
+    proc = assert_same_output(
         tmp_path,
         """
         import resource, threading
@@ -98,9 +100,10 @@ def test_submit_raises_when_no_thread_can_start(tmp_path: Path) -> None:
         ex.shutdown()
         print("done")
         """,
-        preexec_fn=_rlimit_nproc_applies(),
+        launcher=_rlimit_nproc_applies(),
         timeout=120,
     )
+    assert proc.stdout.startswith("submit 0 failed: can't start new thread\n"), proc.stdout
 
 
 def test_refused_task_never_runs(tmp_path: Path) -> None:
@@ -124,7 +127,7 @@ def test_refused_task_never_runs(tmp_path: Path) -> None:
         ex.shutdown()
         """
     proc = run_script(
-        tmp_path, source, "gofutures", preexec_fn=_rlimit_nproc_applies(), timeout=120
+        tmp_path, source, "gofutures", launcher=_rlimit_nproc_applies(), timeout=120
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "refused: can't start new thread\nlater task ran\n"
@@ -153,6 +156,9 @@ def test_task_waits_for_a_live_worker_when_no_thread_can_start(tmp_path: Path) -
         resource.setrlimit(resource.RLIMIT_NPROC, (1, hard))
         try:
             futures += [ex.submit(pow, 2, i) for i in range(5)]
+            threading.Thread(target=int).start()
+        except RuntimeError as exc:
+            print("threading:", exc)
         finally:
             resource.setrlimit(resource.RLIMIT_NPROC, (soft, hard))
         print("queued", [f.done() for f in futures])
@@ -161,11 +167,13 @@ def test_task_waits_for_a_live_worker_when_no_thread_can_start(tmp_path: Path) -
         ex.shutdown()
         """
     proc = run_script(
-        tmp_path, source, "gofutures", preexec_fn=_rlimit_nproc_applies(), timeout=120
+        tmp_path, source, "gofutures", launcher=_rlimit_nproc_applies(), timeout=120
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == (
-        "queued [False, False, False, False, False, False]\n['first', 1, 2, 4, 8, 16]\n"
+        "threading: can't start new thread\n"
+        "queued [False, False, False, False, False, False]\n"
+        "['first', 1, 2, 4, 8, 16]\n"
     )
 
 

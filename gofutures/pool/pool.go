@@ -8,16 +8,19 @@
 //
 //   - An idle worker is reused before a new one is started (a submit that
 //     finds no idle worker starts one, until Max workers exist).
-//   - A worker is started with a task in hand (the oldest queued one): the
-//     task is that worker's from then on, so Shutdown(cancel) does not take
-//     it back, as CPython's Thread.start() returns only once the new thread
-//     runs. Starting a worker can fail (a Spawner error, such as no thread
-//     left): the task goes back to the head of the queue if some worker is
-//     live, and otherwise Submit takes it back and returns ErrNoThread.
+//   - A worker that Submit starts is started with a task in hand (the
+//     oldest queued one): the task is that worker's from then on, so
+//     Shutdown(cancel) does not take it back, as CPython's Thread.start()
+//     returns only once the new thread runs. Starting a worker can fail (a
+//     Spawner error, such as no thread left): the task goes back to the
+//     head of the queue if some worker is live, and otherwise Submit takes
+//     it back and returns ErrNoThread.
 //   - Submit starts a worker itself when the pool has none, or when no
 //     worker is starting; otherwise the workers that are starting start
 //     more as they finish starting (up to maxStarting at once), so a burst
-//     of submits does not pay for every thread it needs.
+//     of submits does not pay for every thread it needs. Those take the
+//     queue's head once they run, like idle workers: a task is not held up
+//     by a thread that is still being made while another worker is free.
 //   - Shutdown stops new submits; queued tasks still run unless the caller
 //     asked for them back (cancel). Workers exit when the queue is empty.
 //   - A worker whose Start, or whose first Run, fails to start breaks the
@@ -152,6 +155,7 @@ type Pool struct {
 	live     int      // workers whose thread runs, not yet exiting
 	pending  int      // workers reserved whose Spawner call has not returned
 	starting int      // pending workers and live ones not done with Start
+	free     int      // starting workers without a task in hand: each will take one
 	stopping int      // workers exiting or inside Stop
 	idle     []*idler // parked workers, most recently parked last
 	wakes    int      // workers unparked for a task, not yet back in next
@@ -181,7 +185,7 @@ func New(max int, newWorker Factory, opts ...Option) *Pool {
 // and the error wraps ErrNoThread.
 func (p *Pool) Submit(id int64) error {
 	var buf [1]*idler
-	var firsts [1]int64
+	var firsts [1]spawn
 	p.mu.Lock()
 	if err := p.admitLocked(); err != nil {
 		p.mu.Unlock()
@@ -257,13 +261,13 @@ const maxStarting = 4
 // then new ones. It appends the idle workers it took to woken, for the
 // caller to unpark once it has released p.mu (an unpark is a system call,
 // a futex wake, and a woken worker's first act is to take p.mu), and the
-// first tasks of the workers it reserved to spawns, for the caller to
-// spawn (spawnAll).
+// workers it reserved, each with its first task, to spawns, for the caller
+// to spawn (spawnAll).
 //
 // A pool without a live worker always reserves one if it may (a pending
 // spawn of another Submit may fail). Otherwise a submit reserves workers
 // only when none is starting: starting workers start more themselves.
-func (p *Pool) wakeLocked(n int, woken []*idler, spawns []int64) ([]*idler, []int64) {
+func (p *Pool) wakeLocked(n int, woken []*idler, spawns []spawn) ([]*idler, []spawn) {
 	for ; n > 0 && len(p.idle) > 0; n-- {
 		w := p.idle[len(p.idle)-1]
 		p.idle[len(p.idle)-1] = nil
@@ -272,45 +276,63 @@ func (p *Pool) wakeLocked(n int, woken []*idler, spawns []int64) ([]*idler, []in
 		woken = append(woken, w)
 	}
 	if n > 0 && (p.live == 0 || p.starting == 0) {
-		spawns = p.reserveLocked(spawns, p.live == 0)
+		spawns = p.reserveLocked(spawns, p.live == 0, true, 0)
 	}
 	return woken, spawns
 }
 
-// reserveLocked reserves workers for queued tasks that no woken worker will
-// take, up to max workers and maxStarting starting at once (one at least
-// when force), each with the oldest such task, appended to spawns.
-func (p *Pool) reserveLocked(spawns []int64, force bool) []int64 {
-	for !p.broken && p.live+p.pending < p.max && p.queue.len() > p.wakes &&
+// spawn is a reserved worker: with a task in hand (pinned), or one that will
+// take the queue's head.
+type spawn struct {
+	first  int64
+	pinned bool
+}
+
+// reserveLocked reserves workers for queued tasks that no woken or free
+// starting worker will take (nor the caller's own reserved ones), up to max
+// workers and maxStarting starting at once (one at least when force), and
+// appends them to spawns: pinned, each with the oldest such task, or free.
+func (p *Pool) reserveLocked(spawns []spawn, force, pin bool, reserved int) []spawn {
+	for !p.broken && p.live+p.pending < p.max && p.queue.len() > p.wakes+p.free+reserved &&
 		(p.starting < maxStarting || (force && len(spawns) == 0)) {
-		spawns = append(spawns, p.queue.pop())
+		s := spawn{pinned: pin}
+		if pin {
+			s.first = p.queue.pop()
+		} else {
+			p.free++
+		}
+		spawns = append(spawns, s)
 		p.pending++
 		p.starting++
 	}
 	return spawns
 }
 
-// spawnAll starts a worker for each reserved first task. A task whose
-// worker could not be started goes back to the head of the queue, in order.
-// If then no worker is live, the caller's own tasks (own) are taken back
-// out of the queue and the error wraps ErrNoThread: no one would run them.
-func (p *Pool) spawnAll(firsts, own []int64) error {
+// spawnAll starts the reserved workers. A task whose worker could not be
+// started goes back to the head of the queue, in order. If then no worker
+// is live, the caller's own tasks (own) are taken back out of the queue and
+// the error wraps ErrNoThread: no one would run them.
+func (p *Pool) spawnAll(spawns []spawn, own []int64) error {
 	var buf [maxStarting]error
 	errs := buf[:0]
-	for _, first := range firsts {
-		errs = append(errs, p.spawnOne(first))
+	for _, s := range spawns {
+		errs = append(errs, p.spawnOne(s))
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var failed error
-	for i := len(firsts) - 1; i >= 0; i-- {
+	for i := len(spawns) - 1; i >= 0; i-- {
 		p.pending--
 		if errs[i] == nil {
 			p.live++
 			continue
 		}
 		p.starting--
-		p.queue.pushFront(firsts[i])
+		if spawns[i].pinned {
+			p.queue.pushFront(spawns[i].first)
+		} else {
+			p.free--
+		}
 		failed = errs[i]
 	}
 	if p.pending == 0 {
@@ -325,9 +347,9 @@ func (p *Pool) spawnAll(firsts, own []int64) error {
 	return noThreadError{failed}
 }
 
-// spawnOne calls the Spawner for a worker whose first task is first.
-func (p *Pool) spawnOne(first int64) (err error) {
-	if r := panics.Try(func() { err = p.spawn(func() { p.work(first) }) }); r != nil {
+// spawnOne calls the Spawner for a reserved worker.
+func (p *Pool) spawnOne(s spawn) (err error) {
+	if r := panics.Try(func() { err = p.spawn(func() { p.work(s) }) }); r != nil {
 		err = r
 	}
 	return err
@@ -464,9 +486,9 @@ func (p *Pool) exitLocked() (last bool) {
 	return p.closed && p.live == 0 && p.pending == 0
 }
 
-// work is a worker's life: start, run its first task, serve the queue,
-// stop.
-func (p *Pool) work(first int64) {
+// work is a worker's life: start, run its first task if it has one, serve
+// the queue, stop.
+func (p *Pool) work(s spawn) {
 	p.mu.Lock()
 	index := p.started
 	p.started++
@@ -478,28 +500,38 @@ func (p *Pool) work(first int64) {
 	}
 	p.mu.Lock()
 	p.starting--
-	var spawns []int64
+	reserved := 0
+	if !s.pinned {
+		p.free--
+		reserved = 1 // this worker takes the next task
+	}
+	var spawns []spawn
 	if startErr == nil {
-		spawns = p.reserveLocked(nil, false) // more may be needed
+		spawns = p.reserveLocked(nil, false, false, reserved) // more may be needed
 	}
 	p.mu.Unlock()
 	if len(spawns) > 0 {
 		_ = p.spawnAll(spawns, nil) // this worker is live: it runs what is put back
 	}
 	var last bool
+	var first []int64
+	if s.pinned {
+		first = []int64{s.first}
+	}
 	if startErr != nil {
-		last = p.failQueued(w, first)
+		last = p.failQueued(w, first...)
 	} else {
 		me := &idler{parker: parkerFor(w)}
-		id, ok := first, true
-		for {
+		id, ok := s.first, s.pinned
+		if !ok {
+			id, ok, last = p.next(me)
+		}
+		for ok {
 			if p.run(w, id) {
 				last = p.failQueued(w, id)
 				break
 			}
-			if id, ok, last = p.next(me); !ok {
-				break
-			}
+			id, ok, last = p.next(me)
 		}
 	}
 	panics.Try(func() { w.Stop(last) })

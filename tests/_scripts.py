@@ -46,9 +46,12 @@ def run_script(
     flags: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
     name: str = "script.py",
+    launcher: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
     """Run ``source`` as ``python [flags] name`` from ``directory`` with ``impl``
-    as the module under test; raise ScriptHung if it outlives ``timeout``."""
+    as the module under test; raise ScriptHung if it outlives ``timeout``.
+    A ``launcher`` command, if given, is run with that command line appended
+    (it prepares the process, then execs it)."""
     sub = directory / impl.replace(".", "_")
     sub.mkdir(exist_ok=True)
     path = write_script(sub, source, impl, name)
@@ -56,7 +59,7 @@ def run_script(
     if env:
         full_env.update(env)
     proc = subprocess.Popen(
-        [sys.executable, *flags, str(path)],
+        [*launcher, sys.executable, *flags, str(path)],
         cwd=sub,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -1,12 +1,26 @@
 // Package pool is the scheduling core of ThreadPoolExecutor: a FIFO queue of
-// task ids served by worker goroutines that start lazily, up to a maximum.
+// task ids served by workers that start lazily, up to a maximum.
 //
-// The pool knows nothing of Python. A Worker runs tasks by id; the Python
-// bridge implements Worker on a goroutine locked to its OS thread. Contracts
+// The pool knows nothing of Python. A Worker runs tasks by id, on a thread
+// or goroutine that a Spawner starts (by default a goroutine; the Python
+// bridge starts a C thread per worker, see package cthread). Contracts
 // mirror concurrent.futures.ThreadPoolExecutor:
 //
 //   - An idle worker is reused before a new one is started (a submit that
 //     finds no idle worker starts one, until Max workers exist).
+//   - A worker that Submit starts is started with a task in hand (the
+//     oldest queued one): the task is that worker's from then on, so
+//     Shutdown(cancel) does not take it back, as CPython's Thread.start()
+//     returns only once the new thread runs. Starting a worker can fail (a
+//     Spawner error, such as no thread left): the task goes back to the
+//     head of the queue if some worker is live, and otherwise Submit takes
+//     it back and returns ErrNoThread.
+//   - Submit starts a worker itself when the pool has none, or when no
+//     worker is starting; otherwise the workers that are starting start
+//     more as they finish starting (up to maxStarting at once), so a burst
+//     of submits does not pay for every thread it needs. Those take the
+//     queue's head once they run, like idle workers: a task is not held up
+//     by a thread that is still being made while another worker is free.
 //   - Shutdown stops new submits; queued tasks still run unless the caller
 //     asked for them back (cancel). Workers exit when the queue is empty.
 //   - A worker whose Start, or whose first Run, fails to start breaks the
@@ -17,7 +31,9 @@
 //
 // Costs: Submit takes one mutex and, when a worker is idle, wakes the most
 // recently idled one (LIFO: its thread is the warmest) through its Parker; a
-// busy worker takes its next task without sleeping.
+// busy worker takes its next task without sleeping. A submit that starts a
+// worker also calls the Spawner (with the pybridge spawner one
+// pthread_create, 15-100 us here), after releasing the mutex.
 package pool
 
 import (
@@ -35,6 +51,33 @@ var ErrShutdown = errors.New("cannot schedule new futures after shutdown")
 // ErrBroken is returned by Submit, and passed to Fail for queued tasks, once
 // a worker failed to start.
 var ErrBroken = errors.New("a worker failed to start, the pool is not usable anymore")
+
+// ErrNoThread is returned by Submit when no worker could be started and none
+// is live to run the task: the task was not queued. Its message is CPython's
+// for a failed Thread.start(). Errors returned for it wrap the Spawner's.
+var ErrNoThread = errors.New("can't start new thread")
+
+type noThreadError struct{ cause error }
+
+func (e noThreadError) Error() string   { return ErrNoThread.Error() }
+func (e noThreadError) Unwrap() []error { return []error{ErrNoThread, e.cause} }
+
+// Spawner runs run on a new thread (or goroutine) of its own, and reports an
+// error if it could not start one; run then never runs. It is called without
+// the pool's mutex, by Submit's caller or by a worker that is starting, and
+// must not call run itself. The default starts a goroutine.
+type Spawner func(run func()) error
+
+func goSpawner(run func()) error {
+	go run()
+	return nil
+}
+
+// Option configures a Pool.
+type Option func(*Pool)
+
+// WithSpawner makes the pool start its workers with s.
+func WithSpawner(s Spawner) Option { return func(p *Pool) { p.spawn = s } }
 
 // Worker runs tasks on one worker goroutine. All methods of one Worker are
 // called on the same goroutine, in the order Start, then Run or Fail any
@@ -98,60 +141,102 @@ type Factory func(index int) Worker
 type Pool struct {
 	max       int
 	newWorker Factory
+	spawn     Spawner
 
+	// mu guards everything below; the Spawner is called without it. A
+	// worker is reserved (pending) under mu with its first task taken off
+	// the queue, spawned without mu, then counted live or, if the spawn
+	// failed, forgotten and its task put back. No worker exits, and the
+	// pool is not done, while a spawn is pending: a task put back always
+	// finds a worker, or the Submit that reserved it takes it back.
 	mu       sync.Mutex
 	queue    queue
-	started  int      // workers ever started: the next worker's index
-	live     int      // workers started and not yet stopping
-	starting int      // workers started that have not taken their first task
-	stopping int      // workers inside Stop
+	started  int      // workers that began: the next worker's index
+	live     int      // workers whose thread runs, not yet exiting
+	pending  int      // workers reserved whose Spawner call has not returned
+	starting int      // pending workers and live ones not done with Start
+	free     int      // starting workers without a task in hand: each will take one
+	stopping int      // workers exiting or inside Stop
 	idle     []*idler // parked workers, most recently parked last
 	wakes    int      // workers unparked for a task, not yet back in next
 	closed   bool
 	broken   bool
-	done     chan struct{} // closed once closed && live == 0
+	spawned  sync.Cond     // broadcast when pending drops to 0
+	done     chan struct{} // closed once closed && nothing is live, pending or stopping
 
 	panicNext atomic.Bool // fault injection: the next task panics in Go
 }
 
 // New returns a pool of at most max workers (max >= 1) made by newWorker.
-func New(max int, newWorker Factory) *Pool {
+func New(max int, newWorker Factory, opts ...Option) *Pool {
 	if max < 1 {
 		panic("pool: max workers must be at least 1")
 	}
-	p := &Pool{max: max, newWorker: newWorker, done: make(chan struct{})}
+	p := &Pool{max: max, newWorker: newWorker, spawn: goSpawner, done: make(chan struct{})}
+	p.spawned.L = &p.mu
+	for _, o := range opts {
+		o(p)
+	}
 	return p
 }
 
-// Submit queues task id. It never blocks on a running task.
+// Submit queues task id. It never blocks on a running task. If id needs a
+// new worker and none can be started while none is live, id is not queued
+// and the error wraps ErrNoThread.
 func (p *Pool) Submit(id int64) error {
 	var buf [1]*idler
+	var firsts [1]spawn
 	p.mu.Lock()
-	if err := p.refuseLocked(); err != nil {
+	if err := p.admitLocked(); err != nil {
 		p.mu.Unlock()
 		return err
 	}
 	p.queue.push(id)
-	woken := p.wakeLocked(1, buf[:0])
+	woken, spawns := p.wakeLocked(1, buf[:0], firsts[:0])
 	p.mu.Unlock()
 	unpark(woken)
-	return nil
+	if len(spawns) == 0 {
+		return nil
+	}
+	own := [1]int64{id}
+	return p.spawnAll(spawns, own[:])
 }
 
 // SubmitMany queues ids in order, as one Submit each but under one lock.
+// On an ErrNoThread error none of ids is queued.
 func (p *Pool) SubmitMany(ids []int64) error {
 	p.mu.Lock()
-	if err := p.refuseLocked(); err != nil {
+	if err := p.admitLocked(); err != nil {
 		p.mu.Unlock()
 		return err
 	}
 	for _, id := range ids {
 		p.queue.push(id)
 	}
-	woken := p.wakeLocked(len(ids), nil)
+	woken, spawns := p.wakeLocked(len(ids), nil, nil)
 	p.mu.Unlock()
 	unpark(woken)
-	return nil
+	if len(spawns) == 0 {
+		return nil
+	}
+	return p.spawnAll(spawns, ids)
+}
+
+// admitLocked returns the error Submit must return, if any. First it waits
+// while the pool has no live worker and may not reserve another: were the
+// pending spawns all to fail, a task queued now would be left with no
+// worker and no Submit to take it back. (Only concurrent submits to a pool
+// that has no worker yet wait, for at most the pending spawns.)
+func (p *Pool) admitLocked() error {
+	for {
+		if err := p.refuseLocked(); err != nil {
+			return err
+		}
+		if p.live > 0 || p.pending < p.max {
+			return nil
+		}
+		p.spawned.Wait()
+	}
 }
 
 func (p *Pool) refuseLocked() error {
@@ -172,24 +257,124 @@ func (p *Pool) refuseLocked() error {
 // that needs many workers (blocking tasks) still grows quickly.
 const maxStarting = 4
 
-// wakeLocked finds workers for n new tasks: idle workers first, then new
-// ones up to max. It appends the idle workers it took to woken, for the
-// caller to unpark once it has released p.mu: an unpark is a system call
-// (a futex wake), and a woken worker's first act is to take p.mu.
-func (p *Pool) wakeLocked(n int, woken []*idler) []*idler {
-	for ; n > 0; n-- {
-		if n := len(p.idle); n > 0 {
-			w := p.idle[n-1]
-			p.idle[n-1] = nil
-			p.idle = p.idle[:n-1]
-			p.wakes++
-			woken = append(woken, w)
+// wakeLocked finds workers for the n tasks just queued: idle workers first,
+// then new ones. It appends the idle workers it took to woken, for the
+// caller to unpark once it has released p.mu (an unpark is a system call,
+// a futex wake, and a woken worker's first act is to take p.mu), and the
+// workers it reserved, each with its first task, to spawns, for the caller
+// to spawn (spawnAll).
+//
+// A pool without a live worker always reserves one if it may (a pending
+// spawn of another Submit may fail). Otherwise a submit reserves workers
+// only when none is starting: starting workers start more themselves.
+func (p *Pool) wakeLocked(n int, woken []*idler, spawns []spawn) ([]*idler, []spawn) {
+	for ; n > 0 && len(p.idle) > 0; n-- {
+		w := p.idle[len(p.idle)-1]
+		p.idle[len(p.idle)-1] = nil
+		p.idle = p.idle[:len(p.idle)-1]
+		p.wakes++
+		woken = append(woken, w)
+	}
+	if n > 0 && (p.live == 0 || p.starting == 0) {
+		spawns = p.reserveLocked(spawns, p.live == 0, true, 0)
+	}
+	return woken, spawns
+}
+
+// spawn is a reserved worker: with a task in hand (pinned), or one that will
+// take the queue's head.
+type spawn struct {
+	first  int64
+	pinned bool
+}
+
+// reserveLocked reserves workers for queued tasks that no woken or free
+// starting worker will take (nor the caller's own reserved ones), up to max
+// workers and maxStarting starting at once (one at least when force), and
+// appends them to spawns: pinned, each with the oldest such task, or free.
+func (p *Pool) reserveLocked(spawns []spawn, force, pin bool, reserved int) []spawn {
+	for !p.broken && p.live+p.pending < p.max && p.queue.len() > p.wakes+p.free+reserved &&
+		(p.starting < maxStarting || (force && len(spawns) == 0)) {
+		s := spawn{pinned: pin}
+		if pin {
+			s.first = p.queue.pop()
+		} else {
+			p.free++
+		}
+		spawns = append(spawns, s)
+		p.pending++
+		p.starting++
+	}
+	return spawns
+}
+
+// spawnAll starts the reserved workers. A task whose worker could not be
+// started goes back to the head of the queue, in order. If then no worker
+// is live, the caller's own tasks (own) are taken back out of the queue and
+// the error wraps ErrNoThread: no one would run them.
+func (p *Pool) spawnAll(spawns []spawn, own []int64) error {
+	var buf [maxStarting]error
+	errs := buf[:0]
+	for _, s := range spawns {
+		errs = append(errs, p.spawnOne(s))
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var failed error
+	for i := len(spawns) - 1; i >= 0; i-- {
+		p.pending--
+		if errs[i] == nil {
+			p.live++
 			continue
 		}
-		p.growLocked(0)
-		break
+		p.starting--
+		if spawns[i].pinned {
+			p.queue.pushFront(spawns[i].first)
+		} else {
+			p.free--
+		}
+		failed = errs[i]
 	}
-	return woken
+	if p.pending == 0 {
+		p.spawnsSettledLocked()
+	}
+	if failed == nil || p.live > 0 {
+		return nil
+	}
+	for _, id := range own {
+		p.queue.remove(id)
+	}
+	return noThreadError{failed}
+}
+
+// spawnOne calls the Spawner for a reserved worker.
+func (p *Pool) spawnOne(s spawn) (err error) {
+	if r := panics.Try(func() { err = p.spawn(func() { p.work(s) }) }); r != nil {
+		err = r
+	}
+	return err
+}
+
+// spawnsSettledLocked runs when no spawn is pending any more: workers that
+// waited for that to exit (the pool is shut down) or to fail the last tasks
+// (it is broken) may go on.
+func (p *Pool) spawnsSettledLocked() {
+	p.spawned.Broadcast()
+	if p.closed {
+		p.wakeAllLocked()
+		p.closeDoneLocked()
+	}
+}
+
+// wakeAllLocked unparks every idle worker, so that each checks again
+// whether it should exit.
+func (p *Pool) wakeAllLocked() {
+	for _, w := range p.idle {
+		p.wakes++
+		w.parker.Unpark()
+	}
+	clear(p.idle)
+	p.idle = p.idle[:0]
 }
 
 // unpark wakes idle workers taken off p.idle (Park counts an earlier Unpark,
@@ -197,17 +382,6 @@ func (p *Pool) wakeLocked(n int, woken []*idler) []*idler {
 func unpark(woken []*idler) {
 	for _, w := range woken {
 		w.parker.Unpark()
-	}
-}
-
-// growLocked starts workers for queued tasks that no idle, woken or
-// starting worker will take; reserved tasks are spoken for by the caller.
-func (p *Pool) growLocked(reserved int) {
-	for p.live < p.max && p.starting < maxStarting && p.queue.len() > p.starting+p.wakes+reserved {
-		p.live++
-		p.starting++
-		go p.work(p.started) // recovers wherever it calls out (see work)
-		p.started++
 	}
 }
 
@@ -224,12 +398,7 @@ func (p *Pool) Shutdown(cancel bool) []int64 {
 	}
 	if !p.closed {
 		p.closed = true
-		for _, w := range p.idle {
-			p.wakes++
-			w.parker.Unpark()
-		}
-		clear(p.idle)
-		p.idle = p.idle[:0]
+		p.wakeAllLocked()
 		p.closeDoneLocked()
 	}
 	return cancelled
@@ -264,7 +433,7 @@ func (p *Pool) Wait(timeout time.Duration) bool {
 func (p *Pool) Done() <-chan struct{} { return p.done }
 
 func (p *Pool) closeDoneLocked() {
-	if p.closed && p.live == 0 && p.stopping == 0 {
+	if p.closed && p.live == 0 && p.pending == 0 && p.stopping == 0 {
 		select {
 		case <-p.done:
 		default:
@@ -290,13 +459,15 @@ func (p *Pool) Stats() Stats {
 // running: fault injection for tests of panic recovery.
 func (p *Pool) PanicNextTask() { p.panicNext.Store(true) }
 
-// next blocks for the next task; ok is false when the worker should stop.
-func (p *Pool) next(me *idler) (id int64, ok bool) {
+// next blocks for the next task; ok is false when the worker should stop,
+// and then it already counts as exiting (exitLocked) and last says whether
+// it is the pool's last worker.
+func (p *Pool) next(me *idler) (id int64, ok, last bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for p.queue.len() == 0 {
-		if p.closed {
-			return 0, false
+		if p.closed && p.pending == 0 {
+			return 0, false, p.exitLocked()
 		}
 		p.idle = append(p.idle, me)
 		p.mu.Unlock()
@@ -304,11 +475,24 @@ func (p *Pool) next(me *idler) (id int64, ok bool) {
 		p.mu.Lock()
 		p.wakes--
 	}
-	return p.queue.pop(), true
+	return p.queue.pop(), true, false
 }
 
-// work is a worker goroutine's life: start, serve the queue, stop.
-func (p *Pool) work(index int) {
+// exitLocked counts the calling worker as exiting and reports whether it is
+// the last: the pool is shut down and no other worker is live or pending.
+func (p *Pool) exitLocked() (last bool) {
+	p.live--
+	p.stopping++
+	return p.closed && p.live == 0 && p.pending == 0
+}
+
+// work is a worker's life: start, run its first task if it has one, serve
+// the queue, stop.
+func (p *Pool) work(s spawn) {
+	p.mu.Lock()
+	index := p.started
+	p.started++
+	p.mu.Unlock()
 	w := p.newWorker(index)
 	var startErr error
 	if r := panics.Try(func() { startErr = w.Start() }); r != nil {
@@ -316,30 +500,40 @@ func (p *Pool) work(index int) {
 	}
 	p.mu.Lock()
 	p.starting--
+	reserved := 0
+	if !s.pinned {
+		p.free--
+		reserved = 1 // this worker takes the next task
+	}
+	var spawns []spawn
 	if startErr == nil {
-		p.growLocked(1) // this worker takes one task: more may be needed
+		spawns = p.reserveLocked(nil, false, false, reserved) // more may be needed
 	}
 	p.mu.Unlock()
+	if len(spawns) > 0 {
+		_ = p.spawnAll(spawns, nil) // this worker is live: it runs what is put back
+	}
+	var last bool
+	var first []int64
+	if s.pinned {
+		first = []int64{s.first}
+	}
 	if startErr != nil {
-		p.failQueued(w)
+		last = p.failQueued(w, first...)
 	} else {
 		me := &idler{parker: parkerFor(w)}
-		for {
-			id, ok := p.next(me)
-			if !ok {
-				break
-			}
+		id, ok := s.first, s.pinned
+		if !ok {
+			id, ok, last = p.next(me)
+		}
+		for ok {
 			if p.run(w, id) {
-				p.failQueued(w, id)
+				last = p.failQueued(w, id)
 				break
 			}
+			id, ok, last = p.next(me)
 		}
 	}
-	p.mu.Lock()
-	p.live--
-	p.stopping++
-	last := p.closed && p.live == 0
-	p.mu.Unlock()
 	panics.Try(func() { w.Stop(last) })
 	p.mu.Lock()
 	p.stopping--
@@ -388,13 +582,23 @@ func (p *Pool) tryNext() (int64, bool) {
 }
 
 // failQueued breaks the pool and fails first (tasks taken but not run) and
-// every queued task on w.
-func (p *Pool) failQueued(w Worker, first ...int64) {
+// every queued task on w, including those that pending spawns put back
+// when they fail, then counts w as exiting (see next).
+func (p *Pool) failQueued(w Worker, first ...int64) (last bool) {
+	ids := first
 	p.mu.Lock()
 	p.broken = true
-	ids := append(first, p.queue.drain()...)
+	for {
+		ids = append(ids, p.queue.drain()...)
+		if p.pending == 0 {
+			break
+		}
+		p.spawned.Wait()
+	}
+	last = p.exitLocked()
 	p.mu.Unlock()
 	for _, id := range ids {
 		panics.Try(func() { w.Fail(id, ErrBroken) })
 	}
+	return last
 }

@@ -30,3 +30,31 @@ func (q *queue) drain() []int64 {
 	q.items, q.head = q.items[:0], 0
 	return ids
 }
+
+// pushFront puts id back at the head of the queue (a task taken for a
+// worker that could not start).
+func (q *queue) pushFront(id int64) {
+	if q.head > 0 {
+		q.head--
+		q.items[q.head] = id
+		return
+	}
+	q.items = append(q.items, 0)
+	copy(q.items[1:], q.items)
+	q.items[0] = id
+}
+
+// remove removes id, searching from the newest, and reports whether it was
+// there.
+func (q *queue) remove(id int64) bool {
+	for i := len(q.items) - 1; i >= q.head; i-- {
+		if q.items[i] == id {
+			q.items = append(q.items[:i], q.items[i+1:]...)
+			if q.head == len(q.items) {
+				q.items, q.head = q.items[:0], 0
+			}
+			return true
+		}
+	}
+	return false
+}

@@ -1,6 +1,9 @@
-// Package pybridge runs pool tasks as Python calls. Each worker goroutine is
-// locked to its OS thread and keeps one Python thread state for its life
-// (see gf_bridge.h for the C half and its costs).
+// Package pybridge runs pool tasks as Python calls. Each worker runs on a
+// thread of its own, created in C like a threading.Thread (package cthread:
+// the stack size is threading.stack_size(), and a thread that cannot be
+// created makes submit raise instead of aborting the process), and keeps one
+// Python thread state for its life (see gf_bridge.h for the C half and its
+// costs).
 //
 // The Python include directory must be in CGO_CFLAGS (the build driver and
 // the Makefile take it from the target interpreter).
@@ -14,9 +17,9 @@ import "C"
 
 import (
 	"errors"
-	"runtime"
 	"unsafe"
 
+	"github.com/gofutures/gofutures/gofutures/cthread"
 	"github.com/gofutures/gofutures/gofutures/pool"
 )
 
@@ -33,9 +36,19 @@ func newFactory(poolID int64) pool.Factory {
 	return func(index int) pool.Worker { return &worker{pool: poolID, index: index} }
 }
 
-// worker implements pool.Worker on a locked OS thread with a kept Python
-// thread state. Its C struct lives in C memory so that C may keep pointers
-// into it across calls.
+// spawnWorker is the thread pools' pool.Spawner: each worker gets a C thread
+// whose stack is threading.stack_size() as the submit that starts it (or,
+// for a worker started by another, the latest submit or worker start) saw
+// it. The worker runs as a cgo callback on that thread, so its goroutine
+// stays on it (Python thread states are per thread) until it stops; the
+// thread then exits.
+func spawnWorker(run func()) error {
+	return cthread.Start(uint64(C.gf_thread_stack_size()), run)
+}
+
+// worker implements pool.Worker on its own thread with a kept Python thread
+// state. Its C struct lives in C memory so that C may keep pointers into it
+// across calls.
 type worker struct {
 	pool     int64
 	index    int
@@ -46,9 +59,6 @@ type worker struct {
 // Start creates the worker's thread state without the GIL; the Python start
 // hook runs with the first task.
 func (w *worker) Start() error {
-	// Never unlocked: when the goroutine exits, Go ends the thread with it,
-	// so a worker's thread dies with the worker.
-	runtime.LockOSThread()
 	w.c = (*C.gf_worker)(C.calloc(1, C.size_t(unsafe.Sizeof(C.gf_worker{}))))
 	if C.gf_attach(w.c, C.longlong(w.pool), C.longlong(w.index)) != 1 {
 		return errPythonGone

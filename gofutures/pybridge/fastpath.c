@@ -30,9 +30,23 @@ static int gf_args_ll(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want,
     return 1;
 }
 
+/* threading.stack_size() as last seen with the GIL held: the stack size of
+ * the next worker thread. A submit that starts a worker notes it just
+ * before; a worker started by another worker (without the GIL) gets the
+ * latest value noted. Read with PyThread_get_stacksize, which needs the GIL
+ * held (a current thread state): about 2 ns. */
+static size_t gf_stack_size;
+
+void gf_note_stack_size(void) {
+    __atomic_store_n(&gf_stack_size, PyThread_get_stacksize(), __ATOMIC_RELAXED);
+}
+
+size_t gf_thread_stack_size(void) { return __atomic_load_n(&gf_stack_size, __ATOMIC_RELAXED); }
+
 static PyObject *gf_fast_submit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     long long a[2];
     if (!gf_args_ll(args, nargs, 2, a, "thread_submit(pool, task)")) return NULL;
+    gf_note_stack_size();
     char *err = gfThreadSubmit(a[0], a[1]);
     if (err != NULL) return gf_submit_error(err);
     Py_RETURN_NONE;

@@ -1,7 +1,7 @@
-/* gf_bridge.h: the C half of the bridge between Go worker goroutines and
- * CPython. Every function here runs on an OS thread that its goroutine has
- * locked (runtime.LockOSThread), so a thread's PyThreadState stays on the
- * thread that created it.
+/* gf_bridge.h: the C half of the bridge between Go workers and CPython.
+ * Every worker function here runs on the worker's own thread, created in C
+ * (package cthread), whose goroutine cannot leave it: a thread's
+ * PyThreadState stays on the thread that created it.
  *
  * A worker keeps one Python thread state for its whole life: it is created
  * with the GIL in gf_attach, detached (GIL released) between tasks, and
@@ -100,6 +100,11 @@ static void gf_park(gf_worker *w) {
 
 static void gf_unpark(gf_worker *w) { sem_post(&w->idle); }
 
+/* threading.stack_size() for new worker threads (fastpath.c): noted with the
+ * GIL held on each submit and worker start, read by the spawner without it. */
+void gf_note_stack_size(void);
+size_t gf_thread_stack_size(void);
+
 /* Failure kinds for gf_fail; kept in step with bridge.go and thread.py. */
 enum { GF_FAIL_BROKEN = 1, GF_FAIL_PANIC = 2 };
 
@@ -144,6 +149,7 @@ static int gf_attach(gf_worker *w, long long pool, long long index) {
 static int gf_start(gf_worker *w) {
     if (w->started) return 1;
     w->started = 1;
+    gf_note_stack_size(); /* for the workers this one starts */
     if (!gf_load_hooks()) {
         PyErr_WriteUnraisable(NULL);
         return 0;

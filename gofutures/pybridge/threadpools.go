@@ -24,6 +24,7 @@ const (
 	KindShutdown = "shutdown: "
 	KindBroken   = "broken: "
 	KindInvalid  = "invalid: "
+	KindNoThread = "nothread: "
 )
 
 // NewThreadPool starts a pool of at most maxWorkers Python workers and
@@ -33,7 +34,7 @@ func NewThreadPool(maxWorkers int) (int64, error) {
 		return 0, errors.New(KindInvalid + "max_workers must be greater than 0")
 	}
 	id := lastThreadID.Add(1)
-	p := pool.New(maxWorkers, newFactory(id))
+	p := pool.New(maxWorkers, newFactory(id), pool.WithSpawner(spawnWorker))
 	threadPools.Store(id, p)
 	panics.Go(func() {
 		<-p.Done()
@@ -69,6 +70,8 @@ func WithKind(err error) error {
 		return errors.New(KindShutdown + err.Error())
 	case errors.Is(err, pool.ErrBroken):
 		return errors.New(KindBroken + err.Error())
+	case errors.Is(err, pool.ErrNoThread):
+		return errors.New(KindNoThread + pool.ErrNoThread.Error())
 	}
 	return err
 }

@@ -101,6 +101,8 @@ def translate(exc: RuntimeError, broken: type[Exception] = RuntimeError) -> Exce
         return ValueError(rest)
     if sep and kind == "broken":
         return broken(rest)
+    if sep and kind == "nothread":
+        return RuntimeError(rest)  # as threading.Thread.start()
     return exc
 
 

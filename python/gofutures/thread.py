@@ -1,4 +1,4 @@
-"""ThreadPoolExecutor on Go worker goroutines.
+"""ThreadPoolExecutor on worker threads run by Go.
 
 Data flow::
 
@@ -9,11 +9,13 @@ Data flow::
       |                          the pool id and task id cross
       v
     pool.Pool (Go)               FIFO of task ids; idle workers reused first,
-      |                          new workers started lazily up to max_workers
+      |                          new workers started lazily up to max_workers,
+      |                          each with the task that made it start
       v
-    pybridge worker (Go + C)     a goroutine locked to its OS thread with a kept
-      |                          Python thread state: takes the GIL, calls
-      v                          _run_task(id), releases the GIL
+    pybridge worker (Go + C)     a thread made with pthread_create (stack:
+      |                          threading.stack_size()) running the Go worker
+      |                          loop, with a kept Python thread state: takes
+      v                          the GIL, calls _run_task(id), releases the GIL
     _run_task(id)                Python: runs fn, completes the Future
 
 The hooks at the bottom of this module (_worker_start, _run_task, _fail_task,

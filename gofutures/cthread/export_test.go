@@ -1,0 +1,4 @@
+package cthread
+
+// StackSize returns the calling thread's stack size.
+var StackSize = stackSize

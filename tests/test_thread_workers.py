@@ -1,0 +1,261 @@
+"""Thread-pool workers behave like the threads of the threading module: as
+many as the stdlib can start, a failed start raised by submit, the stack size
+of threading.stack_size(), and a task whose submit started a worker is that
+worker's. Each case is a user's script, run against both implementations."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from ._scripts import assert_same_output, run_script
+
+# prctl(2) and capability(7) numbers (linux/prctl.h, linux/capability.h).
+_PR_CAPBSET_DROP = 24
+_CAP_SYS_ADMIN = 21
+_CAP_SYS_RESOURCE = 24
+_NOBODY = 65534
+
+
+# Run as ``python -c _DROP_ROOT python script.py``: keeps effective uid 0, so
+# the interpreter and the tests' files stay readable, but takes real uid 65534
+# (which RLIMIT_NPROC counts) and drops CAP_SYS_ADMIN and CAP_SYS_RESOURCE
+# from the bounding set, so the exec does not give them back.
+_DROP_ROOT = f"""
+import ctypes, os, sys
+prctl = ctypes.CDLL(None, use_errno=True).prctl
+for cap in ({_CAP_SYS_ADMIN}, {_CAP_SYS_RESOURCE}):
+    if prctl({_PR_CAPBSET_DROP}, cap, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+os.setresuid({_NOBODY}, 0, 0)
+os.execv(sys.argv[1], sys.argv[1:])
+"""
+
+
+def _rlimit_nproc_applies() -> tuple[str, ...]:
+    """A launcher under which RLIMIT_NPROC limits the script's threads: the
+    kernel ignores RLIMIT_NPROC for the root user and for holders of
+    CAP_SYS_ADMIN or CAP_SYS_RESOURCE."""
+    if os.geteuid() != 0:
+        return ()
+    return (sys.executable, "-c", _DROP_ROOT)
+
+
+# The stdlib starts 10,500 threads one after another, each start waiting for
+# the thread to run: 20-100 s on this 2-core machine when it is loaded.
+@pytest.mark.timeout(660)
+def test_more_than_10000_blocked_workers(tmp_path: Path) -> None:
+    # Go aborted the process at its 10,000-thread limit ("fatal error: thread
+    # exhaustion"); the stdlib runs one thread per blocked task.
+    assert_same_output(
+        tmp_path,
+        """
+        import threading
+        import __CF__ as cf
+
+        tasks = 10_500
+        all_running = threading.Barrier(tasks + 1)
+        release = threading.Event()
+        idents = set()
+
+        def blocked(i):
+            idents.add(threading.get_ident())
+            all_running.wait(300)
+            return release.wait(300) and i
+
+        with cf.ThreadPoolExecutor(max_workers=11_000) as ex:
+            futures = [ex.submit(blocked, i) for i in range(tasks)]
+            all_running.wait(300)  # every task blocked on a thread of its own
+            release.set()
+            print("sum", sum(f.result() for f in futures))
+        print("threads", len(idents))
+        """,
+        timeout=300,
+    )
+
+
+def test_submit_raises_when_no_thread_can_start(tmp_path: Path) -> None:
+    # A failed pthread_create aborted the process here; the stdlib's submit
+    # raises RuntimeError and the program goes on.
+    proc = assert_same_output(
+        tmp_path,
+        """
+        import resource, threading
+        import __CF__ as cf
+
+        release = threading.Event()
+        ex = cf.ThreadPoolExecutor(max_workers=50)
+        soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+        futures = []
+        resource.setrlimit(resource.RLIMIT_NPROC, (1, hard))  # no new thread
+        try:
+            for i in range(50):
+                futures.append(ex.submit(release.wait, 60))
+        except RuntimeError as exc:
+            print("submit", len(futures), "failed:", exc)
+        finally:
+            resource.setrlimit(resource.RLIMIT_NPROC, (soft, hard))
+        release.set()
+        print("after:", ex.submit(pow, 2, 10).result())
+        ex.shutdown()
+        print("done")
+        """,
+        launcher=_rlimit_nproc_applies(),
+        timeout=120,
+    )
+    assert proc.stdout.startswith("submit 0 failed: can't start new thread\n"), proc.stdout
+
+
+def test_refused_task_never_runs(tmp_path: Path) -> None:
+    # Deliberate difference: the stdlib leaves a task whose submit raised in
+    # its queue, and a later worker runs it although its submit failed and
+    # no one holds its future; gofutures takes it back.
+    source = """
+        import resource
+        import __CF__ as cf
+
+        ex = cf.ThreadPoolExecutor(max_workers=4)
+        soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+        resource.setrlimit(resource.RLIMIT_NPROC, (1, hard))
+        try:
+            ex.submit(print, "refused task ran")
+        except RuntimeError as exc:
+            print("refused:", exc)
+        finally:
+            resource.setrlimit(resource.RLIMIT_NPROC, (soft, hard))
+        ex.submit(print, "later task ran").result()
+        ex.shutdown()
+        """
+    proc = run_script(
+        tmp_path, source, "gofutures", launcher=_rlimit_nproc_applies(), timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "refused: can't start new thread\nlater task ran\n"
+
+
+def test_task_waits_for_a_live_worker_when_no_thread_can_start(tmp_path: Path) -> None:
+    # Deliberate difference: the stdlib's submit raises whenever it tries to
+    # start a thread and cannot, even with workers alive to run the task;
+    # gofutures queues the task for them.
+    source = """
+        import resource, threading
+        import __CF__ as cf
+
+        release = threading.Event()
+        running = threading.Event()
+
+        def first():
+            running.set()
+            release.wait(60)
+            return "first"
+
+        ex = cf.ThreadPoolExecutor(max_workers=8)
+        futures = [ex.submit(first)]
+        running.wait(60)
+        soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+        resource.setrlimit(resource.RLIMIT_NPROC, (1, hard))
+        try:
+            futures += [ex.submit(pow, 2, i) for i in range(5)]
+            threading.Thread(target=int).start()
+        except RuntimeError as exc:
+            print("threading:", exc)
+        finally:
+            resource.setrlimit(resource.RLIMIT_NPROC, (soft, hard))
+        print("queued", [f.done() for f in futures])
+        release.set()
+        print([f.result() for f in futures])
+        ex.shutdown()
+        """
+    proc = run_script(
+        tmp_path, source, "gofutures", launcher=_rlimit_nproc_applies(), timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == (
+        "threading: can't start new thread\n"
+        "queued [False, False, False, False, False, False]\n"
+        "['first', 1, 2, 4, 8, 16]\n"
+    )
+
+
+def test_worker_stack_is_threading_stack_size(tmp_path: Path) -> None:
+    # Worker threads were Go's, whose stack size ignores threading.stack_size():
+    # deep recursion through C (a __call__ method) crashed them. (CPython 3.12
+    # and 3.13 stop such recursion at a fixed C recursion limit, in both.)
+    assert_same_output(
+        tmp_path,
+        """
+        import sys, threading
+        import __CF__ as cf
+
+        class Countdown:
+            def __call__(self, n):
+                return 0 if n == 0 else 1 + self(n - 1)
+
+        def deep(n):
+            try:
+                return Countdown()(n)
+            except RecursionError:
+                return "RecursionError"
+
+        sys.setrecursionlimit(1_000_000)
+        ex = cf.ThreadPoolExecutor(1)
+        threading.stack_size(512 * 1024 * 1024)  # read when the worker starts
+        print(ex.submit(deep, 200_000).result())
+        ex.shutdown()
+        threading.stack_size(0)
+        """,
+        timeout=120,
+    )
+
+
+def test_cancel_futures_wait_false_keeps_the_started_task(tmp_path: Path) -> None:
+    # CPython's test_cancel_futures_wait_false: the submit started a worker,
+    # which has the task by the time shutdown cancels what is queued.
+    for _ in range(3):
+        assert_same_output(
+            tmp_path,
+            """
+            import time
+            import __CF__ as cf
+
+            def sleep_and_print(t, msg):
+                time.sleep(t)
+                print(msg, flush=True)
+
+            t = cf.ThreadPoolExecutor()
+            t.submit(sleep_and_print, .1, "apple")
+            t.shutdown(wait=False, cancel_futures=True)
+            """,
+            timeout=60,
+        )
+
+
+@pytest.mark.parametrize("size_mib", [0, 1, 64])
+def test_worker_thread_has_the_stack_size_asked(tmp_path: Path, size_mib: int) -> None:
+    # The stack the worker's thread really has, as glibc reports it: the
+    # stdlib's and gofutures' threads agree for each threading.stack_size().
+    assert_same_output(
+        tmp_path,
+        f"""
+        import ctypes, threading
+        import __CF__ as cf
+
+        libc = ctypes.CDLL(None)
+
+        def stack_size():
+            attr = ctypes.create_string_buffer(256)  # pthread_attr_t, 56 bytes on x86-64
+            size = ctypes.c_size_t()
+            assert libc.pthread_getattr_np(ctypes.c_ulong(threading.get_ident()), attr) == 0
+            libc.pthread_attr_getstacksize(attr, ctypes.byref(size))
+            libc.pthread_attr_destroy(attr)
+            return size.value
+
+        threading.stack_size({size_mib} * 1024 * 1024)
+        with cf.ThreadPoolExecutor(1) as ex:
+            print(ex.submit(stack_size).result() // 1024, "KiB")
+        """,
+        timeout=60,
+    )

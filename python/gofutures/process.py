@@ -49,7 +49,7 @@ from concurrent.futures.process import BrokenProcessPool, _RemoteTraceback
 from functools import partial
 from typing import Any
 
-from gofutures import _future, _native, _pickling, _zygote
+from gofutures import _command, _future, _native, _pickling, _zygote
 from gofutures._executor import refuse_submit
 
 __all__ = ("ProcessPoolExecutor", "BrokenProcessPool")
@@ -64,11 +64,6 @@ _EVENT_BROKEN = 3
 # is idle. Every other task waits in Go's shared queue, so a worker that
 # finishes gets the next one without a round trip through Python.
 _DEPTH = 1
-
-_BOOTSTRAP = (
-    "import sys; sys.path[:0] = [p for p in {paths!r} if p not in sys.path]; "
-    "from gofutures.{module} import main; sys.exit(main())"
-)
 
 _BROKEN_MESSAGE = "A child process terminated abruptly, the process pool is not usable anymore"
 
@@ -193,9 +188,9 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
                 "initargs": self._initargs,
             }
         )
-        paths = [p for p in sys.path if p]
-        zygote = [sys.executable, "-c", _BOOTSTRAP.format(paths=paths, module="_zygote")]
-        worker = [sys.executable, "-c", _BOOTSTRAP.format(paths=paths, module="_worker")]
+        # Fresh interpreters run multiprocessing's executable with this one's flags.
+        zygote = _command.argv("_zygote", sys.path)
+        worker = _command.argv("_worker", sys.path)
         try:
             pool_id = _native.fast_proc_new(
                 self._max_workers,
@@ -203,8 +198,8 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
                 _DEPTH,
                 start,
                 *zygote_fds,
-                "\0".join(zygote).encode(),
-                "\0".join(worker).encode(),
+                _command.encode(zygote),
+                _command.encode(worker),
                 init,
             )
         except RuntimeError as exc:

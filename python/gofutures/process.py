@@ -175,7 +175,7 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
         st = self._state
         if st.pool_id is not None:
             return
-        start, zygote_fds = _start_mode(self._start_method)
+        start, zygote_fds = _start_mode(self._start_method, self._max_tasks_per_child)
         _native.ext()  # loads the Go runtime; raises in a forked child
         init = _pickling.dumps_call(
             {
@@ -277,10 +277,12 @@ _START_EXEC = 2
 # The process-wide zygote forked before the Go runtime loaded: handed to Go
 # once (pid, command fd, reply fd), then Go shares it between pools.
 _shared_zygote_handed = False
+# Whether the program ran other threads when that zygote was forked.
+_shared_zygote_threaded = False
 _zygote_lock = threading.Lock()
 
 
-def _start_mode(method: str | None) -> tuple[int, tuple[int, int, int]]:
+def _start_mode(method: str | None, max_tasks_per_child: int | None = None) -> tuple[int, tuple[int, int, int]]:
     """How a new pool starts workers, by start method:
 
     - None or 'fork': fork from the process-wide zygote, itself a fork of this
@@ -293,15 +295,25 @@ def _start_mode(method: str | None) -> tuple[int, tuple[int, int, int]]:
 
     Whatever the mode, a worker applies the pool's sys.path, os.environ and
     authkey from when the pool started before it runs the initializer.
+
+    A fork of a program that runs other threads copies their locks in
+    whatever state they are. The stdlib's 'fork' takes that risk, so None
+    does too, except with max_tasks_per_child, where the stdlib spawns: such
+    a pool then forks from a fresh zygote instead.
     """
-    global _shared_zygote_handed
+    global _shared_zygote_handed, _shared_zygote_threaded
     if method == "spawn":
         return _START_EXEC, (0, -1, -1)
     if method == "forkserver":
         return _START_OWN_ZYGOTE, (0, -1, -1)
     with _zygote_lock:
+        threaded = _zygote.thread_count() > 1
+        if method is None and max_tasks_per_child is not None:
+            if _shared_zygote_threaded or (threaded and not _shared_zygote_handed):
+                return _START_OWN_ZYGOTE, (0, -1, -1)
         if not _shared_zygote_handed and not _native.loaded() and not _native.forked:
             _shared_zygote_handed = True
+            _shared_zygote_threaded = threaded
             return _START_SHARED_ZYGOTE, _zygote.fork_before_go()
     return _START_SHARED_ZYGOTE, (0, -1, -1)
 

@@ -230,7 +230,8 @@ class _Zygote:
         done.acquire()
 
         def wait_for_children() -> None:
-            try:
+            # A thread must not die with an error; finish reaps what is left.
+            with contextlib.suppress(BaseException):
                 poller = select.poll()
                 for fd in fds:
                     poller.register(fd, select.POLLIN)
@@ -243,10 +244,7 @@ class _Zygote:
                             _, status = os.waitpid(pid, 0)
                             self.children.discard(pid)
                             self.reply(f"exit {pid} {status}")
-            except BaseException:  # a thread must not die with an error; finish reaps the rest
-                pass
-            finally:
-                done.release()
+            done.release()
 
         # A bare thread: the tasks' threading.enumerate() does not list it.
         _thread.start_new_thread(wait_for_children, ())

@@ -308,9 +308,12 @@ def _start_mode(method: str | None, max_tasks_per_child: int | None = None) -> t
         return _START_OWN_ZYGOTE, (0, -1, -1)
     with _zygote_lock:
         threaded = _zygote.thread_count() > 1
-        if method is None and max_tasks_per_child is not None:
-            if _shared_zygote_threaded or (threaded and not _shared_zygote_handed):
-                return _START_OWN_ZYGOTE, (0, -1, -1)
+        if (
+            method is None
+            and max_tasks_per_child is not None
+            and (_shared_zygote_threaded or (threaded and not _shared_zygote_handed))
+        ):
+            return _START_OWN_ZYGOTE, (0, -1, -1)
         if not _shared_zygote_handed and not _native.loaded() and not _native.forked:
             _shared_zygote_handed = True
             _shared_zygote_threaded = threaded

@@ -440,6 +440,31 @@ def test_workers_have_default_signal_dispositions(tmp_path: Path, ctx: str | Non
     assert_same_output(tmp_path, _source(SIGNALS_SCRIPT, ctx=ctx))
 
 
+IDLE_SIGINT_SCRIPT = """
+import os, signal, time
+import __CF__ as cf
+
+if __name__ == "__main__":
+    ex = cf.ProcessPoolExecutor(1, mp_context=__CTX__)
+    pid = ex.submit(os.getpid).result(timeout=30)
+    time.sleep(1)  # the worker sent the result back (the stdlib's ignores a SIGINT then)
+    os.kill(pid, signal.SIGINT)  # the worker waits for a task: it ends
+    time.sleep(1)
+    try:
+        outcome = type(ex.submit(abs, -1).exception(timeout=30)).__name__
+    except Exception as exc:
+        outcome = type(exc).__name__
+    print("after SIGINT to an idle worker:", outcome)
+    ex.shutdown()
+"""
+
+
+@pytest.mark.parametrize("ctx", ALL_CTX)
+def test_sigint_ends_an_idle_worker_as_in_the_stdlib(tmp_path: Path, ctx: str | None) -> None:
+    gof = assert_same_output(tmp_path, _source(IDLE_SIGINT_SCRIPT, ctx=ctx))
+    assert "BrokenProcessPool" in gof.stdout
+
+
 CTRL_C_SCRIPT = """
 import os, time
 import __CF__ as cf

@@ -15,6 +15,7 @@ of each section says which cases failed before the fix (issue 10).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import stat
@@ -624,3 +625,49 @@ if __name__ == "__main__":
 def test_a_zygote_that_runs_a_thread_starts_fresh_workers(tmp_path: Path, ctx: str | None) -> None:
     _write_module(tmp_path, "threaded_mod.py", THIRD_IMPORT_MODULE)
     assert_same_output(tmp_path, _source(THIRD_IMPORT_SCRIPT, ctx=ctx), timeout=120)
+
+
+PROBE_SCRIPT = """
+import json, sys
+from gofutures import _zygote
+
+_zygote._PROBE_TIMEOUT_S = 3.0
+sys.path.insert(0, ".")
+out = {
+    "threads": _zygote.thread_count(),
+    "threaded": _zygote._probe_imports(["plain_a", "failing", "threaded_mod", "plain_b"]),
+    "hangs": _zygote._probe_imports(["plain_a", "hanging", "plain_b"]),
+    "imported here": sorted(n for n in ("plain_a", "plain_b", "threaded_mod") if n in sys.modules),
+    "threads after": _zygote.thread_count(),
+}
+print(json.dumps(out))
+"""
+
+
+def test_the_zygotes_probe_tells_imports_that_start_a_thread(tmp_path: Path) -> None:
+    # In a fresh interpreter, as a zygote runs: the probe imports in a forked
+    # child, never here; it stops at a module that starts a thread (what
+    # follows is tried again by the zygote) and at one that hangs (nothing
+    # more is tried).
+    (tmp_path / "plain_a.py").write_text("")
+    (tmp_path / "plain_b.py").write_text("")
+    (tmp_path / "failing.py").write_text("raise ImportError('no')\n")
+    (tmp_path / "hanging.py").write_text("import time\ntime.sleep(60)\n")
+    (tmp_path / "threaded_mod.py").write_text(THREADED_MODULE)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE_SCRIPT],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {
+        "threads": 1,
+        "threaded": [["plain_a"], ["plain_b"]],
+        "hangs": [["plain_a"], []],
+        "imported here": [],
+        "threads after": 1,
+    }

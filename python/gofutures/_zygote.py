@@ -285,7 +285,10 @@ class _Zygote:
         for _ in range(_PROBE_ROUNDS):
             if not names or thread_count() > 1:
                 return
-            safe, rest = _probe_imports(names)
+            try:
+                safe, rest = _probe_imports(names)
+            except OSError:  # no fork, no pipe: the imports stay the workers'
+                return
             for name in safe:
                 with contextlib.suppress(BaseException):
                     importlib.import_module(name)
@@ -338,13 +341,19 @@ def _probe_imports(names: list[str]) -> tuple[list[str], list[str]]:
     """Import names one after the other in a forked child (this process has
     one thread, so the fork is safe) and watch its thread count. Returns the
     names imported while the child kept one thread, and those never tried:
-    the ones after the first that started a thread, or all left once the
-    child took longer than _PROBE_TIMEOUT_S (it is killed then). Names whose
-    import failed are in neither. The child prints nothing (its output goes
+    the ones after the first that started a thread (none once the child took
+    longer than _PROBE_TIMEOUT_S: it is killed then, and what it had not
+    reported is left to the workers). Names whose import failed are in
+    neither. The child prints nothing (its output goes
     to /dev/null: the zygote prints what the module prints when it imports
     it) and dies with the zygote."""
     r, w = os.pipe()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(r)
+        os.close(w)
+        raise
     if pid == 0:
         try:
             os.close(r)
@@ -369,6 +378,7 @@ def _probe_imports(names: list[str]) -> tuple[list[str], list[str]]:
     os.close(w)
     data = b""
     deadline = time.monotonic() + _PROBE_TIMEOUT_S
+    timed_out = False
     try:
         while (left := deadline - time.monotonic()) > 0:
             if not select.select([r], [], [], left)[0]:
@@ -378,6 +388,7 @@ def _probe_imports(names: list[str]) -> tuple[list[str], list[str]]:
                 break
             data += chunk
         else:
+            timed_out = True
             os.kill(pid, signal.SIGKILL)
     finally:
         os.close(r)
@@ -396,6 +407,8 @@ def _probe_imports(names: list[str]) -> tuple[list[str], list[str]]:
         tried.add(name)
         if verdict == "ok":
             safe.append(name)
+    if timed_out:  # one of them hangs: try none of the rest again
+        return safe, []
     return safe, [name for name in names if name not in tried]
 
 

@@ -215,7 +215,11 @@ class _Zygote:
     def _reap_in_background(self) -> Callable[[], None] | None:
         """Reap and report the children from a thread, each as it ends.
         Returns a function that waits for the last of them, or None when
-        pidfds are missing (Linux < 5.3)."""
+        pidfds are missing (Linux < 5.3). Without children (a pool of one
+        worker) no thread starts: Python 3.12+ warns a task that forks in a
+        process that runs threads."""
+        if not self.children:
+            return lambda: None
         if not hasattr(os, "pidfd_open"):
             return None
         fds: dict[int, int] = {}

@@ -239,6 +239,9 @@ def test_a_zygote_learns_a_module_only_where_its_name_finds_the_same_file(
         directory.mkdir()
         (directory / f"{name}.py").write_text("VALUE = 1\n")
     monkeypatch.syspath_prepend(str(here))
+    # This process runs threads (Go's, pytest's): a zygote that does imports
+    # nothing (it would fork with them); a real zygote runs one.
+    monkeypatch.setattr(_zygote, "thread_count", lambda: 1)
     commands, replies = os.pipe()
     zygote = _zygote._Zygote(commands, replies)
     try:

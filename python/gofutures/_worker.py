@@ -9,6 +9,7 @@ connection. It never imports the Go extension.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import socket
@@ -206,12 +207,47 @@ def _address(socket_path: str) -> str:
     return socket_path
 
 
+# Descriptors of the pool (the worker's socket, the zygote's pipes) that a
+# process forked by a task must not keep: one that outlives the worker (a
+# daemon) would hold the pool's ends open, and shutdown and the program's exit
+# would wait for it. They are all close-on-exec, so a program a task executes
+# never gets them; a fork gets /dev/null in their place (numbers stay taken, so
+# that objects still naming them cannot close an unrelated descriptor).
+_private_fds: list[int] = []
+
+
+def keep_from_forks(*fds: int) -> None:
+    """Replace fds by /dev/null in every process forked from this one."""
+    if not _private_fds:
+        os.register_at_fork(after_in_child=_release_private_fds)
+    for fd in fds:
+        os.set_inheritable(fd, False)
+        _private_fds.append(fd)
+
+
+def _release_private_fds() -> None:
+    fds = list(_private_fds)
+    _private_fds.clear()
+    try:
+        devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        return
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.dup2(devnull, fd, inheritable=False)
+    os.close(devnull)
+
+
 def serve(socket_path: str, token: int) -> int:
     """Serve one pool connection; returns the process exit code."""
     hints = hints_fd  # cleared once the first task's imports are reported
     modules_before = len(sys.modules)
     _tune_malloc()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    keep_from_forks(sock.fileno(), *(() if hints is None else (hints,)))
     # As the parent's end: big payloads cross in few wake-ups.
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
@@ -261,7 +297,6 @@ def _libc() -> Any:
 
 def preload() -> None:
     """Import what every worker needs, so forks of a zygote start warm."""
-    import contextlib
     import multiprocessing.process  # noqa: F401 - the authkey of INIT
 
     import gofutures.process  # noqa: F401 - map's chunks call its _process_chunk
@@ -274,8 +309,6 @@ def preload_when_idle() -> None:
     """Import what some workers need (about 12 ms): a zygote does it once no
     fork is asked for, so that a pool's first workers do not wait for it.
     A worker forked before imports it when a call needs it."""
-    import contextlib
-
     with contextlib.suppress(ImportError):
         import cloudpickle  # noqa: F401 - __main__ code arrives pickled by it
 
@@ -284,8 +317,6 @@ def _tune_malloc() -> None:
     """Keep freed payload-sized blocks (up to 64 MiB) in the heap instead of
     returning them to the OS: otherwise every 1 MiB message costs an mmap,
     256 page faults and an munmap in this process (glibc's default)."""
-    import contextlib
-
     m_trim_threshold, m_mmap_threshold = -1, -3
     with contextlib.suppress(Exception):
         libc = _libc()
@@ -295,8 +326,6 @@ def _tune_malloc() -> None:
 
 def _die_with_parent() -> None:
     """Ask Linux to kill this process when its parent dies (no orphans)."""
-    import contextlib
-
     # Outside Linux prctl is missing: EOF on the socket still ends the worker.
     with contextlib.suppress(Exception):
         pr_set_pdeathsig = 1

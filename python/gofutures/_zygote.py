@@ -24,32 +24,83 @@ its workers, as with the stdlib's 'fork'.
 It reaps its children (SIGCHLD) and reports how each ended. It exits when the
 command pipe closes (so when its parent dies, however it dies), and its
 children die with it (PR_SET_PDEATHSIG).
+
+It never forks while it runs more than one thread: a fork copies the other
+threads' locks in whatever state they are, and a worker that needs one waits
+forever. It imports a module its workers used only once a forked child showed
+that the import starts no thread (``_probe_imports``), and should it run a
+thread anyway, it starts fresh worker interpreters instead of forking
+(``spawn_worker``).
+
+Workers get back the signal dispositions the zygote found (the program's, for
+a fork of the program), as the stdlib's forkserver gives them back: SIGINT
+raises KeyboardInterrupt in a task. The zygote ignores SIGINT itself and stays
+in the program's process group, as the stdlib's workers and forkserver do, so
+a terminal's Ctrl-C reaches the program and the workers but not the zygote.
 """
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import importlib
 import importlib.util
 import os
+import select
 import selectors
 import signal
 import sys
+import time
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from gofutures import _mainvalue, _pickling, _wire, _worker  # noqa: F401 - preloaded for the children
+from gofutures import _command, _mainvalue, _pickling, _wire, _worker  # noqa: F401 - preloaded for the children
 
 COMMANDS_FD = 3  # in an executed zygote
 REPLIES_FD = 4
 # How long the zygote waits for a fork request before it does its idle work.
 _IDLE_S = 0.05
+# How long a forked child may take to try the imports the zygote learned of
+# (see _probe_imports) before it is killed and the rest left to the workers.
+_PROBE_TIMEOUT_S = 10.0
+# At most this many probes per batch of learned imports (each one after a
+# module that started a thread).
+_PROBE_ROUNDS = 4
+
+# The signals whose disposition the zygote changes for itself; its workers get
+# back what it found (the program's for a fork of the program, a fresh
+# interpreter's otherwise), as the stdlib's forkserver restores them.
+_OWN_SIGNALS = (signal.SIGINT, signal.SIGCHLD)
+
+
+def _dispositions() -> dict[int, Any]:
+    """This process's handlers of _OWN_SIGNALS (None: not set from Python)."""
+    return {sig: signal.getsignal(sig) for sig in _OWN_SIGNALS}
+
+
+def _restore(dispositions: dict[int, Any], *signals: int) -> None:
+    for sig in signals or dispositions:
+        handler = dispositions.get(sig)
+        if handler is not None:
+            signal.signal(sig, handler)
+
+
+def thread_count() -> int:
+    """The threads this process runs (C threads included)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        import threading
+
+        return threading.active_count()
 
 
 class _Zygote:
-    def __init__(self, commands: int, replies: int) -> None:
+    def __init__(self, commands: int, replies: int, dispositions: dict[int, Any] | None = None) -> None:
         self.commands = commands
         self.replies = replies
+        # What workers restore (taken before serve changes it).
+        self.dispositions = _dispositions() if dispositions is None else dispositions
         self.wake_r, self.wake_w = os.pipe()
         # Workers write here the modules their first task imported (learn).
         self.hints_r, self.hints_w = os.pipe()
@@ -75,6 +126,11 @@ class _Zygote:
                 self.reply(f"exit {pid} {status}")
 
     def fork_worker(self, token: int, socket_path: str) -> None:
+        if thread_count() > 1:
+            # A fork would copy the other threads' locks in whatever state
+            # they are: start a fresh worker interpreter instead.
+            self.spawn_worker(token, socket_path)
+            return
         try:
             pid = os.fork()
         except OSError as exc:
@@ -87,7 +143,7 @@ class _Zygote:
 
         # Child: become a worker.
         def prepare() -> None:
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            _restore(self.dispositions)
             for fd in (self.commands, self.replies, self.wake_r, self.wake_w, self.hints_r):
                 os.close(fd)
             _worker.hints_fd = self.hints_w
@@ -96,6 +152,23 @@ class _Zygote:
                 os._exit(1)
 
         _serve_then_exit(token, socket_path, prepare)
+
+    def spawn_worker(self, token: int, socket_path: str) -> None:
+        """Start the worker for token as a fresh interpreter (the zygote runs
+        more than one thread, so it must not fork). Every descriptor of the
+        zygote is close-on-exec; the worker gets the dispositions a fork
+        would have, and dies with the zygote like a fork (PR_SET_PDEATHSIG)."""
+        command = _command.argv("_worker", sys.path)
+        env = dict(os.environ, GOFUTURES_SOCKET=socket_path, GOFUTURES_TOKEN=str(token))
+        # Ignored signals stay ignored across exec: give back the defaults.
+        reset = [sig for sig, handler in self.dispositions.items() if handler is not signal.SIG_IGN]
+        try:
+            pid = os.posix_spawnp(command[0], command, env, setsigdef=reset)
+        except OSError as exc:
+            self.reply(f"error {token} {exc}")
+            return
+        self.children.add(pid)
+        self.reply(f"forked {token} {pid}")
 
     def _reap_quietly(self, *_: object) -> None:
         # A signal handler: an error here would surface in the task running.
@@ -107,24 +180,83 @@ class _Zygote:
 
         The workers forked before are its children and die with it
         (PR_SET_PDEATHSIG), so it waits for them before it exits and keeps
-        reporting how they ended (SIGCHLD). No command comes any more: the
-        end of the command pipe, which comes when the program dies however
-        it dies, now kills this process (SIGKILL via F_SETSIG), even while a
-        task runs.
+        reporting how they ended, from a thread waiting on their pidfds (a
+        SIGCHLD handler would show in the tasks' signal dispositions). No
+        command comes any more: the end of the command pipe, which comes when
+        the program dies however it dies, now kills this process (SIGKILL via
+        F_SETSIG), even while a task runs.
         """
         self.reply(f"forked {token} {os.getpid()}")
+        reaped: Callable[[], None] | None = None
 
         def prepare() -> None:
+            nonlocal reaped
             for fd in (self.wake_r, self.wake_w, self.hints_r, self.hints_w):
                 os.close(fd)
             _kill_on_hangup(self.commands)
-            signal.signal(signal.SIGCHLD, self._reap_quietly)
+            # A process a task forks must not hold the program's pipes.
+            _worker.keep_from_forks(self.commands, self.replies)
+            _restore(self.dispositions, signal.SIGINT)
+            reaped = self._reap_in_background()
+            if reaped is None:
+                signal.signal(signal.SIGCHLD, self._reap_quietly)
+            else:
+                _restore(self.dispositions, signal.SIGCHLD)
 
         def finish() -> None:
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            if reaped is not None:
+                reaped()
+            else:
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             self.reap(block=True)
 
         _serve_then_exit(token, socket_path, prepare, finish)
+
+    def _reap_in_background(self) -> Callable[[], None] | None:
+        """Reap and report the children from a thread, each as it ends.
+        Returns a function that waits for the last of them, or None when
+        pidfds are missing (Linux < 5.3). Without children (a pool of one
+        worker) no thread starts: Python 3.12+ warns a task that forks in a
+        process that runs threads."""
+        if not self.children:
+            return lambda: None
+        if not hasattr(os, "pidfd_open"):
+            return None
+        fds: dict[int, int] = {}
+        try:
+            for pid in list(self.children):
+                fds[os.pidfd_open(pid)] = pid
+        except OSError:
+            for fd in fds:
+                os.close(fd)
+            return None
+        done = _thread.allocate_lock()
+        done.acquire()
+
+        def wait_for_children() -> None:
+            # A thread must not die with an error; finish reaps what is left.
+            with contextlib.suppress(BaseException):
+                poller = select.poll()
+                for fd in fds:
+                    poller.register(fd, select.POLLIN)
+                while fds:
+                    for fd, _ in poller.poll():
+                        poller.unregister(fd)
+                        os.close(fd)
+                        pid = fds.pop(fd)
+                        with contextlib.suppress(ChildProcessError):
+                            _, status = os.waitpid(pid, 0)
+                            self.children.discard(pid)
+                            self.reply(f"exit {pid} {status}")
+            done.release()
+
+        # A bare thread: the tasks' threading.enumerate() does not list it.
+        _thread.start_new_thread(wait_for_children, ())
+
+        def wait() -> None:
+            done.acquire()
+
+        return wait
 
     def learn(self) -> None:
         """Import the modules that workers reported their first task needed,
@@ -133,30 +265,45 @@ class _Zygote:
         each of them import the task's module again). Like the 'fork' start
         method, this runs module code once here instead of in every worker.
         A module is imported only if the name finds the same file here as in
-        the worker (pools may differ in sys.path); one that fails to import
-        here is left to the workers."""
+        the worker (pools may differ in sys.path), and only if importing it
+        in a forked child left that child with a single thread: a module that
+        starts a thread at import would have this zygote fork with that
+        thread's locks in whatever state they were (see _probe_imports).
+        One that fails to import is left to the workers."""
         data = b""
         try:
             while chunk := os.read(self.hints_r, 65536):
                 data += chunk
         except BlockingIOError:
             pass
+        names = []
         for line in data.decode(errors="surrogateescape").splitlines():
             name, _, file = line.partition("\t")
-            if not file or name in sys.modules:
+            if not file or name in sys.modules or name in names:
                 continue
             # A hint, not a requirement: whatever fails is the workers'.
             with contextlib.suppress(BaseException):
                 spec = importlib.util.find_spec(name)
                 if spec is not None and spec.origin == file:
+                    names.append(name)
+        for _ in range(_PROBE_ROUNDS):
+            if not names or thread_count() > 1:
+                return
+            try:
+                safe, rest = _probe_imports(names)
+            except OSError:  # no fork, no pipe: the imports stay the workers'
+                return
+            for name in safe:
+                with contextlib.suppress(BaseException):
                     importlib.import_module(name)
+            names = [name for name in rest if name not in sys.modules]
 
     def serve(self) -> int:
         os.set_blocking(self.wake_w, False)
         os.set_blocking(self.wake_r, False)
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the program and the workers
         sel = selectors.DefaultSelector()
         sel.register(self.commands, selectors.EVENT_READ)
         sel.register(self.wake_r, selectors.EVENT_READ)
@@ -192,6 +339,81 @@ class _Zygote:
                         self.reap()
                         self.become(int(parts[1]), os.fsdecode(parts[2]))
             self.reap()
+
+
+def _probe_imports(names: list[str]) -> tuple[list[str], list[str]]:
+    """Import names one after the other in a forked child (this process has
+    one thread, so the fork is safe) and watch its thread count. Returns the
+    names imported while the child kept one thread, and those never tried:
+    the ones after the first that started a thread (none once the child took
+    longer than _PROBE_TIMEOUT_S: it is killed then, and what it had not
+    reported is left to the workers). Names whose import failed are in
+    neither. The child prints nothing (its output goes
+    to /dev/null: the zygote prints what the module prints when it imports
+    it) and dies with the zygote."""
+    r, w = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(r)
+        os.close(w)
+        raise
+    if pid == 0:
+        try:
+            os.close(r)
+            signal.set_wakeup_fd(-1)
+            _worker._die_with_parent()
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
+            for name in names:
+                try:
+                    importlib.import_module(name)
+                    verdict = "ok"
+                except BaseException:
+                    verdict = "failed"
+                if thread_count() > 1:
+                    verdict = "threaded"
+                os.write(w, f"{verdict} {name}\n".encode(errors="surrogateescape"))
+                if verdict == "threaded":
+                    break
+        finally:
+            os._exit(0)
+    os.close(w)
+    data = b""
+    deadline = time.monotonic() + _PROBE_TIMEOUT_S
+    timed_out = False
+    try:
+        while (left := deadline - time.monotonic()) > 0:
+            if not select.select([r], [], [], left)[0]:
+                continue
+            chunk = os.read(r, 65536)
+            if not chunk:
+                break
+            data += chunk
+        else:
+            timed_out = True
+            os.kill(pid, signal.SIGKILL)
+    finally:
+        os.close(r)
+        while True:
+            try:
+                os.waitpid(pid, 0)
+                break
+            except InterruptedError:
+                continue
+            except ChildProcessError:
+                break
+    safe: list[str] = []
+    tried: set[str] = set()
+    for line in data.decode(errors="surrogateescape").splitlines():
+        verdict, _, name = line.partition(" ")
+        tried.add(name)
+        if verdict == "ok":
+            safe.append(name)
+    if timed_out:  # one of them hangs: try none of the rest again
+        return safe, []
+    return safe, [name for name in names if name not in tried]
 
 
 def _serve_then_exit(
@@ -332,7 +554,12 @@ def fork_program(inherited_init: tuple[Any, Any]) -> tuple[int, int, int]:
     if pid == 0:
         code = 1
         try:
-            os.setsid()  # leave the terminal's process group: Ctrl-C is the parent's
+            # The program's handlers, for the workers. The zygote stays in
+            # the program's process group, as the stdlib's workers and
+            # forkserver do (Ctrl-C in a terminal reaches the workers), but
+            # ignores Ctrl-C itself.
+            dispositions = _dispositions()
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
             _close_other_zygotes_pipes()
             os.close(cmd_w)
             os.close(rep_r)
@@ -341,7 +568,7 @@ def fork_program(inherited_init: tuple[Any, Any]) -> tuple[int, int, int]:
             _worker.inherited_init = inherited_init
             _mainvalue.use_program_main()
             _worker.preload()
-            code = _Zygote(cmd_r, rep_w).serve()
+            code = _Zygote(cmd_r, rep_w, dispositions).serve()
         finally:
             os._exit(code)
     os.close(cmd_r)
@@ -365,6 +592,10 @@ def main() -> int:
     # process exits, and this zygote outlives the pool whose thread started
     # it. The end of the command pipe (this process's parent dying, however)
     # ends it instead.
+    # Programs that workers start must not hold the pipes (os.pipe's are
+    # close-on-exec already).
+    os.set_inheritable(COMMANDS_FD, False)
+    os.set_inheritable(REPLIES_FD, False)
     _worker.preload()
     return _Zygote(COMMANDS_FD, REPLIES_FD).serve()
 

@@ -50,7 +50,7 @@ from concurrent.futures.process import BrokenProcessPool, _RemoteTraceback
 from functools import partial
 from typing import Any
 
-from gofutures import _future, _mpshare, _native, _pickling, _procview, _zygote
+from gofutures import _command, _future, _mpshare, _native, _pickling, _procview, _zygote
 from gofutures._executor import refuse_submit
 
 __all__ = ("ProcessPoolExecutor", "BrokenProcessPool")
@@ -65,11 +65,6 @@ _EVENT_BROKEN = 3
 # is idle. Every other task waits in Go's shared queue, so a worker that
 # finishes gets the next one without a round trip through Python.
 _DEPTH = 1
-
-_BOOTSTRAP = (
-    "import sys; sys.path[:0] = [p for p in {paths!r} if p not in sys.path]; "
-    "from gofutures.{module} import main; sys.exit(main())"
-)
 
 _BROKEN_MESSAGE = "A child process terminated abruptly, the process pool is not usable anymore"
 # What the stdlib tells the futures a dead worker took down with it.
@@ -213,7 +208,7 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
         if st.pool_id is not None:
             return
         initializer = (self._initializer, self._initargs)
-        start, zygote_fds = _start_mode(self._start_method, initializer)
+        start, zygote_fds = _start_mode(self._start_method, initializer, self._max_tasks_per_child)
         # Until fast_proc_new takes it, the zygote is ours to end.
         owned_zygote = zygote_fds
         try:
@@ -239,9 +234,9 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
                     "initializer": init_payload,
                 }
             )
-            paths = [p for p in sys.path if p]
-            zygote = [sys.executable, "-c", _BOOTSTRAP.format(paths=paths, module="_zygote")]
-            worker = [sys.executable, "-c", _BOOTSTRAP.format(paths=paths, module="_worker")]
+            # Fresh interpreters run multiprocessing's executable with this one's flags.
+            zygote = _command.argv("_zygote", sys.path)
+            worker = _command.argv("_worker", sys.path)
             owned_zygote = (0, -1, -1)  # Go owns it now, even if the call fails
             pool_id = _native.fast_proc_new(
                 self._max_workers,
@@ -249,8 +244,8 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
                 _DEPTH,
                 start,
                 *zygote_fds,
-                "\0".join(zygote).encode(),
-                "\0".join(worker).encode(),
+                _command.encode(zygote),
+                _command.encode(worker),
                 init,
                 " ".join(map(str, init_fds)).encode(),
             )
@@ -362,7 +357,7 @@ _START_EXEC = 2
 
 
 def _start_mode(
-    method: str | None, initializer: tuple[Any, Any]
+    method: str | None, initializer: tuple[Any, Any], max_tasks_per_child: int | None = None
 ) -> tuple[int, tuple[int, int, int]]:
     """How a new pool starts workers, by start method (None: the one set with
     multiprocessing.set_start_method, else 'fork'):
@@ -376,12 +371,21 @@ def _start_mode(
 
     Whatever the mode, a worker applies the pool's sys.path, os.environ and
     authkey from when the pool started before it runs the initializer.
+
+    A fork of a program that runs other threads copies their locks in
+    whatever state they are. The stdlib's 'fork' takes that risk, so None
+    does too, except with max_tasks_per_child, where the stdlib spawns: such
+    a pool then forks from a fresh zygote instead (Go's threads count: they
+    run thread pools' Python tasks).
     """
+    explicit = method
     if method is None:
         method = mp.get_start_method(allow_none=True) or "fork"
     if method == "spawn":
         return _START_EXEC, (0, -1, -1)
     if method == "forkserver":
+        return _START_FRESH_ZYGOTE, (0, -1, -1)
+    if explicit is None and max_tasks_per_child is not None and _zygote.thread_count() > 1:
         return _START_FRESH_ZYGOTE, (0, -1, -1)
     return _START_FORKED_ZYGOTE, _zygote.fork_program(initializer)
 

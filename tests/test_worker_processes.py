@@ -1,0 +1,675 @@
+"""Worker processes behave like the stdlib's: how they start (executable,
+interpreter flags), what they inherit (threads' locks, signal dispositions,
+descriptors), in every start method.
+
+Each case is a real script run with ``python script.py`` against both
+implementations (tests/_scripts.py), and both must print the same thing. A
+pool process left behind keeps the script's stdout open, so the run does not
+end and fails as ScriptHung: that is the orphan check of every case here.
+
+Each test runs in every start method; some start methods never had the bug
+(a 'spawn' worker forks from no zygote) and guard parity there: the docstring
+of each section says which cases failed before the fix (issue 10).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from ._scripts import IMPLS, ScriptHung, assert_same_output, run_script, write_script
+from ._subproc import child_env
+
+ALL_CTX = [None, "fork", "forkserver", "spawn"]
+
+
+def _source(template: str, **values: object) -> str:
+    """template with each __NAME__ replaced by repr(value); __CTX__ by the
+    expression for the context of that start method (the stdlib takes no
+    name), with multiprocessing imported as mp."""
+    ctx = values.pop("ctx", None)
+    template = template.replace("__CTX__", f"mp.get_context({ctx!r})" if ctx else "None")
+    for name, value in values.items():
+        template = template.replace(f"__{name.upper()}__", repr(value))
+    return "import multiprocessing as mp\n" + textwrap.dedent(template)
+
+
+def _write_module(directory: Path, name: str, source: str) -> None:
+    """Put a module next to the script of each implementation."""
+    for impl in IMPLS:
+        sub = directory / impl.replace(".", "_")
+        sub.mkdir(exist_ok=True)
+        (sub / name).write_text(source)
+
+
+def _kill_listed(path: Path) -> None:
+    """SIGKILL every pid listed (one a line) in path, if it exists."""
+    with contextlib.suppress(FileNotFoundError):
+        for line in path.read_text().split():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(line), signal.SIGKILL)
+
+
+# --------------------------------------------------------------------------
+# 10.4: a module that starts a thread at import never lives in a zygote that
+# forks: its locks would be copied mid-state into every later worker.
+# Failed before: None, 'fork', 'forkserver' (a zygote learned the module);
+# the threaded program: None; the thread-after-probe zygote: both.
+# --------------------------------------------------------------------------
+
+THREADED_MODULE = """
+import threading, time
+
+lock = threading.Lock()
+
+def _hold():
+    while True:
+        with lock:
+            time.sleep(0.005)
+
+threading.Thread(target=_hold, daemon=True).start()
+
+def use(i):
+    with lock:  # a fork taken while _hold held it waits forever
+        return i * i
+"""
+
+THREADED_SCRIPT = """
+import os
+import __CF__ as cf
+
+def task(i):
+    import threaded_mod
+    return threaded_mod.use(i)
+
+if __name__ == "__main__":
+    results = []
+    for batch in range(3):
+        ex = cf.ProcessPoolExecutor(2, mp_context=__CTX__, max_tasks_per_child=__QUOTA__)
+        futures = [ex.submit(task, i) for i in range(6)]
+        done, not_done = cf.wait(futures, timeout=30)
+        if not_done:
+            print(f"batch {batch}: {len(not_done)} of {len(futures)} tasks deadlocked", flush=True)
+            os._exit(1)
+        results.append(sum(f.result() for f in futures))
+        ex.shutdown()
+    print(results)
+"""
+
+
+@pytest.mark.parametrize(
+    ("ctx", "quota"),
+    [
+        (None, None),
+        ("fork", None),
+        ("forkserver", None),
+        ("spawn", None),
+        (None, 1),
+        ("forkserver", 1),
+        ("spawn", 1),
+    ],
+)
+def test_module_that_starts_a_thread_does_not_deadlock_later_workers(
+    tmp_path: Path, ctx: str | None, quota: int | None
+) -> None:
+    _write_module(tmp_path, "threaded_mod.py", THREADED_MODULE)
+    assert_same_output(tmp_path, _source(THREADED_SCRIPT, ctx=ctx, quota=quota), timeout=180)
+
+
+# --------------------------------------------------------------------------
+# 10.8: a task that forks a long-lived child does not hold up shutdown or
+# the interpreter's exit; the child keeps none of the pool's descriptors.
+# Failed before: None and 'fork' (the program's zygote turned worker: the
+# daemon held the zygote's reply pipe, so its end was never seen).
+# --------------------------------------------------------------------------
+
+DAEMON_SCRIPT = """
+import os, subprocess, sys, time
+import __CF__ as cf
+
+PIDS = os.path.abspath("daemons.txt")
+
+def detach():
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+
+def fork_daemon():
+    pid = os.fork()
+    if pid == 0:
+        os.setsid()
+        detach()
+        time.sleep(120)
+        os._exit(0)
+    with open(PIDS, "a") as f:
+        f.write(f"{pid}\\n")
+    return "forked"
+
+def spawn_daemon():
+    # os.posix_spawn passes on every descriptor not marked close-on-exec.
+    pid = os.posix_spawn(
+        sys.executable, [sys.executable, "-c", "import time; time.sleep(120)"], os.environ,
+        file_actions=[(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)],
+        setsid=True,
+    )
+    with open(PIDS, "a") as f:
+        f.write(f"{pid}\\n")
+    return "spawned"
+
+if __name__ == "__main__":
+    # One worker: with None and 'fork' it is the program's zygote turned
+    # worker, which also holds the zygote's pipes.
+    ex = cf.ProcessPoolExecutor(1, mp_context=__CTX__)
+    print(ex.submit(fork_daemon).result(timeout=30), flush=True)
+    print(ex.submit(spawn_daemon).result(timeout=30), flush=True)
+    if __SHUTDOWN__:
+        start = time.monotonic()
+        ex.shutdown(wait=True)
+        print("shutdown returned within 20 s:", time.monotonic() - start < 20, flush=True)
+    print("exiting", flush=True)
+"""
+
+
+def _run_until_exit(directory: Path, source: str, impl: str, timeout: float) -> tuple[int, str]:
+    """Run the script with its output in a file and wait for the script's own
+    process to exit (not for the end of its output: with the stdlib, a daemon
+    that a task started keeps multiprocessing's resource tracker, and with it
+    the script's stdout, alive). Returns (exit code, stdout)."""
+    sub = directory / impl.replace(".", "_")
+    sub.mkdir(exist_ok=True)
+    path = write_script(sub, source, impl)
+    out = sub / "stdout.txt"
+    with out.open("w") as stdout:
+        proc = subprocess.Popen(
+            [sys.executable, str(path)],
+            cwd=sub,
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=child_env(),
+            start_new_session=True,
+        )
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise ScriptHung(f"{impl}: script did not exit in {timeout} s\n{out.read_text()}") from None
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    return code, out.read_text()
+
+
+@pytest.mark.parametrize("shutdown", [True, False], ids=["shutdown", "exit"])
+@pytest.mark.parametrize("ctx", ALL_CTX)
+def test_task_that_forks_a_daemon_does_not_hold_up_shutdown(
+    tmp_path: Path, ctx: str | None, shutdown: bool
+) -> None:
+    source = _source(DAEMON_SCRIPT, ctx=ctx, shutdown=shutdown)
+    outputs = {}
+    try:
+        for impl in IMPLS:
+            code, outputs[impl] = _run_until_exit(tmp_path, source, impl, timeout=60)
+            assert code == 0, (impl, outputs[impl])
+    finally:
+        for impl in IMPLS:
+            _kill_listed(tmp_path / impl.replace(".", "_") / "daemons.txt")
+    assert outputs["gofutures"] == outputs["concurrent.futures"]
+
+
+INHERITED_SCRIPT = """
+import os
+import __CF__ as cf
+
+def inheritable():
+    found = []
+    for fd in map(int, os.listdir("/proc/self/fd")):
+        try:
+            if fd > 2 and os.get_inheritable(fd):
+                found.append(fd)
+        except OSError:  # listdir's own descriptor, closed since
+            pass
+    return found
+
+if __name__ == "__main__":
+    with cf.ProcessPoolExecutor(2, mp_context=__CTX__) as ex:
+        print(ex.submit(inheritable).result(timeout=30))
+"""
+
+
+@pytest.mark.parametrize("ctx", ALL_CTX)
+def test_a_task_can_hand_on_no_pool_descriptor(tmp_path: Path, ctx: str | None) -> None:
+    # Better than the stdlib, whose workers hold inheritable pipes: a program
+    # a task starts (os.posix_spawn, os.system, subprocess with close_fds
+    # false) gets none of the pool's descriptors.
+    proc = run_script(tmp_path, _source(INHERITED_SCRIPT, ctx=ctx), "gofutures")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "[]\n", proc.stderr
+
+
+# --------------------------------------------------------------------------
+# 10.11: workers run with the program's interpreter flags.
+# Failed before: every start method (a later pool's fresh zygote, 'spawn').
+# --------------------------------------------------------------------------
+
+FLAGS_SCRIPT = """
+import os, sys
+import __CF__ as cf
+
+def flags():
+    f = sys.flags
+    return (f.isolated, f.ignore_environment, f.no_user_site, f.safe_path, f.optimize,
+            __debug__, "sitecustomize" in sys.modules)
+
+if __name__ == "__main__":
+    print("program:", flags())
+    with cf.ProcessPoolExecutor(2, mp_context=__CTX__) as ex:
+        print("worker:", ex.submit(flags).result(timeout=30))
+    # A later pool starts its workers another way (a fresh zygote).
+    with cf.ProcessPoolExecutor(2, mp_context=__CTX__, max_tasks_per_child=__QUOTA__) as ex:
+        print("worker:", ex.submit(flags).result(timeout=30))
+    marker = os.environ["SITECUSTOMIZE_MARKER"]
+    print("sitecustomize ran:", os.path.exists(marker))
+"""
+
+SITECUSTOMIZE = """
+import os
+open(os.environ["SITECUSTOMIZE_MARKER"], "a").close()
+"""
+
+
+@pytest.mark.parametrize("flags", [("-I",), ("-E", "-s", "-P", "-O")], ids=["I", "EsPO"])
+@pytest.mark.parametrize("ctx", ALL_CTX)
+def test_workers_run_with_the_programs_interpreter_flags(
+    tmp_path: Path, ctx: str | None, flags: tuple[str, ...]
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    quota = None if ctx == "fork" else 1
+    runs = {}
+    for impl in IMPLS:
+        marker = tmp_path / f"{impl}.sitecustomize-ran"
+        env = {"PYTHONPATH": str(site), "SITECUSTOMIZE_MARKER": str(marker)}
+        runs[impl] = run_script(
+            tmp_path, _source(FLAGS_SCRIPT, ctx=ctx, quota=quota), impl, flags=flags, env=env
+        )
+        assert runs[impl].returncode == 0, runs[impl].stderr
+    assert "sitecustomize ran: False" in runs["concurrent.futures"].stdout
+    assert runs["gofutures"].stdout == runs["concurrent.futures"].stdout, runs["gofutures"].stderr
+
+
+# --------------------------------------------------------------------------
+# 10.12: workers start with multiprocessing's executable.
+# Failed before: all of them.
+# --------------------------------------------------------------------------
+
+EXECUTABLE_SCRIPT = """
+import os, sys
+import __CF__ as cf
+
+def pids():
+    return os.getpid(), os.getppid()
+
+def started_by_wrapper(pool):
+    # The wrapper logs its pid, which the interpreter it executes keeps: the
+    # worker's own (spawned) or its parent's (a forkserver, a zygote).
+    with open(__LOG__) as f:
+        logged = {int(line) for line in f}
+    return bool(logged & set(pool.submit(pids).result(timeout=30)))
+
+if __name__ == "__main__":
+    ctx = __CTX__
+    if __VIA_CONTEXT__:
+        ctx.set_executable(__WRAPPER__)
+    else:
+        mp.set_executable(__WRAPPER__)
+    with cf.ProcessPoolExecutor(2, mp_context=ctx) as ex:
+        print(sorted(ex.map(abs, range(-3, 3))))
+        print("started by the wrapper:", started_by_wrapper(ex))
+"""
+
+WRAPPER = """#!/bin/sh
+echo "$$" >> {log}
+exec {python} "$@"
+"""
+
+
+@pytest.mark.parametrize("via_context", [False, True], ids=["mp", "context"])
+@pytest.mark.parametrize("ctx", ["forkserver", "spawn"])
+def test_workers_start_with_multiprocessings_executable(
+    tmp_path: Path, ctx: str, via_context: bool
+) -> None:
+    log = tmp_path / "wrapper.log"
+    wrapper = tmp_path / "python-wrapper"
+    wrapper.write_text(WRAPPER.format(log=log, python=sys.executable))
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    for impl in IMPLS:
+        log.unlink(missing_ok=True)
+        source = _source(
+            EXECUTABLE_SCRIPT, ctx=ctx, via_context=via_context, wrapper=str(wrapper), log=str(log)
+        )
+        proc = run_script(tmp_path, source, impl)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.splitlines() == ["[0, 1, 1, 2, 2, 3]", "started by the wrapper: True"], (
+            impl,
+            proc.stdout,
+            proc.stderr,
+        )
+
+
+def test_a_fresh_zygote_starts_with_multiprocessings_executable(tmp_path: Path) -> None:
+    # mp_context None: the program's first pool forks (no executable, as the
+    # stdlib's 'fork'); once the Go runtime is loaded, a later pool starts a
+    # fresh zygote interpreter, which must be multiprocessing's executable.
+    log = tmp_path / "wrapper.log"
+    wrapper = tmp_path / "python-wrapper"
+    wrapper.write_text(WRAPPER.format(log=log, python=sys.executable))
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    source = EXECUTABLE_SCRIPT.replace(
+        "    with cf.ProcessPoolExecutor",
+        "    with cf.ThreadPoolExecutor(1) as tp:  # loads the Go runtime first\n"
+        "        tp.submit(abs, 1).result()\n"
+        "    with cf.ProcessPoolExecutor",
+    )
+    source = _source(source, ctx=None, via_context=False, wrapper=str(wrapper), log=str(log))
+    proc = run_script(tmp_path, source, "gofutures")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["[0, 1, 1, 2, 2, 3]", "started by the wrapper: True"], (
+        proc.stderr
+    )
+
+
+# --------------------------------------------------------------------------
+# 10.14: signal dispositions in workers and in what they start, and a
+# terminal's Ctrl-C. Failed before: None, 'fork', 'forkserver'.
+# --------------------------------------------------------------------------
+
+SIGNALS_SCRIPT = """
+import os, signal, subprocess, sys, time
+import __CF__ as cf
+
+def masks():
+    # Signals 1-31: glibc catches two real-time signals of its own (32, 33)
+    # in a process once it started a thread, which Python never sees.
+    fields = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("SigBlk", "SigIgn", "SigCgt"):
+                fields[key] = hex(int(value, 16) & 0xFFFFFFFF)
+    return fields
+
+def dispositions():
+    child = subprocess.run(
+        [sys.executable, "-c", "import signal; print(signal.getsignal(signal.SIGINT))"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    program = subprocess.run(["grep", "-E", "Sig(Blk|Ign)", "/proc/self/status"],
+                             capture_output=True, text=True, check=True).stdout.split()
+    return (masks(), str(signal.getsignal(signal.SIGINT)), str(signal.getsignal(signal.SIGCHLD)),
+            str(signal.getsignal(signal.SIGPIPE)), child, program)
+
+def interrupted():
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(10)
+    return "not interrupted"
+
+if __name__ == "__main__":
+    with cf.ProcessPoolExecutor(1, mp_context=__CTX__) as ex:
+        for line in ex.submit(dispositions).result(timeout=30):
+            print(line)
+        exc = ex.submit(interrupted).exception(timeout=30)
+        print("task:", type(exc).__name__)
+        # The worker goes on.
+        print(ex.submit(abs, -4).result(timeout=30))
+"""
+
+
+@pytest.mark.parametrize("ctx", ALL_CTX)
+def test_workers_have_default_signal_dispositions(tmp_path: Path, ctx: str | None) -> None:
+    assert_same_output(tmp_path, _source(SIGNALS_SCRIPT, ctx=ctx))
+
+
+IDLE_SIGINT_SCRIPT = """
+import os, signal, time
+import __CF__ as cf
+
+if __name__ == "__main__":
+    ex = cf.ProcessPoolExecutor(1, mp_context=__CTX__)
+    pid = ex.submit(os.getpid).result(timeout=30)
+    time.sleep(1)  # the worker sent the result back (the stdlib's ignores a SIGINT then)
+    os.kill(pid, signal.SIGINT)  # the worker waits for a task: it ends
+    time.sleep(1)
+    try:
+        outcome = type(ex.submit(abs, -1).exception(timeout=30)).__name__
+    except Exception as exc:
+        outcome = type(exc).__name__
+    print("after SIGINT to an idle worker:", outcome)
+    ex.shutdown()
+"""
+
+
+@pytest.mark.parametrize("ctx", ALL_CTX)
+def test_sigint_ends_an_idle_worker_as_in_the_stdlib(tmp_path: Path, ctx: str | None) -> None:
+    gof = assert_same_output(tmp_path, _source(IDLE_SIGINT_SCRIPT, ctx=ctx))
+    assert "BrokenProcessPool" in gof.stdout
+
+
+CTRL_C_SCRIPT = """
+import os, time
+import __CF__ as cf
+
+STARTED = os.path.abspath("started.txt")
+
+def long_task(i):
+    with open(STARTED, "a") as f:
+        f.write(f"{i}\\n")
+    time.sleep(30)
+    return "not interrupted"
+
+if __name__ == "__main__":
+    with cf.ProcessPoolExecutor(2, mp_context=__CTX__) as ex:
+        futures = [ex.submit(long_task, i) for i in range(2)]
+        try:
+            while not os.path.exists(STARTED) or len(open(STARTED).read().split()) < 2:
+                time.sleep(0.01)
+            print("ready", flush=True)
+            # Not cf.wait(): a KeyboardInterrupt there can leave a future's
+            # lock held (the stdlib's as well as gofutures').
+            time.sleep(60)
+            print("main: not interrupted", flush=True)
+        except KeyboardInterrupt:
+            print("main: KeyboardInterrupt", flush=True)
+        print("tasks:", [type(f.exception(timeout=30)).__name__ for f in futures], flush=True)
+        print("pool goes on:", ex.submit(abs, -5).result(timeout=30), flush=True)
+"""
+
+
+def _ctrl_c(directory: Path, source: str, impl: str) -> str:
+    """Run the script in its own process group, send SIGINT to the group
+    (what a terminal's Ctrl-C does) once it prints "ready", and return its
+    output."""
+    sub = directory / impl.replace(".", "_")
+    sub.mkdir(exist_ok=True)
+    path = write_script(sub, source, impl)
+    proc = subprocess.Popen(
+        [sys.executable, str(path)],
+        cwd=sub,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=child_env(),
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        if first == "ready\n":
+            os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        raise ScriptHung(f"{impl}: the script did not end after Ctrl-C") from None
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == 0, (impl, first + out, err)
+    return first + out
+
+
+@pytest.mark.parametrize("ctx", ALL_CTX)
+def test_ctrl_c_in_a_terminal_interrupts_the_tasks_as_the_stdlibs(
+    tmp_path: Path, ctx: str | None
+) -> None:
+    source = _source(CTRL_C_SCRIPT, ctx=ctx)
+    outputs = {impl: _ctrl_c(tmp_path, source, impl) for impl in IMPLS}
+    assert "main: KeyboardInterrupt" in outputs["concurrent.futures"]
+    assert outputs["gofutures"] == outputs["concurrent.futures"]
+
+
+# --------------------------------------------------------------------------
+# 10.4, continued: threads in the program, and a zygote that runs a thread
+# anyway.
+# --------------------------------------------------------------------------
+
+# A program that runs a thread when its first pool starts: a zygote forked
+# from it then holds that thread's lock forever. The stdlib's default with
+# max_tasks_per_child spawns its workers; gofutures must not fork them from
+# such a zygote.
+THREADED_PROGRAM_SCRIPT = """
+import os
+import __CF__ as cf
+import threaded_mod
+
+def task(i):
+    return threaded_mod.use(i)
+
+if __name__ == "__main__":
+    threaded_mod.start()
+    with cf.ProcessPoolExecutor(2, mp_context=__CTX__, max_tasks_per_child=1) as ex:
+        futures = [ex.submit(task, i) for i in range(6)]
+        done, not_done = cf.wait(futures, timeout=30)
+        if not_done:
+            print(f"{len(not_done)} of {len(futures)} tasks deadlocked", flush=True)
+            os._exit(1)
+        print(sum(f.result() for f in futures))
+"""
+
+THREADED_LIBRARY = THREADED_MODULE.replace(
+    "threading.Thread(target=_hold, daemon=True).start()",
+    "def start():\n    threading.Thread(target=_hold, daemon=True).start()",
+)
+
+
+@pytest.mark.parametrize("ctx", [None, "forkserver", "spawn"])
+def test_a_threaded_program_does_not_fork_workers_with_held_locks(
+    tmp_path: Path, ctx: str | None
+) -> None:
+    _write_module(tmp_path, "threaded_mod.py", THREADED_LIBRARY)
+    assert_same_output(tmp_path, _source(THREADED_PROGRAM_SCRIPT, ctx=ctx), timeout=120)
+
+
+# A module that starts its thread only the third time it is imported: in a
+# gofutures zygote, that is when the zygote itself imports it, after a worker
+# (first) and the zygote's forked probe (second) found it starts none. The
+# zygote then runs two threads and must not fork any more. (Not that modules
+# do this: any nondeterminism would do it.)
+THIRD_IMPORT_MODULE = (
+    """
+import os
+_count_file = os.path.join(os.path.dirname(os.path.abspath(__file__)), "imports.txt")
+with open(_count_file, "a+") as _f:
+    _f.write("x")
+    _f.seek(0)
+    IMPORTS = len(_f.read())
+"""
+    + THREADED_LIBRARY
+    + """
+if IMPORTS == 3:
+    start()
+"""
+)
+
+THIRD_IMPORT_SCRIPT = """
+import os, time
+import __CF__ as cf
+
+def task(i):
+    import threaded_mod
+    return threaded_mod.use(i)
+
+if __name__ == "__main__":
+    with cf.ProcessPoolExecutor(1, mp_context=__CTX__, max_tasks_per_child=1) as ex:
+        print(ex.submit(task, 1).result(timeout=30))
+        time.sleep(1)  # the zygote learns the worker's imports meanwhile
+        futures = [ex.submit(task, i) for i in range(5)]
+        done, not_done = cf.wait(futures, timeout=30)
+        if not_done:
+            print(f"{len(not_done)} of {len(futures)} tasks deadlocked", flush=True)
+            os._exit(1)
+        print(sum(f.result() for f in futures))
+"""
+
+
+@pytest.mark.parametrize("ctx", [None, "forkserver"])
+def test_a_zygote_that_runs_a_thread_starts_fresh_workers(tmp_path: Path, ctx: str | None) -> None:
+    _write_module(tmp_path, "threaded_mod.py", THIRD_IMPORT_MODULE)
+    assert_same_output(tmp_path, _source(THIRD_IMPORT_SCRIPT, ctx=ctx), timeout=120)
+
+
+PROBE_SCRIPT = """
+import json, sys
+from gofutures import _zygote
+
+_zygote._PROBE_TIMEOUT_S = 3.0
+sys.path.insert(0, ".")
+out = {
+    "threads": _zygote.thread_count(),
+    "threaded": _zygote._probe_imports(["plain_a", "failing", "threaded_mod", "plain_b"]),
+    "hangs": _zygote._probe_imports(["plain_a", "hanging", "plain_b"]),
+    "imported here": sorted(n for n in ("plain_a", "plain_b", "threaded_mod") if n in sys.modules),
+    "threads after": _zygote.thread_count(),
+}
+print(json.dumps(out))
+"""
+
+
+def test_the_zygotes_probe_tells_imports_that_start_a_thread(tmp_path: Path) -> None:
+    # In a fresh interpreter, as a zygote runs: the probe imports in a forked
+    # child, never here; it stops at a module that starts a thread (what
+    # follows is tried again by the zygote) and at one that hangs (nothing
+    # more is tried).
+    (tmp_path / "plain_a.py").write_text("")
+    (tmp_path / "plain_b.py").write_text("")
+    (tmp_path / "failing.py").write_text("raise ImportError('no')\n")
+    (tmp_path / "hanging.py").write_text("import time\ntime.sleep(60)\n")
+    (tmp_path / "threaded_mod.py").write_text(THREADED_MODULE)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE_SCRIPT],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {
+        "threads": 1,
+        "threaded": [["plain_a"], ["plain_b"]],
+        "hangs": [["plain_a"], []],
+        "imported here": [],
+        "threads after": 1,
+    }

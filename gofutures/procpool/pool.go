@@ -112,12 +112,15 @@ func New(cfg Config) (*Pool, error) {
 		launcherClosed: make(chan struct{}),
 	}
 	p.cond.L = &p.mu
-	go p.spawner() // recovers itself: it must close launcherClosed whatever happens
-	panics.Go(p.accept, p.internalError("accepting workers' connections"))
+	// Every field is set before the first goroutine starts: any of them may
+	// break the pool at once, which reads the slots.
 	p.running = cfg.Workers
 	for i := 0; i < cfg.Workers; i++ {
-		s := &slot{pool: p, index: i}
-		p.slots = append(p.slots, s)
+		p.slots = append(p.slots, &slot{pool: p, index: i})
+	}
+	go p.spawner() // recovers itself: it must close launcherClosed whatever happens
+	panics.Go(p.accept, p.internalError("accepting workers' connections"))
+	for _, s := range p.slots {
 		go s.run() // recovers itself: it must call slotDone whatever happens
 	}
 	return p, nil

@@ -96,7 +96,7 @@ class JsonResult(unittest.TestResult):
         self._recorded = False
         self._subfailures = []
         self._t0 = time.monotonic()
-        self._write({"start": test.id()})
+        self._write({"start": test.id(), "t": time.time()})
         faulthandler.dump_traceback_later(self.timeout, exit=True, file=self.hang_file)
 
     def stopTest(self, test: unittest.TestCase) -> None:
@@ -183,12 +183,13 @@ def _run(ids_file: str, results: str, hang_file: str, timeout: float) -> int:
                     json.dumps({"id": tid, "outcome": "error", "reason": f"cannot load: {e!r}"[:400]})
                     + "\n"
                 )
+        out.write(json.dumps({"loaded": True, "t": time.time()}) + "\n")
         result = JsonResult(out, timeout, hang)
         # A hang in a module or class fixture (outside any test) is caught too.
         faulthandler.dump_traceback_later(timeout, exit=True, file=hang)
         suite.run(result)
         faulthandler.cancel_dump_traceback_later()
-        out.write(json.dumps({"done": True}) + "\n")
+        out.write(json.dumps({"done": True, "t": time.time()}) + "\n")
     return 0
 
 

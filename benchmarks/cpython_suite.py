@@ -55,7 +55,9 @@ unittest (as ``python -m test`` would run them, without regrtest's extras).
 Before each test faulthandler is armed to dump every thread's stack and exit
 after ``--timeout`` seconds (default 120): the test counts as hung, the stack
 says where, and the class's remaining tests run in a new process. A process
-that dies otherwise (a signal, a crash) marks its current test as crashed.
+that dies otherwise (a signal, a crash) marks its current test as crashed;
+one still running 30 s after its last test is killed and reported ("exit
+hang"). Each test that did not pass is then rerun alone (``--rerun``).
 Each class process runs in its own process group, killed when it ends, so
 nothing outlives it; ``--total-timeout`` (default 2400 s) bounds the run.
 
@@ -63,7 +65,7 @@ Usage, from the repository root, after ``make install``::
 
     .venv/bin/python benchmarks/cpython_suite.py SOURCE [--ref REF]
         [--impl gofutures,stdlib] [--only SUBSTRING] [--timeout 120]
-        [--total-timeout 2400] [--json PATH] [--python PATH]
+        [--total-timeout 2400] [--rerun 1] [--json PATH] [--python PATH] [--keep]
 
 ``--python`` is the project interpreter (default: the one running this
 script); ``--json`` (default ``benchmarks/results/cpython-suite.json``,
@@ -364,6 +366,22 @@ class Record:
     detail: str = ""
     seconds: float = 0.0
     env_changed: bool = False
+    alone: list[str] = field(default_factory=list)  # outcomes when rerun alone
+
+
+@dataclass
+class ClassStats:
+    """Seconds spent starting the class's processes (until its tests were
+    loaded), running them (tests and fixtures) and exiting (after unittest
+    returned), and what went wrong outside any test."""
+
+    start: float = 0.0
+    run: float = 0.0
+    exit: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+EXIT_GRACE = 30.0  # seconds a class's process may take to exit after its tests
 
 
 def _class_of(test_id: str) -> str:
@@ -373,6 +391,8 @@ def _class_of(test_id: str) -> str:
 def _hang_reason(dump: str) -> str:
     """Where the hung test was: the innermost frame of the thread in the test module."""
     blocks = re.split(r"\n(?=(?:Current thread|Thread) 0x)", dump)
+    # The main thread (the one running the child runner) first.
+    blocks.sort(key=lambda b: CHILD.name not in b)
     for block in blocks:
         frames = re.findall(r'File "([^"]+)", line (\d+) in (\S+)', block)
         test_frames = [f for f in frames if NAME in f[0]]
@@ -400,6 +420,7 @@ def run_ids(
     timeout: float,
     deadline: float,
     log: Path,
+    stats: ClassStats,
 ) -> list[Record]:
     """Run ids (one class) in fresh processes until each has an outcome."""
     work = env.root / impl
@@ -428,6 +449,8 @@ def run_ids(
         ]  # fmt: skip
         child_env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         child_env[LIB_ENV] = str(env.libs[impl])
+        t_launch = time.time()
+        t_loaded = t_done = 0.0
         with open(log, "a") as logf:
             logf.write(f"\n===== {impl} {_class_of(remaining[0])} (attempt {attempt})\n")
             logf.flush()
@@ -437,15 +460,20 @@ def run_ids(
             )  # fmt: skip
             last_size, last_progress = -1, time.monotonic()
             killed = ""
+            done_at = 0.0
             while proc.poll() is None:
                 time.sleep(0.2)
                 size = results.stat().st_size if results.exists() else 0
                 now = time.monotonic()
                 if size != last_size:
                     last_size, last_progress = size, now
+                    if results.read_bytes()[-64:].find(b'"done": true') >= 0:
+                        done_at = now
                 # faulthandler exits a hung test after `timeout`; this is the
                 # backstop for a process that cannot even do that.
-                if now - last_progress > timeout + 60:
+                if done_at and now - done_at > EXIT_GRACE:
+                    killed = f"the process did not exit {EXIT_GRACE:.0f} s after its tests, killed"
+                elif now - last_progress > timeout + 60:
                     killed = f"no progress for {timeout + 60:.0f} s, killed"
                 elif now > deadline:
                     killed = "the run's --total-timeout expired, killed"
@@ -454,21 +482,34 @@ def run_ids(
                     proc.wait()
                     break
             _kill_group(proc.pid)  # whatever the tests left in the group
+        t_end = time.time()
         started: str | None = None
         finished = False
         for line in results.read_text().splitlines() if results.exists() else []:
             rec = json.loads(line)
             if "start" in rec:
                 started = rec["start"]
+            elif rec.get("loaded"):
+                t_loaded = rec["t"]
             elif rec.get("done"):
                 finished = True
+                t_done = rec["t"]
             elif rec.get("fixture"):
                 fixture_errors.append(f"{rec['id']}: {rec.get('reason', '')}")
+                stats.notes.append(f"{rec['outcome']} in {fixture_errors[-1]}")
             elif rec["id"] not in done:
                 done[rec["id"]] = Record(
                     rec["id"], rec["outcome"], rec.get("reason", ""), rec.get("where", ""),
                     rec.get("detail", ""), rec.get("seconds", 0.0), rec.get("env_changed", False),
                 )  # fmt: skip
+        if t_loaded:
+            stats.start += t_loaded - t_launch
+            stats.run += (t_done or t_end) - t_loaded
+        if t_done:
+            stats.exit += t_end - t_done
+        if finished and killed:
+            last = ids[-1] if not started else started
+            stats.notes.append(f"exit hang: {killed} (its last test: {_short(last)})")
         if finished:
             for tid in remaining:
                 if tid not in done:
@@ -478,6 +519,12 @@ def run_ids(
         # The process ended before the end: a hang, a crash or a kill.
         dump = hang_file.read_text(errors="replace") if hang_file.exists() else ""
         rc = proc.returncode
+        hang = _hang_reason(dump) if "Timeout (" in dump else (killed or f"status {rc}")
+        if started is not None and started in done:
+            # The test had its outcome, then its tearDown, cleanups or a class
+            # or module fixture hung or crashed.
+            done[started].reason += f" [then, after its outcome: {hang}]"
+            stats.notes.append(f"hang after the outcome of {_short(started)}: {hang}")
         if started is not None and started not in done:
             if "Timeout (" in dump:
                 done[started] = Record(started, "hung", _hang_reason(dump), detail=dump[-6000:])
@@ -493,8 +540,6 @@ def run_ids(
             for tid in remaining:
                 done[tid] = Record(tid, "error", reason, detail=tail)
             break
-        else:
-            fixture_errors.append(f"a fixture after {started} hung or crashed")
         remaining = [t for t in remaining if t not in done]
     return [done[t] for t in ids]
 
@@ -521,7 +566,7 @@ def _category(r: Record) -> str:
     if r.outcome in ("hung", "crashed", "not-run"):
         return r.outcome
     m = re.search(r"AttributeError: '(\w+)' object has no attribute '(\w+)'", r.reason)
-    if m:
+    if m and m.group(1).endswith("Executor"):
         return f"missing attribute {m.group(2)}"
     return "behaviour difference"
 
@@ -555,6 +600,8 @@ def failure_report(impl: str, records: list[Record], control: dict[str, Record] 
             if control is not None and r.id in control and control[r.id].outcome in BAD:
                 also = f"  (stdlib too: {control[r.id].outcome})"
             where = f" @ {r.where}" if r.where else ""
+            if r.alone:
+                also += f"  (rerun alone: {', '.join(r.alone)})"
             lines.append(f"    {r.outcome:7s} {_short(r.id)}{where}{also}")
             lines.append(f"            {r.reason}")
     return "\n".join(lines) + "\n"
@@ -577,6 +624,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds a test may take")
     ap.add_argument("--total-timeout", type=float, default=2400.0, help="seconds for the run")
     ap.add_argument("--json", type=Path, default=HERE / "results" / "cpython-suite.json")
+    ap.add_argument("--rerun", type=int, default=1, metavar="N",
+                    help="rerun each test that did not pass N times alone (default 1)")  # fmt: skip
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
     a = ap.parse_args(argv)
     impls = [i.strip() for i in a.impl.split(",") if i.strip()]
@@ -639,6 +688,7 @@ def _main(a: argparse.Namespace, impls: list[str], root: Path, deadline: float) 
             print(f"  {r.file}:{r.line}: {r.old}\n      -> {r.new}")
 
     results: dict[str, list[Record]] = {}
+    notes: dict[str, list[str]] = defaultdict(list)
     timings: dict[str, float] = {}
     log_dir = a.json.parent
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -657,11 +707,28 @@ def _main(a: argparse.Namespace, impls: list[str], root: Path, deadline: float) 
         t0 = time.monotonic()
         recs: list[Record] = []
         for cls, cls_ids in by_class.items():
-            got = run_ids(env, impl, cls_ids, a.timeout, deadline, log)
+            t_cls = time.monotonic()
+            stats = ClassStats()
+            got = run_ids(env, impl, cls_ids, a.timeout, deadline, log, stats)
+            notes[impl] += stats.notes
             recs += got
             c = Counter(r.outcome for r in got)
             tally = " ".join(f"{o}={n}" for o, n in sorted(c.items()))
-            print(f"  {_short(cls):55s} {tally}", flush=True)
+            wall = time.monotonic() - t_cls
+            in_tests = sum(r.seconds for r in got)
+            print(
+                f"  {_short(cls):45s} {tally:26s} {wall:5.1f} s: tests {in_tests:.1f}, "
+                f"fixtures {stats.run - in_tests:.1f}, start {stats.start:.1f}, "
+                f"exit {stats.exit:.1f}",
+                flush=True,
+            )
+        bad = [r for r in recs if r.outcome in BAD]
+        if a.rerun and bad:
+            print(f"  rerunning {len(bad)} tests alone, {a.rerun} time(s) each", flush=True)
+        for r in bad:
+            for _ in range(a.rerun):
+                again = run_ids(env, impl, [r.id], a.timeout, deadline, log, ClassStats())
+                r.alone.append(again[0].outcome)
         timings[impl] = time.monotonic() - t0
         results[impl] = recs
 
@@ -672,6 +739,13 @@ def _main(a: argparse.Namespace, impls: list[str], root: Path, deadline: float) 
     for impl in impls:
         print()
         print(failure_report(impl, results[impl], control if impl != "stdlib" else None), end="")
+        envc = [_short(r.id) for r in results[impl] if r.env_changed]
+        if envc:
+            print(f"\n  [env changed: threads or processes left behind] {len(envc)}")
+            print("".join(f"    {t}\n" for t in envc), end="")
+        if notes[impl]:
+            print(f"\n  [outside the tests] {len(notes[impl])}")
+            print("".join(f"    {n}\n" for n in notes[impl]), end="")
     a.json.write_text(
         json.dumps(
             {
@@ -680,6 +754,7 @@ def _main(a: argparse.Namespace, impls: list[str], root: Path, deadline: float) 
                 "layout": layout,
                 "rewrites": [r.__dict__ for r in rewrites],
                 "results": {i: [r.__dict__ for r in rs] for i, rs in results.items()},
+                "notes": notes,
             },
             indent=1,
         )

@@ -413,6 +413,34 @@ def _kill_group(pgid: int) -> None:
         pass
 
 
+def _watch(proc: subprocess.Popen[bytes], results: Path, timeout: float, deadline: float) -> str:
+    """Wait for proc; kill its group if it stalls. Returns why it was killed, or ""."""
+    last_size, last_progress = -1, time.monotonic()
+    done_at = 0.0
+    while proc.poll() is None:
+        time.sleep(0.2)
+        size = results.stat().st_size if results.exists() else 0
+        now = time.monotonic()
+        if size != last_size:
+            last_size, last_progress = size, now
+            if size and results.read_bytes()[-64:].find(b'"done": true') >= 0:
+                done_at = now
+        # faulthandler exits a hung test after `timeout`; this is the
+        # backstop for a process that cannot even do that.
+        killed = ""
+        if done_at and now - done_at > EXIT_GRACE:
+            killed = f"the process did not exit {EXIT_GRACE:.0f} s after its tests, killed"
+        elif now - last_progress > timeout + 60:
+            killed = f"no progress for {timeout + 60:.0f} s, killed"
+        elif now > deadline:
+            killed = "the run's --total-timeout expired, killed"
+        if killed:
+            _kill_group(proc.pid)
+            proc.wait()
+            return killed
+    return ""
+
+
 def run_ids(
     env: Env,
     impl: str,
@@ -458,30 +486,10 @@ def run_ids(
                 cmd, cwd=cwd, env=child_env, stdin=subprocess.DEVNULL, stdout=logf,
                 stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
-            last_size, last_progress = -1, time.monotonic()
-            killed = ""
-            done_at = 0.0
-            while proc.poll() is None:
-                time.sleep(0.2)
-                size = results.stat().st_size if results.exists() else 0
-                now = time.monotonic()
-                if size != last_size:
-                    last_size, last_progress = size, now
-                    if results.read_bytes()[-64:].find(b'"done": true') >= 0:
-                        done_at = now
-                # faulthandler exits a hung test after `timeout`; this is the
-                # backstop for a process that cannot even do that.
-                if done_at and now - done_at > EXIT_GRACE:
-                    killed = f"the process did not exit {EXIT_GRACE:.0f} s after its tests, killed"
-                elif now - last_progress > timeout + 60:
-                    killed = f"no progress for {timeout + 60:.0f} s, killed"
-                elif now > deadline:
-                    killed = "the run's --total-timeout expired, killed"
-                if killed:
-                    _kill_group(proc.pid)
-                    proc.wait()
-                    break
-            _kill_group(proc.pid)  # whatever the tests left in the group
+            try:
+                killed = _watch(proc, results, timeout, deadline)
+            finally:
+                _kill_group(proc.pid)  # whatever the tests left in the group
         t_end = time.time()
         started: str | None = None
         finished = False

@@ -175,7 +175,7 @@ def _from_archive(archive: Path, dest: Path) -> str:
     if archive.suffix == ".deb":
         _sh(["dpkg-deb", "-x", str(archive), str(raw)])
     elif tarfile.is_tarfile(archive):
-        pat = re.compile(rf"(^|/)Lib/test/(__init__\.py|support/|{NAME}(\.py|/))")
+        pat = re.compile(rf"(^|/)(Include/patchlevel\.h|Lib/test/(__init__\.py|support/|{NAME}(\.py|/)))")
         with tarfile.open(archive) as tf:
             members = [m for m in tf.getmembers() if pat.search(m.name)]
             tf.extractall(raw, members=members, filter="data")
@@ -290,6 +290,8 @@ def rewrite_imports(
                 ours.append(n)
             else:
                 kept.append(n)
+        if not ours:
+            return m.group(0)  # nothing gofutures has: the import stays as it is
         parts = []
         if ours:
             parts.append(f"from {target} import {', '.join(ours)}")
@@ -378,6 +380,7 @@ class ClassStats:
     start: float = 0.0
     run: float = 0.0
     exit: float = 0.0
+    exit_hang: bool = False
     notes: list[str] = field(default_factory=list)
 
 
@@ -516,8 +519,13 @@ def run_ids(
         if t_done:
             stats.exit += t_end - t_done
         if finished and killed:
-            last = ids[-1] if not started else started
-            stats.notes.append(f"exit hang: {killed} (its last test: {_short(last)})")
+            stats.exit_hang = True
+            stats.notes.append(
+                f"exit hang: {killed}; it ran {', '.join(_short(t) for t in ids)}"
+                if len(ids) <= 3
+                else f"exit hang: {killed}; it ran the {len(ids)} tests of {_short(_class_of(ids[0]))}"
+                " (the reruns alone say which test left work behind)"
+            )
         if finished:
             for tid in remaining:
                 if tid not in done:
@@ -735,8 +743,9 @@ def _main(a: argparse.Namespace, impls: list[str], root: Path, deadline: float) 
             print(f"  rerunning {len(bad)} tests alone, {a.rerun} time(s) each", flush=True)
         for r in bad:
             for _ in range(a.rerun):
-                again = run_ids(env, impl, [r.id], a.timeout, deadline, log, ClassStats())
-                r.alone.append(again[0].outcome)
+                alone = ClassStats()
+                again = run_ids(env, impl, [r.id], a.timeout, deadline, log, alone)
+                r.alone.append(again[0].outcome + (" then exit hang" if alone.exit_hang else ""))
         timings[impl] = time.monotonic() - t0
         results[impl] = recs
 

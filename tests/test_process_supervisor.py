@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ._scripts import assert_same_output
+from ._scripts import assert_same_output, run_both
 
 CONTEXTS = ["fork", "forkserver", "spawn"]
 
@@ -207,10 +207,16 @@ def test_no_zombie_under_a_child_subreaper(tmp_path: Path) -> None:
     # Before: a worker forked by the zygote-worker was handed to the program
     # when the zygote-worker died first, and stayed a zombie (about 1 run in
     # 3).
+    # The stdlib's children sometimes die of a race of their own in a pool
+    # that breaks (their stderr is dropped): its output may miss lines, but
+    # never shows a zombie; gofutures' must be complete.
     source = SUBREAPER.replace("{checks}", CHECKS)
-    run = assert_same_output(tmp_path, source, timeout=300)
-    lines = run.stdout.splitlines()
-    assert lines == [f"{ctx} zombies: []" for ctx in (None, "fork", "forkserver", "spawn")] * 6
+    runs = run_both(tmp_path, source, timeout=300)
+    expected = [f"{ctx} zombies: []" for ctx in (None, "fork", "forkserver", "spawn")] * 6
+    for impl, proc in runs.items():
+        assert proc.returncode == 0, (impl, proc.stderr)
+    assert set(runs["concurrent.futures"].stdout.splitlines()) <= set(expected)
+    assert runs["gofutures"].stdout.splitlines() == expected
 
 
 BIG_PAYLOADS = """

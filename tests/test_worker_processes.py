@@ -369,19 +369,20 @@ def test_workers_start_with_multiprocessings_executable(
 
 
 def test_a_fresh_zygote_starts_with_multiprocessings_executable(tmp_path: Path) -> None:
-    # mp_context None: the program's first pool forks (no executable, as the
-    # stdlib's 'fork'); once the Go runtime is loaded, a later pool starts a
-    # fresh zygote interpreter, which must be multiprocessing's executable.
+    # mp_context None with max_tasks_per_child in a program that runs other
+    # threads (a thread pool's) forks from a fresh zygote interpreter (where
+    # the stdlib spawns), which must be multiprocessing's executable.
     log = tmp_path / "wrapper.log"
     wrapper = tmp_path / "python-wrapper"
     wrapper.write_text(WRAPPER.format(log=log, python=sys.executable))
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
     source = EXECUTABLE_SCRIPT.replace(
-        "    with cf.ProcessPoolExecutor",
-        "    with cf.ThreadPoolExecutor(1) as tp:  # loads the Go runtime first\n"
-        "        tp.submit(abs, 1).result()\n"
-        "    with cf.ProcessPoolExecutor",
+        "    with cf.ProcessPoolExecutor(2, mp_context=ctx)",
+        "    tp = cf.ThreadPoolExecutor(1)  # its worker thread stays\n"
+        "    tp.submit(abs, 1).result()\n"
+        "    with cf.ProcessPoolExecutor(2, mp_context=ctx, max_tasks_per_child=2)",
     )
+    assert "max_tasks_per_child=2" in source
     source = _source(source, ctx=None, via_context=False, wrapper=str(wrapper), log=str(log))
     proc = run_script(tmp_path, source, "gofutures")
     assert proc.returncode == 0, proc.stderr

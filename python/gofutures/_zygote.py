@@ -96,9 +96,20 @@ def thread_count() -> int:
 
 
 class _Zygote:
-    def __init__(self, commands: int, replies: int, dispositions: dict[int, Any] | None = None) -> None:
+    def __init__(
+        self,
+        commands: int,
+        replies: int,
+        dispositions: dict[int, Any] | None = None,
+        learns: bool = True,
+    ) -> None:
         self.commands = commands
         self.replies = replies
+        # Whether it imports what its workers' first tasks imported (learn).
+        # A fork of the program does not: its workers must stay forks of it
+        # (they get the initializer and __main__ by inheritance), and an
+        # import that started a thread would force fresh workers instead.
+        self.learns = learns
         # What workers restore (taken before serve changes it).
         self.dispositions = _dispositions() if dispositions is None else dispositions
         self.wake_r, self.wake_w = os.pipe()
@@ -146,7 +157,10 @@ class _Zygote:
             _restore(self.dispositions)
             for fd in (self.commands, self.replies, self.wake_r, self.wake_w, self.hints_r):
                 os.close(fd)
-            _worker.hints_fd = self.hints_w
+            if self.learns:
+                _worker.hints_fd = self.hints_w
+            else:
+                os.close(self.hints_w)
             _worker._die_with_parent()
             if os.getppid() == 1:  # the zygote died between fork and prctl
                 os._exit(1)
@@ -568,7 +582,7 @@ def fork_program(inherited_init: tuple[Any, Any]) -> tuple[int, int, int]:
             _worker.inherited_init = inherited_init
             _mainvalue.use_program_main()
             _worker.preload()
-            code = _Zygote(cmd_r, rep_w, dispositions).serve()
+            code = _Zygote(cmd_r, rep_w, dispositions, learns=False).serve()
         finally:
             os._exit(code)
     os.close(cmd_r)

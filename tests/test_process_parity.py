@@ -664,7 +664,9 @@ def test_processes_view_counts_joins_and_clears(pph: ProcHarness) -> None:
     ex.shutdown(wait=False)
     for proc in procs.values():
         proc.join(TIMEOUT)
-        assert not proc.is_alive()
+        # (The stdlib's is_alive() may stay True when its manager thread
+        # reaped the process first: waitpid fails and poll() says running.)
+        assert not (is_gofutures(pph.cf) and proc.is_alive())
     assert ex._processes is None
 
 
@@ -680,3 +682,27 @@ def test_killing_a_worker_from_the_processes_view_breaks_the_pool(pph: ProcHarne
         while time.monotonic() < deadline:
             ex.submit(abs, -2).result(timeout=TIMEOUT)
             time.sleep(0.05)
+
+
+def test_processes_view_right_after_the_first_submit(cf: types.ModuleType) -> None:
+    # The stdlib's fork pool starts every worker inside the first submit;
+    # CPython's test_killed_child reads _processes right after it.
+    ex = cf.ProcessPoolExecutor(3, mp_context=mp.get_context("fork"))
+    try:
+        future = ex.submit(abs, -1)
+        assert len(ex._processes) == 3
+        assert future.result(timeout=TIMEOUT) == 1
+    finally:
+        ex.shutdown()
+
+
+def test_broken_flag_of_a_process_pool(pph: ProcHarness) -> None:
+    ex = pph.executor(1)
+    assert ex._broken is False
+    with pytest.raises(BROKEN):
+        ex.submit(tasks.os_exit, 3).result(timeout=TIMEOUT)
+    deadline = time.monotonic() + TIMEOUT
+    while not ex._broken and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert isinstance(ex._broken, str)
+    assert ex._broken.startswith("A child process terminated abruptly")

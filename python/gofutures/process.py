@@ -40,6 +40,7 @@ import operator
 import os
 import sys
 import threading
+import time
 import traceback
 import weakref
 from collections.abc import Callable, Iterable, Iterator
@@ -136,6 +137,7 @@ class _PoolState:
         # For a 'fork' pool: the program's __main__ namespace as its workers
         # inherited it (a shallow copy taken when its zygote was forked).
         self.inherited_main: dict[str, Any] | None = None
+        self.workers_seen = False  # _processes once found every worker running
 
 
 _pools: dict[int, _PoolState] = {}
@@ -340,9 +342,31 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
             return None
         if st.pool_id is None or _native.forked:
             return {}
-        pids = _native.call("ProcPoolPids", st.pool_id)
-        assert isinstance(pids, str)
-        return _procview.workers(pids)
+        # The stdlib starts its processes inside submit: a read right after
+        # one finds them. Here Go starts them meanwhile, so the first read
+        # of a pool waits (up to 5 s) until all of them run.
+        deadline = time.monotonic() + (0 if st.workers_seen else 5.0)
+        while True:
+            pids = _native.call("ProcPoolPids", st.pool_id)
+            assert isinstance(pids, str)
+            workers = _procview.workers(pids)
+            if len(workers) >= self._max_workers or st.broken or time.monotonic() >= deadline:
+                st.workers_seen = True
+                return workers
+            time.sleep(0.005)
+
+    @property
+    def _broken(self) -> str | bool:
+        """Why the pool broke, or False: the stdlib's private flag, which
+        real code (and CPython's tests) poll."""
+        if self._stdlib_fallback:
+            return self.__dict__.get("_broken", False)
+        return self._state.broken or False
+
+    @_broken.setter
+    def _broken(self, value: object) -> None:
+        # Only the stdlib's own code (a fallback pool) assigns it.
+        self.__dict__["_broken"] = value
 
     @_processes.setter
     def _processes(self, value: object) -> None:

@@ -244,7 +244,9 @@ def test_shutdown_leaves_no_process_fd_or_registry_entry(ctx: str | None) -> Non
     assert not leftover_children, f"pool children not reaped after shutdown: {leftover_children}"
     alive_workers = {pid for pid in workers if alive(pid)}
     assert not alive_workers, f"workers alive after shutdown: {alive_workers}"
-    assert len(os.listdir("/proc/self/fd")) == fds_after_warmup
+    # A leak grows the table; descriptors that the warm-up's pools still
+    # held (released once Go collected them) may shrink it.
+    assert len(os.listdir("/proc/self/fd")) <= fds_after_warmup
     assert gprocess._pools == {}
 
 

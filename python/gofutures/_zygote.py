@@ -350,6 +350,12 @@ class _Zygote:
                     if len(parts) == 3 and parts[0] == b"fork":
                         self.fork_worker(int(parts[1]), os.fsdecode(parts[2]))
                     elif len(parts) == 3 and parts[0] == b"become":
+                        if self.dispositions.get(signal.SIGCHLD) is signal.SIG_IGN:
+                            # A worker restores SIGCHLD ignored, and then
+                            # could not learn how the workers it forked
+                            # (its children) end: fork this one too.
+                            self.fork_worker(int(parts[1]), os.fsdecode(parts[2]))
+                            continue
                         self.reap()
                         self.become(int(parts[1]), os.fsdecode(parts[2]))
             self.reap()

@@ -1,6 +1,6 @@
 """Build the gofutures extension with gopy.
 
-Steps (each one measured in ../shared/DESIGN.md):
+Steps (each one measured on this toolchain):
 
 1. Build gopy and goimports from the versions pinned in go.mod (Go's ``tool``
    directive) into ``<work>/bin`` and put that first on PATH: gopy runs a bare

@@ -19,8 +19,6 @@ _zygote.fork_program), as the stdlib's do.
 from __future__ import annotations
 
 import copyreg
-import io
-import pickle
 from collections import ChainMap
 from typing import Any
 
@@ -66,11 +64,13 @@ def dumps_initializer(initializer: Any, initargs: Any) -> tuple[bytes | None, li
         return None, []
     from multiprocessing import context, reduction
 
+    from gofutures import _pickling
+
     popen = _SpawningPopen()
     reducers = ChainMap(reduction.ForkingPickler._extra_reducers, copyreg.dispatch_table)
     context.set_spawning_popen(popen)
     try:
-        data = _dumps((initializer, initargs), reducers)
+        data = _pickling.dumps_call((initializer, initargs), reducers=reducers)
     finally:
         context.set_spawning_popen(None)
     if len(popen.fds) > MAX_FDS:
@@ -78,20 +78,3 @@ def dumps_initializer(initializer: Any, initargs: Any) -> tuple[bytes | None, li
             f"initargs need {len(popen.fds)} file descriptors; at most {MAX_FDS} can be passed"
         )
     return data, popen.fds
-
-
-def _dumps(obj: Any, reducers: Any) -> bytes:
-    """As _pickling.dumps_call, with multiprocessing's reducers added."""
-    from gofutures import _mainvalue, _pickling
-
-    buf = io.BytesIO()
-    pickler = pickle.Pickler(buf, _pickling.PROTOCOL)
-    pickler.dispatch_table = reducers
-    try:
-        pickler.dump(obj)
-    except (pickle.PicklingError, AttributeError, TypeError):
-        return _mainvalue.dumps(obj, _pickling.PROTOCOL, reducers)
-    data = buf.getvalue()
-    if _pickling.refers_to_main(obj, data):
-        return _mainvalue.dumps(obj, _pickling.PROTOCOL, reducers)
-    return data

@@ -97,7 +97,9 @@ def _main_is_inherited(obj: Any, inherited: dict[str, Any] | None) -> bool:
     return True
 
 
-def dumps_call(obj: Any, inherited_main: dict[str, Any] | None = None) -> bytes:
+def dumps_call(
+    obj: Any, inherited_main: dict[str, Any] | None = None, reducers: Any = None
+) -> bytes:
     """Pickle a call (or an initializer spec) for a worker process.
 
     ``inherited_main`` is the program's ``__main__`` namespace (a shallow
@@ -105,13 +107,21 @@ def dumps_call(obj: Any, inherited_main: dict[str, Any] | None = None) -> bytes:
     then the ``__main__`` functions and classes they hold unchanged go by
     reference, as with the stdlib's 'fork' (their globals are never pickled,
     so a function may use an open file or a lock of the program); any other
-    ``__main__`` code goes by value."""
+    ``__main__`` code goes by value. ``reducers`` (a mapping of class to
+    reducer, such as multiprocessing's) replace the default dispatch table."""
     try:
-        data = pickle.dumps(obj, PROTOCOL)
+        if reducers is None:
+            data = pickle.dumps(obj, PROTOCOL)
+        else:
+            buf = io.BytesIO()
+            pickler = pickle.Pickler(buf, PROTOCOL)
+            pickler.dispatch_table = reducers
+            pickler.dump(obj)
+            data = buf.getvalue()
     except (pickle.PicklingError, AttributeError, TypeError):
-        return _cloudpickle_dumps(obj)
+        return _cloudpickle_dumps(obj, reducers)
     if refers_to_main(obj, data) and not _main_is_inherited(obj, inherited_main):
-        return _cloudpickle_dumps(obj)
+        return _cloudpickle_dumps(obj, reducers)
     return data
 
 
@@ -161,10 +171,10 @@ def has_big_buffer(args: tuple[Any, ...]) -> bool:
     return False
 
 
-def _cloudpickle_dumps(obj: Any) -> bytes:
+def _cloudpickle_dumps(obj: Any, reducers: Any = None) -> bytes:
     from gofutures import _mainvalue
 
-    return _mainvalue.dumps(obj, PROTOCOL)
+    return _mainvalue.dumps(obj, PROTOCOL, reducers)
 
 
 def main_attr(qualname: str) -> Any:

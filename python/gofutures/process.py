@@ -169,6 +169,8 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
         if self._stdlib_fallback:
             # This process was forked after its Go runtime started, which it
             # cannot use: run the stdlib's pool here, as the stdlib would.
+            if isinstance(mp_context, str):
+                mp_context = mp.get_context(mp_context)
             super().__init__(
                 max_workers, mp_context, initializer, initargs,
                 max_tasks_per_child=max_tasks_per_child,

@@ -71,3 +71,40 @@ def test_pools_made_in_a_forked_child_work(tmp_path: Path) -> None:
         """,
         timeout=120,
     )
+
+
+def test_process_pool_named_start_method_in_a_forked_child(tmp_path: Path) -> None:
+    """gofutures-only (the stdlib takes no str mp_context): a start method
+    given by name also works for the stdlib pool that a forked child runs."""
+    proc = run_script(
+        tmp_path,
+        """
+        import multiprocessing as mp
+        import __CF__ as cf
+
+        def square(x):
+            return x * x
+
+        def child(q):
+            try:
+                with cf.ProcessPoolExecutor(1, mp_context="spawn") as ex:
+                    q.put((ex.submit(square, 4).result(timeout=60), ex._mp_context.get_start_method()))
+            except BaseException as exc:
+                q.put(repr(exc))
+
+        if __name__ == "__main__":
+            with cf.ProcessPoolExecutor(1) as ex:  # the parent's runtime is loaded
+                print(ex.submit(square, 3).result())
+            ctx = mp.get_context("fork")
+            q = ctx.Queue()
+            p = ctx.Process(target=child, args=(q,))
+            p.start()
+            print(q.get(timeout=90))
+            p.join(60)
+            print(p.exitcode)
+        """,
+        "gofutures",
+        timeout=150,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:3] == ["9", "(16, 'spawn')", "0"], proc.stdout + proc.stderr

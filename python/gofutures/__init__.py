@@ -22,8 +22,15 @@ from concurrent.futures import (
     as_completed,
     wait,
 )
+from typing import TYPE_CHECKING
 
 from gofutures._native import GoPanicError
+
+if TYPE_CHECKING:
+    # What type checkers see; at run time __getattr__ imports these on first
+    # use, so that importing gofutures does not import the executors.
+    from gofutures.process import ProcessPoolExecutor
+    from gofutures.thread import ThreadPoolExecutor
 
 __all__ = (
     "FIRST_COMPLETED",
@@ -49,15 +56,19 @@ def __dir__() -> list[str]:
     return [*globals(), "ThreadPoolExecutor", "ProcessPoolExecutor"]
 
 
-def __getattr__(name: str) -> object:
-    # Lazy, as in concurrent.futures: worker processes import gofutures
-    # submodules without paying for multiprocessing and the executors.
-    if name == "ThreadPoolExecutor":
-        from gofutures.thread import ThreadPoolExecutor
+if not TYPE_CHECKING:
+    # Hidden from type checkers, which then flag a misspelt attribute of the
+    # module instead of typing it as whatever __getattr__ returns.
 
-        return ThreadPoolExecutor
-    if name == "ProcessPoolExecutor":
-        from gofutures.process import ProcessPoolExecutor
+    def __getattr__(name: str) -> type:
+        # Lazy, as in concurrent.futures: worker processes import gofutures
+        # submodules without paying for multiprocessing and the executors.
+        if name == "ThreadPoolExecutor":
+            from gofutures.thread import ThreadPoolExecutor
 
-        return ProcessPoolExecutor
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+            return ThreadPoolExecutor
+        if name == "ProcessPoolExecutor":
+            from gofutures.process import ProcessPoolExecutor
+
+            return ProcessPoolExecutor
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

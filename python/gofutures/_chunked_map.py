@@ -170,7 +170,7 @@ class LazyChunkedMap:
                 yield from outcome.results
                 if outcome.error is not None:
                     error = outcome.error
-                    outcome = None  # type: ignore[assignment]
+                    outcome = None
                     raise error
             with self._lock:
                 error = self._error

@@ -35,7 +35,8 @@ def interpreter_flags() -> list[str]:
     """This interpreter's flags, as the stdlib passes them to its children."""
     import subprocess
 
-    return subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]
+    flags: list[str] = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]
+    return flags
 
 
 def argv(module: str, paths: Iterable[str]) -> list[str]:

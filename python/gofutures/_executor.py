@@ -1,8 +1,22 @@
-"""What both executors share: the stdlib's rules for refusing a submit."""
+"""What both executors share: the stdlib's rules for refusing a submit, and
+the type variables of their signatures."""
 
 from __future__ import annotations
 
 from concurrent.futures import BrokenExecutor
+from typing import ParamSpec, TypeVar, TypeVarTuple
+
+# submit(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]
+P = ParamSpec("P")
+T = TypeVar("T")
+# map's overloads, one type per iterable (as builtins.map's).
+T1 = TypeVar("T1")
+T2 = TypeVar("T2")
+T3 = TypeVar("T3")
+T4 = TypeVar("T4")
+T5 = TypeVar("T5")
+# initializer(*initargs): the constructors' overloads (as typeshed's).
+Ts = TypeVarTuple("Ts")
 
 
 def refuse_submit(

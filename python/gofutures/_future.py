@@ -56,6 +56,8 @@ class _FutureCondition(threading.Condition):
 class Future(_base.Future, Generic[T]):  # type: ignore[type-arg]
     """concurrent.futures.Future, with the state the stdlib's __init__ sets."""
 
+    _condition: _FutureCondition
+
     def __init__(self) -> None:
         self._condition = _FutureCondition()
         self._state = _base.PENDING
@@ -98,7 +100,7 @@ class Future(_base.Future, Generic[T]):  # type: ignore[type-arg]
             if condition._waiters:
                 condition.notify_all()
         if self._done_callbacks:
-            self._invoke_callbacks()
+            self._invoke_callbacks()  # type: ignore[attr-defined]
 
     set_running_or_notify_cancel.__doc__ = _base.Future.set_running_or_notify_cancel.__doc__
     set_result.__doc__ = _base.Future.set_result.__doc__

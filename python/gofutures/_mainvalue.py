@@ -22,11 +22,12 @@ Cost: one dict lookup per global a function refers to, when it is unpickled.
 
 from __future__ import annotations
 
+import pickle
 import sys
 import types
 from typing import Any
 
-_pickler_class: type | None = None
+_pickler_class: type[pickle.Pickler] | None = None
 # The worker's stand-in for the program's __main__ namespace (created by the
 # first __main__ function unpickled here).
 _namespace: dict[str, Any] | None = None
@@ -42,19 +43,19 @@ def dumps(obj: Any, protocol: int, reducers: Any = None) -> bytes:
     if reducers is not None:
         # A class attribute: the C pickler ignores one set on an instance of
         # a subclass after it was made.
-        table = ChainMap(reducers, cls.dispatch_table)
+        table = ChainMap(reducers, cls.dispatch_table)  # type: ignore[arg-type]  # read only
         cls = type("PicklerWithReducers", (cls,), {"dispatch_table": table})
     buf = io.BytesIO()
     cls(buf, protocol).dump(obj)
     return buf.getvalue()
 
 
-def _pickler() -> type:
+def _pickler() -> type[pickle.Pickler]:
     global _pickler_class
     if _pickler_class is None:
-        import cloudpickle  # deferred: most calls never need it
+        import cloudpickle  # type: ignore[import-untyped]  # deferred: most calls never need it
 
-        class Pickler(cloudpickle.Pickler):  # type: ignore[misc, name-defined]
+        class Pickler(cloudpickle.Pickler):  # type: ignore[misc]
             def reducer_override(self, obj: Any) -> Any:
                 reduced = super().reducer_override(obj)
                 if (

@@ -67,8 +67,12 @@ def dumps_initializer(initializer: Any, initargs: Any) -> tuple[bytes | None, li
     from gofutures import _pickling
 
     popen = _SpawningPopen()
-    reducers = ChainMap(reduction.ForkingPickler._extra_reducers, copyreg.dispatch_table)
-    context.set_spawning_popen(popen)
+    reducers = ChainMap(
+        reduction.ForkingPickler._extra_reducers,  # type: ignore[attr-defined]
+        copyreg.dispatch_table,
+    )
+    # (a stand-in for the Popen of a process being spawned, as typeshed does not expect)
+    context.set_spawning_popen(popen)  # type: ignore[arg-type]
     try:
         data = _pickling.dumps_call((initializer, initargs), reducers=reducers)
     finally:

@@ -16,7 +16,7 @@ import os
 import threading
 from collections.abc import Callable
 from types import ModuleType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 FORK_MESSAGE = (
     "gofutures cannot be used in a process forked after its Go runtime started "
@@ -35,14 +35,18 @@ class GoPanicError(RuntimeError):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         head, _, stack = message.partition("\n\n")
-        self.panic_value = head.removeprefix("go panic: ")
-        self.go_stack = stack
+        self.panic_value: str = head.removeprefix("go panic: ")
+        self.go_stack: str = stack
 
 
 # Builtins from pybridge/fastpath.c, set by the extension when it loads.
 fast_thread_submit: Callable[[int, int], None]
-fast_proc_submit: Callable[[int, int, bytes], None]
-fast_proc_new: Callable[[int, int, int, int, bytes, bytes, bytes], int]
+# (pool, task, payload: bytes, or a list of buffers to write one after another)
+fast_proc_submit: Callable[[int, int, bytes | list[Any]], None]
+# (workers, max_tasks, depth, start, zygote pid, zygote cmd fd, zygote reply fd,
+#  zygote argv, worker argv, init payload, init fds) -> pool id
+fast_proc_new: Callable[[int, int, int, int, int, int, int, bytes, bytes, bytes, bytes], int]
+fork_program: Callable[[], int]
 
 _load_lock = threading.Lock()
 _ext: ModuleType | None = None

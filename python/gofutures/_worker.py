@@ -23,7 +23,7 @@ from gofutures import _pickling, _wire
 
 
 def _rebuild_exc(exc: BaseException, tb: str) -> BaseException:
-    exc.__cause__ = _RemoteTraceback(tb)
+    exc.__cause__ = _RemoteTraceback(tb)  # type: ignore[arg-type]  # typeshed: a traceback
     return exc
 
 
@@ -310,7 +310,8 @@ def preload_when_idle() -> None:
     fork is asked for, so that a pool's first workers do not wait for it.
     A worker forked before imports it when a call needs it."""
     with contextlib.suppress(ImportError):
-        import cloudpickle  # noqa: F401 - __main__ code arrives pickled by it
+        # __main__ code arrives pickled by it
+        import cloudpickle  # type: ignore[import-untyped]  # noqa: F401
 
 
 def _tune_malloc() -> None:

@@ -49,10 +49,11 @@ from concurrent.futures import _base as _stdlib_base
 from concurrent.futures import process as _stdlib_process
 from concurrent.futures.process import BrokenProcessPool, _RemoteTraceback
 from functools import partial
-from typing import Any
+from multiprocessing.context import BaseContext
+from typing import Any, Literal, overload
 
 from gofutures import _command, _future, _mpshare, _native, _pickling, _procview, _zygote
-from gofutures._executor import refuse_submit
+from gofutures._executor import T1, T2, T3, T4, T5, P, T, Ts, refuse_submit
 
 __all__ = ("ProcessPoolExecutor", "BrokenProcessPool")
 
@@ -144,6 +145,9 @@ _pools: dict[int, _PoolState] = {}
 _task_ids = itertools.count(1)
 _global_shutdown = False
 
+# What mp_context may name: multiprocessing's start methods on POSIX.
+StartMethod = Literal["fork", "forkserver", "spawn"]
+
 
 class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
     """An Executor that runs calls in a pool of Go-supervised worker processes.
@@ -156,10 +160,43 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
     subclasses the stdlib class only for isinstance checks.
     """
 
+    # The constructor's types are typeshed's for the stdlib class (initargs
+    # must fit the initializer's parameters), except that mp_context may also
+    # name a start method, as multiprocessing.get_context takes it.
+    @overload
     def __init__(
         self,
         max_workers: int | None = None,
-        mp_context: Any = None,
+        mp_context: BaseContext | StartMethod | None = None,
+        initializer: Callable[[], object] | None = None,
+        initargs: tuple[()] = (),
+        *,
+        max_tasks_per_child: int | None = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self,
+        max_workers: int | None = None,
+        mp_context: BaseContext | StartMethod | None = None,
+        *,
+        initializer: Callable[[*Ts], object],
+        initargs: tuple[*Ts],
+        max_tasks_per_child: int | None = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self,
+        max_workers: int | None,
+        mp_context: BaseContext | StartMethod | None,
+        initializer: Callable[[*Ts], object],
+        initargs: tuple[*Ts],
+        *,
+        max_tasks_per_child: int | None = None,
+    ) -> None: ...
+    def __init__(
+        self,
+        max_workers: int | None = None,
+        mp_context: BaseContext | StartMethod | None = None,
         initializer: Callable[..., object] | None = None,
         initargs: tuple[Any, ...] = (),
         *,
@@ -169,6 +206,8 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
         if self._stdlib_fallback:
             # This process was forked after its Go runtime started, which it
             # cannot use: run the stdlib's pool here, as the stdlib would.
+            if isinstance(mp_context, str):
+                mp_context = mp.get_context(mp_context)
             super().__init__(
                 max_workers, mp_context, initializer, initargs,
                 max_tasks_per_child=max_tasks_per_child,
@@ -196,7 +235,9 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
         _check_worker_count(max_workers)  # last, where the stdlib fails on it
         self._max_workers = max_workers
         self._mp_context = mp_context
-        self._initializer = initializer
+        # typeshed declares Callable[..., None] here, narrower than it types
+        # the constructor's initializer.
+        self._initializer = initializer  # type: ignore[assignment]
         self._initargs = initargs
         self._max_tasks_per_child = max_tasks_per_child
         self._start_method = method
@@ -220,7 +261,8 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
                 # initializer and its arguments reach them by inheritance, as
                 # with the stdlib's 'fork' (locks, queues, anything), and so
                 # does __main__ code defined by now.
-                init_payload, init_fds = None, []
+                init_payload: bytes | None = None
+                init_fds: list[int] = []
                 main = sys.modules.get("__main__")
                 st.inherited_main = dict(main.__dict__) if main is not None else None
             else:
@@ -260,7 +302,7 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
         st.pool_id = pool_id
         _pools[pool_id] = st
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         if _native.forked:
             if self._stdlib_fallback:
                 return super().submit(fn, *args, **kwargs)
@@ -279,12 +321,14 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
             except BaseException as exc:
                 # As the stdlib's queue feeder: the call fails, the pool goes on.
                 text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-                exc.__cause__ = _RemoteTraceback('\n"""\n%s"""' % text)
+                # (typeshed types _RemoteTraceback's argument as a traceback)
+                exc.__cause__ = _RemoteTraceback('\n"""\n%s"""' % text)  # type: ignore[arg-type]
                 future.set_exception(exc)
                 return future
             task_id = next(_task_ids)
             try:
-                _native.fast_proc_submit(st.pool_id, task_id, payload)
+                # (_start has set pool_id)
+                _native.fast_proc_submit(st.pool_id, task_id, payload)  # type: ignore[arg-type]
             except RuntimeError as exc:
                 # Go may know the pool broke before the pump has told us.
                 _native.raise_translated(exc, BrokenProcessPool)
@@ -303,13 +347,90 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
 
     submit.__doc__ = _stdlib_base.Executor.submit.__doc__
 
+    # Typed as builtins.map: fn must take what the iterables give. (typeshed
+    # types the stdlib's map with Callable[..., T], which checks nothing.)
+    @overload  # type: ignore[override]
     def map(
         self,
-        fn: Callable[..., Any],
+        fn: Callable[[T1], T],
+        iterable: Iterable[T1],
+        /,
+        *,
+        timeout: float | None = None,
+        chunksize: int = 1,
+    ) -> Iterator[T]: ...
+    @overload
+    def map(
+        self,
+        fn: Callable[[T1, T2], T],
+        iter1: Iterable[T1],
+        iter2: Iterable[T2],
+        /,
+        *,
+        timeout: float | None = None,
+        chunksize: int = 1,
+    ) -> Iterator[T]: ...
+    @overload
+    def map(
+        self,
+        fn: Callable[[T1, T2, T3], T],
+        iter1: Iterable[T1],
+        iter2: Iterable[T2],
+        iter3: Iterable[T3],
+        /,
+        *,
+        timeout: float | None = None,
+        chunksize: int = 1,
+    ) -> Iterator[T]: ...
+    @overload
+    def map(
+        self,
+        fn: Callable[[T1, T2, T3, T4], T],
+        iter1: Iterable[T1],
+        iter2: Iterable[T2],
+        iter3: Iterable[T3],
+        iter4: Iterable[T4],
+        /,
+        *,
+        timeout: float | None = None,
+        chunksize: int = 1,
+    ) -> Iterator[T]: ...
+    @overload
+    def map(
+        self,
+        fn: Callable[[T1, T2, T3, T4, T5], T],
+        iter1: Iterable[T1],
+        iter2: Iterable[T2],
+        iter3: Iterable[T3],
+        iter4: Iterable[T4],
+        iter5: Iterable[T5],
+        /,
+        *,
+        timeout: float | None = None,
+        chunksize: int = 1,
+    ) -> Iterator[T]: ...
+    @overload
+    def map(
+        self,
+        fn: Callable[..., T],
+        iter1: Iterable[Any],
+        iter2: Iterable[Any],
+        iter3: Iterable[Any],
+        iter4: Iterable[Any],
+        iter5: Iterable[Any],
+        iter6: Iterable[Any],
+        /,
         *iterables: Iterable[Any],
         timeout: float | None = None,
         chunksize: int = 1,
-    ) -> Iterator[Any]:
+    ) -> Iterator[T]: ...
+    def map(
+        self,
+        fn: Callable[..., T],
+        *iterables: Iterable[Any],
+        timeout: float | None = None,
+        chunksize: int = 1,
+    ) -> Iterator[T]:
         """As concurrent.futures.ProcessPoolExecutor.map: with chunksize > 1,
         each chunk of calls travels as one message."""
         if self._stdlib_fallback:
@@ -331,7 +452,9 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
 
     shutdown.__doc__ = _stdlib_base.Executor.shutdown.__doc__
 
-    @property
+    # Views of the stdlib's private attributes, which typeshed declares as
+    # attributes of other types: hence the ignores.
+    @property  # type: ignore[override]
     def _processes(self) -> dict[int, _procview.WorkerHandle] | None:
         """The live workers by pid, as the stdlib's private attribute that
         real code reads (see _procview); None after shutdown."""
@@ -355,23 +478,24 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
                 return workers
             time.sleep(0.005)
 
-    @property
+    @_processes.setter
+    def _processes(self, value: object) -> None:
+        # Only the stdlib's own code (a fallback pool) assigns it.
+        self.__dict__["_processes"] = value
+
+    @property  # type: ignore[override]
     def _broken(self) -> str | bool:
         """Why the pool broke, or False: the stdlib's private flag, which
         real code (and CPython's tests) poll."""
         if self._stdlib_fallback:
-            return self.__dict__.get("_broken", False)
+            broken: str | bool = self.__dict__.get("_broken", False)
+            return broken
         return self._state.broken or False
 
     @_broken.setter
     def _broken(self, value: object) -> None:
         # Only the stdlib's own code (a fallback pool) assigns it.
         self.__dict__["_broken"] = value
-
-    @_processes.setter
-    def _processes(self, value: object) -> None:
-        # Only the stdlib's own code (a fallback pool) assigns it.
-        self.__dict__["_processes"] = value
 
 
 # Start modes, kept in step with pybridge/procpools.go.
@@ -592,4 +716,4 @@ def _python_exit() -> None:
         _shutdown_state(st, True, False)
 
 
-threading._register_atexit(_python_exit)
+threading._register_atexit(_python_exit)  # type: ignore[attr-defined]

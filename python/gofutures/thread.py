@@ -41,10 +41,10 @@ from concurrent.futures import Executor, Future, InvalidStateError
 from concurrent.futures import _base as _stdlib_base
 from concurrent.futures import thread as _stdlib_thread
 from concurrent.futures.thread import BrokenThreadPool
-from typing import Any
+from typing import Any, overload
 
 from gofutures import _chunked_map, _future, _native
-from gofutures._executor import refuse_submit
+from gofutures._executor import T1, T2, T3, T4, T5, P, T, Ts, refuse_submit
 from gofutures._thread_views import ThreadsView, WorkerThread, WorkQueueView, register_fork_handler
 
 __all__ = ("ThreadPoolExecutor", "BrokenThreadPool")
@@ -140,7 +140,7 @@ class _PoolState:
 # A work item is a plain tuple (state, future, fn, args, kwargs or None): the
 # cheapest container for the cyclic GC, which dominates the cost of many
 # pending futures (a no-op submit spends about 40% of its time in GC).
-_WorkItem = tuple[_PoolState, Future, Callable[..., Any], tuple[Any, ...], dict[str, Any] | None]
+_WorkItem = tuple[_PoolState, Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any] | None]
 
 
 # Work waiting for (or running on) a worker, by task id. Ids are unique across
@@ -169,6 +169,33 @@ class ThreadPoolExecutor(_stdlib_thread.ThreadPoolExecutor):
     # Used to give each executor a unique default thread name prefix.
     _counter = itertools.count().__next__
 
+    # The constructor's types are typeshed's for the stdlib class: initargs
+    # must fit the initializer's parameters.
+    @overload
+    def __init__(
+        self,
+        max_workers: int | None = None,
+        thread_name_prefix: str = "",
+        initializer: Callable[[], object] | None = None,
+        initargs: tuple[()] = (),
+    ) -> None: ...
+    @overload
+    def __init__(
+        self,
+        max_workers: int | None = None,
+        thread_name_prefix: str = "",
+        *,
+        initializer: Callable[[*Ts], object],
+        initargs: tuple[*Ts],
+    ) -> None: ...
+    @overload
+    def __init__(
+        self,
+        max_workers: int | None,
+        thread_name_prefix: str,
+        initializer: Callable[[*Ts], object],
+        initargs: tuple[*Ts],
+    ) -> None: ...
     def __init__(
         self,
         max_workers: int | None = None,
@@ -187,7 +214,9 @@ class ThreadPoolExecutor(_stdlib_thread.ThreadPoolExecutor):
         self._thread_name_prefix = thread_name_prefix or (
             "ThreadPoolExecutor-%d" % self._counter()
         )
-        self._initializer = initializer
+        # typeshed declares Callable[..., None] here, narrower than it types
+        # the constructor's initializer.
+        self._initializer = initializer  # type: ignore[assignment]
         self._initargs = initargs
         # Open lazy maps (chunksize > 1): shutdown submits what they still owe.
         self._lazy_maps: weakref.WeakSet[_chunked_map.LazyChunkedMap] = weakref.WeakSet()
@@ -212,7 +241,7 @@ class ThreadPoolExecutor(_stdlib_thread.ThreadPoolExecutor):
         self._finalizer = weakref.finalize(self, _shutdown_nowait, pool_id)
         self._finalizer.atexit = False
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         if _native.forked:
             # Before the lock: a thread of the parent may have held it.
             if self._fallback is not None:
@@ -223,7 +252,7 @@ class ThreadPoolExecutor(_stdlib_thread.ThreadPoolExecutor):
         # is enough: a submit that races the exit hook is refused by Go.
         with state.shutdown_lock:
             refuse_submit(state.broken, BrokenThreadPool, state.shutdown, _global_shutdown)
-            future: Future[Any] = _future.Future()
+            future: Future[T] = _future.Future()
             task_id = next(_task_ids)
             _work_items[task_id] = (state, future, fn, args, kwargs or None)
             try:
@@ -238,13 +267,90 @@ class ThreadPoolExecutor(_stdlib_thread.ThreadPoolExecutor):
 
     submit.__doc__ = Executor.submit.__doc__
 
+    # Typed as builtins.map: fn must take what the iterables give. (typeshed
+    # types the stdlib's map with Callable[..., T], which checks nothing.)
+    @overload  # type: ignore[override]
     def map(
         self,
-        fn: Callable[..., Any],
+        fn: Callable[[T1], T],
+        iterable: Iterable[T1],
+        /,
+        *,
+        timeout: float | None = None,
+        chunksize: int = 1,
+    ) -> Iterator[T]: ...
+    @overload
+    def map(
+        self,
+        fn: Callable[[T1, T2], T],
+        iter1: Iterable[T1],
+        iter2: Iterable[T2],
+        /,
+        *,
+        timeout: float | None = None,
+        chunksize: int = 1,
+    ) -> Iterator[T]: ...
+    @overload
+    def map(
+        self,
+        fn: Callable[[T1, T2, T3], T],
+        iter1: Iterable[T1],
+        iter2: Iterable[T2],
+        iter3: Iterable[T3],
+        /,
+        *,
+        timeout: float | None = None,
+        chunksize: int = 1,
+    ) -> Iterator[T]: ...
+    @overload
+    def map(
+        self,
+        fn: Callable[[T1, T2, T3, T4], T],
+        iter1: Iterable[T1],
+        iter2: Iterable[T2],
+        iter3: Iterable[T3],
+        iter4: Iterable[T4],
+        /,
+        *,
+        timeout: float | None = None,
+        chunksize: int = 1,
+    ) -> Iterator[T]: ...
+    @overload
+    def map(
+        self,
+        fn: Callable[[T1, T2, T3, T4, T5], T],
+        iter1: Iterable[T1],
+        iter2: Iterable[T2],
+        iter3: Iterable[T3],
+        iter4: Iterable[T4],
+        iter5: Iterable[T5],
+        /,
+        *,
+        timeout: float | None = None,
+        chunksize: int = 1,
+    ) -> Iterator[T]: ...
+    @overload
+    def map(
+        self,
+        fn: Callable[..., T],
+        iter1: Iterable[Any],
+        iter2: Iterable[Any],
+        iter3: Iterable[Any],
+        iter4: Iterable[Any],
+        iter5: Iterable[Any],
+        iter6: Iterable[Any],
+        /,
         *iterables: Iterable[Any],
         timeout: float | None = None,
         chunksize: int = 1,
-    ) -> Iterator[Any]:
+    ) -> Iterator[T]: ...
+    def map(
+        self,
+        fn: Callable[..., T],
+        *iterables: Iterable[Any],
+        timeout: float | None = None,
+        chunksize: int = 1,
+    ) -> Iterator[T]:
         """Returns an iterator equivalent to map(fn, iter), as
         concurrent.futures.Executor.map.
 
@@ -312,9 +418,10 @@ class ThreadPoolExecutor(_stdlib_thread.ThreadPoolExecutor):
     shutdown.__doc__ = Executor.shutdown.__doc__
 
     # ---- read-only views of the stdlib's private attributes ----
+    # (typeshed declares them as writable attributes: hence the ignores)
 
     @property
-    def _threads(self) -> AbstractSet[Any]:
+    def _threads(self) -> AbstractSet[Any]:  # type: ignore[override]
         """The worker threads started (see gofutures._thread_views)."""
         if self._fallback is not None:
             return self._fallback._threads
@@ -322,20 +429,20 @@ class ThreadPoolExecutor(_stdlib_thread.ThreadPoolExecutor):
         return ThreadsView(state.threads, state.waiting, state.max_workers, state.settled)
 
     @property
-    def _work_queue(self) -> Any:
+    def _work_queue(self) -> Any:  # type: ignore[override]
         """``qsize()`` and ``empty()``: tasks waiting for a worker."""
         if self._fallback is not None:
             return self._fallback._work_queue
         return WorkQueueView(self._state.waiting)
 
     @property
-    def _broken(self) -> str | bool:
+    def _broken(self) -> str | bool:  # type: ignore[override]
         if self._fallback is not None:
             return self._fallback._broken
         return self._state.broken
 
     @property
-    def _shutdown(self) -> bool:
+    def _shutdown(self) -> bool:  # type: ignore[override]
         if self._fallback is not None:
             return self._fallback._shutdown
         return self._state.shutdown
@@ -401,7 +508,7 @@ def _python_exit() -> None:
 
 
 # Runs before threading joins non-daemon threads, like the stdlib's own hook.
-threading._register_atexit(_python_exit)
+threading._register_atexit(_python_exit)  # type: ignore[attr-defined]
 
 
 # ---- hooks called from C on worker threads (see gf_bridge.h) ----

@@ -33,7 +33,10 @@ type Config struct {
 	InitFds          []int    // sent to every worker with INIT, after its stdout and stderr; the caller owns them
 	Launcher         Launcher // how workers start
 	MaxPayload       int      // largest frame accepted from a worker; 0: wire.DefaultMaxPayload
-	StartTimeout     time.Duration
+	// StartTimeout is how long a launched worker has to connect and say
+	// HELLO; 0: 60 s (defaultStartTimeout). INIT and the initializer have
+	// no time limit, as in the stdlib.
+	StartTimeout time.Duration
 
 	// Alloc, if set, provides the buffers of result payloads (Event.Payload);
 	// Release, if set, is given every task payload once it has been written
@@ -92,7 +95,7 @@ func New(cfg Config) (*Pool, error) {
 		cfg.MaxPayload = wire.DefaultMaxPayload
 	}
 	if cfg.StartTimeout <= 0 {
-		cfg.StartTimeout = 60 * time.Second
+		cfg.StartTimeout = defaultStartTimeout
 	}
 	ln, address, err := listen()
 	if err != nil {

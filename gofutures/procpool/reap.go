@@ -4,11 +4,6 @@ import (
 	"time"
 )
 
-// lostStatusGrace is how long a slot whose worker's status was lost with
-// its zygote leaves the pool to the slot of that zygote (see
-// deferToKnownStatus). That slot learns its status at the same moment.
-const lostStatusGrace = 2 * time.Second
-
 // deferToKnownStatus gives way, when st was lost because the worker's zygote
 // had become another worker of this pool and died first, to that worker's
 // slot: it knows its worker's real status (say "exited with code 3", from an
@@ -69,6 +64,8 @@ func (s *slot) forget(proc Proc) {
 	s.exitMu.Unlock()
 }
 
-func (s *slot) exitStatus(proc Proc) ExitStatus { return s.waitExit(proc, 2*time.Second) }
+// exitStatus is the status of a worker whose connection ended unasked.
+func (s *slot) exitStatus(proc Proc) ExitStatus { return s.waitExit(proc, deathStatusWait) }
 
-func (s *slot) reap(proc Proc) { s.waitExit(proc, 5*time.Second) }
+// reap waits for a worker that should be exiting: no zombie is left.
+func (s *slot) reap(proc Proc) { s.waitExit(proc, reapWait) }

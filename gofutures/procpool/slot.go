@@ -147,7 +147,7 @@ func (s *slot) generation() bool {
 	if exiting { // EXIT sent: the worker ends the connection itself
 		select {
 		case <-readerDone:
-		case <-time.After(5 * time.Second):
+		case <-time.After(exitAfterExitFrame):
 			proc.Kill()
 		}
 	}

@@ -64,7 +64,7 @@ type forkReply struct {
 // AdoptZygote returns a launcher for a zygote that this process forked
 // itself (pid, with the command pipe's write end cmdFd and the reply pipe's
 // read end repFd), owned by one pool: Close ends it (closing its command
-// pipe, then SIGKILL if it has not exited within 5 s) and reaps it. The
+// pipe, then SIGKILL if it has not exited within zygoteCloseWait) and reaps it. The
 // pool's last worker may be the zygote itself (LaunchFinal).
 func AdoptZygote(pid, cmdFd, repFd int) (*ZygoteLauncher, error) {
 	proc, err := os.FindProcess(pid)
@@ -200,7 +200,7 @@ func (l *ZygoteLauncher) launch(token uint64, socket string, final bool) (Proc, 
 			l.mu.Lock()
 			err = l.dead
 			l.mu.Unlock()
-		case <-time.After(5 * time.Second):
+		case <-time.After(zygoteDeathWait):
 		}
 		return nil, fmt.Errorf("asking the zygote to fork: %w", err)
 	}
@@ -219,8 +219,8 @@ func (l *ZygoteLauncher) launch(token uint64, socket string, final bool) (Proc, 
 			l.procs[r.pid] = p
 		}
 		return p, nil
-	case <-time.After(60 * time.Second):
-		return nil, errors.New("the zygote did not answer a fork request within 60 s")
+	case <-time.After(forkReplyTimeout):
+		return nil, fmt.Errorf("the zygote did not answer a fork request within %d s", forkReplyTimeout/time.Second)
 	}
 }
 
@@ -331,12 +331,12 @@ func orphanStatus(pid int, zst ExitStatus, zygotePid int, becameWorker bool) Exi
 // over when its zygote died, this process being a child subreaper); it
 // reports false if pid is not this process's child. A worker gets SIGKILL
 // when its zygote dies, so the wait is short; one that was still between
-// fork and its PR_SET_PDEATHSIG gets it after 5 s.
+// fork and its PR_SET_PDEATHSIG gets it after adoptedReapWait.
 func reapAdopted(pid int) (ExitStatus, bool) {
 	if pid <= 0 || parentOf(pid) != os.Getpid() {
 		return ExitStatus{}, false
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(adoptedReapWait)
 	killed := false
 	for {
 		var ws syscall.WaitStatus
@@ -353,7 +353,7 @@ func reapAdopted(pid int) (ExitStatus, bool) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 			killed = true
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(adoptedReapPoll)
 	}
 }
 
@@ -413,7 +413,7 @@ func (l *ZygoteLauncher) reportExit(pid int, st ExitStatus) {
 }
 
 // Close implements Launcher: the zygote exits when its command pipe closes.
-// It waits (up to 5 s, then kills) so no zygote outlives the pool. Closing a
+// It waits (up to zygoteCloseWait, then kills) so no zygote outlives the pool. Closing a
 // shared zygote only ends the caller's use of it (see Acquire).
 func (l *ZygoteLauncher) Close() error {
 	l.mu.Lock()
@@ -430,7 +430,7 @@ func (l *ZygoteLauncher) Close() error {
 	toZ.Close()
 	select {
 	case <-l.waitErr:
-	case <-time.After(5 * time.Second):
+	case <-time.After(zygoteCloseWait):
 		if l.cmd != nil {
 			_ = l.cmd.Process.Kill()
 		} else if l.pid > 0 {

@@ -42,7 +42,7 @@ func (s *slot) feed(conn net.Conn) bool {
 		}
 		batch = s.takeLocked(batch[:0])
 		p.mu.Unlock()
-		if err := s.sendLocked(conn, batch, &buf); err != nil {
+		if err := s.sendBatch(conn, batch, &buf); err != nil {
 			// The reader sees the broken connection and reports the death.
 			p.mu.Lock()
 			for !s.dead && p.broken == "" {
@@ -79,22 +79,23 @@ func (s *slot) takeLocked(batch []task) []task {
 	return batch
 }
 
-// sendLocked sends a batch under the slot's send lock: the feed loop and
-// the reader (which sends the next task as soon as a result arrives, saving
-// a goroutine wake-up per task) both send.
-func (s *slot) sendLocked(conn net.Conn, batch []task, buf *[]byte) error {
+// sendBatch sends a batch under the slot's send lock (sendMu): the feed
+// loop and the reader (which sends the next task as soon as a result
+// arrives, saving a goroutine wake-up per task) both send. The caller must
+// not hold pool.mu: a write may block until the worker reads.
+func (s *slot) sendBatch(conn net.Conn, batch []task, buf *[]byte) error {
 	if len(batch) == 0 {
 		return nil
 	}
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
-	return s.send(conn, batch, buf)
+	return s.writeBatchLocked(conn, batch, buf)
 }
 
-// send writes a batch: small frames coalesced into one write, large
-// payloads and lent pieces written without copying. Every task of the batch
-// is released, written or not.
-func (s *slot) send(conn net.Conn, batch []task, buf *[]byte) error {
+// writeBatchLocked writes a batch: small frames coalesced into one write,
+// large payloads and lent pieces written without copying. Every task of the
+// batch is released, written or not. sendMu must be held.
+func (s *slot) writeBatchLocked(conn net.Conn, batch []task, buf *[]byte) error {
 	const coalesce = 64 << 10
 	b := (*buf)[:0]
 	var err error

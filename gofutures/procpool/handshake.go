@@ -37,7 +37,7 @@ func (s *slot) start() (Proc, net.Conn, *wire.Reader, error) {
 	case conn = <-hello:
 	case st := <-proc.Exited():
 		s.exitMu.Lock()
-		s.rememberExit(proc, st)
+		s.rememberExitLocked(proc, st)
 		s.exitMu.Unlock()
 		s.deferToKnownStatus(st)
 		return nil, nil, nil, fmt.Errorf("A process in the process pool was terminated abruptly while the future was running or pending (worker pid %d %s before it was ready)", proc.Pid(), st)

@@ -38,7 +38,7 @@ func (s *slot) read(conn net.Conn, reader *wire.Reader, proc Proc) {
 			p.mu.Unlock()
 			if known {
 				// The worker is free: send its next task before anything else.
-				_ = s.sendLocked(conn, next, &sendBuf) // a failure shows as a read error
+				_ = s.sendBatch(conn, next, &sendBuf) // a failure shows as a read error
 				clear(next)
 				nextBuf = next
 				p.events.push(Event{Kind: kind, ID: f.ID, Payload: f.Payload})

@@ -45,12 +45,12 @@ func (s *slot) waitExit(proc Proc, timeout time.Duration) ExitStatus {
 		proc.Kill()
 		st = <-proc.Exited()
 	}
-	s.rememberExit(proc, st)
+	s.rememberExitLocked(proc, st)
 	return st
 }
 
-// rememberExit caches proc's status; exitMu must be held.
-func (s *slot) rememberExit(proc Proc, st ExitStatus) {
+// rememberExitLocked caches proc's status; exitMu must be held.
+func (s *slot) rememberExitLocked(proc Proc, st ExitStatus) {
 	if s.exits == nil {
 		s.exits = map[Proc]ExitStatus{}
 	}

@@ -108,7 +108,9 @@ func (l *ZygoteLauncher) Acquire() bool {
 	return true
 }
 
-func (l *ZygoteLauncher) start() error {
+// startLocked executes the zygote on first use; later calls return why it
+// could not start, if it could not. l.mu must be held.
+func (l *ZygoteLauncher) startLocked() error {
 	if l.started {
 		return l.dead
 	}
@@ -170,7 +172,7 @@ func (l *ZygoteLauncher) LaunchFinal(token uint64, socket string) (Proc, error) 
 
 func (l *ZygoteLauncher) launch(token uint64, socket string, final bool) (Proc, error) {
 	l.mu.Lock()
-	if err := l.start(); err != nil {
+	if err := l.startLocked(); err != nil {
 		l.mu.Unlock()
 		return nil, fmt.Errorf("starting the zygote: %w", err)
 	}

@@ -164,7 +164,7 @@ type Pool struct {
 	spawned  sync.Cond     // broadcast when pending drops to 0
 	done     chan struct{} // closed once closed && nothing is live, pending or stopping
 
-	panicNext atomic.Bool // fault injection: the next task panics in Go
+	panicNext atomic.Bool // fault injection (faults.go): the next task panics in Go
 }
 
 // New returns a pool of at most max workers (max >= 1) made by newWorker.
@@ -200,26 +200,6 @@ func (p *Pool) Submit(id int64) error {
 	}
 	own := [1]int64{id}
 	return p.spawnAll(spawns, own[:])
-}
-
-// SubmitMany queues ids in order, as one Submit each but under one lock.
-// On an ErrNoThread error none of ids is queued.
-func (p *Pool) SubmitMany(ids []int64) error {
-	p.mu.Lock()
-	if err := p.admitLocked(); err != nil {
-		p.mu.Unlock()
-		return err
-	}
-	for _, id := range ids {
-		p.queue.push(id)
-	}
-	woken, spawns := p.wakeLocked(len(ids), nil, nil)
-	p.mu.Unlock()
-	unpark(woken)
-	if len(spawns) == 0 {
-		return nil
-	}
-	return p.spawnAll(spawns, ids)
 }
 
 // admitLocked returns the error Submit must return, if any. First it waits
@@ -442,23 +422,6 @@ func (p *Pool) closeDoneLocked() {
 	}
 }
 
-// Stats is a snapshot of a pool's counters.
-type Stats struct {
-	Workers, Idle, Queued int
-	Closed, Broken        bool
-}
-
-// Stats returns the pool's counters.
-func (p *Pool) Stats() Stats {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return Stats{Workers: p.live, Idle: len(p.idle), Queued: p.queue.len(), Closed: p.closed, Broken: p.broken}
-}
-
-// PanicNextTask makes the next task dequeued panic inside the pool instead of
-// running: fault injection for tests of panic recovery.
-func (p *Pool) PanicNextTask() { p.panicNext.Store(true) }
-
 // next blocks for the next task; ok is false when the worker should stop,
 // and then it already counts as exiting (exitLocked) and last says whether
 // it is the pool's last worker.
@@ -563,12 +526,6 @@ func (p *Pool) run(w Worker, id int64) (startFailed bool) {
 		panics.Try(func() { w.Fail(current, r) })
 	}
 	return err != nil
-}
-
-func (p *Pool) maybeInjectPanic() {
-	if p.panicNext.CompareAndSwap(true, false) {
-		panic("injected fault: task dequeued by a worker that panicked")
-	}
 }
 
 // tryNext takes the next task if one is queued.

@@ -195,13 +195,6 @@ func (p *Pool) Cancel(id uint64) bool {
 	return true
 }
 
-// Queued returns how many tasks wait for a worker (cancelled ones excluded).
-func (p *Pool) Queued() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.queued)
-}
-
 // Close asks the pool to finish: workers exit once the queue is empty and
 // their in-flight tasks are reported. Idempotent; does not wait (see Wait).
 func (p *Pool) Close() {
@@ -235,13 +228,6 @@ func (p *Pool) Wait(timeout time.Duration) bool {
 	case <-t.C:
 		return false
 	}
-}
-
-// Broken returns the reason the pool broke, or "".
-func (p *Pool) Broken() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.broken
 }
 
 // Pids returns the pids of the live workers.

@@ -36,7 +36,7 @@ func (r *Reader) SetAlloc(alloc func(n int) []byte) { r.alloc = alloc }
 //
 // r is read through a 64 KiB bufio.Reader (r itself is used if it already
 // is a *bufio.Reader at least that large), so the Reader may read ahead of
-// the frame it returns; Buffered reports how much.
+// the frame it returns: once r is wrapped, read it only through the Reader.
 func NewReader(r io.Reader, maxPayload int) *Reader {
 	limit := uint64(DefaultMaxPayload)
 	if maxPayload > 0 {
@@ -132,7 +132,3 @@ func (r *Reader) next() (Frame, error) {
 			kind, id, n, size, err)
 	}
 }
-
-// Buffered returns the number of bytes read from the underlying reader but
-// not yet returned as frames.
-func (r *Reader) Buffered() int { return r.br.Buffered() }

@@ -19,30 +19,39 @@ import (
 
 // ZygoteLauncher asks a helper process (the zygote: a Python interpreter
 // with the worker code imported and no Go runtime) to fork each worker. The
-// zygote is either started by the launcher (Argv: a fresh interpreter, shared
-// by every pool that asks for one, like multiprocessing's forkserver) or
-// adopted (AdoptZygote): forked from the program by Python when a pool
-// starts, like the 'fork' start method, and owned by that pool. A fork of a warm interpreter takes about a millisecond where a
-// fresh interpreter takes 40-450 ms, which is what makes worker replacement
-// (max_tasks_per_child) cheap.
+// zygote is either shared (NewSharedZygote: a fresh interpreter that the
+// launcher executes on first use and every pool that asks for one uses, like
+// multiprocessing's forkserver) or adopted (AdoptZygote): forked from the
+// program by Python when a pool starts, like the 'fork' start method, and
+// owned by that pool. A fork of a warm interpreter takes about a
+// millisecond where a fresh interpreter takes 40-450 ms, which is what makes
+// worker replacement (max_tasks_per_child) cheap.
 //
-// Line protocol on two pipes (the zygote's fds 3 and 4):
+// Line protocol on two pipes (a shared zygote's fds 3 and 4):
 //
 //	to zygote:   fork <token> <socket path> | become <token> <socket path>
 //	from zygote: forked <token> <pid> | error <token> <message> | exit <pid> <wait status>
 //
 // The zygote reaps its children and reports their wait status, so no zombie
-// is left and the pool learns how a worker ended. It dies with this process
-// (PR_SET_PDEATHSIG) and its children die with it (they set it too).
+// is left and the pool learns how a worker ended.
+//
+// No zygote sets PR_SET_PDEATHSIG: the signal follows the *thread* that
+// started the process, and a zygote outlives it (a shared zygote, the
+// spawner thread of the first pool that used it; an adopted one, whichever
+// Python thread started its pool). A zygote exits instead at the end of its
+// command pipe, whose write end this process holds (close-on-exec; a child
+// it forks without exec holds it too, until that child exits), so that end
+// comes when this process dies, however it dies. The workers a zygote
+// starts set PR_SET_PDEATHSIG, so they die with it.
 //
 // An adopted zygote may turn into a worker itself (LaunchFinal, "become"):
-// then no process is left over for a program that runs one pool.
+// then no process is left over for a program that runs one pool. It reads
+// no more commands; the end of its command pipe kills it (SIGKILL through
+// F_SETSIG) even while a task runs.
 type ZygoteLauncher struct {
-	Argv []string
-	Env  []string // nil: this process's environment
-
-	shared  bool // a fresh interpreter serving every pool: Close leaves it running
-	pid     int  // an adopted zygote's pid, 0 otherwise
+	argv    []string // the command that starts a shared zygote
+	shared  bool     // a fresh interpreter serving every pool: Close leaves it running
+	pid     int      // an adopted zygote's pid, 0 otherwise
 	mu      sync.Mutex
 	users   int  // pools that acquired it and have not closed it
 	spent   bool // it became a worker: it forks no more
@@ -83,11 +92,11 @@ func AdoptZygote(pid, cmdFd, repFd int) (*ZygoteLauncher, error) {
 	return l, nil
 }
 
-// NewSharedZygote returns a launcher that executes Argv as a zygote on first
+// NewSharedZygote returns a launcher that executes argv as a zygote on first
 // use and is shared by every pool: Close leaves it running, and it exits
 // when this process does (its command pipe closes).
 func NewSharedZygote(argv []string) *ZygoteLauncher {
-	return &ZygoteLauncher{Argv: argv, shared: true}
+	return &ZygoteLauncher{argv: argv, shared: true}
 }
 
 func (l *ZygoteLauncher) init() {
@@ -126,21 +135,13 @@ func (l *ZygoteLauncher) startLocked() error {
 		cmdW.Close()
 		return err
 	}
-	cmd := exec.Command(l.Argv[0], l.Argv[1:]...)
-	env := l.Env
-	if env == nil {
-		env = os.Environ()
-	}
-	cmd.Env = env
+	// No PR_SET_PDEATHSIG: it fires when the *thread* that started the
+	// child exits, and this zygote outlives the pool whose spawner thread
+	// starts it. It exits at the end of its command pipe instead, which
+	// comes when this process dies, however it dies.
+	cmd := exec.Command(l.argv[0], l.argv[1:]...)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{cmdR, repW} // fds 3 and 4
-	if !l.shared {
-		// A pool's own zygote dies with the thread that started it (the
-		// pool's spawner thread, which lives as long as the pool). A shared
-		// zygote outlives pools and their threads: it relies on the end of
-		// its command pipe, which comes when this process dies, however.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	}
 	err = cmd.Start()
 	cmdR.Close()
 	repW.Close()

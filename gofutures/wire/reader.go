@@ -70,11 +70,12 @@ func ParseHeader(h []byte) (kind Kind, id uint64, size uint64) {
 // allocated for the payload or read past the header.
 //
 // Cost: the header is decoded without allocating. The payload is allocated
-// afresh for every frame (exactly its declared length; nil when empty) so
-// the caller may keep it; a payload larger than the internal buffer is read
-// directly into that allocation, without an intermediate copy. Note that
-// the allocation happens as soon as a valid header arrives, so a peer can
-// make the Reader allocate up to the limit with a header's 17 bytes.
+// afresh for every frame, or taken from SetAlloc's function (exactly its
+// declared length; nil when empty), so the caller may keep it; a payload
+// larger than the internal buffer is read directly into that buffer,
+// without an intermediate copy. Note that the buffer is had as soon as a
+// valid header arrives, so a peer can make the Reader allocate up to the
+// limit with a header's 17 bytes.
 func (r *Reader) Next() (Frame, error) {
 	if r.err != nil {
 		return Frame{}, r.err

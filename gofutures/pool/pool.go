@@ -42,6 +42,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gofutures/gofutures/gofutures/internal/wait"
 	"github.com/gofutures/gofutures/gofutures/panics"
 )
 
@@ -386,28 +387,7 @@ func (p *Pool) Shutdown(cancel bool) []int64 {
 
 // Wait waits up to timeout (forever if negative) for every worker to stop
 // after Shutdown, and reports whether they all did.
-func (p *Pool) Wait(timeout time.Duration) bool {
-	if timeout < 0 {
-		<-p.done
-		return true
-	}
-	if timeout == 0 {
-		select {
-		case <-p.done:
-			return true
-		default:
-			return false
-		}
-	}
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case <-p.done:
-		return true
-	case <-t.C:
-		return false
-	}
-}
+func (p *Pool) Wait(timeout time.Duration) bool { return wait.Closed(p.done, timeout) }
 
 // Done is closed when the pool is shut down and all its workers stopped.
 func (p *Pool) Done() <-chan struct{} { return p.done }

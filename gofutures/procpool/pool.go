@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gofutures/gofutures/gofutures/internal/wait"
 	"github.com/gofutures/gofutures/gofutures/panics"
 	"github.com/gofutures/gofutures/gofutures/wire"
 )
@@ -214,21 +215,8 @@ func (p *Pool) Kill(reason string) { p.breakPool(reason) }
 func (p *Pool) NextEvents(buf []Event) ([]Event, bool) { return p.events.take(buf) }
 
 // Wait waits up to timeout (forever if negative) for the pool to finish:
-// every worker exited and was reaped, the zygote stopped, the socket removed.
-func (p *Pool) Wait(timeout time.Duration) bool {
-	if timeout < 0 {
-		<-p.finished
-		return true
-	}
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case <-p.finished:
-		return true
-	case <-t.C:
-		return false
-	}
-}
+// every worker exited and was reaped, the zygote stopped, the socket closed.
+func (p *Pool) Wait(timeout time.Duration) bool { return wait.Closed(p.finished, timeout) }
 
 // Pids returns the pids of the live workers.
 func (p *Pool) Pids() []int {

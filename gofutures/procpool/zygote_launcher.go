@@ -214,7 +214,7 @@ func (l *ZygoteLauncher) launch(token uint64, socket string, final bool) (Proc, 
 		}
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		p := &zygoteProc{pid: r.pid, exited: make(chan ExitStatus, 1)}
+		p := &zygoteProc{pid: r.pid, exitOnce: exitOnce{exited: make(chan ExitStatus, 1)}}
 		if st, ok := l.early[r.pid]; ok {
 			delete(l.early, r.pid)
 			p.report(st)
@@ -445,31 +445,10 @@ func (l *ZygoteLauncher) Close() error {
 }
 
 type zygoteProc struct {
-	pid    int
-	exited chan ExitStatus
-	mu     sync.Mutex
-	done   bool
-}
-
-func (p *zygoteProc) report(st ExitStatus) {
-	p.mu.Lock()
-	if p.done {
-		p.mu.Unlock()
-		return
-	}
-	p.done = true
-	p.mu.Unlock()
-	p.exited <- st
+	pid int
+	exitOnce
 }
 
 func (p *zygoteProc) Pid() int { return p.pid }
 
-func (p *zygoteProc) Kill() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.done {
-		_ = syscall.Kill(p.pid, syscall.SIGKILL)
-	}
-}
-
-func (p *zygoteProc) Exited() <-chan ExitStatus { return p.exited }
+func (p *zygoteProc) Kill() { p.killUnlessEnded(func() { _ = syscall.Kill(p.pid, syscall.SIGKILL) }) }

@@ -8,6 +8,7 @@ replacement, so each test asserts the same observable outcome for both.
 from __future__ import annotations
 
 import importlib
+import sys
 import threading
 import types
 from collections.abc import Iterator
@@ -25,20 +26,36 @@ def cf(request: pytest.FixtureRequest) -> types.ModuleType:
     """The module under test: ``concurrent.futures`` or ``gofutures``."""
     if request.param == "stdlib":
         return importlib.import_module("concurrent.futures")
+    return _installed_gofutures()
+
+
+# How the suite is meant to run: the package installed into the venv, and
+# pytest started with -P so that the repository root (where ``gofutures/``
+# holds the Go sources) is not on sys.path.
+_HOW_TO_RUN = "run `make install`, then `.venv/bin/python -P -m pytest` (or `make test`)"
+
+
+def _installed_gofutures() -> types.ModuleType:
+    """The installed gofutures package. A setup where it is missing, or
+    where ``gofutures`` is the Go source directory, fails the test with a
+    message that says so: never a skip, which would leave the run green
+    with half of the suite not run. Any other import error (a submodule or
+    the extension failing) propagates as it is."""
+    module: types.ModuleType | None = None
     try:
         module = importlib.import_module("gofutures")
     except ImportError as exc:
-        # Skip only when gofutures itself is missing; a broken gofutures (for
-        # example a failing import of one of its own submodules or of its
-        # native extension) must fail loudly instead.
         if exc.name != "gofutures":
             raise
-        pytest.skip("gofutures is not importable yet")
+    if module is None:
+        pytest.fail(f"gofutures is not installed in {sys.executable}: {_HOW_TO_RUN}", pytrace=False)
     if getattr(module, "__file__", None) is None:
-        # Only a namespace package was found (e.g. the Go source directory
-        # ``gofutures/`` without an ``__init__.py``): the Python package
-        # itself does not exist yet.
-        pytest.skip("gofutures is not importable yet (namespace package only)")
+        where = ", ".join(getattr(module, "__path__", []))
+        pytest.fail(
+            f"gofutures resolves to {where}, a directory without __init__.py (the Go "
+            f"sources?), not the installed package: {_HOW_TO_RUN}",
+            pytrace=False,
+        )
     return module
 
 

@@ -133,10 +133,3 @@ func Trim() {
 		C.free(p)
 	}
 }
-
-// Stats reports the blocks handed out and the bytes kept for reuse.
-func Stats() (inUse int, cachedBytes int) {
-	mu.Lock()
-	defer mu.Unlock()
-	return len(live), cached
-}

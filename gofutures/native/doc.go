@@ -10,6 +10,9 @@
 //     "go panic:" and carries the Go stack, so the interpreter survives;
 //   - errors start with a kind prefix ("shutdown: ", "broken: ", "invalid: ")
 //     that the Python side maps onto the stdlib exception classes.
+//
+// The functions in testhooks.go are for gofutures' own tests (fault
+// injection, a goroutine count), not part of the API.
 package native
 
 // gopyh is what the generated bindings import; importing it here keeps the

@@ -23,8 +23,9 @@ func ProcPoolClose(id int64) (ok bool, err error) {
 	return true, nil
 }
 
-// ProcPoolJoin waits up to timeoutMs (forever if negative) for pool id to
-// finish: workers exited and reaped, results delivered.
+// ProcPoolJoin waits for pool id to finish (results delivered, workers
+// exited and reaped) and reports whether it did; it gives up after at most
+// twice timeoutMs (see pybridge.JoinProcPool), never if negative.
 func ProcPoolJoin(id int64, timeoutMs int64) (done bool, err error) {
 	defer panics.Catch(&err)
 	return pybridge.JoinProcPool(id, time.Duration(timeoutMs)*time.Millisecond), nil

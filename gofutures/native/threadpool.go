@@ -45,16 +45,3 @@ func ThreadPoolJoin(id int64, timeoutMs int64) (done bool, err error) {
 	}
 	return p.Wait(time.Duration(timeoutMs) * time.Millisecond), nil
 }
-
-// ThreadPoolPanicNextTask makes the next task of pool id panic inside Go:
-// fault injection, so tests can check that a Go panic in a worker becomes a
-// Python exception on that task's future.
-func ThreadPoolPanicNextTask(id int64) (ok bool, err error) {
-	defer panics.Catch(&err)
-	p, err := pybridge.ThreadPoolOrError(id)
-	if err != nil {
-		return false, err
-	}
-	p.PanicNextTask()
-	return true, nil
-}

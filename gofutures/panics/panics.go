@@ -15,8 +15,9 @@ type Recovered struct {
 	Stack []byte
 }
 
-// Error implements error. The message starts with the panic value and ends
-// with the Go stack.
+// Error implements error. The message is "go panic: ", the panic value, a
+// blank line and the Go stack; the Python side recognizes a Go panic by
+// that prefix.
 func (r *Recovered) Error() string {
 	return fmt.Sprintf("go panic: %v\n\n%s", r.Value, r.Stack)
 }

@@ -42,6 +42,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gofutures/gofutures/gofutures/internal/wait"
 	"github.com/gofutures/gofutures/gofutures/panics"
 )
 
@@ -164,7 +165,7 @@ type Pool struct {
 	spawned  sync.Cond     // broadcast when pending drops to 0
 	done     chan struct{} // closed once closed && nothing is live, pending or stopping
 
-	panicNext atomic.Bool // fault injection: the next task panics in Go
+	panicNext atomic.Bool // fault injection (faults.go): the next task panics in Go
 }
 
 // New returns a pool of at most max workers (max >= 1) made by newWorker.
@@ -200,26 +201,6 @@ func (p *Pool) Submit(id int64) error {
 	}
 	own := [1]int64{id}
 	return p.spawnAll(spawns, own[:])
-}
-
-// SubmitMany queues ids in order, as one Submit each but under one lock.
-// On an ErrNoThread error none of ids is queued.
-func (p *Pool) SubmitMany(ids []int64) error {
-	p.mu.Lock()
-	if err := p.admitLocked(); err != nil {
-		p.mu.Unlock()
-		return err
-	}
-	for _, id := range ids {
-		p.queue.push(id)
-	}
-	woken, spawns := p.wakeLocked(len(ids), nil, nil)
-	p.mu.Unlock()
-	unpark(woken)
-	if len(spawns) == 0 {
-		return nil
-	}
-	return p.spawnAll(spawns, ids)
 }
 
 // admitLocked returns the error Submit must return, if any. First it waits
@@ -406,28 +387,7 @@ func (p *Pool) Shutdown(cancel bool) []int64 {
 
 // Wait waits up to timeout (forever if negative) for every worker to stop
 // after Shutdown, and reports whether they all did.
-func (p *Pool) Wait(timeout time.Duration) bool {
-	if timeout < 0 {
-		<-p.done
-		return true
-	}
-	if timeout == 0 {
-		select {
-		case <-p.done:
-			return true
-		default:
-			return false
-		}
-	}
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case <-p.done:
-		return true
-	case <-t.C:
-		return false
-	}
-}
+func (p *Pool) Wait(timeout time.Duration) bool { return wait.Closed(p.done, timeout) }
 
 // Done is closed when the pool is shut down and all its workers stopped.
 func (p *Pool) Done() <-chan struct{} { return p.done }
@@ -441,23 +401,6 @@ func (p *Pool) closeDoneLocked() {
 		}
 	}
 }
-
-// Stats is a snapshot of a pool's counters.
-type Stats struct {
-	Workers, Idle, Queued int
-	Closed, Broken        bool
-}
-
-// Stats returns the pool's counters.
-func (p *Pool) Stats() Stats {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return Stats{Workers: p.live, Idle: len(p.idle), Queued: p.queue.len(), Closed: p.closed, Broken: p.broken}
-}
-
-// PanicNextTask makes the next task dequeued panic inside the pool instead of
-// running: fault injection for tests of panic recovery.
-func (p *Pool) PanicNextTask() { p.panicNext.Store(true) }
 
 // next blocks for the next task; ok is false when the worker should stop,
 // and then it already counts as exiting (exitLocked) and last says whether
@@ -563,12 +506,6 @@ func (p *Pool) run(w Worker, id int64) (startFailed bool) {
 		panics.Try(func() { w.Fail(current, r) })
 	}
 	return err != nil
-}
-
-func (p *Pool) maybeInjectPanic() {
-	if p.panicNext.CompareAndSwap(true, false) {
-		panic("injected fault: task dequeued by a worker that panicked")
-	}
 }
 
 // tryNext takes the next task if one is queued.

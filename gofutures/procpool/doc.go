@@ -13,8 +13,13 @@
 // abstract namespace: no file, no TMPDIR; see listen) and proves who it is
 // with the token it was started with (HELLO) and its peer credentials (this
 // uid, the pid the launcher started), receives INIT (the pickled
-// initializer) and answers READY. A slot keeps up to Depth tasks in
-// flight on its worker so the worker never waits for a round trip.
+// initializer) and answers READY. A slot keeps up to Config.Depth tasks in
+// flight on its worker (2 by default). ProcessPoolExecutor asks for 1, as
+// the stdlib's workers take one task at a time from a shared queue: a task
+// never waits behind a busy worker while another is idle. The slot's
+// reader then sends the next queued task as soon as a result arrives, so
+// between two tasks a worker waits for one exchange on its socket, never
+// for Python.
 //
 // Failure contract (the stdlib's): a worker that dies while the pool is not
 // shutting it down, or whose initializer fails, breaks the pool (the reason

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"sync"
 	"syscall"
 
 	"github.com/gofutures/gofutures/gofutures/panics"
@@ -38,12 +37,12 @@ func (l *ExecLauncher) Launch(token uint64, socket string) (Proc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	p := &execProc{cmd: cmd, exited: make(chan ExitStatus, 1)}
+	p := &execProc{cmd: cmd, exitOnce: exitOnce{exited: make(chan ExitStatus, 1)}}
 	panics.Go(p.wait, func(r *panics.Recovered) {
 		// No zombie: end it and wait (an error if Wait itself did already).
 		_ = cmd.Process.Kill()
 		_, _ = cmd.Process.Wait()
-		p.finish(unknownStatus("internal error waiting for it: " + r.Error()))
+		p.report(unknownStatus("internal error waiting for it: " + r.Error()))
 	})
 	return p, nil
 }
@@ -52,10 +51,8 @@ func (l *ExecLauncher) Launch(token uint64, socket string) (Proc, error) {
 func (l *ExecLauncher) Close() error { return nil }
 
 type execProc struct {
-	cmd    *exec.Cmd
-	exited chan ExitStatus
-	done   bool
-	mu     sync.Mutex
+	cmd *exec.Cmd
+	exitOnce
 }
 
 // wait reports the worker's exit. When the program ignores SIGCHLD the
@@ -72,29 +69,9 @@ func (p *execProc) wait() {
 	} else if err != nil && !errors.Is(err, syscall.ECHILD) {
 		st = unknownStatus("waiting for it failed: " + err.Error())
 	}
-	p.finish(st)
-}
-
-// finish reports st once.
-func (p *execProc) finish(st ExitStatus) {
-	p.mu.Lock()
-	if p.done {
-		p.mu.Unlock()
-		return
-	}
-	p.done = true
-	p.mu.Unlock()
-	p.exited <- st
+	p.report(st)
 }
 
 func (p *execProc) Pid() int { return p.cmd.Process.Pid }
 
-func (p *execProc) Kill() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.done {
-		_ = p.cmd.Process.Kill()
-	}
-}
-
-func (p *execProc) Exited() <-chan ExitStatus { return p.exited }
+func (p *execProc) Kill() { p.killUnlessEnded(func() { _ = p.cmd.Process.Kill() }) }

@@ -2,6 +2,23 @@ package procpool
 
 import "sync/atomic"
 
+// Test-only API, compiled into the tests only: fault injection and what
+// the tests in package procpool_test observe of a pool.
+
+// Queued returns how many tasks wait for a worker (cancelled ones excluded).
+func (p *Pool) Queued() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.queued)
+}
+
+// Broken returns the reason the pool broke, or "".
+func (p *Pool) Broken() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.broken
+}
+
 // PanicOnceAt makes the next goroutine of the package that reaches site
 // (see hook) panic, once; PanicOnceAt("") removes the hook.
 func PanicOnceAt(site string) {

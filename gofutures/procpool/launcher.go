@@ -2,6 +2,7 @@ package procpool
 
 import (
 	"fmt"
+	"sync"
 	"syscall"
 )
 
@@ -48,6 +49,39 @@ type ExitStatus struct {
 	// same pool (whose own status is known): the pool reports that one.
 	LostWith int
 }
+
+// exitOnce is the exit half of a Proc: it delivers the exit status once, and
+// lets the process be signalled only until then (once the status is known
+// the process has been reaped, and its pid may be another process's).
+type exitOnce struct {
+	mu     sync.Mutex
+	ended  bool
+	exited chan ExitStatus // buffered (1): report never blocks
+}
+
+// report delivers st, unless a status was delivered already.
+func (e *exitOnce) report(st ExitStatus) {
+	e.mu.Lock()
+	if e.ended {
+		e.mu.Unlock()
+		return
+	}
+	e.ended = true
+	e.mu.Unlock()
+	e.exited <- st
+}
+
+// killUnlessEnded calls kill unless the exit status was delivered.
+func (e *exitOnce) killUnlessEnded(kill func()) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.ended {
+		kill()
+	}
+}
+
+// Exited implements Proc.
+func (e *exitOnce) Exited() <-chan ExitStatus { return e.exited }
 
 // unknownStatus is the status of a process that ended with no status known.
 func unknownStatus(why string) ExitStatus { return ExitStatus{Unknown: true, Why: why} }

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gofutures/gofutures/gofutures/internal/wait"
 	"github.com/gofutures/gofutures/gofutures/panics"
 	"github.com/gofutures/gofutures/gofutures/wire"
 )
@@ -33,7 +34,10 @@ type Config struct {
 	InitFds          []int    // sent to every worker with INIT, after its stdout and stderr; the caller owns them
 	Launcher         Launcher // how workers start
 	MaxPayload       int      // largest frame accepted from a worker; 0: wire.DefaultMaxPayload
-	StartTimeout     time.Duration
+	// StartTimeout is how long a launched worker has to connect and say
+	// HELLO; 0: 60 s (defaultStartTimeout). INIT and the initializer have
+	// no time limit, as in the stdlib.
+	StartTimeout time.Duration
 
 	// Alloc, if set, provides the buffers of result payloads (Event.Payload);
 	// Release, if set, is given every task payload once it has been written
@@ -92,7 +96,7 @@ func New(cfg Config) (*Pool, error) {
 		cfg.MaxPayload = wire.DefaultMaxPayload
 	}
 	if cfg.StartTimeout <= 0 {
-		cfg.StartTimeout = 60 * time.Second
+		cfg.StartTimeout = defaultStartTimeout
 	}
 	ln, address, err := listen()
 	if err != nil {
@@ -192,13 +196,6 @@ func (p *Pool) Cancel(id uint64) bool {
 	return true
 }
 
-// Queued returns how many tasks wait for a worker (cancelled ones excluded).
-func (p *Pool) Queued() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.queued)
-}
-
 // Close asks the pool to finish: workers exit once the queue is empty and
 // their in-flight tasks are reported. Idempotent; does not wait (see Wait).
 func (p *Pool) Close() {
@@ -218,28 +215,8 @@ func (p *Pool) Kill(reason string) { p.breakPool(reason) }
 func (p *Pool) NextEvents(buf []Event) ([]Event, bool) { return p.events.take(buf) }
 
 // Wait waits up to timeout (forever if negative) for the pool to finish:
-// every worker exited and was reaped, the zygote stopped, the socket removed.
-func (p *Pool) Wait(timeout time.Duration) bool {
-	if timeout < 0 {
-		<-p.finished
-		return true
-	}
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case <-p.finished:
-		return true
-	case <-t.C:
-		return false
-	}
-}
-
-// Broken returns the reason the pool broke, or "".
-func (p *Pool) Broken() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.broken
-}
+// every worker exited and was reaped, the zygote stopped, the socket closed.
+func (p *Pool) Wait(timeout time.Duration) bool { return wait.Closed(p.finished, timeout) }
 
 // Pids returns the pids of the live workers.
 func (p *Pool) Pids() []int {

@@ -19,30 +19,39 @@ import (
 
 // ZygoteLauncher asks a helper process (the zygote: a Python interpreter
 // with the worker code imported and no Go runtime) to fork each worker. The
-// zygote is either started by the launcher (Argv: a fresh interpreter, shared
-// by every pool that asks for one, like multiprocessing's forkserver) or
-// adopted (AdoptZygote): forked from the program by Python when a pool
-// starts, like the 'fork' start method, and owned by that pool. A fork of a warm interpreter takes about a millisecond where a
-// fresh interpreter takes 40-450 ms, which is what makes worker replacement
-// (max_tasks_per_child) cheap.
+// zygote is either shared (NewSharedZygote: a fresh interpreter that the
+// launcher executes on first use and every pool that asks for one uses, like
+// multiprocessing's forkserver) or adopted (AdoptZygote): forked from the
+// program by Python when a pool starts, like the 'fork' start method, and
+// owned by that pool. A fork of a warm interpreter takes about a
+// millisecond where a fresh interpreter takes 40-450 ms, which is what makes
+// worker replacement (max_tasks_per_child) cheap.
 //
-// Line protocol on two pipes (the zygote's fds 3 and 4):
+// Line protocol on two pipes (a shared zygote's fds 3 and 4):
 //
 //	to zygote:   fork <token> <socket path> | become <token> <socket path>
 //	from zygote: forked <token> <pid> | error <token> <message> | exit <pid> <wait status>
 //
 // The zygote reaps its children and reports their wait status, so no zombie
-// is left and the pool learns how a worker ended. It dies with this process
-// (PR_SET_PDEATHSIG) and its children die with it (they set it too).
+// is left and the pool learns how a worker ended.
+//
+// No zygote sets PR_SET_PDEATHSIG: the signal follows the *thread* that
+// started the process, and a zygote outlives it (a shared zygote, the
+// spawner thread of the first pool that used it; an adopted one, whichever
+// Python thread started its pool). A zygote exits instead at the end of its
+// command pipe, whose write end this process holds (close-on-exec; a child
+// it forks without exec holds it too, until that child exits), so that end
+// comes when this process dies, however it dies. The workers a zygote
+// starts set PR_SET_PDEATHSIG, so they die with it.
 //
 // An adopted zygote may turn into a worker itself (LaunchFinal, "become"):
-// then no process is left over for a program that runs one pool.
+// then no process is left over for a program that runs one pool. It reads
+// no more commands; the end of its command pipe kills it (SIGKILL through
+// F_SETSIG) even while a task runs.
 type ZygoteLauncher struct {
-	Argv []string
-	Env  []string // nil: this process's environment
-
-	shared  bool // a fresh interpreter serving every pool: Close leaves it running
-	pid     int  // an adopted zygote's pid, 0 otherwise
+	argv    []string // the command that starts a shared zygote
+	shared  bool     // a fresh interpreter serving every pool: Close leaves it running
+	pid     int      // an adopted zygote's pid, 0 otherwise
 	mu      sync.Mutex
 	users   int  // pools that acquired it and have not closed it
 	spent   bool // it became a worker: it forks no more
@@ -64,7 +73,7 @@ type forkReply struct {
 // AdoptZygote returns a launcher for a zygote that this process forked
 // itself (pid, with the command pipe's write end cmdFd and the reply pipe's
 // read end repFd), owned by one pool: Close ends it (closing its command
-// pipe, then SIGKILL if it has not exited within 5 s) and reaps it. The
+// pipe, then SIGKILL if it has not exited within zygoteCloseWait) and reaps it. The
 // pool's last worker may be the zygote itself (LaunchFinal).
 func AdoptZygote(pid, cmdFd, repFd int) (*ZygoteLauncher, error) {
 	proc, err := os.FindProcess(pid)
@@ -83,11 +92,11 @@ func AdoptZygote(pid, cmdFd, repFd int) (*ZygoteLauncher, error) {
 	return l, nil
 }
 
-// NewSharedZygote returns a launcher that executes Argv as a zygote on first
+// NewSharedZygote returns a launcher that executes argv as a zygote on first
 // use and is shared by every pool: Close leaves it running, and it exits
 // when this process does (its command pipe closes).
 func NewSharedZygote(argv []string) *ZygoteLauncher {
-	return &ZygoteLauncher{Argv: argv, shared: true}
+	return &ZygoteLauncher{argv: argv, shared: true}
 }
 
 func (l *ZygoteLauncher) init() {
@@ -108,7 +117,9 @@ func (l *ZygoteLauncher) Acquire() bool {
 	return true
 }
 
-func (l *ZygoteLauncher) start() error {
+// startLocked executes the zygote on first use; later calls return why it
+// could not start, if it could not. l.mu must be held.
+func (l *ZygoteLauncher) startLocked() error {
 	if l.started {
 		return l.dead
 	}
@@ -124,21 +135,13 @@ func (l *ZygoteLauncher) start() error {
 		cmdW.Close()
 		return err
 	}
-	cmd := exec.Command(l.Argv[0], l.Argv[1:]...)
-	env := l.Env
-	if env == nil {
-		env = os.Environ()
-	}
-	cmd.Env = env
+	// No PR_SET_PDEATHSIG: it fires when the *thread* that started the
+	// child exits, and this zygote outlives the pool whose spawner thread
+	// starts it. It exits at the end of its command pipe instead, which
+	// comes when this process dies, however it dies.
+	cmd := exec.Command(l.argv[0], l.argv[1:]...)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{cmdR, repW} // fds 3 and 4
-	if !l.shared {
-		// A pool's own zygote dies with the thread that started it (the
-		// pool's spawner thread, which lives as long as the pool). A shared
-		// zygote outlives pools and their threads: it relies on the end of
-		// its command pipe, which comes when this process dies, however.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	}
 	err = cmd.Start()
 	cmdR.Close()
 	repW.Close()
@@ -170,7 +173,7 @@ func (l *ZygoteLauncher) LaunchFinal(token uint64, socket string) (Proc, error) 
 
 func (l *ZygoteLauncher) launch(token uint64, socket string, final bool) (Proc, error) {
 	l.mu.Lock()
-	if err := l.start(); err != nil {
+	if err := l.startLocked(); err != nil {
 		l.mu.Unlock()
 		return nil, fmt.Errorf("starting the zygote: %w", err)
 	}
@@ -200,7 +203,7 @@ func (l *ZygoteLauncher) launch(token uint64, socket string, final bool) (Proc, 
 			l.mu.Lock()
 			err = l.dead
 			l.mu.Unlock()
-		case <-time.After(5 * time.Second):
+		case <-time.After(zygoteDeathWait):
 		}
 		return nil, fmt.Errorf("asking the zygote to fork: %w", err)
 	}
@@ -211,7 +214,7 @@ func (l *ZygoteLauncher) launch(token uint64, socket string, final bool) (Proc, 
 		}
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		p := &zygoteProc{pid: r.pid, exited: make(chan ExitStatus, 1)}
+		p := &zygoteProc{pid: r.pid, exitOnce: exitOnce{exited: make(chan ExitStatus, 1)}}
 		if st, ok := l.early[r.pid]; ok {
 			delete(l.early, r.pid)
 			p.report(st)
@@ -219,8 +222,8 @@ func (l *ZygoteLauncher) launch(token uint64, socket string, final bool) (Proc, 
 			l.procs[r.pid] = p
 		}
 		return p, nil
-	case <-time.After(60 * time.Second):
-		return nil, errors.New("the zygote did not answer a fork request within 60 s")
+	case <-time.After(forkReplyTimeout):
+		return nil, fmt.Errorf("the zygote did not answer a fork request within %d s", forkReplyTimeout/time.Second)
 	}
 }
 
@@ -331,12 +334,12 @@ func orphanStatus(pid int, zst ExitStatus, zygotePid int, becameWorker bool) Exi
 // over when its zygote died, this process being a child subreaper); it
 // reports false if pid is not this process's child. A worker gets SIGKILL
 // when its zygote dies, so the wait is short; one that was still between
-// fork and its PR_SET_PDEATHSIG gets it after 5 s.
+// fork and its PR_SET_PDEATHSIG gets it after adoptedReapWait.
 func reapAdopted(pid int) (ExitStatus, bool) {
 	if pid <= 0 || parentOf(pid) != os.Getpid() {
 		return ExitStatus{}, false
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(adoptedReapWait)
 	killed := false
 	for {
 		var ws syscall.WaitStatus
@@ -353,7 +356,7 @@ func reapAdopted(pid int) (ExitStatus, bool) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 			killed = true
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(adoptedReapPoll)
 	}
 }
 
@@ -413,7 +416,7 @@ func (l *ZygoteLauncher) reportExit(pid int, st ExitStatus) {
 }
 
 // Close implements Launcher: the zygote exits when its command pipe closes.
-// It waits (up to 5 s, then kills) so no zygote outlives the pool. Closing a
+// It waits (up to zygoteCloseWait, then kills) so no zygote outlives the pool. Closing a
 // shared zygote only ends the caller's use of it (see Acquire).
 func (l *ZygoteLauncher) Close() error {
 	l.mu.Lock()
@@ -430,7 +433,7 @@ func (l *ZygoteLauncher) Close() error {
 	toZ.Close()
 	select {
 	case <-l.waitErr:
-	case <-time.After(5 * time.Second):
+	case <-time.After(zygoteCloseWait):
 		if l.cmd != nil {
 			_ = l.cmd.Process.Kill()
 		} else if l.pid > 0 {
@@ -442,31 +445,10 @@ func (l *ZygoteLauncher) Close() error {
 }
 
 type zygoteProc struct {
-	pid    int
-	exited chan ExitStatus
-	mu     sync.Mutex
-	done   bool
-}
-
-func (p *zygoteProc) report(st ExitStatus) {
-	p.mu.Lock()
-	if p.done {
-		p.mu.Unlock()
-		return
-	}
-	p.done = true
-	p.mu.Unlock()
-	p.exited <- st
+	pid int
+	exitOnce
 }
 
 func (p *zygoteProc) Pid() int { return p.pid }
 
-func (p *zygoteProc) Kill() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.done {
-		_ = syscall.Kill(p.pid, syscall.SIGKILL)
-	}
-}
-
-func (p *zygoteProc) Exited() <-chan ExitStatus { return p.exited }
+func (p *zygoteProc) Kill() { p.killUnlessEnded(func() { _ = syscall.Kill(p.pid, syscall.SIGKILL) }) }

@@ -169,8 +169,10 @@ func ProcPool(id int64) (*procpool.Pool, bool) {
 	return e.(*procEntry).pool, true
 }
 
-// JoinProcPool waits up to timeout (forever if negative) for the pool's
-// workers and pump to finish.
+// JoinProcPool waits for the pool's pump to deliver its last events, up to
+// timeout, then for its workers to be reaped, up to timeout again: up to
+// twice timeout in all (forever if negative). Python calls it in short
+// slices (see _native.join), so the bound is not worth a shared deadline.
 func JoinProcPool(id int64, timeout time.Duration) bool {
 	v, ok := procPools.Load(id)
 	if !ok {

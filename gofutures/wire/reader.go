@@ -36,7 +36,7 @@ func (r *Reader) SetAlloc(alloc func(n int) []byte) { r.alloc = alloc }
 //
 // r is read through a 64 KiB bufio.Reader (r itself is used if it already
 // is a *bufio.Reader at least that large), so the Reader may read ahead of
-// the frame it returns; Buffered reports how much.
+// the frame it returns: once r is wrapped, read it only through the Reader.
 func NewReader(r io.Reader, maxPayload int) *Reader {
 	limit := uint64(DefaultMaxPayload)
 	if maxPayload > 0 {
@@ -70,11 +70,12 @@ func ParseHeader(h []byte) (kind Kind, id uint64, size uint64) {
 // allocated for the payload or read past the header.
 //
 // Cost: the header is decoded without allocating. The payload is allocated
-// afresh for every frame (exactly its declared length; nil when empty) so
-// the caller may keep it; a payload larger than the internal buffer is read
-// directly into that allocation, without an intermediate copy. Note that
-// the allocation happens as soon as a valid header arrives, so a peer can
-// make the Reader allocate up to the limit with a header's 17 bytes.
+// afresh for every frame, or taken from SetAlloc's function (exactly its
+// declared length; nil when empty), so the caller may keep it; a payload
+// larger than the internal buffer is read directly into that buffer,
+// without an intermediate copy. Note that the buffer is had as soon as a
+// valid header arrives, so a peer can make the Reader allocate up to the
+// limit with a header's 17 bytes.
 func (r *Reader) Next() (Frame, error) {
 	if r.err != nil {
 		return Frame{}, r.err
@@ -132,7 +133,3 @@ func (r *Reader) next() (Frame, error) {
 			kind, id, n, size, err)
 	}
 }
-
-// Buffered returns the number of bytes read from the underlying reader but
-// not yet returned as frames.
-func (r *Reader) Buffered() int { return r.br.Buffered() }

@@ -99,8 +99,10 @@ func (k Kind) String() string {
 type Frame struct {
 	Kind Kind
 	ID   uint64
-	// Payload is owned by the caller (Reader.Next allocates it afresh for
-	// every frame); it is nil when the frame has no payload.
+	// Payload is owned by the caller: Reader.Next allocates it afresh for
+	// every frame, or takes it from the function given to Reader.SetAlloc
+	// (then it is whatever that returned, for the caller to give back). It
+	// is nil when the frame has no payload.
 	Payload []byte
 }
 

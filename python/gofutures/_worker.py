@@ -1,10 +1,22 @@
 """The worker process: runs calls sent by the Go supervisor.
 
-Started either by the zygote (``serve`` in a forked child) or as a fresh
-interpreter (``python -m gofutures._worker``). It connects to the pool's
-socket, says HELLO with its token, runs the initializer from INIT, answers
-READY, then runs TASK frames in order until EXIT or the end of the
-connection. It never imports the Go extension.
+Started in one of three ways:
+
+- forked by a zygote (``_zygote._Zygote.fork_worker``), which calls ``serve``
+  in the child;
+- as the zygote itself, which turns into a pool's last worker
+  (``_zygote._Zygote.become``, also calling ``serve``);
+- as a fresh interpreter running ``main`` (the pool's socket and token in
+  ``GOFUTURES_SOCKET`` and ``GOFUTURES_TOKEN``): executed by the Go
+  supervisor for the 'spawn' start method, or by a zygote that runs more
+  than one thread and so must not fork (``_zygote._Zygote.spawn_worker``).
+  Its command line is ``_command.argv("_worker", ...)``: multiprocessing's
+  executable with the program's interpreter flags and ``-c`` with a
+  bootstrap that puts the program's ``sys.path`` first, not ``-m``.
+
+It connects to the pool's socket, says HELLO with its token, runs the
+initializer from INIT, answers READY, then runs TASK frames in order until
+EXIT or the end of the connection. It never imports the Go extension.
 """
 
 from __future__ import annotations

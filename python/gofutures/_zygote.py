@@ -6,9 +6,11 @@ Two ways to get one:
   start method starts: its workers start as forks of the program, as the
   stdlib's fork workers do, in about a millisecond each. It serves that pool
   only. It never calls Go, even when the program had loaded it.
-- The Go supervisor executes ``python -m gofutures._zygote`` (``main``): a
-  fresh interpreter, like the 'forkserver' start method, serving every pool
-  that asks for one.
+- The Go supervisor executes a fresh interpreter that runs ``main``
+  (``_command.argv("_zygote", ...)``: multiprocessing's executable with the
+  program's interpreter flags and ``-c`` with a bootstrap that puts the
+  program's ``sys.path`` first; its pipes are fds 3 and 4), like the
+  'forkserver' start method, serving every pool that asks for one.
 
 It talks over two pipes (stdout and stderr stay the user's, so workers print
 where the parent prints):
@@ -23,7 +25,12 @@ its workers, as with the stdlib's 'fork'.
 
 It reaps its children (SIGCHLD) and reports how each ended. It exits when the
 command pipe closes (so when its parent dies, however it dies), and its
-children die with it (PR_SET_PDEATHSIG).
+children die with it (PR_SET_PDEATHSIG, which each worker sets for itself).
+The zygote does not set PR_SET_PDEATHSIG: that follows the thread that started
+a process, and a zygote outlives it (a fresh zygote, the Go thread of the pool
+that started it; a fork of the program, the thread that started its pool).
+One that became a worker reads no more commands: the end of the command pipe
+kills it instead (SIGKILL through F_SETSIG, ``_kill_on_hangup``).
 
 It never forks while it runs more than one thread: a fork copies the other
 threads' locks in whatever state they are, and a worker that needs one waits

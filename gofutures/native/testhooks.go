@@ -1,0 +1,43 @@
+package native
+
+import (
+	"runtime"
+
+	"github.com/gofutures/gofutures/gofutures/panics"
+	"github.com/gofutures/gofutures/gofutures/pybridge"
+)
+
+// Test hooks: not part of gofutures' API, and called by nothing but
+// Python's test suite (tests/test_runtime.py, through the private
+// gofutures._native.call). gopy exports every exported function of this
+// package, so they are in the extension; they stay there, and not behind a
+// build tag, because the suite tests the extension users install, not a
+// special build. Each is harmless if called: it reads a counter, or makes
+// one call or one task fail with a GoPanicError.
+
+// Goroutines returns the number of live goroutines, for leak tests.
+func Goroutines() (n int64, err error) {
+	defer panics.Catch(&err)
+	return int64(runtime.NumGoroutine()), nil
+}
+
+// DebugPanic panics inside an exported call with the given message: fault
+// injection, so tests can check that the panic reaches Python as an
+// exception with the Go stack and the interpreter survives.
+func DebugPanic(message string) (ok bool, err error) {
+	defer panics.Catch(&err)
+	panic(message)
+}
+
+// ThreadPoolPanicNextTask makes the next task of pool id panic inside Go:
+// fault injection, so tests can check that a Go panic in a worker becomes a
+// Python exception on that task's future.
+func ThreadPoolPanicNextTask(id int64) (ok bool, err error) {
+	defer panics.Catch(&err)
+	p, err := pybridge.ThreadPoolOrError(id)
+	if err != nil {
+		return false, err
+	}
+	p.PanicNextTask()
+	return true, nil
+}

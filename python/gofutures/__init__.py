@@ -23,6 +23,10 @@ from concurrent.futures import (
     wait,
 )
 
+# Re-exported (the "as" form, for type checkers) but not in __all__: a star
+# import gives concurrent.futures' names only.
+from gofutures._install import install as install
+from gofutures._install import uninstall as uninstall
 from gofutures._native import GoPanicError
 
 __all__ = (

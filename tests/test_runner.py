@@ -499,6 +499,14 @@ def test_install_and_uninstall(tmp_path: Path) -> None:
         print("uninstalled:", names(), asyncio.run(default_executor()))
         gofutures.uninstall()
         print("again:", names())
+
+        # A name replaced by someone else after install() is theirs to keep.
+        gofutures.install()
+        class Mine(concurrent.futures.process.ProcessPoolExecutor):
+            pass
+        concurrent.futures.ProcessPoolExecutor = Mine
+        gofutures.uninstall()
+        print("replaced:", names()[:2], concurrent.futures.ProcessPoolExecutor is Mine)
         """,
         "gofutures",
     )
@@ -515,6 +523,7 @@ def test_install_and_uninstall(tmp_path: Path) -> None:
         "child exit: 0",
         f"uninstalled: ({stdlib}, {stdlib}) concurrent.futures.thread",
         f"again: ({stdlib}, {stdlib})",
+        "replaced: ('concurrent.futures.thread', '__main__') True",
     ]
 
 

@@ -460,6 +460,7 @@ def test_install_and_uninstall(tmp_path: Path) -> None:
         import concurrent.futures.process
         import concurrent.futures.thread
         import os
+        import sys
         from concurrent.futures import ThreadPoolExecutor as Before
         import gofutures
 
@@ -479,6 +480,8 @@ def test_install_and_uninstall(tmp_path: Path) -> None:
         print("before:", names())
         gofutures.install()
         gofutures.install()
+        # as the stdlib's, imported when first looked up
+        print("lazy:", "gofutures.process" in sys.modules)
         from concurrent.futures import ThreadPoolExecutor as After
         print("installed:", names(), Before.__module__, After.__module__)
         print("asyncio:", asyncio.run(default_executor()))
@@ -498,7 +501,7 @@ def test_install_and_uninstall(tmp_path: Path) -> None:
         gofutures.uninstall()
         print("uninstalled:", names(), asyncio.run(default_executor()))
         gofutures.uninstall()
-        print("again:", names())
+        print("again:", names(), concurrent.futures.__getattr__.__module__)
 
         # A name replaced by someone else after install() is theirs to keep.
         gofutures.install()
@@ -514,6 +517,7 @@ def test_install_and_uninstall(tmp_path: Path) -> None:
     stdlib = "'concurrent.futures.thread', 'concurrent.futures.process'"
     assert proc.stdout.splitlines() == [
         f"before: ({stdlib}, {stdlib})",
+        "lazy: False",
         (
             f"installed: ('gofutures.thread', 'gofutures.process', {stdlib}) "
             "concurrent.futures.thread gofutures.thread"
@@ -522,7 +526,7 @@ def test_install_and_uninstall(tmp_path: Path) -> None:
         "forked child: gofutures.thread 3",
         "child exit: 0",
         f"uninstalled: ({stdlib}, {stdlib}) concurrent.futures.thread",
-        f"again: ({stdlib}, {stdlib})",
+        f"again: ({stdlib}, {stdlib}) concurrent.futures",
         "replaced: ('concurrent.futures.thread', '__main__') True",
     ]
 

@@ -42,7 +42,7 @@ def install() -> None:
     ThreadPoolExecutor`` run after this call, ``concurrent.futures.
     ProcessPoolExecutor(...)``, asyncio's default executor when a loop first
     needs it). What ``python -m gofutures script.py`` does before it runs the
-    script. Calling it again does nothing more; :func:`uninstall` undoes it.
+    script. Calling it again is harmless; :func:`uninstall` undoes it.
 
     As in the stdlib, each executor's module is imported when the name is
     first looked up (a program that uses threads only does not import

@@ -24,6 +24,10 @@ from concurrent.futures import (
 )
 from typing import TYPE_CHECKING
 
+# Re-exported (the "as" form, for type checkers) but not in __all__: a star
+# import gives concurrent.futures' names only.
+from gofutures._install import install as install
+from gofutures._install import uninstall as uninstall
 from gofutures._native import GoPanicError
 
 if TYPE_CHECKING:

@@ -121,7 +121,7 @@ func (s *slot) generation() bool {
 		return false
 	}
 	if st.err != nil {
-		p.breakPool(st.err.Error())
+		p.breakPool(factsOf(st.err))
 		return false
 	}
 	proc, conn, reader := st.proc, st.conn, st.reader
@@ -241,7 +241,7 @@ func (s *slot) start() (Proc, net.Conn, *wire.Reader, error) {
 		s.rememberExit(proc, st)
 		s.exitMu.Unlock()
 		s.deferToKnownStatus(st)
-		return nil, nil, nil, fmt.Errorf("A process in the process pool was terminated abruptly while the future was running or pending (worker pid %d %s before it was ready)", proc.Pid(), st)
+		return nil, nil, nil, &factsError{died(CauseDiedStarting, proc, st)}
 	case <-time.After(p.cfg.StartTimeout):
 		return fail("a worker process did not connect within %s", p.cfg.StartTimeout)
 	case <-p.brokenCh:
@@ -268,14 +268,14 @@ func (s *slot) start() (Proc, net.Conn, *wire.Reader, error) {
 		conn.Close()
 		st := s.exitStatus(proc)
 		s.deferToKnownStatus(st)
-		// The stdlib's words for a worker that died (an initializer's
-		// os._exit included); the ones for an initializer that raised follow.
-		return nil, nil, nil, fmt.Errorf("A process in the process pool was terminated abruptly while the future was running or pending (worker pid %d %s during its initialization)", proc.Pid(), st)
+		// A worker that died (an initializer's os._exit included); one whose
+		// initializer raised follows.
+		return nil, nil, nil, &factsError{died(CauseDiedInitializing, proc, st)}
 	case f.Kind == wire.KindInitFailed:
 		conn.Close()
 		proc.Kill()
 		s.reap(proc)
-		return nil, nil, nil, fmt.Errorf("A child process terminated abruptly, the process pool is not usable anymore (the initializer failed in worker pid %d: %s)", proc.Pid(), lastLine(string(f.Payload)))
+		return nil, nil, nil, &factsError{BrokenFacts{Cause: CauseInitializerRaised, Pid: proc.Pid(), Detail: lastLine(string(f.Payload))}}
 	case f.Kind != wire.KindReady:
 		conn.Close()
 		return fail("a worker process sent %s instead of READY", f.Kind)
@@ -489,15 +489,15 @@ func (s *slot) read(conn net.Conn, reader *wire.Reader, proc Proc) {
 			return
 		}
 		proc.Kill()
-		var reason string
+		var facts BrokenFacts
 		if errors.Is(err, io.EOF) || isConnReset(err) {
 			st := s.exitStatus(proc)
 			s.deferToKnownStatus(st)
-			reason = fmt.Sprintf("A process in the process pool was terminated abruptly while the future was running or pending (worker pid %d %s)", proc.Pid(), st)
+			facts = died(CauseDiedRunning, proc, st)
 		} else {
-			reason = fmt.Sprintf("the connection to worker pid %d failed: %v", proc.Pid(), err)
+			facts = failure(fmt.Sprintf("the connection to worker pid %d failed: %v", proc.Pid(), err))
 		}
-		p.breakPool(reason)
+		p.breakPool(facts)
 		return
 	}
 }
@@ -532,8 +532,10 @@ func (s *slot) deferToKnownStatus(st ExitStatus) {
 	p.mu.Unlock()
 }
 
+// isConnReset reports whether err is the end of a worker's connection by
+// its death (the kernel resets a socket closed with unread data).
 func isConnReset(err error) bool {
-	return errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "connection reset")
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // waitExit waits up to timeout for proc's exit status, then kills it and

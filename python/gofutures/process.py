@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import json
 import multiprocessing as mp
 import operator
 import os
@@ -61,6 +62,18 @@ _EVENT_RESULT = 1
 _EVENT_ERROR = 2
 _EVENT_BROKEN = 3
 
+# Why a pool broke (procpool.Cause), and for a worker's death, when it died.
+_CAUSE_FAILURE = 0
+_CAUSE_DIED_STARTING = 1
+_CAUSE_DIED_INITIALIZING = 2
+_CAUSE_DIED_RUNNING = 3
+_CAUSE_INITIALIZER_RAISED = 4
+_DIED_PHASE = {
+    _CAUSE_DIED_STARTING: " before it was ready",
+    _CAUSE_DIED_INITIALIZING: " during its initialization",
+    _CAUSE_DIED_RUNNING: "",
+}
+
 # Tasks sent to a worker at a time. One, as in the stdlib where workers pull
 # from a shared queue: a task never waits behind a busy worker while another
 # is idle. Every other task waits in Go's shared queue, so a worker that
@@ -74,15 +87,22 @@ _DIED_MESSAGE = (
 )
 
 
-def _broken_message(reason: str) -> str:
-    """What later submits raise once the pool broke for ``reason``: the
-    stdlib's sentence, with the details Go gave in parentheses."""
-    if reason.startswith(_BROKEN_MESSAGE):
-        return reason
-    detail = reason.removeprefix(_DIED_MESSAGE).strip()
-    if not detail.startswith("("):
-        detail = f"({detail})"
-    return f"{_BROKEN_MESSAGE} {detail}"
+def _broken_messages(facts_json: str | bytes) -> tuple[str, str]:
+    """The stdlib's sentences for a pool that broke, from the facts Go
+    reported (procpool.BrokenFacts): what the pending and running futures
+    fail with, and what later submits raise. Go's details go in parentheses.
+    """
+    facts = json.loads(facts_json)
+    cause = facts["cause"]
+    pid = facts.get("pid", 0)
+    if cause == _CAUSE_INITIALIZER_RAISED:
+        message = f"{_BROKEN_MESSAGE} (the initializer failed in worker pid {pid}: {facts.get('detail', '')})"
+        return message, message
+    if cause in _DIED_PHASE:
+        detail = f"(worker pid {pid} {facts.get('status', '')}{_DIED_PHASE[cause]})"
+        return f"{_DIED_MESSAGE} {detail}", f"{_BROKEN_MESSAGE} {detail}"
+    detail = facts.get("detail", "")
+    return detail, f"{_BROKEN_MESSAGE} ({detail})"
 
 
 class _ProcFuture(_future.Future[Any]):
@@ -286,8 +306,12 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
             try:
                 _native.fast_proc_submit(st.pool_id, task_id, payload)
             except RuntimeError as exc:
-                # Go may know the pool broke before the pump has told us.
-                _native.raise_translated(exc, BrokenProcessPool)
+                # Go may know the pool broke before the pump has told us: it
+                # gives the facts, worded here as the pump's would be.
+                err = _native.translate(exc, BrokenProcessPool)
+                if isinstance(err, BrokenProcessPool):
+                    err = BrokenProcessPool(_broken_messages(str(err))[1])
+                raise err from None
             del payload
             item = _Item(future)
             st.items[task_id] = item
@@ -524,10 +548,12 @@ def _complete(future: Future[Any], kind: int, data: bytes) -> None:
         future.set_exception(value)
 
 
-def _break(st: _PoolState, reason: str) -> None:
-    """The pool broke: fail every pending and running future."""
+def _break(st: _PoolState, facts: str) -> None:
+    """The pool broke for the reasons in ``facts`` (procpool.BrokenFacts):
+    fail every pending and running future."""
+    reason, st_broken = _broken_messages(facts)
     with st.lock:
-        st.broken = _broken_message(reason)
+        st.broken = st_broken
         items = list(st.items.values())
         st.items.clear()
         st.pending.clear()

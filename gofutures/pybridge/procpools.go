@@ -1,8 +1,8 @@
 package pybridge
 
 import (
-	"errors"
-	"fmt"
+	"encoding/json"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,35 +22,57 @@ type procEntry struct {
 }
 
 var (
-	procPools  sync.Map // int64 -> *procEntry
-	lastProcID atomic.Int64
+	procPools registry[*procEntry]
 	// liveProcPools counts pools not yet finished; the last one to finish
 	// frees the cached result buffers.
 	liveProcPools atomic.Int64
 )
 
-// How a process pool starts its workers.
-const (
-	// StartForkedZygote forks workers from a zygote that Python forked from
-	// the program for this pool (the 'fork' start method); the pool owns it.
-	StartForkedZygote = 0
-	// StartFreshZygote forks workers from a zygote interpreter started fresh
-	// (by the first pool that needs one, then shared) rather than forked from
-	// the program ('forkserver').
-	StartFreshZygote = 1
-	// StartExec executes a fresh interpreter per worker ('spawn').
-	StartExec = 2
-)
-
-// ProcPoolSpec is what Python asks for when it creates a process pool.
+// ProcPoolSpec is what Python asks for when it creates a process pool: one
+// JSON record (fast_proc_new), field names as tagged here. Python learns the
+// names from Contract; decodeSpec refuses a record with a field missing or
+// unknown.
 type ProcPoolSpec struct {
-	Workers, MaxTasksPerChild, Depth    int
-	Start                               int      // StartForkedZygote, StartFreshZygote or StartExec
-	ZygotePid, ZygoteCmdFd, ZygoteRepFd int      // StartForkedZygote: the zygote to adopt
-	ZygoteArgv, WorkerArgv              []string // commands that start a zygote / a worker
-	InitPayload                         []byte
-	InitFds                             []int // sent to every worker with INIT (duplicated here)
+	Workers          int       `json:"workers"`
+	MaxTasksPerChild int       `json:"max_tasks_per_child"` // 0: no limit
+	Depth            int       `json:"depth"`
+	Start            StartMode `json:"start"`
+	// StartForkedZygote: the zygote to adopt (pid, command and reply fds).
+	ZygotePid   int `json:"zygote_pid"`
+	ZygoteCmdFd int `json:"zygote_cmd_fd"`
+	ZygoteRepFd int `json:"zygote_rep_fd"`
+	// Commands that start a zygote / a worker: arguments joined by NUL bytes
+	// (base64 in JSON: they are file system bytes, not text).
+	ZygoteArgv  []byte `json:"zygote_argv"`
+	WorkerArgv  []byte `json:"worker_argv"`
+	InitPayload []byte `json:"init_payload"`
+	InitFds     []int  `json:"init_fds"` // sent to every worker with INIT (duplicated here)
 }
+
+// decodeSpec reads the record Python sent for a new pool.
+func decodeSpec(record []byte) (ProcPoolSpec, error) {
+	var spec ProcPoolSpec
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(record, &fields); err != nil {
+		return spec, invalidf("process pool spec: %v", err)
+	}
+	want := jsonFields(reflect.TypeOf(spec))
+	for _, name := range want {
+		if _, ok := fields[name]; !ok {
+			return spec, invalidf("process pool spec: no field %q", name)
+		}
+	}
+	if len(fields) != len(want) {
+		return spec, invalidf("process pool spec: %d fields, want %d: %v", len(fields), len(want), want)
+	}
+	if err := json.Unmarshal(record, &spec); err != nil {
+		return spec, invalidf("process pool spec: %v", err)
+	}
+	return spec, nil
+}
+
+// argv splits a command of a spec.
+func argv(joined []byte) []string { return strings.Split(string(joined), "\x00") }
 
 // The process-wide fresh zygote interpreter, started by the first pool that
 // needs one ('forkserver'). Like multiprocessing's forkserver it serves every
@@ -64,7 +86,7 @@ var shared struct {
 func zygoteFor(spec ProcPoolSpec) (*procpool.ZygoteLauncher, error) {
 	if spec.Start == StartForkedZygote {
 		if spec.ZygotePid <= 0 {
-			return nil, errors.New(KindInvalid + "a forked zygote's pid is required")
+			return nil, invalidf("a forked zygote's pid is required")
 		}
 		z, err := procpool.AdoptZygote(spec.ZygotePid, spec.ZygoteCmdFd, spec.ZygoteRepFd)
 		if err != nil {
@@ -76,7 +98,7 @@ func zygoteFor(spec ProcPoolSpec) (*procpool.ZygoteLauncher, error) {
 	shared.Lock()
 	defer shared.Unlock()
 	if shared.fresh == nil || !shared.fresh.Acquire() {
-		shared.fresh = procpool.NewSharedZygote(spec.ZygoteArgv)
+		shared.fresh = procpool.NewSharedZygote(argv(spec.ZygoteArgv))
 		shared.fresh.Acquire()
 	}
 	return shared.fresh, nil
@@ -90,7 +112,7 @@ func dupFds(fds []int) ([]int, error) {
 		if errno != 0 {
 			err := error(errno)
 			closeFds(dups)
-			return nil, fmt.Errorf(KindInvalid+"file descriptor %d for the initializer: %v", fd, err)
+			return nil, invalidf("file descriptor %d for the initializer: %v", fd, err)
 		}
 		dups = append(dups, int(d))
 	}
@@ -111,17 +133,19 @@ func NewProcPool(spec ProcPoolSpec) (int64, error) {
 	var launcher procpool.Launcher
 	switch spec.Start {
 	case StartExec:
-		launcher = &procpool.ExecLauncher{Argv: spec.WorkerArgv}
-	default: // StartForkedZygote, StartFreshZygote
+		launcher = &procpool.ExecLauncher{Argv: argv(spec.WorkerArgv)}
+	case StartForkedZygote, StartFreshZygote:
 		z, err := zygoteFor(spec)
 		if err != nil {
 			return 0, err
 		}
 		launcher = z
+	default:
+		return 0, invalidf("unknown start mode %d", spec.Start)
 	}
 	if spec.Workers < 1 {
 		_ = launcher.Close()
-		return 0, errors.New(KindInvalid + "max_workers must be greater than 0")
+		return 0, invalidf("max_workers must be greater than 0")
 	}
 	fds, err := dupFds(spec.InitFds)
 	if err != nil {
@@ -143,16 +167,16 @@ func NewProcPool(spec ProcPoolSpec) (int64, error) {
 		_ = launcher.Close()
 		return 0, err
 	}
-	id := lastProcID.Add(1)
 	e := &procEntry{pool: p, pumpDone: make(chan struct{})}
-	procPools.Store(id, e)
+	id := procPools.newID()
+	procPools.put(id, e)
 	go runPump(id, p, e.pumpDone) // recovers itself: done must close whatever happens
 	liveProcPools.Add(1)
 	panics.Go(func() {
 		<-e.pumpDone
 		p.Wait(-1)
 		closeFds(fds)
-		procPools.Delete(id)
+		procPools.remove(id)
 		if liveProcPools.Add(-1) == 0 {
 			cblock.Trim() // no pool left to reuse the result buffers
 		}
@@ -162,21 +186,20 @@ func NewProcPool(spec ProcPoolSpec) (int64, error) {
 
 // ProcPool returns the live pool with this id.
 func ProcPool(id int64) (*procpool.Pool, bool) {
-	e, ok := procPools.Load(id)
+	e, ok := procPools.get(id)
 	if !ok {
 		return nil, false
 	}
-	return e.(*procEntry).pool, true
+	return e.pool, true
 }
 
 // JoinProcPool waits up to timeout (forever if negative) for the pool's
 // workers and pump to finish.
 func JoinProcPool(id int64, timeout time.Duration) bool {
-	v, ok := procPools.Load(id)
+	e, ok := procPools.get(id)
 	if !ok {
 		return true
 	}
-	e := v.(*procEntry)
 	var deadline <-chan time.Time
 	if timeout >= 0 {
 		t := time.NewTimer(timeout)
@@ -199,20 +222,11 @@ func procSubmitPieces(poolID, taskID int64, pieces [][]byte, done func()) error 
 	return submitTo(poolID, func(p *procpool.Pool) error { return p.SubmitPieces(uint64(taskID), pieces, done) })
 }
 
-// submitTo runs submit on pool poolID, giving its errors their kinds.
+// submitTo runs submit on pool poolID.
 func submitTo(poolID int64, submit func(*procpool.Pool) error) error {
 	p, ok := ProcPool(poolID)
 	if !ok {
-		return fmt.Errorf(KindInvalid+"no process pool %d (already shut down)", poolID)
+		return invalidf("no process pool %d (already shut down)", poolID)
 	}
-	err := submit(p)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, procpool.ErrShutdown):
-		return errors.New(KindShutdown + err.Error())
-	case errors.Is(err, procpool.ErrBroken):
-		return errors.New(KindBroken + strings.TrimPrefix(err.Error(), procpool.ErrBroken.Error()+": "))
-	}
-	return err
+	return submit(p)
 }

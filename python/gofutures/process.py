@@ -34,6 +34,7 @@ on the zygote and on every worker).
 from __future__ import annotations
 
 import collections
+import base64
 import itertools
 import json
 import multiprocessing as mp
@@ -57,21 +58,15 @@ from gofutures._executor import refuse_submit
 
 __all__ = ("ProcessPoolExecutor", "BrokenProcessPool")
 
-# Event kinds delivered by the pump; kept in step with procpool/events.go.
-_EVENT_RESULT = 1
-_EVENT_ERROR = 2
-_EVENT_BROKEN = 3
+# Event kinds (procpool.EventKind), start modes (pybridge.StartMode) and
+# why a pool broke (procpool.Cause) are named here; their values come from
+# Go (_native.contract).
 
-# Why a pool broke (procpool.Cause), and for a worker's death, when it died.
-_CAUSE_FAILURE = 0
-_CAUSE_DIED_STARTING = 1
-_CAUSE_DIED_INITIALIZING = 2
-_CAUSE_DIED_RUNNING = 3
-_CAUSE_INITIALIZER_RAISED = 4
+# For a worker's death (by cause name), when it died.
 _DIED_PHASE = {
-    _CAUSE_DIED_STARTING: " before it was ready",
-    _CAUSE_DIED_INITIALIZING: " during its initialization",
-    _CAUSE_DIED_RUNNING: "",
+    "DIED_STARTING": " before it was ready",
+    "DIED_INITIALIZING": " during its initialization",
+    "DIED_RUNNING": "",
 }
 
 # Tasks sent to a worker at a time. One, as in the stdlib where workers pull
@@ -93,9 +88,10 @@ def _broken_messages(facts_json: str | bytes) -> tuple[str, str]:
     fail with, and what later submits raise. Go's details go in parentheses.
     """
     facts = json.loads(facts_json)
-    cause = facts["cause"]
+    causes = {value: name for name, value in _native.contract["cause"].items()}
+    cause = causes.get(facts["cause"], "FAILURE")
     pid = facts.get("pid", 0)
-    if cause == _CAUSE_INITIALIZER_RAISED:
+    if cause == "INITIALIZER_RAISED":
         message = f"{_BROKEN_MESSAGE} (the initializer failed in worker pid {pid}: {facts.get('detail', '')})"
         return message, message
     if cause in _DIED_PHASE:
@@ -235,7 +231,7 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
         owned_zygote = zygote_fds
         try:
             _native.ext()  # loads the Go runtime; raises in a forked child
-            if start == _START_FORKED_ZYGOTE:
+            if start == "FORKED_ZYGOTE":
                 # Its workers are forks of the program taken now: the
                 # initializer and its arguments reach them by inheritance, as
                 # with the stdlib's 'fork' (locks, queues, anything), and so
@@ -259,21 +255,21 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
             # Fresh interpreters run multiprocessing's executable with this one's flags.
             zygote = _command.argv("_zygote", sys.path)
             worker = _command.argv("_worker", sys.path)
-            owned_zygote = (0, -1, -1)  # Go owns it now, even if the call fails
-            pool_id = _native.fast_proc_new(
-                self._max_workers,
-                self._max_tasks_per_child or 0,
-                _DEPTH,
-                start,
-                *zygote_fds,
-                _command.encode(zygote),
-                _command.encode(worker),
-                init,
-                " ".join(map(str, init_fds)).encode(),
+            spec = _pool_spec(
+                workers=self._max_workers,
+                max_tasks_per_child=self._max_tasks_per_child or 0,
+                depth=_DEPTH,
+                start=_native.const("start", start),
+                zygote_pid=zygote_fds[0],
+                zygote_cmd_fd=zygote_fds[1],
+                zygote_rep_fd=zygote_fds[2],
+                zygote_argv=_command.encode(zygote),
+                worker_argv=_command.encode(worker),
+                init_payload=init,
+                init_fds=list(init_fds),
             )
-        except RuntimeError as exc:
-            _close_zygote(owned_zygote)
-            _native.raise_translated(exc)
+            owned_zygote = (0, -1, -1)  # Go owns it now, even if the call fails
+            pool_id = _native.fast_proc_new(spec)
         except BaseException:
             _close_zygote(owned_zygote)
             raise
@@ -303,15 +299,9 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
                 future.set_exception(exc)
                 return future
             task_id = next(_task_ids)
-            try:
-                _native.fast_proc_submit(st.pool_id, task_id, payload)
-            except RuntimeError as exc:
-                # Go may know the pool broke before the pump has told us: it
-                # gives the facts, worded here as the pump's would be.
-                err = _native.translate(exc, BrokenProcessPool)
-                if isinstance(err, BrokenProcessPool):
-                    err = BrokenProcessPool(_broken_messages(str(err))[1])
-                raise err from None
+            # Raises what the stdlib would; BrokenProcessPool when Go knows
+            # the pool broke before the pump has told us.
+            _native.fast_proc_submit(st.pool_id, task_id, payload)
             del payload
             item = _Item(future)
             st.items[task_id] = item
@@ -398,15 +388,20 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
         self.__dict__["_processes"] = value
 
 
-# Start modes, kept in step with pybridge/procpools.go.
-_START_FORKED_ZYGOTE = 0
-_START_FRESH_ZYGOTE = 1
-_START_EXEC = 2
+def _pool_spec(**fields: Any) -> bytes:
+    """The record fast_proc_new takes (pybridge.ProcPoolSpec, JSON): bytes
+    fields in base64, as Go's encoding/json reads []byte. Go refuses a record
+    whose fields differ from its own."""
+    record = {
+        name: base64.b64encode(value).decode() if isinstance(value, bytes) else value
+        for name, value in fields.items()
+    }
+    return json.dumps(record).encode()
 
 
 def _start_mode(
     method: str | None, initializer: tuple[Any, Any], max_tasks_per_child: int | None = None
-) -> tuple[int, tuple[int, int, int]]:
+) -> tuple[str, tuple[int, int, int]]:
     """How a new pool starts workers, by start method (None: the one set with
     multiprocessing.set_start_method, else 'fork'):
 
@@ -430,12 +425,12 @@ def _start_mode(
     if method is None:
         method = mp.get_start_method(allow_none=True) or "fork"
     if method == "spawn":
-        return _START_EXEC, (0, -1, -1)
+        return "EXEC", (0, -1, -1)
     if method == "forkserver":
-        return _START_FRESH_ZYGOTE, (0, -1, -1)
+        return "FRESH_ZYGOTE", (0, -1, -1)
     if explicit is None and max_tasks_per_child is not None and _zygote.thread_count() > 1:
-        return _START_FRESH_ZYGOTE, (0, -1, -1)
-    return _START_FORKED_ZYGOTE, _zygote.fork_program(initializer)
+        return "FRESH_ZYGOTE", (0, -1, -1)
+    return "FORKED_ZYGOTE", _zygote.fork_program(initializer)
 
 
 def _close_zygote(zygote_fds: tuple[int, int, int]) -> None:
@@ -504,17 +499,19 @@ def _promote(st: _PoolState) -> None:
 
 
 def _deliver(pool_id: int, events: list[tuple[int, int, bytes]]) -> int:
-    """Called by the Go pump with a batch of completions, GIL held. Returns 1
-    when the pool has no work left after shutdown (Go then closes it)."""
+    """Called by the Go pump with a batch of completions, GIL held. Returns
+    contract["pump_close"] when the pool has no work left after shutdown (Go
+    then closes it), else 0."""
     st = _pools.get(pool_id)
     if st is None:
         return 0
     st.pump_ident = threading.get_ident()
     done: list[tuple[Future[Any], int, bytes]] = []
     broken: str | None = None
+    event_broken = _native.const("event", "BROKEN")
     with st.lock:
         for kind, task_id, data in events:
-            if kind == _EVENT_BROKEN:
+            if kind == event_broken:
                 broken = bytes(data).decode("utf-8", "replace")
                 continue
             item = st.items.pop(task_id, None)
@@ -532,7 +529,7 @@ def _deliver(pool_id: int, events: list[tuple[int, int, bytes]]) -> int:
             _log_callback_error(future, exc)
     if broken is not None:
         _break(st, broken)
-    return 1 if close else 0
+    return int(_native.contract["pump_close"]) if close else 0
 
 
 def _complete(future: Future[Any], kind: int, data: bytes) -> None:
@@ -542,7 +539,7 @@ def _complete(future: Future[Any], kind: int, data: bytes) -> None:
         # A result that cannot be unpickled here fails its own future only.
         future.set_exception(exc)
         return
-    if kind == _EVENT_RESULT:
+    if kind == _native.const("event", "RESULT"):
         future.set_result(value)
     else:
         future.set_exception(value)

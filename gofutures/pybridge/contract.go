@@ -47,14 +47,14 @@ const (
 type ErrKind int
 
 const (
-	ErrNone                ErrKind = 0
-	ErrOther               ErrKind = 1 // RuntimeError
-	ErrShutdown            ErrKind = 2 // RuntimeError: submit after shutdown
-	ErrInvalid             ErrKind = 3 // ValueError: bad argument
-	ErrNoThread            ErrKind = 4 // RuntimeError, as threading.Thread.start
-	ErrBrokenThreadPool    ErrKind = 5 // BrokenThreadPool
-	ErrBrokenProcessPool   ErrKind = 6 // BrokenProcessPool; the message is procpool.BrokenFacts (JSON)
-	ErrPanic               ErrKind = 7 // gofutures.GoPanicError
+	ErrNone              ErrKind = 0
+	ErrOther             ErrKind = 1 // RuntimeError
+	ErrShutdown          ErrKind = 2 // RuntimeError: submit after shutdown
+	ErrInvalid           ErrKind = 3 // ValueError: bad argument
+	ErrNoThread          ErrKind = 4 // RuntimeError, as threading.Thread.start
+	ErrBrokenThreadPool  ErrKind = 5 // BrokenThreadPool
+	ErrBrokenProcessPool ErrKind = 6 // BrokenProcessPool; the message is procpool.BrokenFacts (JSON)
+	ErrPanic             ErrKind = 7 // gofutures.GoPanicError
 )
 
 // errInvalid is the sentinel of invalid arguments; errorKind maps it.
@@ -130,8 +130,8 @@ func Contract() string {
 		},
 		Cause: map[string]int{
 			"FAILURE": int(procpool.CauseFailure), "DIED_STARTING": int(procpool.CauseDiedStarting),
-			"DIED_INITIALIZING": int(procpool.CauseDiedInitializing),
-			"DIED_RUNNING":      int(procpool.CauseDiedRunning),
+			"DIED_INITIALIZING":  int(procpool.CauseDiedInitializing),
+			"DIED_RUNNING":       int(procpool.CauseDiedRunning),
 			"INITIALIZER_RAISED": int(procpool.CauseInitializerRaised),
 		},
 		Start: map[string]int{

@@ -144,7 +144,7 @@ func Contract() string {
 			"BROKEN_PROCESS_POOL": int(ErrBrokenProcessPool), "PANIC": int(ErrPanic),
 		},
 		Hooks:      Hooks,
-		SpecFields: jsonFields(reflect.TypeOf(ProcPoolSpec{})),
+		SpecFields: jsonFields(reflectSpec),
 		PumpClose:  pumpCloseRequested,
 	}
 	b, err := json.Marshal(c)
@@ -163,3 +163,6 @@ func jsonFields(t reflect.Type) []string {
 	}
 	return names
 }
+
+// reflectSpec is the type of the spec record.
+var reflectSpec = reflect.TypeOf(ProcPoolSpec{})

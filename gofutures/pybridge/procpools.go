@@ -2,7 +2,6 @@ package pybridge
 
 import (
 	"encoding/json"
-	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,7 +55,7 @@ func decodeSpec(record []byte) (ProcPoolSpec, error) {
 	if err := json.Unmarshal(record, &fields); err != nil {
 		return spec, invalidf("process pool spec: %v", err)
 	}
-	want := jsonFields(reflect.TypeOf(spec))
+	want := jsonFields(reflectSpec)
 	for _, name := range want {
 		if _, ok := fields[name]; !ok {
 			return spec, invalidf("process pool spec: no field %q", name)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
@@ -99,8 +100,9 @@ def _load() -> ModuleType:
             os.register_at_fork(after_in_child=_after_fork_in_child)
             # Publishes the fast_* builtins and fork_program here.
             _gonative.native_InstallFastPath()
-            contract.update(json.loads(fast_contract()))
-            fast_set_error_factories(_error_factories(contract["error"]))
+            this = sys.modules[__name__]  # where the builtins were just set
+            contract.update(json.loads(this.fast_contract()))
+            this.fast_set_error_factories(_error_factories(contract["error"]))
             _ext = _gonative
         return _ext
 
@@ -113,18 +115,22 @@ def _broken_process_pool(facts: str) -> BrokenProcessPool:
     return BrokenProcessPool(process._broken_messages(facts)[1])
 
 
+# The exception of each Go error kind (pybridge.ErrKind), by name.
+ERROR_FACTORIES: dict[str, Callable[[str], BaseException]] = {
+    "OTHER": RuntimeError,
+    "SHUTDOWN": RuntimeError,
+    "INVALID": ValueError,
+    "NO_THREAD": RuntimeError,  # as threading.Thread.start()
+    "BROKEN_THREAD_POOL": BrokenThreadPool,
+    "BROKEN_PROCESS_POOL": _broken_process_pool,
+    "PANIC": GoPanicError,
+}
+
+
 def _error_factories(kinds: dict[str, int]) -> tuple[Callable[[str], BaseException] | None, ...]:
     """The exception factory of each Go error kind (pybridge.ErrKind), by
     kind value, for C's gf_raise."""
-    by_name: dict[str, Callable[[str], BaseException]] = {
-        "OTHER": RuntimeError,
-        "SHUTDOWN": RuntimeError,
-        "INVALID": ValueError,
-        "NO_THREAD": RuntimeError,  # as threading.Thread.start()
-        "BROKEN_THREAD_POOL": BrokenThreadPool,
-        "BROKEN_PROCESS_POOL": _broken_process_pool,
-        "PANIC": GoPanicError,
-    }
+    by_name = ERROR_FACTORIES
     if set(by_name) != set(kinds):
         raise ImportError(f"gofutures: Go error kinds {sorted(kinds)}, Python's {sorted(by_name)}")
     factories: list[Callable[[str], BaseException] | None] = [None] * (max(kinds.values()) + 1)

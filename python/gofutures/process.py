@@ -33,8 +33,8 @@ on the zygote and on every worker).
 
 from __future__ import annotations
 
-import collections
 import base64
+import collections
 import itertools
 import json
 import multiprocessing as mp
@@ -109,6 +109,7 @@ class _ProcFuture(_future.Future[Any]):
     _task_id = 0
 
     def cancel(self) -> bool:
+        # Lock order: see _PoolState (this holds _condition across a Go call).
         with self._condition:
             pool_id = self._pool_id
             if self._state == _stdlib_base.PENDING and pool_id is not None:
@@ -131,7 +132,20 @@ class _Item:
 
 
 class _PoolState:
-    """What an executor shares with the pump; never references the executor."""
+    """What an executor shares with the pump; never references the executor.
+
+    Locks, in the order they are taken (never the reverse):
+
+    1. ``lock`` (this object's): items, pending, running, broken, shutdown.
+       Held by submit, _deliver, _promote, _break and shutdown.
+    2. a future's ``_condition``: taken under ``lock`` by _promote, and alone
+       by the future's own methods. _ProcFuture.cancel holds it while it
+       calls Go (ProcPoolCancel, a gopy call that releases the GIL): Go's
+       pool mutex is then taken under ``_condition``, and Go never calls
+       Python while it holds that mutex, so no cycle forms.
+
+    The pump calls _deliver with the GIL and no Go lock held.
+    """
 
     def __init__(self, workers: int) -> None:
         self.pool_id: int | None = None
@@ -388,6 +402,10 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
         self.__dict__["_processes"] = value
 
 
+# The start mode (pybridge.StartMode, by name) of each start method.
+_START_MODES = {"fork": "FORKED_ZYGOTE", "forkserver": "FRESH_ZYGOTE", "spawn": "EXEC"}
+
+
 def _pool_spec(**fields: Any) -> bytes:
     """The record fast_proc_new takes (pybridge.ProcPoolSpec, JSON): bytes
     fields in base64, as Go's encoding/json reads []byte. Go refuses a record
@@ -424,13 +442,12 @@ def _start_mode(
     explicit = method
     if method is None:
         method = mp.get_start_method(allow_none=True) or "fork"
-    if method == "spawn":
-        return "EXEC", (0, -1, -1)
-    if method == "forkserver":
-        return "FRESH_ZYGOTE", (0, -1, -1)
+    mode = _START_MODES.get(method, "FORKED_ZYGOTE")
+    if mode != "FORKED_ZYGOTE":
+        return mode, (0, -1, -1)
     if explicit is None and max_tasks_per_child is not None and _zygote.thread_count() > 1:
         return "FRESH_ZYGOTE", (0, -1, -1)
-    return "FORKED_ZYGOTE", _zygote.fork_program(initializer)
+    return mode, _zygote.fork_program(initializer)
 
 
 def _close_zygote(zygote_fds: tuple[int, int, int]) -> None:

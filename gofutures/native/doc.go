@@ -11,7 +11,7 @@
 //   - it returns no other error: Python raises every error of this facade
 //     as gofutures.GoPanicError. Calls that can fail for the caller's reasons
 //     (submits, pool creation) are in the C fast path (pybridge/fastpath.c),
-//     whose errors carry their kind (pybridge.ErrKind).
+//     whose errors carry their kind (boundary.ErrKind).
 package native
 
 // gopyh is what the generated bindings import; importing it here keeps the

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"unsafe"
 
+	"github.com/gofutures/gofutures/gofutures/boundary"
 	"github.com/gofutures/gofutures/gofutures/cthread"
 	"github.com/gofutures/gofutures/gofutures/pool"
 )
@@ -87,9 +88,9 @@ func (w *worker) Fail(id int64, err error) {
 	if !w.attached {
 		return
 	}
-	kind := FailPanic
+	kind := boundary.FailPanic
 	if errors.Is(err, pool.ErrBroken) {
-		kind = FailBroken
+		kind = boundary.FailBroken
 	}
 	msg := C.CString(err.Error())
 	defer C.free(unsafe.Pointer(msg))

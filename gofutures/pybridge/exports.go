@@ -17,21 +17,23 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/gofutures/gofutures/gofutures/boundary"
 	"github.com/gofutures/gofutures/gofutures/bufpool"
 	"github.com/gofutures/gofutures/gofutures/panics"
 )
 
 // guarded runs f and returns its error (a panic included) as the kind of
-// Python exception it becomes (errorKind) and, unless the kind is ErrNone,
-// that exception's message as a C string in *msg, which the caller frees.
+// Python exception it becomes (boundary.Kind) and, unless the kind is
+// boundary.ErrNone, that exception's message as a C string in *msg, which
+// the caller frees.
 func guarded(msg **C.char, f func() error) C.int {
 	var err error
 	func() {
 		defer panics.Catch(&err)
 		err = f()
 	}()
-	kind, text := errorKind(err)
-	if kind != ErrNone {
+	kind, text := boundary.Kind(err)
+	if kind != boundary.ErrNone {
 		*msg = C.CString(text)
 	}
 	return C.int(kind)
@@ -113,7 +115,7 @@ func gfTakeLent() C.uintptr_t {
 //export gfProcNew
 func gfProcNew(record *C.char, n C.size_t, out *C.longlong, msg **C.char) C.int {
 	return guarded(msg, func() error {
-		spec, err := decodeSpec(C.GoBytes(unsafe.Pointer(record), C.int(n)))
+		spec, err := boundary.DecodeSpec(C.GoBytes(unsafe.Pointer(record), C.int(n)))
 		if err != nil {
 			return err
 		}
@@ -123,5 +125,7 @@ func gfProcNew(record *C.char, n C.size_t, out *C.longlong, msg **C.char) C.int 
 	})
 }
 
+// gfContract returns boundary.Table as a C string the caller frees.
+//
 //export gfContract
-func gfContract() *C.char { return C.CString(Contract()) }
+func gfContract() *C.char { return C.CString(boundary.Table()) }

@@ -8,7 +8,7 @@
  * extension is loaded.
  *
  * Errors: a Go function of exports.go returns the kind of Python exception
- * its error becomes (pybridge.ErrKind) and its message; gf_raise raises it
+ * its error becomes (boundary.ErrKind) and its message; gf_raise raises it
  * with the factory Python handed over for that kind at load
  * (fast_set_error_factories). No message is parsed. */
 #include "gf_python.h"
@@ -18,7 +18,7 @@
 #include "_cgo_export.h"
 
 /* One exception factory (a class, or a callable returning an exception) per
- * pybridge.ErrKind, indexed by kind; kept for the life of the process. */
+ * boundary.ErrKind, indexed by kind; kept for the life of the process. */
 static PyObject *gf_error_factories;
 
 static PyObject *gf_set_error_factories(PyObject *self, PyObject *factories) {
@@ -175,7 +175,7 @@ static PyObject *gf_fast_proc_submit(PyObject *self, PyObject *const *args, Py_s
 }
 
 /* fast_proc_new(spec: bytes) -> pool id. spec is the JSON record of
- * pybridge.ProcPoolSpec. */
+ * boundary.ProcPoolSpec. */
 static PyObject *gf_fast_proc_new(PyObject *self, PyObject *arg) {
     char *spec;
     Py_ssize_t n;
@@ -187,7 +187,7 @@ static PyObject *gf_fast_proc_new(PyObject *self, PyObject *arg) {
     return PyLong_FromLongLong(id);
 }
 
-/* fast_contract() -> str: pybridge.Contract, the values Python shares with
+/* fast_contract() -> str: boundary.Table, the values Python shares with
  * Go and C (JSON). */
 static PyObject *gf_fast_contract(PyObject *self, PyObject *unused) {
     char *text = gfContract();
@@ -224,7 +224,7 @@ static PyMethodDef gf_fast_defs[] = {
     {"fast_proc_submit", (PyCFunction)(void (*)(void))gf_fast_proc_submit, METH_FASTCALL,
      "fast_proc_submit(pool, task, payload): queue a pickled task on a process pool."},
     {"fast_proc_new", (PyCFunction)gf_fast_proc_new, METH_O,
-     "fast_proc_new(spec: bytes) -> pool id: start a process pool (spec: pybridge.ProcPoolSpec, JSON)."},
+     "fast_proc_new(spec: bytes) -> pool id: start a process pool (spec: boundary.ProcPoolSpec, JSON)."},
     {"fast_thread_new", (PyCFunction)gf_fast_thread_new, METH_O,
      "fast_thread_new(max_workers) -> pool id: start a thread pool."},
     {"fast_contract", (PyCFunction)gf_fast_contract, METH_NOARGS,

@@ -79,15 +79,33 @@ void gf_unpark(gf_worker *w) { sem_post(&w->idle); }
 
 static PyObject *gf_hook_start, *gf_hook_run, *gf_hook_fail, *gf_hook_stop;
 
+/* The hooks' module and function names (boundary.Thread), set once by Go
+ * before any worker starts; kept for the life of the process. */
+static const char *gf_thread_module, *gf_thread_start, *gf_thread_run, *gf_thread_fail,
+    *gf_thread_stop;
+
+void gf_set_thread_hooks(const char *module, const char *start, const char *run,
+                         const char *fail, const char *stop) {
+    gf_thread_module = module;
+    gf_thread_start = start;
+    gf_thread_run = run;
+    gf_thread_fail = fail;
+    gf_thread_stop = stop;
+}
+
 /* Loads the hooks once; the GIL must be held. Returns 0 on failure. */
 static int gf_load_hooks(void) {
     if (gf_hook_stop != NULL) return 1;
-    PyObject *mod = PyImport_ImportModule("gofutures.thread");
+    if (gf_thread_module == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "gofutures: thread hooks not set");
+        return 0;
+    }
+    PyObject *mod = PyImport_ImportModule(gf_thread_module);
     if (mod == NULL) return 0;
-    PyObject *start = PyObject_GetAttrString(mod, "_worker_start");
-    PyObject *run = PyObject_GetAttrString(mod, "_run_task");
-    PyObject *fail = PyObject_GetAttrString(mod, "_fail_task");
-    PyObject *stop = PyObject_GetAttrString(mod, "_worker_stop");
+    PyObject *start = PyObject_GetAttrString(mod, gf_thread_start);
+    PyObject *run = PyObject_GetAttrString(mod, gf_thread_run);
+    PyObject *fail = PyObject_GetAttrString(mod, gf_thread_fail);
+    PyObject *stop = PyObject_GetAttrString(mod, gf_thread_stop);
     Py_DECREF(mod);
     if (!start || !run || !fail || !stop) {
         Py_XDECREF(start); Py_XDECREF(run); Py_XDECREF(fail); Py_XDECREF(stop);

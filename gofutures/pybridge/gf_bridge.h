@@ -9,9 +9,9 @@
  * 0.2-0.3 us per task, against 10-36 us for creating a thread state per call,
  * and keeps threading.local and the thread's identity stable across tasks.
  *
- * The Python side of the contract is the module gofutures.thread, which must
- * define _worker_start(pool, index) -> bool, _run_task(id),
- * _fail_task(id, kind, message) and _worker_stop(pool, last).
+ * The Python side of the contract is the hooks named by boundary.Thread
+ * (gofutures.thread: _worker_start(pool, index) -> bool, _run_task(id),
+ * _fail_task(id, kind, message) and _worker_stop(pool, last)).
  */
 #ifndef GOFUTURES_BRIDGE_H
 #define GOFUTURES_BRIDGE_H
@@ -41,10 +41,14 @@ void gf_call_run(long long id);
  * releases it, keeping the thread state. */
 void gf_enter(gf_worker *w);
 void gf_leave(gf_worker *w);
-/* gf_fail completes task id with an exception of kind (pybridge.FailKind). */
+/* gf_fail completes task id with an exception of kind (boundary.FailKind). */
 void gf_fail(gf_worker *w, long long id, int kind, const char *msg);
 /* gf_detach runs the stop hook and destroys this thread's Python state. */
 void gf_detach(gf_worker *w, int last);
+/* gf_set_thread_hooks names the hooks (boundary.Thread); the strings must
+ * stay valid for the life of the process. */
+void gf_set_thread_hooks(const char *module, const char *start, const char *run,
+                         const char *fail, const char *stop);
 /* gf_worker_free releases what gf_attach set up, whether or not it got that
  * far, and the worker itself. */
 void gf_worker_free(gf_worker *w);

@@ -3,6 +3,15 @@
 
 static PyObject *gf_deliver_hook;
 
+/* The hook's module and function name (boundary.Pump), set once by Go
+ * before any pump starts; kept for the life of the process. */
+static const char *gf_pump_module, *gf_pump_deliver_name;
+
+void gf_set_pump_hook(const char *module, const char *deliver) {
+    gf_pump_module = module;
+    gf_pump_deliver_name = deliver;
+}
+
 /* In fastpath.c: releases task pieces Go is done with (GIL held). */
 extern void gf_release_lent(void);
 
@@ -10,10 +19,10 @@ extern void gf_release_lent(void);
 int gf_pump_attach(gf_pump *p) {
     if (!gf_python_alive()) return -1;
     p->gil = PyGILState_Ensure();
-    if (gf_deliver_hook == NULL) {
-        PyObject *mod = PyImport_ImportModule("gofutures.process");
+    if (gf_deliver_hook == NULL && gf_pump_module != NULL) {
+        PyObject *mod = PyImport_ImportModule(gf_pump_module);
         if (mod != NULL) {
-            gf_deliver_hook = PyObject_GetAttrString(mod, "_deliver");
+            gf_deliver_hook = PyObject_GetAttrString(mod, gf_pump_deliver_name);
             Py_DECREF(mod);
         }
         if (gf_deliver_hook == NULL) PyErr_WriteUnraisable(NULL);

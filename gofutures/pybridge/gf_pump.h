@@ -1,8 +1,8 @@
 /* gf_pump.h (declarations; bodies in gf_pump.c): the C half of a process pool's completion pump. The pump is a
  * goroutine locked to its OS thread with a kept Python thread state (as a
  * thread-pool worker); for each batch of completions it takes the GIL once,
- * builds a list of (kind, task id, payload) tuples and calls
- * gofutures.process._deliver(pool, list). One GIL acquisition completes a
+ * builds a list of (kind, task id, payload) tuples and calls the hook named
+ * by boundary.Pump (gofutures.process._deliver(pool, list)). One GIL acquisition completes a
  * whole batch of futures.
  *
  * A payload is bytes, or, for a large one in C memory (package cblock), a
@@ -30,5 +30,8 @@ void gf_pump_add(gf_pump *p, PyObject *list, int kind, unsigned long long id, ch
 /* Calls the hook with the list and releases the GIL; returns its result. */
 int gf_pump_deliver(gf_pump *p, long long pool, PyObject *list, int *kept);
 void gf_pump_detach(gf_pump *p);
+/* gf_set_pump_hook names the hook (boundary.Pump); the strings must stay
+ * valid for the life of the process. */
+void gf_set_pump_hook(const char *module, const char *deliver);
 
 #endif

@@ -1,13 +1,12 @@
 package pybridge
 
 import (
-	"encoding/json"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/gofutures/gofutures/gofutures/boundary"
 	"github.com/gofutures/gofutures/gofutures/bufpool"
 	"github.com/gofutures/gofutures/gofutures/cblock"
 	"github.com/gofutures/gofutures/gofutures/panics"
@@ -27,52 +26,6 @@ var (
 	liveProcPools atomic.Int64
 )
 
-// ProcPoolSpec is what Python asks for when it creates a process pool: one
-// JSON record (fast_proc_new), field names as tagged here. Python learns the
-// names from Contract; decodeSpec refuses a record with a field missing or
-// unknown.
-type ProcPoolSpec struct {
-	Workers          int       `json:"workers"`
-	MaxTasksPerChild int       `json:"max_tasks_per_child"` // 0: no limit
-	Depth            int       `json:"depth"`
-	Start            StartMode `json:"start"`
-	// StartForkedZygote: the zygote to adopt (pid, command and reply fds).
-	ZygotePid   int `json:"zygote_pid"`
-	ZygoteCmdFd int `json:"zygote_cmd_fd"`
-	ZygoteRepFd int `json:"zygote_rep_fd"`
-	// Commands that start a zygote / a worker: arguments joined by NUL bytes
-	// (base64 in JSON: they are file system bytes, not text).
-	ZygoteArgv  []byte `json:"zygote_argv"`
-	WorkerArgv  []byte `json:"worker_argv"`
-	InitPayload []byte `json:"init_payload"`
-	InitFds     []int  `json:"init_fds"` // sent to every worker with INIT (duplicated here)
-}
-
-// decodeSpec reads the record Python sent for a new pool.
-func decodeSpec(record []byte) (ProcPoolSpec, error) {
-	var spec ProcPoolSpec
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(record, &fields); err != nil {
-		return spec, invalidf("process pool spec: %v", err)
-	}
-	want := jsonFields(reflectSpec)
-	for _, name := range want {
-		if _, ok := fields[name]; !ok {
-			return spec, invalidf("process pool spec: no field %q", name)
-		}
-	}
-	if len(fields) != len(want) {
-		return spec, invalidf("process pool spec: %d fields, want %d: %v", len(fields), len(want), want)
-	}
-	if err := json.Unmarshal(record, &spec); err != nil {
-		return spec, invalidf("process pool spec: %v", err)
-	}
-	return spec, nil
-}
-
-// argv splits a command of a spec.
-func argv(joined []byte) []string { return strings.Split(string(joined), "\x00") }
-
 // The process-wide fresh zygote interpreter, started by the first pool that
 // needs one ('forkserver'). Like multiprocessing's forkserver it serves every
 // later pool, so only the first pool pays for starting an interpreter.
@@ -82,10 +35,10 @@ var shared struct {
 }
 
 // zygoteFor returns the zygote launcher of a pool of start mode spec.Start.
-func zygoteFor(spec ProcPoolSpec) (*procpool.ZygoteLauncher, error) {
-	if spec.Start == StartForkedZygote {
+func zygoteFor(spec boundary.ProcPoolSpec) (*procpool.ZygoteLauncher, error) {
+	if spec.Start == boundary.StartForkedZygote {
 		if spec.ZygotePid <= 0 {
-			return nil, invalidf("a forked zygote's pid is required")
+			return nil, boundary.Invalidf("a forked zygote's pid is required")
 		}
 		z, err := procpool.AdoptZygote(spec.ZygotePid, spec.ZygoteCmdFd, spec.ZygoteRepFd)
 		if err != nil {
@@ -97,7 +50,7 @@ func zygoteFor(spec ProcPoolSpec) (*procpool.ZygoteLauncher, error) {
 	shared.Lock()
 	defer shared.Unlock()
 	if shared.fresh == nil || !shared.fresh.Acquire() {
-		shared.fresh = procpool.NewSharedZygote(argv(spec.ZygoteArgv))
+		shared.fresh = procpool.NewSharedZygote(boundary.Argv(spec.ZygoteArgv))
 		shared.fresh.Acquire()
 	}
 	return shared.fresh, nil
@@ -111,7 +64,7 @@ func dupFds(fds []int) ([]int, error) {
 		if errno != 0 {
 			err := error(errno)
 			closeFds(dups)
-			return nil, invalidf("file descriptor %d for the initializer: %v", fd, err)
+			return nil, boundary.Invalidf("file descriptor %d for the initializer: %v", fd, err)
 		}
 		dups = append(dups, int(d))
 	}
@@ -126,25 +79,25 @@ func closeFds(fds []int) {
 
 // NewProcPool starts a process pool and its pump, and returns its id.
 //
-// A zygote given in spec (StartForkedZygote) is the pool's from the start:
+// A zygote given in spec (boundary.StartForkedZygote) is the pool's from the start:
 // whatever fails, it is ended and reaped here.
-func NewProcPool(spec ProcPoolSpec) (int64, error) {
+func NewProcPool(spec boundary.ProcPoolSpec) (int64, error) {
 	var launcher procpool.Launcher
 	switch spec.Start {
-	case StartExec:
-		launcher = &procpool.ExecLauncher{Argv: argv(spec.WorkerArgv)}
-	case StartForkedZygote, StartFreshZygote:
+	case boundary.StartExec:
+		launcher = &procpool.ExecLauncher{Argv: boundary.Argv(spec.WorkerArgv)}
+	case boundary.StartForkedZygote, boundary.StartFreshZygote:
 		z, err := zygoteFor(spec)
 		if err != nil {
 			return 0, err
 		}
 		launcher = z
 	default:
-		return 0, invalidf("unknown start mode %d", spec.Start)
+		return 0, boundary.Invalidf("unknown start mode %d", spec.Start)
 	}
 	if spec.Workers < 1 {
 		_ = launcher.Close()
-		return 0, invalidf("max_workers must be greater than 0")
+		return 0, boundary.Invalidf("max_workers must be greater than 0")
 	}
 	fds, err := dupFds(spec.InitFds)
 	if err != nil {
@@ -225,7 +178,7 @@ func procSubmitPieces(poolID, taskID int64, pieces [][]byte, done func()) error 
 func submitTo(poolID int64, submit func(*procpool.Pool) error) error {
 	p, ok := ProcPool(poolID)
 	if !ok {
-		return invalidf("no process pool %d (already shut down)", poolID)
+		return boundary.Invalidf("no process pool %d (already shut down)", poolID)
 	}
 	return submit(p)
 }

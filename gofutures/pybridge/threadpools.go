@@ -1,6 +1,7 @@
 package pybridge
 
 import (
+	"github.com/gofutures/gofutures/gofutures/boundary"
 	"github.com/gofutures/gofutures/gofutures/panics"
 	"github.com/gofutures/gofutures/gofutures/pool"
 )
@@ -13,7 +14,7 @@ var threadPools registry[*pool.Pool]
 // returns its id.
 func NewThreadPool(maxWorkers int) (int64, error) {
 	if maxWorkers < 1 {
-		return 0, invalidf("max_workers must be greater than 0")
+		return 0, boundary.Invalidf("max_workers must be greater than 0")
 	}
 	id := threadPools.newID()
 	p := pool.New(maxWorkers, newFactory(id), pool.WithSpawner(spawnWorker))
@@ -35,5 +36,5 @@ func ThreadPoolOrError(id int64) (*pool.Pool, error) {
 	if p, ok := ThreadPool(id); ok {
 		return p, nil
 	}
-	return nil, invalidf("no thread pool %d (already shut down)", id)
+	return nil, boundary.Invalidf("no thread pool %d (already shut down)", id)
 }

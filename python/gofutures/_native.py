@@ -7,7 +7,7 @@
   RuntimeError from every gofutures entry point instead of a hang.
 - Contract: every value Python shares with Go and C (fail, event, cause,
   start and error kinds, hook names, the fields of a process pool's spec) is
-  defined in Go (pybridge/contract.go) and read here once, when the
+  defined in Go (gofutures/boundary) and read here once, when the
   extension loads (``contract``).
 - Errors: a Go error crosses as a kind and a message; the C fast path raises
   the exception that ``_error_factories`` gives for the kind (handed to C at
@@ -57,7 +57,7 @@ fast_contract: Callable[[], str]
 fast_set_error_factories: Callable[[tuple[Callable[[str], BaseException] | None, ...]], None]
 fork_program: Callable[[], int]
 
-# pybridge.Contract, read when the extension loads: table name -> (value name
+# boundary.Table, read when the extension loads: table name -> (value name
 # -> value), "hooks" (module -> function names C calls) and "spec_fields".
 contract: dict[str, Any] = {}
 
@@ -115,7 +115,7 @@ def _broken_process_pool(facts: str) -> BrokenProcessPool:
     return BrokenProcessPool(process._broken_messages(facts)[1])
 
 
-# The exception of each Go error kind (pybridge.ErrKind), by name.
+# The exception of each Go error kind (boundary.ErrKind), by name.
 ERROR_FACTORIES: dict[str, Callable[[str], BaseException]] = {
     "OTHER": RuntimeError,
     "SHUTDOWN": RuntimeError,
@@ -128,7 +128,7 @@ ERROR_FACTORIES: dict[str, Callable[[str], BaseException]] = {
 
 
 def _error_factories(kinds: dict[str, int]) -> tuple[Callable[[str], BaseException] | None, ...]:
-    """The exception factory of each Go error kind (pybridge.ErrKind), by
+    """The exception factory of each Go error kind (boundary.ErrKind), by
     kind value, for C's gf_raise."""
     by_name = ERROR_FACTORIES
     if set(by_name) != set(kinds):

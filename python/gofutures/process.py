@@ -58,7 +58,7 @@ from gofutures._executor import refuse_submit
 
 __all__ = ("ProcessPoolExecutor", "BrokenProcessPool")
 
-# Event kinds (procpool.EventKind), start modes (pybridge.StartMode) and
+# Event kinds (procpool.EventKind), start modes (boundary.StartMode) and
 # why a pool broke (procpool.Cause) are named here; their values come from
 # Go (_native.contract).
 
@@ -402,12 +402,12 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
         self.__dict__["_processes"] = value
 
 
-# The start mode (pybridge.StartMode, by name) of each start method.
+# The start mode (boundary.StartMode, by name) of each start method.
 _START_MODES = {"fork": "FORKED_ZYGOTE", "forkserver": "FRESH_ZYGOTE", "spawn": "EXEC"}
 
 
 def _pool_spec(**fields: Any) -> bytes:
-    """The record fast_proc_new takes (pybridge.ProcPoolSpec, JSON): bytes
+    """The record fast_proc_new takes (boundary.ProcPoolSpec, JSON): bytes
     fields in base64, as Go's encoding/json reads []byte. Go refuses a record
     whose fields differ from its own."""
     record = {

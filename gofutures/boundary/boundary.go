@@ -1,4 +1,15 @@
-package pybridge
+// Package boundary defines, once, every value that crosses the
+// Python/C/Go boundary of gofutures: the kinds of failures, events, causes,
+// start modes and errors, the names of the Python hooks C calls, and the
+// record Python sends to create a process pool. Python reads them from
+// Table when the extension loads (gofutures._native.contract); C passes
+// them through without knowing their values, except that an error kind of
+// 0 (ErrNone) means no error. tests/test_contract.py checks that every side
+// agrees.
+//
+// The package is plain Go (no cgo), so that its mapping of errors is tested
+// with go test.
+package boundary
 
 import (
 	"encoding/json"
@@ -11,11 +22,6 @@ import (
 	"github.com/gofutures/gofutures/gofutures/pool"
 	"github.com/gofutures/gofutures/gofutures/procpool"
 )
-
-// The values that cross the Python/C/Go boundary are defined here, once.
-// Python reads them from Contract when the extension loads
-// (gofutures._native.contract); C only passes them through, except where
-// gf_bridge.h says otherwise. tests/test_contract.py checks every side.
 
 // FailKind says why a thread pool fails a task it will not run: the kind
 // argument of gofutures.thread._fail_task.
@@ -43,7 +49,7 @@ const (
 
 // ErrKind says which Python exception an error from Go becomes. The C fast
 // path raises it directly: Python hands C one exception factory per kind
-// when the extension loads (gf_set_error_factories).
+// when the extension loads (fast_set_error_factories in pybridge/fastpath.c).
 type ErrKind int
 
 const (
@@ -57,12 +63,12 @@ const (
 	ErrPanic             ErrKind = 7 // gofutures.GoPanicError
 )
 
-// errInvalid is the sentinel of invalid arguments; errorKind maps it.
-var errInvalid = errors.New("invalid argument")
+// ErrInvalidArg is the sentinel of invalid arguments; errorKind maps it.
+var ErrInvalidArg = errors.New("invalid argument")
 
-// invalidf returns an error matching errInvalid with this message.
-func invalidf(format string, args ...any) error {
-	return &kindError{errInvalid, fmt.Sprintf(format, args...)}
+// invalidf returns an error matching ErrInvalidArg with this message.
+func Invalidf(format string, args ...any) error {
+	return &kindError{ErrInvalidArg, fmt.Sprintf(format, args...)}
 }
 
 // kindError is an error of a sentinel with its own message.
@@ -74,9 +80,9 @@ type kindError struct {
 func (e *kindError) Error() string        { return e.msg }
 func (e *kindError) Is(target error) bool { return target == e.sentinel }
 
-// errorKind maps an error to the Python exception it becomes and that
+// Kind maps an error to the Python exception it becomes and that
 // exception's message: the one place where Go errors get their kinds.
-func errorKind(err error) (ErrKind, string) {
+func Kind(err error) (ErrKind, string) {
 	var recovered *panics.Recovered
 	var broken *procpool.BrokenError
 	switch {
@@ -92,22 +98,34 @@ func errorKind(err error) (ErrKind, string) {
 		return ErrBrokenThreadPool, err.Error()
 	case errors.Is(err, pool.ErrNoThread):
 		return ErrNoThread, pool.ErrNoThread.Error()
-	case errors.Is(err, errInvalid):
+	case errors.Is(err, ErrInvalidArg):
 		return ErrInvalid, err.Error()
 	}
 	return ErrOther, err.Error()
 }
 
-// Hooks are the functions of the Python side that C calls, by module; the
-// thread pool's and the pump's (gf_bridge.c, gf_pump.c). Python hands them
-// to C when the extension loads.
-var Hooks = map[string][]string{
-	"gofutures.thread":  {"_worker_start", "_run_task", "_fail_task", "_worker_stop"},
-	"gofutures.process": {"_deliver"},
-}
+// ThreadHooks are the functions of a Python module that the C half of a
+// thread pool's worker calls (pybridge/gf_bridge.c): Start(pool, index) ->
+// bool, Run(task), Fail(task, FailKind, message), Stop(pool, last).
+type ThreadHooks struct{ Module, Start, Run, Fail, Stop string }
 
-// contract is what Contract returns: name -> value tables.
-type contract struct {
+// PumpHooks is the function of a Python module that a process pool's
+// completion pump calls (pybridge/gf_pump.c): Deliver(pool, [(EventKind,
+// task, payload)]) -> PumpClose or 0.
+type PumpHooks struct{ Module, Deliver string }
+
+// The hooks C calls; pybridge hands C these names when the extension loads.
+var (
+	Thread = ThreadHooks{"gofutures.thread", "_worker_start", "_run_task", "_fail_task", "_worker_stop"}
+	Pump   = PumpHooks{"gofutures.process", "_deliver"}
+)
+
+// PumpClose is what Pump.Deliver returns to have the pool closed: it has no
+// work left after shutdown.
+const PumpClose = 1
+
+// tables is what Table returns: name -> value tables.
+type tables struct {
 	Fail       map[string]int      `json:"fail"`
 	Event      map[string]int      `json:"event"`
 	Cause      map[string]int      `json:"cause"`
@@ -115,14 +133,12 @@ type contract struct {
 	Error      map[string]int      `json:"error"`
 	Hooks      map[string][]string `json:"hooks"`
 	SpecFields []string            `json:"spec_fields"`
-	// PumpClose is what gofutures.process._deliver returns to have the pool
-	// closed.
-	PumpClose int `json:"pump_close"`
+	PumpClose  int                 `json:"pump_close"`
 }
 
-// Contract returns, as JSON, every value Python shares with Go and C.
-func Contract() string {
-	c := contract{
+// Table returns, as JSON, every value Python shares with Go and C.
+func Table() string {
+	c := tables{
 		Fail: map[string]int{"BROKEN": int(FailBroken), "PANIC": int(FailPanic)},
 		Event: map[string]int{
 			"RESULT": int(procpool.EventResult), "ERROR": int(procpool.EventError),
@@ -143,9 +159,12 @@ func Contract() string {
 			"NO_THREAD": int(ErrNoThread), "BROKEN_THREAD_POOL": int(ErrBrokenThreadPool),
 			"BROKEN_PROCESS_POOL": int(ErrBrokenProcessPool), "PANIC": int(ErrPanic),
 		},
-		Hooks:      Hooks,
+		Hooks: map[string][]string{
+			Thread.Module: {Thread.Start, Thread.Run, Thread.Fail, Thread.Stop},
+			Pump.Module:   {Pump.Deliver},
+		},
 		SpecFields: jsonFields(reflectSpec),
-		PumpClose:  pumpCloseRequested,
+		PumpClose:  PumpClose,
 	}
 	b, err := json.Marshal(c)
 	if err != nil {

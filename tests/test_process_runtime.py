@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 import gofutures
-from gofutures import _native
 from gofutures import process as gprocess
 
 from . import _proc_tasks as tasks
@@ -268,21 +267,6 @@ def test_submit_after_go_saw_the_pool_break_raises_broken_process_pool() -> None
     finally:
         sys.setswitchinterval(interval)
     ex.shutdown(wait=True)
-
-
-@pytest.mark.parametrize(
-    ("message", "broken", "want"),
-    [
-        ("broken: a worker died", gprocess.BrokenProcessPool, gprocess.BrokenProcessPool),
-        ("shutdown: cannot schedule new futures after shutdown", gprocess.BrokenProcessPool, RuntimeError),
-        ("invalid: max_workers must be greater than 0", RuntimeError, ValueError),
-        ("something else", gprocess.BrokenProcessPool, RuntimeError),
-    ],
-)
-def test_go_errors_map_onto_python_exceptions(message: str, broken: type, want: type) -> None:
-    got = _native.translate(RuntimeError(message), broken)
-    assert type(got) is want
-    assert str(got) == message.partition(": ")[2] or str(got) == message
 
 
 # --------------------------------------------------------------------------

@@ -150,7 +150,7 @@ def test_go_panic_in_worker_fails_only_that_task() -> None:
 def test_bad_facade_input_is_value_error() -> None:
     gofutures.ThreadPoolExecutor(1).shutdown()
     with pytest.raises(ValueError, match="max_workers must be greater than 0"):
-        _native.call("ThreadPoolNew", 0)
+        _native.fast_thread_new(0)
 
 
 def _settle(pred, timeout: float = 5.0) -> bool:  # type: ignore[no-untyped-def]

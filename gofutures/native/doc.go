@@ -8,8 +8,10 @@
 //     on bare-error functions);
 //   - it recovers panics: a panic becomes an error whose message starts with
 //     "go panic:" and carries the Go stack, so the interpreter survives;
-//   - errors start with a kind prefix ("shutdown: ", "broken: ", "invalid: ")
-//     that the Python side maps onto the stdlib exception classes.
+//   - it returns no other error: Python raises every error of this facade
+//     as gofutures.GoPanicError. Calls that can fail for the caller's reasons
+//     (submits, pool creation) are in the C fast path (pybridge/fastpath.c),
+//     whose errors carry their kind (boundary.ErrKind).
 //
 // The functions in testhooks.go are for gofutures' own tests (fault
 // injection, a goroutine count), not part of the API.

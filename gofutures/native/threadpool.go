@@ -9,12 +9,6 @@ import (
 	"github.com/gofutures/gofutures/gofutures/pybridge"
 )
 
-// ThreadPoolNew starts a pool of at most maxWorkers workers and returns its id.
-func ThreadPoolNew(maxWorkers int64) (id int64, err error) {
-	defer panics.Catch(&err)
-	return pybridge.NewThreadPool(int(maxWorkers))
-}
-
 // ThreadPoolShutdown refuses new tasks; with cancel it returns the queued
 // task ids, space separated, for Python to cancel. It does not wait.
 func ThreadPoolShutdown(id int64, cancel bool) (cancelled string, err error) {

@@ -12,7 +12,8 @@ func (p *Pool) Queued() int {
 	return len(p.queued)
 }
 
-// Broken returns the reason the pool broke, or "".
+// Broken returns why the pool broke (the Broken event's payload: JSON
+// BrokenFacts), or "".
 func (p *Pool) Broken() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()

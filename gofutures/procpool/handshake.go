@@ -40,7 +40,7 @@ func (s *slot) start() (Proc, net.Conn, *wire.Reader, error) {
 		s.rememberExitLocked(proc, st)
 		s.exitMu.Unlock()
 		s.deferToKnownStatus(st)
-		return nil, nil, nil, fmt.Errorf("A process in the process pool was terminated abruptly while the future was running or pending (worker pid %d %s before it was ready)", proc.Pid(), st)
+		return nil, nil, nil, &factsError{died(CauseDiedStarting, proc, st)}
 	case <-time.After(p.cfg.StartTimeout):
 		return fail("a worker process did not connect within %s", p.cfg.StartTimeout)
 	case <-p.brokenCh:
@@ -69,12 +69,12 @@ func (s *slot) start() (Proc, net.Conn, *wire.Reader, error) {
 		s.deferToKnownStatus(st)
 		// The stdlib's words for a worker that died (an initializer's
 		// os._exit included); the ones for an initializer that raised follow.
-		return nil, nil, nil, fmt.Errorf("A process in the process pool was terminated abruptly while the future was running or pending (worker pid %d %s during its initialization)", proc.Pid(), st)
+		return nil, nil, nil, &factsError{died(CauseDiedInitializing, proc, st)}
 	case f.Kind == wire.KindInitFailed:
 		conn.Close()
 		proc.Kill()
 		s.reap(proc)
-		return nil, nil, nil, fmt.Errorf("A child process terminated abruptly, the process pool is not usable anymore (the initializer failed in worker pid %d: %s)", proc.Pid(), lastLine(string(f.Payload)))
+		return nil, nil, nil, &factsError{BrokenFacts{Cause: CauseInitializerRaised, Pid: proc.Pid(), Detail: lastLine(string(f.Payload))}}
 	case f.Kind != wire.KindReady:
 		conn.Close()
 		return fail("a worker process sent %s instead of READY", f.Kind)

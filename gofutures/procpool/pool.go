@@ -70,7 +70,7 @@ type Pool struct {
 	// an id, and a task whose id is gone is dropped when it reaches the front.
 	queued  map[uint64]struct{}
 	closing bool   // Close called: exit once the queue is empty and nothing is in flight
-	broken  string // reason, once broken
+	broken  string // once broken, why: encoded BrokenFacts
 	// brokenCh is closed when the pool breaks: a worker still starting
 	// stops waiting for its connection.
 	brokenCh chan struct{}
@@ -135,7 +135,7 @@ func New(cfg Config) (*Pool, error) {
 // future still waiting fails with it (a Go panic must never abort Python).
 func (p *Pool) internalError(where string) func(*panics.Recovered) {
 	return func(r *panics.Recovered) {
-		p.breakPool("internal error in the process pool supervisor (" + where + "): " + r.Error())
+		p.breakPool(failure("internal error in the process pool supervisor (" + where + "): " + r.Error()))
 	}
 }
 
@@ -168,7 +168,7 @@ func (p *Pool) submit(t task) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.broken != "" {
-		return fmt.Errorf("%w: %s", ErrBroken, p.broken)
+		return &BrokenError{Facts: p.broken}
 	}
 	if p.closing {
 		return ErrShutdown
@@ -205,9 +205,9 @@ func (p *Pool) Close() {
 	p.mu.Unlock()
 }
 
-// Kill breaks the pool on purpose (reason is reported in the Broken event)
-// and kills its workers.
-func (p *Pool) Kill(reason string) { p.breakPool(reason) }
+// Kill breaks the pool on purpose (reason is the Detail of the Broken
+// event's CauseFailure facts) and kills its workers.
+func (p *Pool) Kill(reason string) { p.breakPool(failure(reason)) }
 
 // NextEvents blocks until events are available and returns them all (a
 // batch), reusing buf; ok is false once the pool has finished and every
@@ -231,9 +231,10 @@ func (p *Pool) Pids() []int {
 	return pids
 }
 
-// breakPool marks the pool broken (first reason wins), drops the queue,
+// breakPool marks the pool broken (the first facts win), drops the queue,
 // reports one Broken event and kills every worker.
-func (p *Pool) breakPool(reason string) {
+func (p *Pool) breakPool(facts BrokenFacts) {
+	reason := facts.encode()
 	p.mu.Lock()
 	if p.broken != "" {
 		p.mu.Unlock()

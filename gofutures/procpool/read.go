@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strings"
+	"syscall"
 
 	"github.com/gofutures/gofutures/gofutures/wire"
 )
@@ -57,19 +57,21 @@ func (s *slot) read(conn net.Conn, reader *wire.Reader, proc Proc) {
 			return
 		}
 		proc.Kill()
-		var reason string
+		var facts BrokenFacts
 		if errors.Is(err, io.EOF) || isConnReset(err) {
 			st := s.exitStatus(proc)
 			s.deferToKnownStatus(st)
-			reason = fmt.Sprintf("A process in the process pool was terminated abruptly while the future was running or pending (worker pid %d %s)", proc.Pid(), st)
+			facts = died(CauseDiedRunning, proc, st)
 		} else {
-			reason = fmt.Sprintf("the connection to worker pid %d failed: %v", proc.Pid(), err)
+			facts = failure(fmt.Sprintf("the connection to worker pid %d failed: %v", proc.Pid(), err))
 		}
-		p.breakPool(reason)
+		p.breakPool(facts)
 		return
 	}
 }
 
+// isConnReset reports whether err is the end of a worker's connection by
+// its death (the kernel resets a socket closed with unread data).
 func isConnReset(err error) bool {
-	return errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "connection reset")
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }

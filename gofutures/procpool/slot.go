@@ -116,7 +116,7 @@ func (s *slot) generation() bool {
 		return false
 	}
 	if st.err != nil {
-		p.breakPool(st.err.Error())
+		p.breakPool(factsOf(st.err))
 		return false
 	}
 	proc, conn, reader := st.proc, st.conn, st.reader

@@ -11,6 +11,7 @@ package pybridge
 
 /*
 #cgo CFLAGS: -fno-fast-math
+#include <stdlib.h>
 #include "gf_bridge.h"
 */
 import "C"
@@ -19,6 +20,7 @@ import (
 	"errors"
 	"unsafe"
 
+	"github.com/gofutures/gofutures/gofutures/boundary"
 	"github.com/gofutures/gofutures/gofutures/cthread"
 	"github.com/gofutures/gofutures/gofutures/pool"
 )
@@ -86,9 +88,9 @@ func (w *worker) Fail(id int64, err error) {
 	if !w.attached {
 		return
 	}
-	kind := C.GF_FAIL_PANIC
+	kind := boundary.FailPanic
 	if errors.Is(err, pool.ErrBroken) {
-		kind = C.GF_FAIL_BROKEN
+		kind = boundary.FailBroken
 	}
 	msg := C.CString(err.Error())
 	defer C.free(unsafe.Pointer(msg))
@@ -104,8 +106,7 @@ func (w *worker) Stop(last bool) {
 		C.gf_detach(w.c, C.int(l))
 		w.attached = false
 	}
-	C.sem_destroy(&w.c.idle)
-	C.free(unsafe.Pointer(w.c))
+	C.gf_worker_free(w.c) // whether or not Start got as far as its semaphore
 	w.c = nil
 }
 

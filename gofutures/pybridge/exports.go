@@ -14,48 +14,54 @@ package pybridge
 import "C"
 
 import (
-	"fmt"
-	"strconv"
-	"strings"
 	"sync"
 	"unsafe"
 
+	"github.com/gofutures/gofutures/gofutures/boundary"
 	"github.com/gofutures/gofutures/gofutures/bufpool"
 	"github.com/gofutures/gofutures/gofutures/panics"
 )
 
-// submitResult turns an error into a C string the caller frees (nil: ok).
-func submitResult(err error) *C.char {
-	if err == nil {
-		return nil
-	}
-	return C.CString(err.Error())
-}
-
-// guarded runs f, turning its error or panic into submitResult's C string.
-func guarded(f func() error) *C.char {
+// guarded runs f and returns its error (a panic included) as the kind of
+// Python exception it becomes (boundary.Kind) and, unless the kind is
+// boundary.ErrNone, that exception's message as a C string in *msg, which
+// the caller frees.
+func guarded(msg **C.char, f func() error) C.int {
 	var err error
 	func() {
 		defer panics.Catch(&err)
 		err = f()
 	}()
-	return submitResult(err)
+	kind, text := boundary.Kind(err)
+	if kind != boundary.ErrNone {
+		*msg = C.CString(text)
+	}
+	return C.int(kind)
+}
+
+//export gfThreadNew
+func gfThreadNew(maxWorkers C.longlong, out *C.longlong, msg **C.char) C.int {
+	return guarded(msg, func() error {
+		id, err := NewThreadPool(int(maxWorkers))
+		*out = C.longlong(id)
+		return err
+	})
 }
 
 //export gfThreadSubmit
-func gfThreadSubmit(poolID, taskID C.longlong) *C.char {
-	return guarded(func() error {
+func gfThreadSubmit(poolID, taskID C.longlong, msg **C.char) C.int {
+	return guarded(msg, func() error {
 		p, err := ThreadPoolOrError(int64(poolID))
 		if err != nil {
 			return err
 		}
-		return WithKind(p.Submit(int64(taskID)))
+		return p.Submit(int64(taskID))
 	})
 }
 
 //export gfProcSubmit
-func gfProcSubmit(poolID, taskID C.longlong, data *C.char, n C.size_t) *C.char {
-	return guarded(func() error {
+func gfProcSubmit(poolID, taskID C.longlong, data *C.char, n C.size_t, msg **C.char) C.int {
+	return guarded(msg, func() error {
 		// One copy into a recycled Go buffer: Python may free the bytes as
 		// soon as this returns. The pool releases the buffer once written.
 		buf := bufpool.Get(int(n))
@@ -74,8 +80,8 @@ var (
 )
 
 //export gfProcSubmitLent
-func gfProcSubmitLent(poolID, taskID C.longlong, chunks *C.gf_chunk, count C.int, lent C.uintptr_t) *C.char {
-	return guarded(func() error {
+func gfProcSubmitLent(poolID, taskID C.longlong, chunks *C.gf_chunk, count C.int, lent C.uintptr_t, msg **C.char) C.int {
+	return guarded(msg, func() error {
 		// The pieces point into Python objects that C keeps referenced until
 		// lent comes back through gfTakeLent: Go writes them, never copies.
 		cs := unsafe.Slice(chunks, int(count))
@@ -107,46 +113,19 @@ func gfTakeLent() C.uintptr_t {
 }
 
 //export gfProcNew
-func gfProcNew(workers, maxTasks, depth, start, zPid, zCmd, zRep C.longlong,
-	zygoteArgv *C.char, zygoteLen C.size_t,
-	workerArgv *C.char, workerLen C.size_t,
-	initPayload *C.char, initLen C.size_t,
-	initFds *C.char, initFdsLen C.size_t, out *C.longlong) *C.char {
-	return guarded(func() error {
-		split := func(p *C.char, n C.size_t) []string {
-			return strings.Split(string(C.GoBytes(unsafe.Pointer(p), C.int(n))), "\x00")
-		}
-		fds, err := parseFds(C.GoStringN(initFds, C.int(initFdsLen)))
+func gfProcNew(record *C.char, n C.size_t, out *C.longlong, msg **C.char) C.int {
+	return guarded(msg, func() error {
+		spec, err := boundary.DecodeSpec(C.GoBytes(unsafe.Pointer(record), C.int(n)))
 		if err != nil {
 			return err
 		}
-		id, err := NewProcPool(ProcPoolSpec{
-			Workers:          int(workers),
-			MaxTasksPerChild: int(maxTasks),
-			Depth:            int(depth),
-			Start:            int(start),
-			ZygotePid:        int(zPid),
-			ZygoteCmdFd:      int(zCmd),
-			ZygoteRepFd:      int(zRep),
-			ZygoteArgv:       split(zygoteArgv, zygoteLen),
-			WorkerArgv:       split(workerArgv, workerLen),
-			InitPayload:      C.GoBytes(unsafe.Pointer(initPayload), C.int(initLen)),
-			InitFds:          fds,
-		})
+		id, err := NewProcPool(spec)
 		*out = C.longlong(id)
 		return err
 	})
 }
 
-// parseFds reads space-separated descriptor numbers.
-func parseFds(s string) ([]int, error) {
-	var fds []int
-	for _, f := range strings.Fields(s) {
-		fd, err := strconv.Atoi(f)
-		if err != nil || fd < 0 {
-			return nil, fmt.Errorf(KindInvalid+"bad file descriptor %q", f)
-		}
-		fds = append(fds, fd)
-	}
-	return fds, nil
-}
+// gfContract returns boundary.Table as a C string the caller frees.
+//
+//export gfContract
+func gfContract() *C.char { return C.CString(boundary.Table()) }

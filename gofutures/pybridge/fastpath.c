@@ -4,16 +4,49 @@
  * These builtins call Go with the GIL held (about 0.1-0.2 us).
  *
  * gf_install_fastpath() publishes them as attributes of gofutures._native
- * (fast_thread_submit, fast_proc_submit, fast_proc_new, fork_program); the facade's
- * InstallFastPath calls it once, when the extension is loaded. */
+ * (see gf_fast_defs); the facade's InstallFastPath calls it once, when the
+ * extension is loaded.
+ *
+ * Errors: a Go function of exports.go returns the kind of Python exception
+ * its error becomes (boundary.ErrKind) and its message; gf_raise raises it
+ * with the factory Python handed over for that kind at load
+ * (fast_set_error_factories). No message is parsed. */
 #include "gf_python.h"
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 #include "_cgo_export.h"
 
-static PyObject *gf_submit_error(char *err) {
-    PyErr_SetString(PyExc_RuntimeError, err);
-    free(err);
+/* One exception factory (a class, or a callable returning an exception) per
+ * boundary.ErrKind, indexed by kind; kept for the life of the process. */
+static PyObject *gf_error_factories;
+
+static PyObject *gf_set_error_factories(PyObject *self, PyObject *factories) {
+    if (!PyTuple_CheckExact(factories)) {
+        PyErr_SetString(PyExc_TypeError, "set_error_factories takes a tuple");
+        return NULL;
+    }
+    Py_INCREF(factories);
+    Py_XSETREF(gf_error_factories, factories);
+    Py_RETURN_NONE;
+}
+
+/* gf_raise raises the exception of Go error kind with message msg (which it
+ * frees) and returns NULL. */
+static PyObject *gf_raise(int kind, char *msg) {
+    PyObject *text = PyUnicode_DecodeUTF8(msg, (Py_ssize_t)strlen(msg), "replace");
+    free(msg);
+    if (text == NULL) return NULL;
+    PyObject *factory = PyExc_RuntimeError;
+    if (gf_error_factories != NULL && kind >= 0 && kind < PyTuple_GET_SIZE(gf_error_factories) &&
+        PyTuple_GET_ITEM(gf_error_factories, kind) != Py_None) {
+        factory = PyTuple_GET_ITEM(gf_error_factories, kind);
+    }
+    PyObject *exc = PyObject_CallOneArg(factory, text);
+    Py_DECREF(text);
+    if (exc == NULL) return NULL;
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_DECREF(exc);
     return NULL;
 }
 
@@ -47,9 +80,21 @@ static PyObject *gf_fast_submit(PyObject *self, PyObject *const *args, Py_ssize_
     long long a[2];
     if (!gf_args_ll(args, nargs, 2, a, "thread_submit(pool, task)")) return NULL;
     gf_note_stack_size();
-    char *err = gfThreadSubmit(a[0], a[1]);
-    if (err != NULL) return gf_submit_error(err);
+    char *msg = NULL;
+    int kind = gfThreadSubmit(a[0], a[1], &msg);
+    if (kind != 0) return gf_raise(kind, msg);
     Py_RETURN_NONE;
+}
+
+/* fast_thread_new(max_workers) -> pool id. */
+static PyObject *gf_fast_thread_new(PyObject *self, PyObject *arg) {
+    long long workers = PyLong_AsLongLong(arg);
+    if (workers == -1 && PyErr_Occurred()) return NULL;
+    long long id = 0;
+    char *msg = NULL;
+    int kind = gfThreadNew(workers, &id, &msg);
+    if (kind != 0) return gf_raise(kind, msg);
+    return PyLong_FromLongLong(id);
 }
 
 /* The buffers of a task whose pieces Go writes without copying: held (with
@@ -93,11 +138,12 @@ static PyObject *gf_proc_submit_chunks(long long pool, long long task, PyObject 
         chunks[got].len = (size_t)lent->views[got].len;
     }
     lent->n = count;
-    char *err = gfProcSubmitLent(pool, task, chunks, (int)count, (uintptr_t)lent);
+    char *msg = NULL;
+    int kind = gfProcSubmitLent(pool, task, chunks, (int)count, (uintptr_t)lent, &msg);
     PyMem_Free(chunks);
-    if (err != NULL) {
+    if (kind != 0) {
         gf_lent_free(lent, count); /* not queued: Go will not hand it back */
-        return gf_submit_error(err);
+        return gf_raise(kind, msg);
     }
     Py_RETURN_NONE;
 fail:
@@ -122,33 +168,32 @@ static PyObject *gf_fast_proc_submit(PyObject *self, PyObject *const *args, Py_s
     char *data;
     Py_ssize_t n;
     if (PyBytes_AsStringAndSize(args[2], &data, &n) < 0) return NULL;
-    char *err = gfProcSubmit(a[0], a[1], data, (size_t)n);
-    if (err != NULL) return gf_submit_error(err);
+    char *msg = NULL;
+    int kind = gfProcSubmit(a[0], a[1], data, (size_t)n, &msg);
+    if (kind != 0) return gf_raise(kind, msg);
     Py_RETURN_NONE;
 }
 
-/* fast_proc_new(workers, max_tasks, depth, start, zygote_pid, zygote_cmd_fd,
- * zygote_rep_fd, zygote_argv: bytes, worker_argv: bytes, init_payload: bytes,
- * init_fds: bytes) -> pool id. argv entries are NUL-separated; init_fds holds
- * space-separated descriptors that every worker receives with INIT. */
-static PyObject *gf_fast_proc_new(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    long long a[7];
-    if (nargs != 11) {
-        PyErr_SetString(PyExc_TypeError, "proc_new takes 11 arguments");
-        return NULL;
-    }
-    if (!gf_args_ll(args, 7, 7, a, "proc_new")) return NULL;
-    char *z, *w, *init, *fds;
-    Py_ssize_t zn, wn, in, fn;
-    if (PyBytes_AsStringAndSize(args[7], &z, &zn) < 0) return NULL;
-    if (PyBytes_AsStringAndSize(args[8], &w, &wn) < 0) return NULL;
-    if (PyBytes_AsStringAndSize(args[9], &init, &in) < 0) return NULL;
-    if (PyBytes_AsStringAndSize(args[10], &fds, &fn) < 0) return NULL;
+/* fast_proc_new(spec: bytes) -> pool id. spec is the JSON record of
+ * boundary.ProcPoolSpec. */
+static PyObject *gf_fast_proc_new(PyObject *self, PyObject *arg) {
+    char *spec;
+    Py_ssize_t n;
+    if (PyBytes_AsStringAndSize(arg, &spec, &n) < 0) return NULL;
     long long id = 0;
-    char *err = gfProcNew(a[0], a[1], a[2], a[3], a[4], a[5], a[6], z, (size_t)zn, w, (size_t)wn,
-                          init, (size_t)in, fds, (size_t)fn, &id);
-    if (err != NULL) return gf_submit_error(err);
+    char *msg = NULL;
+    int kind = gfProcNew(spec, (size_t)n, &id, &msg);
+    if (kind != 0) return gf_raise(kind, msg);
     return PyLong_FromLongLong(id);
+}
+
+/* fast_contract() -> str: boundary.Table, the values Python shares with
+ * Go and C (JSON). */
+static PyObject *gf_fast_contract(PyObject *self, PyObject *unused) {
+    char *text = gfContract();
+    PyObject *r = PyUnicode_FromString(text);
+    free(text);
+    return r;
 }
 
 /* fork_program() -> pid: os.fork() without its warning about threads. A
@@ -178,8 +223,14 @@ static PyMethodDef gf_fast_defs[] = {
      "fork_program() -> pid: os.fork() without the warning about Go's threads."},
     {"fast_proc_submit", (PyCFunction)(void (*)(void))gf_fast_proc_submit, METH_FASTCALL,
      "fast_proc_submit(pool, task, payload): queue a pickled task on a process pool."},
-    {"fast_proc_new", (PyCFunction)(void (*)(void))gf_fast_proc_new, METH_FASTCALL,
-     "fast_proc_new(workers, max_tasks, depth, start, zpid, zcmd, zrep, zargv, wargv, init, fds): pool id."},
+    {"fast_proc_new", (PyCFunction)gf_fast_proc_new, METH_O,
+     "fast_proc_new(spec: bytes) -> pool id: start a process pool (spec: boundary.ProcPoolSpec, JSON)."},
+    {"fast_thread_new", (PyCFunction)gf_fast_thread_new, METH_O,
+     "fast_thread_new(max_workers) -> pool id: start a thread pool."},
+    {"fast_contract", (PyCFunction)gf_fast_contract, METH_NOARGS,
+     "fast_contract() -> str: the values shared by Python, C and Go (JSON)."},
+    {"fast_set_error_factories", (PyCFunction)gf_set_error_factories, METH_O,
+     "fast_set_error_factories(factories): the exception factory of each Go error kind."},
     {"fast_thread_submit", (PyCFunction)(void (*)(void))gf_fast_submit, METH_FASTCALL,
      "fast_thread_submit(pool, task): queue task id on a thread pool, GIL held."},
     {NULL, NULL, 0, NULL},

@@ -1,4 +1,4 @@
-/* gf_bridge.h: the C half of the bridge between Go workers and CPython.
+/* gf_bridge.h (declarations; bodies in gf_bridge.c): the C half of the bridge between Go workers and CPython.
  * Every worker function here runs on the worker's own thread, created in C
  * (package cthread), whose goroutine cannot leave it: a thread's
  * PyThreadState stays on the thread that created it.
@@ -9,39 +9,16 @@
  * 0.2-0.3 us per task, against 10-36 us for creating a thread state per call,
  * and keeps threading.local and the thread's identity stable across tasks.
  *
- * The Python side of the contract is the module gofutures.thread, which must
- * define _worker_start(pool, index) -> bool, _run_task(id),
- * _fail_task(id, kind, message) and _worker_stop(pool, last).
+ * The Python side of the contract is the hooks named by boundary.Thread
+ * (gofutures.thread: _worker_start(pool, index) -> bool, _run_task(id),
+ * _fail_task(id, kind, message) and _worker_stop(pool, last)).
  */
 #ifndef GOFUTURES_BRIDGE_H
 #define GOFUTURES_BRIDGE_H
 
 #include "gf_python.h"
-#include <errno.h>
 #include <semaphore.h>
-#include <time.h>
-
 #include <stdlib.h>
-
-/* Polls of the semaphore before an idle worker sleeps (see gf_park);
- * GOFUTURES_PARK_SPINS overrides it (0 turns spinning off). */
-static int gf_park_spins = -1;
-
-static int gf_spins(void) {
-    if (gf_park_spins < 0) {
-        const char *env = getenv("GOFUTURES_PARK_SPINS");
-        gf_park_spins = env != NULL ? atoi(env) : 2000;
-    }
-    return gf_park_spins;
-}
-
-#if defined(__x86_64__) || defined(__i386__)
-#define gf_cpu_relax() __builtin_ia32_pause()
-#elif defined(__aarch64__)
-#define gf_cpu_relax() __asm__ __volatile__("yield")
-#else
-#define gf_cpu_relax() ((void)0)
-#endif
 
 typedef struct {
     PyThreadState *ts;
@@ -49,162 +26,39 @@ typedef struct {
     long long index;
     int started;     /* the start hook ran */
     int spin_missed; /* its last spin in gf_park ended with no wake-up */
+    int idle_ready;  /* idle was initialized: gf_worker_free destroys it */
     sem_t idle;      /* an idle worker sleeps on it (gf_park) */
 } gf_worker;
 
-/* Workers spinning in gf_park right now (process-wide), and how many may. */
-static int gf_spinners;
-#ifndef GF_MAX_SPINNERS
-#define GF_MAX_SPINNERS 1
-#endif
-
-/* A wake-up this soon after a worker went to sleep would have been caught by
- * spinning: it may spin again. */
-#define GF_QUICK_WAKE_NS 100000LL
-
-static long long gf_now_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
-/* gf_park blocks this idle worker until gf_unpark; it sleeps in C so Go's
- * scheduler has no locked thread to hand a P to when waking it. A worker
- * that goes idle while no other spins polls its semaphore for about 30 us
- * first: the pool wakes the most recently idled worker first, so a
- * submit().result() loop finds it awake and skips a futex wake-up (round
- * trip 62-93 -> 44-57 us here). One spinner at most bounds the CPU spent,
- * and a worker whose spin found nothing stops spinning until a wake-up
- * comes soon after it went to sleep: many workers going idle one after
- * another (the end of a burst of blocking tasks) burn no CPU in turn. */
-static void gf_park(gf_worker *w) {
-    if (!w->spin_missed) {
-        int spins = gf_spins();
-        if (__atomic_fetch_add(&gf_spinners, 1, __ATOMIC_RELAXED) < GF_MAX_SPINNERS) {
-            for (int i = 0; i < spins; i++) {
-                if (sem_trywait(&w->idle) == 0) {
-                    __atomic_fetch_sub(&gf_spinners, 1, __ATOMIC_RELAXED);
-                    return;
-                }
-                gf_cpu_relax();
-            }
-            w->spin_missed = spins > 0;
-        }
-        __atomic_fetch_sub(&gf_spinners, 1, __ATOMIC_RELAXED);
-    }
-    long long slept = w->spin_missed ? gf_now_ns() : 0;
-    while (sem_wait(&w->idle) == -1 && errno == EINTR) {
-    }
-    if (w->spin_missed && gf_now_ns() - slept < GF_QUICK_WAKE_NS) w->spin_missed = 0;
-}
-
-static void gf_unpark(gf_worker *w) { sem_post(&w->idle); }
+/* gf_attach gives this thread a Python thread state without taking the GIL;
+ * returns 1, or -1 when Python is gone or the worker cannot be set up. */
+int gf_attach(gf_worker *w, long long pool, long long index);
+/* gf_start runs the start hook once (GIL held); 1: the worker may run tasks. */
+int gf_start(gf_worker *w);
+/* gf_call_run runs task id (GIL held). */
+void gf_call_run(long long id);
+/* gf_enter takes the GIL with the worker's kept thread state; gf_leave
+ * releases it, keeping the thread state. */
+void gf_enter(gf_worker *w);
+void gf_leave(gf_worker *w);
+/* gf_fail completes task id with an exception of kind (boundary.FailKind). */
+void gf_fail(gf_worker *w, long long id, int kind, const char *msg);
+/* gf_detach runs the stop hook and destroys this thread's Python state. */
+void gf_detach(gf_worker *w, int last);
+/* gf_set_thread_hooks names the hooks (boundary.Thread); the strings must
+ * stay valid for the life of the process. */
+void gf_set_thread_hooks(const char *module, const char *start, const char *run,
+                         const char *fail, const char *stop);
+/* gf_worker_free releases what gf_attach set up, whether or not it got that
+ * far, and the worker itself. */
+void gf_worker_free(gf_worker *w);
+/* gf_park blocks this idle worker until gf_unpark. */
+void gf_park(gf_worker *w);
+void gf_unpark(gf_worker *w);
 
 /* threading.stack_size() for new worker threads (fastpath.c): noted with the
  * GIL held on each submit and worker start, read by the spawner without it. */
 void gf_note_stack_size(void);
 size_t gf_thread_stack_size(void);
-
-/* Failure kinds for gf_fail; kept in step with bridge.go and thread.py. */
-enum { GF_FAIL_BROKEN = 1, GF_FAIL_PANIC = 2 };
-
-static PyObject *gf_hook_start, *gf_hook_run, *gf_hook_fail, *gf_hook_stop;
-
-/* Loads the hooks once; the GIL must be held. Returns 0 on failure. */
-static int gf_load_hooks(void) {
-    if (gf_hook_stop != NULL) return 1;
-    PyObject *mod = PyImport_ImportModule("gofutures.thread");
-    if (mod == NULL) return 0;
-    PyObject *start = PyObject_GetAttrString(mod, "_worker_start");
-    PyObject *run = PyObject_GetAttrString(mod, "_run_task");
-    PyObject *fail = PyObject_GetAttrString(mod, "_fail_task");
-    PyObject *stop = PyObject_GetAttrString(mod, "_worker_stop");
-    Py_DECREF(mod);
-    if (!start || !run || !fail || !stop) {
-        Py_XDECREF(start); Py_XDECREF(run); Py_XDECREF(fail); Py_XDECREF(stop);
-        return 0;
-    }
-    /* Kept for the life of the process: the module is never unloaded. */
-    gf_hook_start = start; gf_hook_run = run; gf_hook_fail = fail; gf_hook_stop = stop;
-    return 1;
-}
-
-/* gf_attach gives this thread a Python thread state without taking the GIL
- * (PyThreadState_New does not need it), so a new worker costs no GIL
- * hand-off: its start hook runs with its first task (gf_start). Returns 1, or
- * -1 when Python is gone. The thread state is bound to this thread for
- * PyGILState_* calls made by C code that the tasks run. */
-static int gf_attach(gf_worker *w, long long pool, long long index) {
-    if (!gf_python_alive()) return -1;
-    w->pool = pool;
-    w->index = index;
-    w->started = 0;
-    if (sem_init(&w->idle, 0, 0) != 0) return -1;
-    w->ts = PyThreadState_New(PyInterpreterState_Main());
-    return w->ts != NULL ? 1 : -1;
-}
-
-/* gf_start runs the start hook (thread name, initializer) once; the GIL must
- * be held. Returns 1 when the worker may run tasks, 0 when it failed. */
-static int gf_start(gf_worker *w) {
-    if (w->started) return 1;
-    w->started = 1;
-    gf_note_stack_size(); /* for the workers this one starts */
-    if (!gf_load_hooks()) {
-        PyErr_WriteUnraisable(NULL);
-        return 0;
-    }
-    PyObject *r = PyObject_CallFunction(gf_hook_start, "LL", w->pool, w->index);
-    if (r == NULL) {
-        PyErr_WriteUnraisable(gf_hook_start);
-        return 0;
-    }
-    int ok = PyObject_IsTrue(r) == 1;
-    Py_DECREF(r);
-    return ok;
-}
-
-/* gf_call_run runs task id; the GIL must be held (gf_enter). */
-static void gf_call_run(long long id) {
-    PyObject *arg = PyLong_FromLongLong(id);
-    PyObject *r = arg ? PyObject_CallOneArg(gf_hook_run, arg) : NULL;
-    Py_XDECREF(arg);
-    if (r == NULL) PyErr_WriteUnraisable(gf_hook_run);
-    Py_XDECREF(r);
-}
-
-/* gf_enter takes the GIL with the worker's kept thread state. */
-static void gf_enter(gf_worker *w) { PyEval_RestoreThread(w->ts); }
-
-/* gf_leave releases the GIL, keeping the thread state for the next task. */
-static void gf_leave(gf_worker *w) { w->ts = PyEval_SaveThread(); }
-
-/* gf_fail completes task id with an exception of the given kind. */
-static void gf_fail(gf_worker *w, long long id, int kind, const char *msg) {
-    PyEval_RestoreThread(w->ts);
-    PyObject *r = PyObject_CallFunction(gf_hook_fail, "Lis", id, kind, msg);
-    if (r == NULL) PyErr_WriteUnraisable(gf_hook_fail);
-    Py_XDECREF(r);
-    w->ts = PyEval_SaveThread();
-}
-
-/* gf_detach runs the stop hook and destroys this thread's Python state. */
-static void gf_detach(gf_worker *w, int last) {
-    PyEval_RestoreThread(w->ts);
-    /* A worker that never ran a task has nothing to undo, unless it is the
-     * pool's last: then Python must hear that the pool is gone. */
-    if (w->started || last) {
-        if (!gf_load_hooks()) {
-            PyErr_WriteUnraisable(NULL);
-        } else {
-            PyObject *r = PyObject_CallFunction(gf_hook_stop, "Li", w->pool, last);
-            if (r == NULL) PyErr_WriteUnraisable(gf_hook_stop);
-            Py_XDECREF(r);
-        }
-    }
-    w->ts = NULL;
-    PyThreadState_Clear(PyThreadState_Get());
-    PyThreadState_DeleteCurrent(); /* releases the GIL */
-}
 
 #endif

@@ -1,8 +1,8 @@
-/* gf_pump.h: the C half of a process pool's completion pump. The pump is a
+/* gf_pump.h (declarations; bodies in gf_pump.c): the C half of a process pool's completion pump. The pump is a
  * goroutine locked to its OS thread with a kept Python thread state (as a
  * thread-pool worker); for each batch of completions it takes the GIL once,
- * builds a list of (kind, task id, payload) tuples and calls
- * gofutures.process._deliver(pool, list). One GIL acquisition completes a
+ * builds a list of (kind, task id, payload) tuples and calls the hook named
+ * by boundary.Pump (gofutures.process._deliver(pool, list)). One GIL acquisition completes a
  * whole batch of futures.
  *
  * A payload is bytes, or, for a large one in C memory (package cblock), a
@@ -20,102 +20,18 @@ typedef struct {
     PyObject *views; /* the batch's memoryviews, released after delivery */
 } gf_pump;
 
-static PyObject *gf_deliver_hook;
-
-/* In fastpath.c: releases task pieces Go is done with (GIL held). */
-extern void gf_release_lent(void);
-
 /* Returns 1 when attached, -1 when Python is gone. */
-static int gf_pump_attach(gf_pump *p) {
-    if (!gf_python_alive()) return -1;
-    p->gil = PyGILState_Ensure();
-    if (gf_deliver_hook == NULL) {
-        PyObject *mod = PyImport_ImportModule("gofutures.process");
-        if (mod != NULL) {
-            gf_deliver_hook = PyObject_GetAttrString(mod, "_deliver");
-            Py_DECREF(mod);
-        }
-        if (gf_deliver_hook == NULL) PyErr_WriteUnraisable(NULL);
-    }
-    p->ts = PyEval_SaveThread();
-    return 1;
-}
-
+int gf_pump_attach(gf_pump *p);
 /* Takes the GIL and returns a new empty list (NULL on failure, GIL held). */
-static PyObject *gf_pump_begin(gf_pump *p) {
-    PyEval_RestoreThread(p->ts);
-    return PyList_New(0);
-}
-
-/* Appends (kind, id, payload) to list; the GIL is held. The payload is
- * bytes(data[:n]), or with lend a memoryview of data, which must be C memory
- * that stays valid until gf_pump_deliver returns. */
-static void gf_pump_add(gf_pump *p, PyObject *list, int kind, unsigned long long id,
-                        char *data, size_t n, int lend) {
-    if (list == NULL) return;
-    PyObject *item;
-    if (lend && data != NULL) {
-        PyObject *view = PyMemoryView_FromMemory(data, (Py_ssize_t)n, PyBUF_READ);
-        if (view != NULL && p->views == NULL) p->views = PyList_New(0);
-        if (view != NULL && p->views != NULL && PyList_Append(p->views, view) == 0) {
-            item = Py_BuildValue("(iKN)", kind, id, view);
-        } else {
-            Py_XDECREF(view);
-            item = NULL;
-        }
-    } else {
-        item = Py_BuildValue("(iKy#)", kind, id, data == NULL ? "" : data, (Py_ssize_t)n);
-    }
-    if (item == NULL || PyList_Append(list, item) < 0) PyErr_WriteUnraisable(NULL);
-    Py_XDECREF(item);
-}
-
-/* Releases the batch's memoryviews; returns 0 when every one was released
- * (their memory may be reused), -1 when one was still exported. */
-static int gf_pump_release_views(gf_pump *p) {
-    int rc = 0;
-    if (p->views == NULL) return 0;
-    Py_ssize_t n = PyList_GET_SIZE(p->views);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *r = PyObject_CallMethod(PyList_GET_ITEM(p->views, i), "release", NULL);
-        if (r == NULL) {
-            PyErr_Clear();
-            rc = -1;
-        }
-        Py_XDECREF(r);
-    }
-    Py_CLEAR(p->views);
-    return rc;
-}
-
-/* Calls the hook with the list, releases the lent views and the GIL; returns
- * the hook's int result (1: the pool is drained after shutdown, close it) or
- * -1. *kept is set when a view could not be released: its memory must not be
- * reused. */
-static int gf_pump_deliver(gf_pump *p, long long pool, PyObject *list, int *kept) {
-    int rc = -1;
-    if (list != NULL && gf_deliver_hook != NULL) {
-        PyObject *r = PyObject_CallFunction(gf_deliver_hook, "LO", pool, list);
-        if (r == NULL) {
-            PyErr_WriteUnraisable(gf_deliver_hook);
-        } else {
-            rc = (int)PyLong_AsLong(r);
-            if (rc == -1 && PyErr_Occurred()) PyErr_Clear();
-            Py_DECREF(r);
-        }
-    }
-    Py_XDECREF(list);
-    *kept = gf_pump_release_views(p) != 0;
-    gf_release_lent();
-    p->ts = PyEval_SaveThread();
-    return rc;
-}
-
-static void gf_pump_detach(gf_pump *p) {
-    PyEval_RestoreThread(p->ts);
-    gf_release_lent();
-    p->ts = NULL;
-    PyGILState_Release(p->gil);
-}
+PyObject *gf_pump_begin(gf_pump *p);
+/* Appends (kind, id, payload) to list; the GIL is held. */
+void gf_pump_add(gf_pump *p, PyObject *list, int kind, unsigned long long id, char *data, size_t n,
+                 int lend);
+/* Calls the hook with the list and releases the GIL; returns its result. */
+int gf_pump_deliver(gf_pump *p, long long pool, PyObject *list, int *kept);
+void gf_pump_detach(gf_pump *p);
+/* gf_set_pump_hook names the hook (boundary.Pump); the strings must stay
+ * valid for the life of the process. */
+void gf_set_pump_hook(const char *module, const char *deliver);
 
 #endif

@@ -1,14 +1,12 @@
 package pybridge
 
 import (
-	"errors"
-	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/gofutures/gofutures/gofutures/boundary"
 	"github.com/gofutures/gofutures/gofutures/bufpool"
 	"github.com/gofutures/gofutures/gofutures/cblock"
 	"github.com/gofutures/gofutures/gofutures/panics"
@@ -22,35 +20,11 @@ type procEntry struct {
 }
 
 var (
-	procPools  sync.Map // int64 -> *procEntry
-	lastProcID atomic.Int64
+	procPools registry[*procEntry]
 	// liveProcPools counts pools not yet finished; the last one to finish
 	// frees the cached result buffers.
 	liveProcPools atomic.Int64
 )
-
-// How a process pool starts its workers.
-const (
-	// StartForkedZygote forks workers from a zygote that Python forked from
-	// the program for this pool (the 'fork' start method); the pool owns it.
-	StartForkedZygote = 0
-	// StartFreshZygote forks workers from a zygote interpreter started fresh
-	// (by the first pool that needs one, then shared) rather than forked from
-	// the program ('forkserver').
-	StartFreshZygote = 1
-	// StartExec executes a fresh interpreter per worker ('spawn').
-	StartExec = 2
-)
-
-// ProcPoolSpec is what Python asks for when it creates a process pool.
-type ProcPoolSpec struct {
-	Workers, MaxTasksPerChild, Depth    int
-	Start                               int      // StartForkedZygote, StartFreshZygote or StartExec
-	ZygotePid, ZygoteCmdFd, ZygoteRepFd int      // StartForkedZygote: the zygote to adopt
-	ZygoteArgv, WorkerArgv              []string // commands that start a zygote / a worker
-	InitPayload                         []byte
-	InitFds                             []int // sent to every worker with INIT (duplicated here)
-}
 
 // The process-wide fresh zygote interpreter, started by the first pool that
 // needs one ('forkserver'). Like multiprocessing's forkserver it serves every
@@ -61,10 +35,10 @@ var shared struct {
 }
 
 // zygoteFor returns the zygote launcher of a pool of start mode spec.Start.
-func zygoteFor(spec ProcPoolSpec) (*procpool.ZygoteLauncher, error) {
-	if spec.Start == StartForkedZygote {
+func zygoteFor(spec boundary.ProcPoolSpec) (*procpool.ZygoteLauncher, error) {
+	if spec.Start == boundary.StartForkedZygote {
 		if spec.ZygotePid <= 0 {
-			return nil, errors.New(KindInvalid + "a forked zygote's pid is required")
+			return nil, boundary.Invalidf("a forked zygote's pid is required")
 		}
 		z, err := procpool.AdoptZygote(spec.ZygotePid, spec.ZygoteCmdFd, spec.ZygoteRepFd)
 		if err != nil {
@@ -76,7 +50,7 @@ func zygoteFor(spec ProcPoolSpec) (*procpool.ZygoteLauncher, error) {
 	shared.Lock()
 	defer shared.Unlock()
 	if shared.fresh == nil || !shared.fresh.Acquire() {
-		shared.fresh = procpool.NewSharedZygote(spec.ZygoteArgv)
+		shared.fresh = procpool.NewSharedZygote(boundary.Argv(spec.ZygoteArgv))
 		shared.fresh.Acquire()
 	}
 	return shared.fresh, nil
@@ -90,7 +64,7 @@ func dupFds(fds []int) ([]int, error) {
 		if errno != 0 {
 			err := error(errno)
 			closeFds(dups)
-			return nil, fmt.Errorf(KindInvalid+"file descriptor %d for the initializer: %v", fd, err)
+			return nil, boundary.Invalidf("file descriptor %d for the initializer: %v", fd, err)
 		}
 		dups = append(dups, int(d))
 	}
@@ -105,23 +79,25 @@ func closeFds(fds []int) {
 
 // NewProcPool starts a process pool and its pump, and returns its id.
 //
-// A zygote given in spec (StartForkedZygote) is the pool's from the start:
+// A zygote given in spec (boundary.StartForkedZygote) is the pool's from the start:
 // whatever fails, it is ended and reaped here.
-func NewProcPool(spec ProcPoolSpec) (int64, error) {
+func NewProcPool(spec boundary.ProcPoolSpec) (int64, error) {
 	var launcher procpool.Launcher
 	switch spec.Start {
-	case StartExec:
-		launcher = &procpool.ExecLauncher{Argv: spec.WorkerArgv}
-	default: // StartForkedZygote, StartFreshZygote
+	case boundary.StartExec:
+		launcher = &procpool.ExecLauncher{Argv: boundary.Argv(spec.WorkerArgv)}
+	case boundary.StartForkedZygote, boundary.StartFreshZygote:
 		z, err := zygoteFor(spec)
 		if err != nil {
 			return 0, err
 		}
 		launcher = z
+	default:
+		return 0, boundary.Invalidf("unknown start mode %d", spec.Start)
 	}
 	if spec.Workers < 1 {
 		_ = launcher.Close()
-		return 0, errors.New(KindInvalid + "max_workers must be greater than 0")
+		return 0, boundary.Invalidf("max_workers must be greater than 0")
 	}
 	fds, err := dupFds(spec.InitFds)
 	if err != nil {
@@ -143,16 +119,16 @@ func NewProcPool(spec ProcPoolSpec) (int64, error) {
 		_ = launcher.Close()
 		return 0, err
 	}
-	id := lastProcID.Add(1)
 	e := &procEntry{pool: p, pumpDone: make(chan struct{})}
-	procPools.Store(id, e)
+	id := procPools.newID()
+	procPools.put(id, e)
 	go runPump(id, p, e.pumpDone) // recovers itself: done must close whatever happens
 	liveProcPools.Add(1)
 	panics.Go(func() {
 		<-e.pumpDone
 		p.Wait(-1)
 		closeFds(fds)
-		procPools.Delete(id)
+		procPools.remove(id)
 		if liveProcPools.Add(-1) == 0 {
 			cblock.Trim() // no pool left to reuse the result buffers
 		}
@@ -162,11 +138,11 @@ func NewProcPool(spec ProcPoolSpec) (int64, error) {
 
 // ProcPool returns the live pool with this id.
 func ProcPool(id int64) (*procpool.Pool, bool) {
-	e, ok := procPools.Load(id)
+	e, ok := procPools.get(id)
 	if !ok {
 		return nil, false
 	}
-	return e.(*procEntry).pool, true
+	return e.pool, true
 }
 
 // JoinProcPool waits for the pool's pump to deliver its last events, up to
@@ -174,11 +150,10 @@ func ProcPool(id int64) (*procpool.Pool, bool) {
 // twice timeout in all (forever if negative). Python calls it in short
 // slices (see _native.join), so the bound is not worth a shared deadline.
 func JoinProcPool(id int64, timeout time.Duration) bool {
-	v, ok := procPools.Load(id)
+	e, ok := procPools.get(id)
 	if !ok {
 		return true
 	}
-	e := v.(*procEntry)
 	var deadline <-chan time.Time
 	if timeout >= 0 {
 		t := time.NewTimer(timeout)
@@ -201,20 +176,11 @@ func procSubmitPieces(poolID, taskID int64, pieces [][]byte, done func()) error 
 	return submitTo(poolID, func(p *procpool.Pool) error { return p.SubmitPieces(uint64(taskID), pieces, done) })
 }
 
-// submitTo runs submit on pool poolID, giving its errors their kinds.
+// submitTo runs submit on pool poolID.
 func submitTo(poolID int64, submit func(*procpool.Pool) error) error {
 	p, ok := ProcPool(poolID)
 	if !ok {
-		return fmt.Errorf(KindInvalid+"no process pool %d (already shut down)", poolID)
+		return boundary.Invalidf("no process pool %d (already shut down)", poolID)
 	}
-	err := submit(p)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, procpool.ErrShutdown):
-		return errors.New(KindShutdown + err.Error())
-	case errors.Is(err, procpool.ErrBroken):
-		return errors.New(KindBroken + strings.TrimPrefix(err.Error(), procpool.ErrBroken.Error()+": "))
-	}
-	return err
+	return submit(p)
 }

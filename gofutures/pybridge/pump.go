@@ -10,15 +10,12 @@ import (
 	"runtime"
 	"unsafe"
 
+	"github.com/gofutures/gofutures/gofutures/boundary"
 	"github.com/gofutures/gofutures/gofutures/bufpool"
 	"github.com/gofutures/gofutures/gofutures/cblock"
 	"github.com/gofutures/gofutures/gofutures/panics"
 	"github.com/gofutures/gofutures/gofutures/procpool"
 )
-
-// pumpCloseRequested is what gofutures.process._deliver returns when the
-// pool has no work left after shutdown.
-const pumpCloseRequested = 1
 
 // runPump delivers a process pool's events to Python in batches until the
 // pool has finished, then closes done. It runs on its own locked OS thread
@@ -65,7 +62,7 @@ func pumpEvents(c *C.gf_pump, poolID int64, p *procpool.Pool, deliverToPython bo
 		if r != nil {
 			p.Kill("internal error delivering results: " + r.Error())
 		}
-		if rc == pumpCloseRequested {
+		if rc == boundary.PumpClose {
 			p.Close()
 		}
 		for _, ev := range events {

@@ -5,18 +5,27 @@
 - Fork: a child forked after the Go runtime started cannot use it (Go's
   scheduler threads do not survive fork(); calls hang). Such a child gets a
   RuntimeError from every gofutures entry point instead of a hang.
-- Errors: Go returns errors whose message starts with a kind; ``translate``
-  maps them onto the stdlib exception classes. A Go panic becomes
-  GoPanicError carrying the Go stack.
+- Contract: every value Python shares with Go and C (fail, event, cause,
+  start and error kinds, hook names, the fields of a process pool's spec) is
+  defined in Go (gofutures/boundary) and read here once, when the
+  extension loads (``contract``).
+- Errors: a Go error crosses as a kind and a message; the C fast path raises
+  the exception that ``_error_factories`` gives for the kind (handed to C at
+  load). The gopy facade returns no error but a recovered Go panic, which
+  becomes GoPanicError carrying the Go stack.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 import threading
 from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures.thread import BrokenThreadPool
 from types import ModuleType
-from typing import Any, NoReturn
+from typing import Any
 
 FORK_MESSAGE = (
     "gofutures cannot be used in a process forked after its Go runtime started "
@@ -40,13 +49,17 @@ class GoPanicError(RuntimeError):
 
 
 # Builtins from pybridge/fastpath.c, set by the extension when it loads.
+fast_thread_new: Callable[[int], int]
 fast_thread_submit: Callable[[int, int], None]
-# (pool, task, payload: bytes, or a list of buffers to write one after another)
 fast_proc_submit: Callable[[int, int, bytes | list[Any]], None]
-# (workers, max_tasks, depth, start, zygote pid, zygote cmd fd, zygote reply fd,
-#  zygote argv, worker argv, init payload, init fds) -> pool id
-fast_proc_new: Callable[[int, int, int, int, int, int, int, bytes, bytes, bytes, bytes], int]
+fast_proc_new: Callable[[bytes], int]
+fast_contract: Callable[[], str]
+fast_set_error_factories: Callable[[tuple[Callable[[str], BaseException] | None, ...]], None]
 fork_program: Callable[[], int]
+
+# boundary.Table, read when the extension loads: table name -> (value name
+# -> value), "hooks" (module -> function names C calls) and "spec_fields".
+contract: dict[str, Any] = {}
 
 _load_lock = threading.Lock()
 _ext: ModuleType | None = None
@@ -85,38 +98,61 @@ def _load() -> ModuleType:
                     "(pip install .) so that it is built"
                 ) from exc
             os.register_at_fork(after_in_child=_after_fork_in_child)
-            # Publishes fast_thread_submit, fast_proc_submit and fast_proc_new here.
+            # Publishes the fast_* builtins and fork_program here.
             _gonative.native_InstallFastPath()
+            this = sys.modules[__name__]  # where the builtins were just set
+            contract.update(json.loads(this.fast_contract()))
+            this.fast_set_error_factories(_error_factories(contract["error"]))
             _ext = _gonative
         return _ext
 
 
-def translate(exc: RuntimeError, broken: type[Exception] = RuntimeError) -> Exception:
-    """Map an error raised by a Go call onto the exception Python code expects;
-    ``broken`` is the executor's BrokenExecutor class (Go may know that a pool
-    broke before Python has heard of it)."""
-    msg = str(exc)
-    kind, sep, rest = msg.partition(": ")
-    if msg.startswith("go panic:"):
-        return GoPanicError(msg)
-    if sep and kind == "shutdown":
-        return RuntimeError(rest)
-    if sep and kind == "invalid":
-        return ValueError(rest)
-    if sep and kind == "broken":
-        return broken(rest)
-    if sep and kind == "nothread":
-        return RuntimeError(rest)  # as threading.Thread.start()
-    return exc
+def _broken_process_pool(facts: str) -> BrokenProcessPool:
+    """A submit to a process pool that Go knows broke (before the pump has
+    told Python): the facts worded as for any later submit."""
+    from gofutures import process  # the pool exists: process is imported
+
+    return BrokenProcessPool(process._broken_messages(facts)[1])
+
+
+# The exception of each Go error kind (boundary.ErrKind), by name.
+ERROR_FACTORIES: dict[str, Callable[[str], BaseException]] = {
+    "OTHER": RuntimeError,
+    "SHUTDOWN": RuntimeError,
+    "INVALID": ValueError,
+    "NO_THREAD": RuntimeError,  # as threading.Thread.start()
+    "BROKEN_THREAD_POOL": BrokenThreadPool,
+    "BROKEN_PROCESS_POOL": _broken_process_pool,
+    "PANIC": GoPanicError,
+}
+
+
+def _error_factories(kinds: dict[str, int]) -> tuple[Callable[[str], BaseException] | None, ...]:
+    """The exception factory of each Go error kind (boundary.ErrKind), by
+    kind value, for C's gf_raise."""
+    by_name = ERROR_FACTORIES
+    if set(by_name) != set(kinds):
+        raise ImportError(f"gofutures: Go error kinds {sorted(kinds)}, Python's {sorted(by_name)}")
+    factories: list[Callable[[str], BaseException] | None] = [None] * (max(kinds.values()) + 1)
+    for name, value in kinds.items():
+        factories[value] = by_name[name]
+    return tuple(factories)
+
+
+def const(table: str, name: str) -> int:
+    """Value ``name`` of contract table ``table`` (the extension is loaded)."""
+    value: int = contract[table][name]
+    return value
 
 
 def call(name: str, *args: object) -> object:
-    """Call Go function ``name`` of the facade, translating its errors."""
+    """Call Go function ``name`` of the facade. Its only error is a recovered
+    Go panic (native/doc.go)."""
     fn = getattr(ext(), "native_" + name)
     try:
         return fn(*args)
     except RuntimeError as exc:
-        raise translate(exc) from None
+        raise GoPanicError(str(exc)) from None
 
 
 # How long one Go wait lasts before Python gets a chance to handle signals.
@@ -129,7 +165,3 @@ def join(function: str, pool_id: int) -> None:
     while the main thread waits (a blocked Go call would hide it)."""
     while not call(function, pool_id, JOIN_SLICE_MS):
         pass
-
-
-def raise_translated(exc: RuntimeError, broken: type[Exception] = RuntimeError) -> NoReturn:
-    raise translate(exc, broken) from None

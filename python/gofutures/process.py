@@ -34,8 +34,10 @@ comes when the program dies (one that became a worker gets SIGKILL then).
 
 from __future__ import annotations
 
+import base64
 import collections
 import itertools
+import json
 import multiprocessing as mp
 import operator
 import os
@@ -58,10 +60,16 @@ from gofutures._executor import T1, T2, T3, T4, T5, P, T, Ts, refuse_submit
 
 __all__ = ("ProcessPoolExecutor", "BrokenProcessPool")
 
-# Event kinds delivered by the pump; kept in step with procpool/events.go.
-_EVENT_RESULT = 1
-_EVENT_ERROR = 2
-_EVENT_BROKEN = 3
+# Event kinds (procpool.EventKind), start modes (boundary.StartMode) and
+# why a pool broke (procpool.Cause) are named here; their values come from
+# Go (_native.contract).
+
+# For a worker's death (by cause name), when it died.
+_DIED_PHASE = {
+    "DIED_STARTING": " before it was ready",
+    "DIED_INITIALIZING": " during its initialization",
+    "DIED_RUNNING": "",
+}
 
 # Tasks sent to a worker at a time. One, as in the stdlib where workers pull
 # from a shared queue: a task never waits behind a busy worker while another
@@ -76,15 +84,23 @@ _DIED_MESSAGE = (
 )
 
 
-def _broken_message(reason: str) -> str:
-    """What later submits raise once the pool broke for ``reason``: the
-    stdlib's sentence, with the details Go gave in parentheses."""
-    if reason.startswith(_BROKEN_MESSAGE):
-        return reason
-    detail = reason.removeprefix(_DIED_MESSAGE).strip()
-    if not detail.startswith("("):
-        detail = f"({detail})"
-    return f"{_BROKEN_MESSAGE} {detail}"
+def _broken_messages(facts_json: str | bytes) -> tuple[str, str]:
+    """The stdlib's sentences for a pool that broke, from the facts Go
+    reported (procpool.BrokenFacts): what the pending and running futures
+    fail with, and what later submits raise. Go's details go in parentheses.
+    """
+    facts = json.loads(facts_json)
+    causes = {value: name for name, value in _native.contract["cause"].items()}
+    cause = causes.get(facts["cause"], "FAILURE")
+    pid = facts.get("pid", 0)
+    if cause == "INITIALIZER_RAISED":
+        message = f"{_BROKEN_MESSAGE} (the initializer failed in worker pid {pid}: {facts.get('detail', '')})"
+        return message, message
+    if cause in _DIED_PHASE:
+        detail = f"(worker pid {pid} {facts.get('status', '')}{_DIED_PHASE[cause]})"
+        return f"{_DIED_MESSAGE} {detail}", f"{_BROKEN_MESSAGE} {detail}"
+    detail = facts.get("detail", "")
+    return detail, f"{_BROKEN_MESSAGE} ({detail})"
 
 
 class _ProcFuture(_future.Future[Any]):
@@ -95,6 +111,7 @@ class _ProcFuture(_future.Future[Any]):
     _task_id = 0
 
     def cancel(self) -> bool:
+        # Lock order: see _PoolState (this holds _condition across a Go call).
         with self._condition:
             pool_id = self._pool_id
             if self._state == _stdlib_base.PENDING and pool_id is not None:
@@ -117,7 +134,20 @@ class _Item:
 
 
 class _PoolState:
-    """What an executor shares with the pump; never references the executor."""
+    """What an executor shares with the pump; never references the executor.
+
+    Locks, in the order they are taken (never the reverse):
+
+    1. ``lock`` (this object's): items, pending, running, broken, shutdown.
+       Held by submit, _deliver, _promote, _break and shutdown.
+    2. a future's ``_condition``: taken under ``lock`` by _promote, and alone
+       by the future's own methods. _ProcFuture.cancel holds it while it
+       calls Go (ProcPoolCancel, a gopy call that releases the GIL): Go's
+       pool mutex is then taken under ``_condition``, and Go never calls
+       Python while it holds that mutex, so no cycle forms.
+
+    The pump calls _deliver with the GIL and no Go lock held.
+    """
 
     def __init__(self, workers: int) -> None:
         self.pool_id: int | None = None
@@ -257,7 +287,7 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
         owned_zygote = zygote_fds
         try:
             _native.ext()  # loads the Go runtime; raises in a forked child
-            if start == _START_FORKED_ZYGOTE:
+            if start == "FORKED_ZYGOTE":
                 # Its workers are forks of the program taken now: the
                 # initializer and its arguments reach them by inheritance, as
                 # with the stdlib's 'fork' (locks, queues, anything), and so
@@ -282,21 +312,21 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
             # Fresh interpreters run multiprocessing's executable with this one's flags.
             zygote = _command.argv("_zygote", sys.path)
             worker = _command.argv("_worker", sys.path)
-            owned_zygote = (0, -1, -1)  # Go owns it now, even if the call fails
-            pool_id = _native.fast_proc_new(
-                self._max_workers,
-                self._max_tasks_per_child or 0,
-                _DEPTH,
-                start,
-                *zygote_fds,
-                _command.encode(zygote),
-                _command.encode(worker),
-                init,
-                " ".join(map(str, init_fds)).encode(),
+            spec = _pool_spec(
+                workers=self._max_workers,
+                max_tasks_per_child=self._max_tasks_per_child or 0,
+                depth=_DEPTH,
+                start=_native.const("start", start),
+                zygote_pid=zygote_fds[0],
+                zygote_cmd_fd=zygote_fds[1],
+                zygote_rep_fd=zygote_fds[2],
+                zygote_argv=_command.encode(zygote),
+                worker_argv=_command.encode(worker),
+                init_payload=init,
+                init_fds=list(init_fds),
             )
-        except RuntimeError as exc:
-            _close_zygote(owned_zygote)
-            _native.raise_translated(exc)
+            owned_zygote = (0, -1, -1)  # Go owns it now, even if the call fails
+            pool_id = _native.fast_proc_new(spec)
         except BaseException:
             _close_zygote(owned_zygote)
             raise
@@ -327,12 +357,9 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
                 future.set_exception(exc)
                 return future
             task_id = next(_task_ids)
-            try:
-                # (_start has set pool_id)
-                _native.fast_proc_submit(st.pool_id, task_id, payload)  # type: ignore[arg-type]
-            except RuntimeError as exc:
-                # Go may know the pool broke before the pump has told us.
-                _native.raise_translated(exc, BrokenProcessPool)
+            # Raises what the stdlib would; BrokenProcessPool when Go knows
+            # the pool broke before the pump has told us.
+            _native.fast_proc_submit(st.pool_id, task_id, payload)  # type: ignore[arg-type]
             del payload
             item = _Item(future)
             st.items[task_id] = item
@@ -499,15 +526,24 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
         self.__dict__["_broken"] = value
 
 
-# Start modes, kept in step with pybridge/procpools.go.
-_START_FORKED_ZYGOTE = 0
-_START_FRESH_ZYGOTE = 1
-_START_EXEC = 2
+# The start mode (boundary.StartMode, by name) of each start method.
+_START_MODES = {"fork": "FORKED_ZYGOTE", "forkserver": "FRESH_ZYGOTE", "spawn": "EXEC"}
+
+
+def _pool_spec(**fields: Any) -> bytes:
+    """The record fast_proc_new takes (boundary.ProcPoolSpec, JSON): bytes
+    fields in base64, as Go's encoding/json reads []byte. Go refuses a record
+    whose fields differ from its own."""
+    record = {
+        name: base64.b64encode(value).decode() if isinstance(value, bytes) else value
+        for name, value in fields.items()
+    }
+    return json.dumps(record).encode()
 
 
 def _start_mode(
     method: str | None, initializer: tuple[Any, Any], max_tasks_per_child: int | None = None
-) -> tuple[int, tuple[int, int, int]]:
+) -> tuple[str, tuple[int, int, int]]:
     """How a new pool starts workers, by start method (None: the one set with
     multiprocessing.set_start_method, else 'fork'):
 
@@ -530,13 +566,12 @@ def _start_mode(
     explicit = method
     if method is None:
         method = mp.get_start_method(allow_none=True) or "fork"
-    if method == "spawn":
-        return _START_EXEC, (0, -1, -1)
-    if method == "forkserver":
-        return _START_FRESH_ZYGOTE, (0, -1, -1)
+    mode = _START_MODES.get(method, "FORKED_ZYGOTE")
+    if mode != "FORKED_ZYGOTE":
+        return mode, (0, -1, -1)
     if explicit is None and max_tasks_per_child is not None and _zygote.thread_count() > 1:
-        return _START_FRESH_ZYGOTE, (0, -1, -1)
-    return _START_FORKED_ZYGOTE, _zygote.fork_program(initializer)
+        return "FRESH_ZYGOTE", (0, -1, -1)
+    return mode, _zygote.fork_program(initializer)
 
 
 def _close_zygote(zygote_fds: tuple[int, int, int]) -> None:
@@ -605,17 +640,19 @@ def _promote(st: _PoolState) -> None:
 
 
 def _deliver(pool_id: int, events: list[tuple[int, int, bytes]]) -> int:
-    """Called by the Go pump with a batch of completions, GIL held. Returns 1
-    when the pool has no work left after shutdown (Go then closes it)."""
+    """Called by the Go pump with a batch of completions, GIL held. Returns
+    contract["pump_close"] when the pool has no work left after shutdown (Go
+    then closes it), else 0."""
     st = _pools.get(pool_id)
     if st is None:
         return 0
     st.pump_ident = threading.get_ident()
     done: list[tuple[Future[Any], int, bytes]] = []
     broken: str | None = None
+    event_broken = _native.const("event", "BROKEN")
     with st.lock:
         for kind, task_id, data in events:
-            if kind == _EVENT_BROKEN:
+            if kind == event_broken:
                 broken = bytes(data).decode("utf-8", "replace")
                 continue
             item = st.items.pop(task_id, None)
@@ -633,7 +670,7 @@ def _deliver(pool_id: int, events: list[tuple[int, int, bytes]]) -> int:
             _log_callback_error(future, exc)
     if broken is not None:
         _break(st, broken)
-    return 1 if close else 0
+    return int(_native.contract["pump_close"]) if close else 0
 
 
 def _complete(future: Future[Any], kind: int, data: bytes) -> None:
@@ -643,16 +680,18 @@ def _complete(future: Future[Any], kind: int, data: bytes) -> None:
         # A result that cannot be unpickled here fails its own future only.
         future.set_exception(exc)
         return
-    if kind == _EVENT_RESULT:
+    if kind == _native.const("event", "RESULT"):
         future.set_result(value)
     else:
         future.set_exception(value)
 
 
-def _break(st: _PoolState, reason: str) -> None:
-    """The pool broke: fail every pending and running future."""
+def _break(st: _PoolState, facts: str) -> None:
+    """The pool broke for the reasons in ``facts`` (procpool.BrokenFacts):
+    fail every pending and running future."""
+    reason, st_broken = _broken_messages(facts)
     with st.lock:
-        st.broken = _broken_message(reason)
+        st.broken = st_broken
         items = list(st.items.values())
         st.items.clear()
         st.pending.clear()

@@ -49,10 +49,6 @@ from gofutures._thread_views import ThreadsView, WorkerThread, WorkQueueView, re
 
 __all__ = ("ThreadPoolExecutor", "BrokenThreadPool")
 
-# Failure kinds passed to _fail_task; kept in step with gf_bridge.h.
-_FAIL_BROKEN = 1
-_FAIL_PANIC = 2
-
 # The most workers a pool starts, whatever max_workers says: the stdlib
 # accepts any number (10**30, float('inf')) and starts threads on demand.
 _WORKER_CAP = 2**31 - 1
@@ -230,8 +226,8 @@ class ThreadPoolExecutor(_stdlib_thread.ThreadPoolExecutor):
             )
             return
         workers = _worker_limit(max_workers)
-        pool_id = _native.call("ThreadPoolNew", workers)
-        assert isinstance(pool_id, int)
+        _native.ext()
+        pool_id = _native.fast_thread_new(workers)
         self._state = _PoolState(
             pool_id, self._thread_name_prefix, workers, initializer, initargs
         )
@@ -256,10 +252,8 @@ class ThreadPoolExecutor(_stdlib_thread.ThreadPoolExecutor):
             task_id = next(_task_ids)
             _work_items[task_id] = (state, future, fn, args, kwargs or None)
             try:
+                # Raises what the stdlib would (Go's error kind decides).
                 _native.fast_thread_submit(state.pool_id, task_id)
-            except RuntimeError as exc:
-                del _work_items[task_id]
-                _native.raise_translated(exc, BrokenThreadPool)
             except BaseException:
                 del _work_items[task_id]
                 raise
@@ -561,7 +555,7 @@ def _fail_task(task_id: int, kind: int, message: str) -> None:
         return
     state, future = item[0], item[1]
     exc: BaseException
-    if kind == _FAIL_BROKEN:
+    if kind == _native.const("fail", "BROKEN"):
         exc = BrokenThreadPool(state.broken or message)
     else:
         exc = _native.GoPanicError(message)

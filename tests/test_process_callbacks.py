@@ -69,3 +69,57 @@ def test_callbacks_raising_base_exceptions_lose_no_future(tmp_path: Path, exc: s
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["3000", "0", str(sum(range(3000)))]
+
+
+def test_callback_of_a_future_cancelled_by_shutdown_may_submit(tmp_path: Path) -> None:
+    # shutdown(cancel_futures=True) runs the cancelled futures' callbacks; one
+    # that submits gets the stdlib's RuntimeError (it used to wait forever
+    # for the pool's lock, held around the cancellations).
+    gof = assert_same_output(
+        tmp_path,
+        """
+        import time
+        import __CF__ as cf
+
+        def callback(_):
+            try:
+                ex.submit(pow, 2, 2)
+            except RuntimeError as exc:
+                print("callback:", exc, flush=True)
+
+        if __name__ == "__main__":
+            ex = cf.ProcessPoolExecutor(1)
+            futures = [ex.submit(time.sleep, 0.3) for _ in range(8)]
+            futures[-1].add_done_callback(callback)
+            ex.shutdown(cancel_futures=True)
+            print("cancelled:", futures[-1].cancelled())
+        """,
+        timeout=60,
+    )
+    assert "callback: cannot schedule new futures after shutdown" in gof.stdout
+
+
+def test_callback_of_a_cancelled_future_may_use_the_pool(tmp_path: Path) -> None:
+    # cancel() runs the callbacks with no lock held, as the stdlib's does: a
+    # callback that submits and waits for the result while the pool is busy
+    # completing other futures must not deadlock.
+    assert_same_output(
+        tmp_path,
+        """
+        import time
+        import __CF__ as cf
+
+        if __name__ == "__main__":
+            with cf.ProcessPoolExecutor(1) as ex:
+                results = []
+                futures = [ex.submit(time.sleep, 0.05) for _ in range(12)]
+                def callback(_):
+                    results.append(ex.submit(pow, 2, 5).result(timeout=30))
+                futures[-1].add_done_callback(callback)
+                print("cancelled:", futures[-1].cancel())
+                for f in futures[:-1]:
+                    f.result(timeout=30)
+                print(results)
+        """,
+        timeout=90,
+    )

@@ -112,6 +112,9 @@ class _ProcFuture(_future.Future[Any]):
 
     def cancel(self) -> bool:
         # Lock order: see _PoolState (this holds _condition across a Go call).
+        # The done-callbacks run after _condition is released, as the
+        # stdlib's cancel() runs them: a callback may submit to the pool,
+        # which takes _PoolState.lock, taken before _condition elsewhere.
         with self._condition:
             pool_id = self._pool_id
             if self._state == _stdlib_base.PENDING and pool_id is not None:
@@ -120,7 +123,14 @@ class _ProcFuture(_future.Future[Any]):
                     # A worker has it: it runs, as a RUNNING future does.
                     self.set_running_or_notify_cancel()
                     return False
-            return super().cancel()
+            if self._state in (_stdlib_base.RUNNING, _stdlib_base.FINISHED):
+                return False
+            if self._state in (_stdlib_base.CANCELLED, _stdlib_base.CANCELLED_AND_NOTIFIED):
+                return True
+            self._state = _stdlib_base.CANCELLED
+            self._condition.notify_all()
+        self._invoke_callbacks()  # type: ignore[attr-defined]
+        return True
 
     cancel.__doc__ = _stdlib_base.Future.cancel.__doc__
 
@@ -715,11 +725,15 @@ def _log_callback_error(future: Future[Any], exc: BaseException) -> None:
 def _shutdown_state(st: _PoolState, wait: bool, cancel_futures: bool) -> None:
     with st.lock:
         st.shutdown = True
+        pending = [st.items.get(task_id) for task_id in st.pending] if cancel_futures else []
+    # Cancelled outside st.lock: cancel() runs the done-callbacks, and one
+    # may submit (the stdlib's raises "cannot schedule new futures after
+    # shutdown" there) or cancel another future.
+    cancelled = [item for item in pending if item is not None and item.future.cancel()]
+    with st.lock:
+        for item in cancelled:
+            st.items.pop(item.future._task_id, None)
         if cancel_futures:
-            for task_id in st.pending:
-                item = st.items.get(task_id)
-                if item is not None and item.future.cancel():
-                    del st.items[task_id]
             _promote(st)
         pool_id = st.pool_id
         close_now = pool_id is not None and not st.items and not st.close_sent

@@ -22,7 +22,6 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures.process import BrokenProcessPool
 from concurrent.futures.thread import BrokenThreadPool
 from types import ModuleType
 from typing import Any
@@ -107,12 +106,14 @@ def _load() -> ModuleType:
         return _ext
 
 
-def _broken_process_pool(facts: str) -> BrokenProcessPool:
+def _broken_process_pool(facts: str) -> BaseException:
     """A submit to a process pool that Go knows broke (before the pump has
-    told Python): the facts worded as for any later submit."""
+    told Python): the facts worded as for any later submit. Imported here:
+    concurrent.futures.process imports multiprocessing, which a program
+    that uses only thread pools never needs."""
     from gofutures import process  # the pool exists: process is imported
 
-    return BrokenProcessPool(process._broken_messages(facts)[1])
+    return process.BrokenProcessPool(process._broken_messages(facts)[1])
 
 
 # The exception of each Go error kind (boundary.ErrKind), by name.

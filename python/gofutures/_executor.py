@@ -1,10 +1,12 @@
-"""What both executors share: the stdlib's rules for refusing a submit, and
-the type variables of their signatures."""
+"""What both executors share: the stdlib's rules for refusing a submit, the
+type variables of their signatures and the types of map."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import BrokenExecutor
-from typing import ParamSpec, TypeVar, TypeVarTuple
+from concurrent.futures._base import LOGGER
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, TypeVarTuple, overload
 
 # submit(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]
 P = ParamSpec("P")
@@ -33,3 +35,109 @@ def refuse_submit(
         raise RuntimeError("cannot schedule new futures after shutdown")
     if interpreter_shutdown:
         raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+
+
+def shutdown_dropped(shutdown: Callable[[], object], forked: bool, exiting: bool) -> None:
+    """A dropped executor's weakref finalizer: shut its pool down without
+    waiting, as the stdlib's weakref callback lets its workers finish. Nothing
+    in a forked child (the pool is the parent's) or once the exit hook has
+    run (it shuts every pool down itself); an error is logged, never raised
+    (a finalizer must not raise)."""
+    if forked or exiting:
+        return
+    try:
+        shutdown()
+    except Exception:
+        LOGGER.exception("gofutures: could not shut down a dropped executor's pool")
+
+
+class TypedMap:
+    """``map`` typed as ``builtins.map``: ``fn`` must take what the iterables
+    give (typeshed types the stdlib's ``Executor.map`` with ``Callable[...,
+    T]``, which checks nothing). For type checkers only: at run time the
+    class is empty and each executor's own ``map`` runs."""
+
+    if TYPE_CHECKING:
+        @overload
+        def map(
+            self,
+            fn: Callable[[T1], T],
+            iterable: Iterable[T1],
+            /,
+            *,
+            timeout: float | None = None,
+            chunksize: int = 1,
+        ) -> Iterator[T]: ...
+        @overload
+        def map(
+            self,
+            fn: Callable[[T1, T2], T],
+            iter1: Iterable[T1],
+            iter2: Iterable[T2],
+            /,
+            *,
+            timeout: float | None = None,
+            chunksize: int = 1,
+        ) -> Iterator[T]: ...
+        @overload
+        def map(
+            self,
+            fn: Callable[[T1, T2, T3], T],
+            iter1: Iterable[T1],
+            iter2: Iterable[T2],
+            iter3: Iterable[T3],
+            /,
+            *,
+            timeout: float | None = None,
+            chunksize: int = 1,
+        ) -> Iterator[T]: ...
+        @overload
+        def map(
+            self,
+            fn: Callable[[T1, T2, T3, T4], T],
+            iter1: Iterable[T1],
+            iter2: Iterable[T2],
+            iter3: Iterable[T3],
+            iter4: Iterable[T4],
+            /,
+            *,
+            timeout: float | None = None,
+            chunksize: int = 1,
+        ) -> Iterator[T]: ...
+        @overload
+        def map(
+            self,
+            fn: Callable[[T1, T2, T3, T4, T5], T],
+            iter1: Iterable[T1],
+            iter2: Iterable[T2],
+            iter3: Iterable[T3],
+            iter4: Iterable[T4],
+            iter5: Iterable[T5],
+            /,
+            *,
+            timeout: float | None = None,
+            chunksize: int = 1,
+        ) -> Iterator[T]: ...
+        @overload
+        def map(
+            self,
+            fn: Callable[..., T],
+            iter1: Iterable[Any],
+            iter2: Iterable[Any],
+            iter3: Iterable[Any],
+            iter4: Iterable[Any],
+            iter5: Iterable[Any],
+            iter6: Iterable[Any],
+            /,
+            *iterables: Iterable[Any],
+            timeout: float | None = None,
+            chunksize: int = 1,
+        ) -> Iterator[T]: ...
+        def map(
+            self,
+            fn: Callable[..., T],
+            *iterables: Iterable[Any],
+            timeout: float | None = None,
+            chunksize: int = 1,
+        ) -> Iterator[T]:
+            raise NotImplementedError

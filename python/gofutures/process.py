@@ -53,10 +53,10 @@ from concurrent.futures import process as _stdlib_process
 from concurrent.futures.process import BrokenProcessPool, _RemoteTraceback
 from functools import partial
 from multiprocessing.context import BaseContext
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from gofutures import _command, _future, _mpshare, _native, _pickling, _procview, _zygote
-from gofutures._executor import T1, T2, T3, T4, T5, P, T, Ts, refuse_submit
+from gofutures._executor import P, T, Ts, TypedMap, refuse_submit, shutdown_dropped
 
 __all__ = ("ProcessPoolExecutor", "BrokenProcessPool")
 
@@ -190,7 +190,7 @@ _global_shutdown = False
 StartMethod = Literal["fork", "forkserver", "spawn"]
 
 
-class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
+class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # type: ignore[misc]
     """An Executor that runs calls in a pool of Go-supervised worker processes.
 
     Same signature and behaviour as concurrent.futures.ProcessPoolExecutor.
@@ -385,84 +385,7 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
 
     submit.__doc__ = _stdlib_base.Executor.submit.__doc__
 
-    # Typed as builtins.map: fn must take what the iterables give. (typeshed
-    # types the stdlib's map with Callable[..., T], which checks nothing.)
-    @overload  # type: ignore[override]
-    def map(
-        self,
-        fn: Callable[[T1], T],
-        iterable: Iterable[T1],
-        /,
-        *,
-        timeout: float | None = None,
-        chunksize: int = 1,
-    ) -> Iterator[T]: ...
-    @overload
-    def map(
-        self,
-        fn: Callable[[T1, T2], T],
-        iter1: Iterable[T1],
-        iter2: Iterable[T2],
-        /,
-        *,
-        timeout: float | None = None,
-        chunksize: int = 1,
-    ) -> Iterator[T]: ...
-    @overload
-    def map(
-        self,
-        fn: Callable[[T1, T2, T3], T],
-        iter1: Iterable[T1],
-        iter2: Iterable[T2],
-        iter3: Iterable[T3],
-        /,
-        *,
-        timeout: float | None = None,
-        chunksize: int = 1,
-    ) -> Iterator[T]: ...
-    @overload
-    def map(
-        self,
-        fn: Callable[[T1, T2, T3, T4], T],
-        iter1: Iterable[T1],
-        iter2: Iterable[T2],
-        iter3: Iterable[T3],
-        iter4: Iterable[T4],
-        /,
-        *,
-        timeout: float | None = None,
-        chunksize: int = 1,
-    ) -> Iterator[T]: ...
-    @overload
-    def map(
-        self,
-        fn: Callable[[T1, T2, T3, T4, T5], T],
-        iter1: Iterable[T1],
-        iter2: Iterable[T2],
-        iter3: Iterable[T3],
-        iter4: Iterable[T4],
-        iter5: Iterable[T5],
-        /,
-        *,
-        timeout: float | None = None,
-        chunksize: int = 1,
-    ) -> Iterator[T]: ...
-    @overload
-    def map(
-        self,
-        fn: Callable[..., T],
-        iter1: Iterable[Any],
-        iter2: Iterable[Any],
-        iter3: Iterable[Any],
-        iter4: Iterable[Any],
-        iter5: Iterable[Any],
-        iter6: Iterable[Any],
-        /,
-        *iterables: Iterable[Any],
-        timeout: float | None = None,
-        chunksize: int = 1,
-    ) -> Iterator[T]: ...
-    def map(
+    def _map(
         self,
         fn: Callable[..., T],
         *iterables: Iterable[Any],
@@ -481,6 +404,13 @@ class ProcessPoolExecutor(_stdlib_process.ProcessPoolExecutor):
             timeout=timeout,
         )
         return _chain(results)
+
+    # Typed by TypedMap's overloads.
+    _map.__name__ = "map"
+    _map.__qualname__ = "ProcessPoolExecutor.map"
+    if not TYPE_CHECKING:
+        map = _map
+    del _map
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         if self._stdlib_fallback:
@@ -753,12 +683,7 @@ def _shutdown_state(st: _PoolState, wait: bool, cancel_futures: bool) -> None:
 
 
 def _shutdown_nowait(st: _PoolState) -> None:
-    if _native.forked or _global_shutdown:
-        return
-    try:
-        _shutdown_state(st, False, False)
-    except Exception:
-        _stdlib_base.LOGGER.exception("gofutures: could not shut down a process pool")
+    shutdown_dropped(lambda: _shutdown_state(st, False, False), _native.forked, _global_shutdown)
 
 
 def _python_exit() -> None:

@@ -41,10 +41,10 @@ from concurrent.futures import Executor, Future, InvalidStateError
 from concurrent.futures import _base as _stdlib_base
 from concurrent.futures import thread as _stdlib_thread
 from concurrent.futures.thread import BrokenThreadPool
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from gofutures import _chunked_map, _future, _native
-from gofutures._executor import T1, T2, T3, T4, T5, P, T, Ts, refuse_submit
+from gofutures._executor import P, T, Ts, TypedMap, refuse_submit, shutdown_dropped
 from gofutures._thread_views import ThreadsView, WorkerThread, WorkQueueView, register_fork_handler
 
 __all__ = ("ThreadPoolExecutor", "BrokenThreadPool")
@@ -153,7 +153,7 @@ _global_shutdown = False
 _global_shutdown_lock = threading.Lock()
 
 
-class ThreadPoolExecutor(_stdlib_thread.ThreadPoolExecutor):
+class ThreadPoolExecutor(TypedMap, _stdlib_thread.ThreadPoolExecutor):  # type: ignore[misc]
     """An Executor that runs calls on a pool of Go-managed threads.
 
     Same signature and behaviour as concurrent.futures.ThreadPoolExecutor. It
@@ -261,84 +261,7 @@ class ThreadPoolExecutor(_stdlib_thread.ThreadPoolExecutor):
 
     submit.__doc__ = Executor.submit.__doc__
 
-    # Typed as builtins.map: fn must take what the iterables give. (typeshed
-    # types the stdlib's map with Callable[..., T], which checks nothing.)
-    @overload  # type: ignore[override]
-    def map(
-        self,
-        fn: Callable[[T1], T],
-        iterable: Iterable[T1],
-        /,
-        *,
-        timeout: float | None = None,
-        chunksize: int = 1,
-    ) -> Iterator[T]: ...
-    @overload
-    def map(
-        self,
-        fn: Callable[[T1, T2], T],
-        iter1: Iterable[T1],
-        iter2: Iterable[T2],
-        /,
-        *,
-        timeout: float | None = None,
-        chunksize: int = 1,
-    ) -> Iterator[T]: ...
-    @overload
-    def map(
-        self,
-        fn: Callable[[T1, T2, T3], T],
-        iter1: Iterable[T1],
-        iter2: Iterable[T2],
-        iter3: Iterable[T3],
-        /,
-        *,
-        timeout: float | None = None,
-        chunksize: int = 1,
-    ) -> Iterator[T]: ...
-    @overload
-    def map(
-        self,
-        fn: Callable[[T1, T2, T3, T4], T],
-        iter1: Iterable[T1],
-        iter2: Iterable[T2],
-        iter3: Iterable[T3],
-        iter4: Iterable[T4],
-        /,
-        *,
-        timeout: float | None = None,
-        chunksize: int = 1,
-    ) -> Iterator[T]: ...
-    @overload
-    def map(
-        self,
-        fn: Callable[[T1, T2, T3, T4, T5], T],
-        iter1: Iterable[T1],
-        iter2: Iterable[T2],
-        iter3: Iterable[T3],
-        iter4: Iterable[T4],
-        iter5: Iterable[T5],
-        /,
-        *,
-        timeout: float | None = None,
-        chunksize: int = 1,
-    ) -> Iterator[T]: ...
-    @overload
-    def map(
-        self,
-        fn: Callable[..., T],
-        iter1: Iterable[Any],
-        iter2: Iterable[Any],
-        iter3: Iterable[Any],
-        iter4: Iterable[Any],
-        iter5: Iterable[Any],
-        iter6: Iterable[Any],
-        /,
-        *iterables: Iterable[Any],
-        timeout: float | None = None,
-        chunksize: int = 1,
-    ) -> Iterator[T]: ...
-    def map(
+    def _map(
         self,
         fn: Callable[..., T],
         *iterables: Iterable[Any],
@@ -376,9 +299,14 @@ class ThreadPoolExecutor(_stdlib_thread.ThreadPoolExecutor):
             self._lazy_maps,
         )
 
-    # The stdlib's ThreadPoolExecutor.map is Executor.map: same name in
-    # introspection and in argument errors ("Executor.map() missing ...").
-    map.__qualname__ = Executor.map.__qualname__
+    # Typed by TypedMap's overloads. The stdlib's ThreadPoolExecutor.map is
+    # Executor.map: same name in introspection and in argument errors
+    # ("Executor.map() missing ...").
+    _map.__name__ = "map"
+    _map.__qualname__ = Executor.map.__qualname__
+    if not TYPE_CHECKING:
+        map = _map
+    del _map
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         if self._fallback is not None:
@@ -468,12 +396,11 @@ def _join(pool_id: int) -> None:
 
 
 def _shutdown_nowait(pool_id: int) -> None:
-    if _native.forked or _global_shutdown:
-        return
-    try:
-        _native.call("ThreadPoolShutdown", pool_id, False)
-    except Exception:  # a finalizer must not raise
-        _stdlib_base.LOGGER.exception("gofutures: could not shut down pool %d", pool_id)
+    shutdown_dropped(
+        lambda: _native.call("ThreadPoolShutdown", pool_id, False),
+        _native.forked,
+        _global_shutdown,
+    )
 
 
 def _python_exit() -> None:

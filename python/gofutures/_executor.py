@@ -67,6 +67,7 @@ class TypedMap:
             *,
             timeout: float | None = None,
             chunksize: int = 1,
+            buffersize: int | None = None,
         ) -> Iterator[T]: ...
         @overload
         def map(
@@ -78,6 +79,7 @@ class TypedMap:
             *,
             timeout: float | None = None,
             chunksize: int = 1,
+            buffersize: int | None = None,
         ) -> Iterator[T]: ...
         @overload
         def map(
@@ -90,6 +92,7 @@ class TypedMap:
             *,
             timeout: float | None = None,
             chunksize: int = 1,
+            buffersize: int | None = None,
         ) -> Iterator[T]: ...
         @overload
         def map(
@@ -103,6 +106,7 @@ class TypedMap:
             *,
             timeout: float | None = None,
             chunksize: int = 1,
+            buffersize: int | None = None,
         ) -> Iterator[T]: ...
         @overload
         def map(
@@ -117,6 +121,7 @@ class TypedMap:
             *,
             timeout: float | None = None,
             chunksize: int = 1,
+            buffersize: int | None = None,
         ) -> Iterator[T]: ...
         @overload
         def map(
@@ -132,6 +137,7 @@ class TypedMap:
             *iterables: Iterable[Any],
             timeout: float | None = None,
             chunksize: int = 1,
+            buffersize: int | None = None,
         ) -> Iterator[T]: ...
         def map(
             self,
@@ -139,5 +145,6 @@ class TypedMap:
             *iterables: Iterable[Any],
             timeout: float | None = None,
             chunksize: int = 1,
+            buffersize: int | None = None,
         ) -> Iterator[T]:
             raise NotImplementedError

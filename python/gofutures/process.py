@@ -55,7 +55,7 @@ from functools import partial
 from multiprocessing.context import BaseContext
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from gofutures import _command, _future, _mpshare, _native, _pickling, _procview, _zygote
+from gofutures import _buffmap, _command, _future, _mpshare, _native, _pickling, _procview, _zygote
 from gofutures._executor import P, T, Ts, TypedMap, refuse_submit, shutdown_dropped
 
 __all__ = ("ProcessPoolExecutor", "BrokenProcessPool")
@@ -391,9 +391,22 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
         *iterables: Iterable[Any],
         timeout: float | None = None,
         chunksize: int = 1,
+        buffersize: int | None = None,
     ) -> Iterator[T]:
         """As concurrent.futures.ProcessPoolExecutor.map: with chunksize > 1,
-        each chunk of calls travels as one message."""
+        each chunk of calls travels as one message. ``buffersize`` is Python
+        3.14's (on every Python): an int ``n`` reads the input lazily and
+        keeps at most ``n`` chunks ahead of the consumer (see
+        gofutures._buffmap)."""
+        if buffersize is not None:
+            if chunksize < 1:
+                raise ValueError("chunksize must be >= 1.")
+            _buffmap.check_buffersize(buffersize)
+            chunks = _buffmap.buffered_map(
+                self, partial(_process_chunk, fn), (_chunks(iterables, chunksize),),
+                timeout, buffersize,
+            )
+            return _chain(chunks)
         if self._stdlib_fallback:
             return super().map(fn, *iterables, timeout=timeout, chunksize=chunksize)
         if chunksize < 1:

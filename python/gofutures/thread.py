@@ -43,7 +43,7 @@ from concurrent.futures import thread as _stdlib_thread
 from concurrent.futures.thread import BrokenThreadPool
 from typing import TYPE_CHECKING, Any, overload
 
-from gofutures import _chunked_map, _future, _native
+from gofutures import _buffmap, _chunked_map, _future, _native
 from gofutures._executor import P, T, Ts, TypedMap, refuse_submit, shutdown_dropped
 from gofutures._thread_views import ThreadsView, WorkerThread, WorkQueueView, register_fork_handler
 
@@ -267,9 +267,15 @@ class ThreadPoolExecutor(TypedMap, _stdlib_thread.ThreadPoolExecutor):  # type: 
         *iterables: Iterable[Any],
         timeout: float | None = None,
         chunksize: int = 1,
+        buffersize: int | None = None,
     ) -> Iterator[T]:
         """Returns an iterator equivalent to map(fn, iter), as
         concurrent.futures.Executor.map.
+
+        ``buffersize`` is Python 3.14's (on every Python): an int ``n`` reads
+        the input lazily and keeps at most ``n`` results ahead of the
+        consumer, one task per call (``chunksize`` is then ignored, as 3.14's
+        thread pool ignores it); see gofutures._buffmap.
 
         The stdlib's thread pool ignores ``chunksize``; here an int
         ``chunksize > 1`` runs the calls in chunks of that size, one task per
@@ -286,6 +292,9 @@ class ThreadPoolExecutor(TypedMap, _stdlib_thread.ThreadPoolExecutor):  # type: 
         ``submit`` overridden on the class or the executor (code that counts
         calls through ``submit``, as tqdm's ``thread_map`` does, sees each).
         """
+        if buffersize is not None:
+            _buffmap.check_buffersize(buffersize)
+            return _buffmap.buffered_map(self, fn, iterables, timeout, buffersize)
         size = _chunk_size(chunksize)
         if size <= 1 or self._fallback is not None or _submit_overridden(self):
             return super().map(fn, *iterables, timeout=timeout)

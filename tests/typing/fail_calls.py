@@ -27,9 +27,11 @@ def main() -> None:
         text: str = ex.submit(square, 3).result()  # expect-error
         ex.map(square, ["a", "b"])  # expect-error
         ex.map(power, [1], ["x"])  # expect-error
+        ex.map(square, [1], buffersize="8")  # expect-error
     with cf.ProcessPoolExecutor(2) as pex:
         pex.submit(square, 2.5)  # expect-error
         pex.map(square, [b"x"])  # expect-error
+        pex.map(square, [1], buffersize=2.0)  # expect-error
     cf.ThreadPoolExecutor(1, initializer=setup, initargs=(1,))  # expect-error
     cf.ProcessPoolExecutor(1, mp_context="spwan")  # expect-error
     cf.ThreadPoolExecutr(1)  # expect-error

@@ -34,6 +34,7 @@ def main() -> None:
         fut: cf.Future[int] = ex.submit(power, 2, exp=10)
         value: int = fut.result(timeout=60)
         powers: list[int] = list(same.map(power, [2, 3], [3, 2], chunksize=2))
+        lazy: list[int] = list(ex.map(power, [2, 3], [3, 2], chunksize=1, buffersize=1))
 
     context = mp.get_context("forkserver")
     with cf.ProcessPoolExecutor(
@@ -56,7 +57,7 @@ def main() -> None:
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
-    print(value, powers, moved, sorted(by_input.items()), five)
+    print(value, powers, lazy, moved, sorted(by_input.items()), five)
 
 
 if __name__ == "__main__":

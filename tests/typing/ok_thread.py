@@ -53,6 +53,7 @@ def main() -> None:
         squares: Iterator[int] = pool.map(square, range(5))
         sums: list[float] = list(pool.map(add, [1, 2], [0.5, 0.25], timeout=10))
         chunked: list[int] = list(same.map(square, range(10), chunksize=4))
+        buffered: list[int] = list(pool.map(square, range(10), buffersize=3))
         lengths: list[int] = list(pool.map(len, ["ab", "c"]))
 
         futures = [pool.submit(square, i) for i in range(4)]
@@ -74,7 +75,7 @@ def main() -> None:
     with cf.ThreadPoolExecutor(1, initializer=remember, initargs=("t", 1)) as pool:
         tagged: str = pool.submit(tag).result()
 
-    print(x, described, list(squares), sums, chunked, lengths, total, ordered)
+    print(x, described, list(squares), sums, chunked, buffered, lengths, total, ordered)
     print(type(error).__name__, message, callback_done.is_set(), tagged)
 
     try:

@@ -61,7 +61,7 @@ def test_every_side_agrees_on_the_boundary() -> None:
     problems = []
 
     # Go: within a table, no two names share a value.
-    for table in ("fail", "event", "cause", "start", "error"):
+    for table in ("fail", "event", "cause", "start", "error", "outcome"):
         values = list(contract[table].values())
         if len(set(values)) != len(values):
             problems.append(f"Go table {table!r} repeats a value: {contract[table]}")

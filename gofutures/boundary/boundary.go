@@ -18,6 +18,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/gofutures/gofutures/gofutures/internal/taskstats"
 	"github.com/gofutures/gofutures/gofutures/panics"
 	"github.com/gofutures/gofutures/gofutures/pool"
 	"github.com/gofutures/gofutures/gofutures/procpool"
@@ -131,6 +132,7 @@ type tables struct {
 	Cause      map[string]int      `json:"cause"`
 	Start      map[string]int      `json:"start"`
 	Error      map[string]int      `json:"error"`
+	Outcome    map[string]int      `json:"outcome"`
 	Hooks      map[string][]string `json:"hooks"`
 	SpecFields []string            `json:"spec_fields"`
 	PumpClose  int                 `json:"pump_close"`
@@ -158,6 +160,11 @@ func Table() string {
 			"OTHER": int(ErrOther), "SHUTDOWN": int(ErrShutdown), "INVALID": int(ErrInvalid),
 			"NO_THREAD": int(ErrNoThread), "BROKEN_THREAD_POOL": int(ErrBrokenThreadPool),
 			"BROKEN_PROCESS_POOL": int(ErrBrokenProcessPool), "PANIC": int(ErrPanic),
+		},
+		// What the thread pool's run hook returns: how the task ended.
+		Outcome: map[string]int{
+			"COMPLETED": int(taskstats.Completed), "FAILED": int(taskstats.Failed),
+			"CANCELLED": int(taskstats.Cancelled),
 		},
 		Hooks: map[string][]string{
 			Thread.Module: {Thread.Start, Thread.Run, Thread.Fail, Thread.Stop},

@@ -14,6 +14,7 @@ func (p *Pool) SubmitMany(ids []int64) error {
 	for _, id := range ids {
 		p.queue.push(id)
 	}
+	p.counters.Submitted(len(ids))
 	woken, spawns := p.wakeLocked(len(ids), nil, nil)
 	p.mu.Unlock()
 	unpark(woken)

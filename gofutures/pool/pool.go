@@ -42,6 +42,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gofutures/gofutures/gofutures/internal/taskstats"
 	"github.com/gofutures/gofutures/gofutures/internal/wait"
 	"github.com/gofutures/gofutures/gofutures/panics"
 )
@@ -166,6 +167,8 @@ type Pool struct {
 	done     chan struct{} // closed once closed && nothing is live, pending or stopping
 
 	panicNext atomic.Bool // fault injection (faults.go): the next task panics in Go
+
+	counters taskstats.Counters // stats.go
 }
 
 // New returns a pool of at most max workers (max >= 1) made by newWorker.
@@ -193,6 +196,7 @@ func (p *Pool) Submit(id int64) error {
 		return err
 	}
 	p.queue.push(id)
+	p.counters.Submitted(1)
 	woken, spawns := p.wakeLocked(1, buf[:0], firsts[:0])
 	p.mu.Unlock()
 	unpark(woken)
@@ -325,6 +329,7 @@ func (p *Pool) spawnAll(spawns []spawn, own []int64) error {
 	for _, id := range own {
 		p.queue.remove(id)
 	}
+	p.counters.Submitted(-len(own))
 	return noThreadError{failed}
 }
 
@@ -376,6 +381,7 @@ func (p *Pool) Shutdown(cancel bool) []int64 {
 	var cancelled []int64
 	if cancel {
 		cancelled = p.queue.drain()
+		p.counters.Cancelled(len(cancelled))
 	}
 	if !p.closed {
 		p.closed = true
@@ -503,6 +509,7 @@ func (p *Pool) run(w Worker, id int64) (startFailed bool) {
 		err = w.Run(id, next)
 	})
 	if r != nil {
+		p.counters.Failed(1)
 		panics.Try(func() { w.Fail(current, r) })
 	}
 	return err != nil
@@ -534,6 +541,7 @@ func (p *Pool) failQueued(w Worker, first ...int64) (last bool) {
 	}
 	last = p.exitLocked()
 	p.mu.Unlock()
+	p.counters.Failed(len(ids))
 	for _, id := range ids {
 		panics.Try(func() { w.Fail(id, ErrBroken) })
 	}

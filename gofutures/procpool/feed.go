@@ -72,6 +72,7 @@ func (s *slot) takeLocked(batch []task) []task {
 		}
 		delete(p.queued, t.id)
 		s.inflight[t.id] = struct{}{}
+		s.sentLocked(t.id)
 		s.sent++
 		batch = append(batch, t)
 	}

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gofutures/gofutures/gofutures/internal/taskstats"
 	"github.com/gofutures/gofutures/gofutures/internal/wait"
 	"github.com/gofutures/gofutures/gofutures/panics"
 	"github.com/gofutures/gofutures/gofutures/wire"
@@ -81,6 +82,8 @@ type Pool struct {
 
 	finished       chan struct{} // closed when every slot, the launcher and the acceptor are done
 	launcherClosed chan struct{} // closed when the spawner has closed the launcher
+
+	counters taskstats.Counters // stats.go
 }
 
 // New starts the pool: its socket, its launcher and Workers worker processes
@@ -175,6 +178,7 @@ func (p *Pool) submit(t task) error {
 	}
 	p.queue = append(p.queue, t)
 	p.queued[t.id] = struct{}{}
+	p.counters.Submitted(1)
 	if p.hungry > 0 {
 		// Busy slots are fed by their readers as results arrive: waking
 		// every slot on each submit cost several goroutine switches a task.
@@ -193,6 +197,7 @@ func (p *Pool) Cancel(id uint64) bool {
 		return false
 	}
 	delete(p.queued, id)
+	p.counters.Cancelled(1)
 	return true
 }
 
@@ -244,6 +249,7 @@ func (p *Pool) breakPool(facts BrokenFacts) {
 	close(p.brokenCh)
 	dropped := p.queue
 	p.queue = nil
+	p.countBrokenLocked()
 	clear(p.queued)
 	var procs []Proc
 	for _, s := range p.slots {

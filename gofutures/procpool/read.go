@@ -28,6 +28,7 @@ func (s *slot) read(conn net.Conn, reader *wire.Reader, proc Proc) {
 			delete(s.inflight, f.ID)
 			var next []task
 			if known {
+				s.doneLocked(f.ID, kind)
 				next = s.takeLocked(nextBuf[:0])
 			}
 			if len(s.inflight) < p.cfg.Depth {

@@ -35,6 +35,11 @@ type slot struct {
 	// will take over, while the current one runs its last task
 	// (max_tasks_per_child). Guarded by pool.mu.
 	nexts []chan started
+
+	// Guarded by pool.mu (stats.go): workers that took over the slot, and
+	// when each task in flight was handed to the current one.
+	workers int
+	starts  []taskStart
 }
 
 // replacementsAhead is how many replacement workers a slot starts ahead
@@ -122,6 +127,7 @@ func (s *slot) generation() bool {
 	proc, conn, reader := st.proc, st.conn, st.reader
 	p.mu.Lock()
 	s.proc, s.inflight, s.sent, s.dead, s.exiting = proc, map[uint64]struct{}{}, 0, false, false
+	s.workerStartedLocked()
 	broken := p.broken != ""
 	p.mu.Unlock()
 	if broken { // broke while this worker was starting

@@ -22,6 +22,7 @@ import (
 
 	"github.com/gofutures/gofutures/gofutures/boundary"
 	"github.com/gofutures/gofutures/gofutures/cthread"
+	"github.com/gofutures/gofutures/gofutures/internal/taskstats"
 	"github.com/gofutures/gofutures/gofutures/pool"
 )
 
@@ -56,6 +57,7 @@ type worker struct {
 	index    int
 	c        *C.gf_worker
 	attached bool
+	counters *taskstats.Counters // its pool's task counters
 }
 
 // Start creates the worker's thread state without the GIL; the Python start
@@ -66,6 +68,9 @@ func (w *worker) Start() error {
 		return errPythonGone
 	}
 	w.attached = true
+	if p, ok := ThreadPool(w.pool); ok { // registered before its first submit
+		w.counters = p.Counters()
+	}
 	return nil
 }
 
@@ -78,8 +83,18 @@ func (w *worker) Run(id int64, next func() (int64, bool)) error {
 	if C.gf_start(w.c) != 1 {
 		return errStartHook
 	}
+	if w.counters == nil {
+		for ok := true; ok; id, ok = next() {
+			C.gf_call_run(C.longlong(id))
+		}
+		return nil
+	}
+	// Counted for stats(): a task of the burst starts when the one before
+	// it ended (one clock read per task).
+	start := taskstats.Now()
 	for ok := true; ok; id, ok = next() {
-		C.gf_call_run(C.longlong(id))
+		w.counters.StartAt(start)
+		start = w.counters.Done(taskstats.Outcome(C.gf_call_run(C.longlong(id))), start)
 	}
 	return nil
 }

@@ -152,13 +152,20 @@ int gf_start(gf_worker *w) {
     return ok;
 }
 
-/* gf_call_run runs task id; the GIL must be held (gf_enter). */
-void gf_call_run(long long id) {
+/* gf_call_run runs task id; the GIL must be held (gf_enter). It returns the
+ * hook's result, the task's outcome (taskstats.Outcome), or -1. */
+long gf_call_run(long long id) {
     PyObject *arg = PyLong_FromLongLong(id);
     PyObject *r = arg ? PyObject_CallOneArg(gf_hook_run, arg) : NULL;
     Py_XDECREF(arg);
-    if (r == NULL) PyErr_WriteUnraisable(gf_hook_run);
-    Py_XDECREF(r);
+    if (r == NULL) {
+        PyErr_WriteUnraisable(gf_hook_run);
+        return -1;
+    }
+    long outcome = PyLong_Check(r) ? PyLong_AsLong(r) : -1;
+    if (outcome == -1 && PyErr_Occurred()) PyErr_Clear();
+    Py_DECREF(r);
+    return outcome;
 }
 
 /* gf_enter takes the GIL with the worker's kept thread state. */

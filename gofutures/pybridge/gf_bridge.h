@@ -35,8 +35,9 @@ typedef struct {
 int gf_attach(gf_worker *w, long long pool, long long index);
 /* gf_start runs the start hook once (GIL held); 1: the worker may run tasks. */
 int gf_start(gf_worker *w);
-/* gf_call_run runs task id (GIL held). */
-void gf_call_run(long long id);
+/* gf_call_run runs task id (GIL held) and returns what the run hook
+ * returned (a taskstats.Outcome), or -1 if it raised or returned no int. */
+long gf_call_run(long long id);
 /* gf_enter takes the GIL with the worker's kept thread state; gf_leave
  * releases it, keeping the thread state. */
 void gf_enter(gf_worker *w);

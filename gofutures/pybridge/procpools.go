@@ -122,6 +122,7 @@ func NewProcPool(spec boundary.ProcPoolSpec) (int64, error) {
 	e := &procEntry{pool: p, pumpDone: make(chan struct{})}
 	id := procPools.newID()
 	procPools.put(id, e)
+	procStats.put(id, p)          // until Python releases it (stats.go)
 	go runPump(id, p, e.pumpDone) // recovers itself: done must close whatever happens
 	liveProcPools.Add(1)
 	panics.Go(func() {

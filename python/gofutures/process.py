@@ -55,7 +55,17 @@ from functools import partial
 from multiprocessing.context import BaseContext
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from gofutures import _buffmap, _command, _future, _mpshare, _native, _pickling, _procview, _zygote
+from gofutures import (
+    _buffmap,
+    _command,
+    _future,
+    _mpshare,
+    _native,
+    _pickling,
+    _procview,
+    _stats,
+    _zygote,
+)
 from gofutures._executor import P, T, Ts, TypedMap, refuse_submit, shutdown_dropped
 
 __all__ = ("ProcessPoolExecutor", "BrokenProcessPool")
@@ -342,6 +352,7 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
             raise
         st.pool_id = pool_id
         _pools[pool_id] = st
+        _stats.release_when_dropped(self, "ProcPoolStatsRelease", pool_id)
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         if _native.forked:
@@ -432,6 +443,29 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
         _shutdown_state(self._state, wait, cancel_futures)
 
     shutdown.__doc__ = _stdlib_base.Executor.shutdown.__doc__
+
+    def stats(self) -> dict[str, int | float | None]:
+        """Counts of this pool's tasks and workers, read from Go (not in
+        concurrent.futures): ``submitted`` (tasks handed to the pool; a call
+        that fails to pickle never is), ``queued`` (waiting for a worker),
+        ``running`` (sent to a worker, result not yet back), ``completed``
+        (the worker returned), ``failed`` (the worker raised, or the pool
+        broke while the task was queued or running), ``cancelled`` (taken
+        back before a worker got it), ``workers`` (live worker processes),
+        ``worker_restarts`` (workers started to replace another, whatever
+        the reason: ``max_tasks_per_child`` or any other) and ``p50``/``p99``:
+        the median and 99th percentile of task latency in seconds, from the
+        moment the task is handed to its worker to the moment its result is
+        read (time spent queued excluded; within 6.25%), None before a task
+        has ended. Once every task has ended, ``submitted == completed +
+        failed + cancelled``. Valid after shutdown, too.
+        """
+        if self._stdlib_fallback:
+            raise RuntimeError(_stats.FORKED_MESSAGE)
+        pool_id = self._state.pool_id
+        if pool_id is None:  # nothing submitted yet: no worker started
+            return _stats.empty()
+        return _stats.read("ProcPoolStats", pool_id)
 
     # Views of the stdlib's private attributes, which typeshed declares as
     # attributes of other types: hence the ignores.

@@ -43,7 +43,7 @@ from concurrent.futures import thread as _stdlib_thread
 from concurrent.futures.thread import BrokenThreadPool
 from typing import TYPE_CHECKING, Any, overload
 
-from gofutures import _buffmap, _chunked_map, _future, _native
+from gofutures import _buffmap, _chunked_map, _future, _native, _stats
 from gofutures._executor import P, T, Ts, TypedMap, refuse_submit, shutdown_dropped
 from gofutures._thread_views import ThreadsView, WorkerThread, WorkQueueView, register_fork_handler
 
@@ -227,6 +227,7 @@ class ThreadPoolExecutor(TypedMap, _stdlib_thread.ThreadPoolExecutor):  # type: 
             return
         workers = _worker_limit(max_workers)
         _native.ext()
+        _load_outcomes()
         pool_id = _native.fast_thread_new(workers)
         self._state = _PoolState(
             pool_id, self._thread_name_prefix, workers, initializer, initargs
@@ -236,6 +237,7 @@ class ThreadPoolExecutor(TypedMap, _stdlib_thread.ThreadPoolExecutor):  # type: 
         # stdlib's weakref callback does. The exit hook handles exit itself.
         self._finalizer = weakref.finalize(self, _shutdown_nowait, pool_id)
         self._finalizer.atexit = False
+        _stats.release_when_dropped(self, "ThreadPoolStatsRelease", pool_id)
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         if _native.forked:
@@ -347,6 +349,25 @@ class ThreadPoolExecutor(TypedMap, _stdlib_thread.ThreadPoolExecutor):  # type: 
             _join(state.pool_id)
 
     shutdown.__doc__ = Executor.shutdown.__doc__
+
+    def stats(self) -> dict[str, int | float | None]:
+        """Counts of this pool's tasks and workers, read from Go (not in
+        concurrent.futures): ``submitted``, ``queued`` (waiting for a
+        worker), ``running``, ``completed`` (returned), ``failed`` (raised,
+        or failed by a broken pool), ``cancelled`` (cancelled before they
+        ran: counted when ``shutdown(cancel_futures=True)`` takes them back,
+        or when a worker reaches a future cancelled while queued),
+        ``workers`` (live worker threads), ``worker_restarts`` (always 0:
+        a thread worker is never replaced) and ``p50``/``p99``: the median
+        and 99th percentile of task latency in seconds, from the moment a
+        worker starts the call to its end (time spent queued excluded; within
+        6.25%), None before a task has ended. Once every task has ended,
+        ``submitted == completed + failed + cancelled``. Valid after
+        shutdown, too.
+        """
+        if self._fallback is not None:
+            raise RuntimeError(_stats.FORKED_MESSAGE)
+        return _stats.read("ThreadPoolStats", self._state.pool_id)
 
     # ---- read-only views of the stdlib's private attributes ----
     # (typeshed declares them as writable attributes: hence the ignores)
@@ -467,22 +488,37 @@ def _worker_start(pool_id: int, index: int) -> bool:
     return True
 
 
-def _run_task(task_id: int) -> None:
+def _run_task(task_id: int) -> int:
+    """Run a task; return how it ended (an outcome of Go's contract, which
+    Go counts for stats())."""
     item = _work_items.pop(task_id, None)
     if item is None:
-        return
+        return _CANCELLED
     _, future, fn, args, kwargs = item
     del item
     if not future.set_running_or_notify_cancel():
-        return
+        return _CANCELLED
     try:
         result = fn(*args, **kwargs) if kwargs else fn(*args)
     except BaseException as exc:
         future.set_exception(exc)
         # Break the cycle exc -> traceback -> this frame -> future -> exc.
         del future, exc
-    else:
-        future.set_result(result)
+        return _FAILED
+    future.set_result(result)
+    return _COMPLETED
+
+
+# What _run_task returns (taskstats.Outcome), from Go's contract once the
+# extension is loaded (_load_outcomes).
+_COMPLETED = _FAILED = _CANCELLED = 0
+
+
+def _load_outcomes() -> None:
+    global _COMPLETED, _FAILED, _CANCELLED
+    _COMPLETED = _native.const("outcome", "COMPLETED")
+    _FAILED = _native.const("outcome", "FAILED")
+    _CANCELLED = _native.const("outcome", "CANCELLED")
 
 
 def _fail_task(task_id: int, kind: int, message: str) -> None:

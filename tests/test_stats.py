@@ -4,6 +4,7 @@ worker restarts and latency percentiles, read from Go's counters."""
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import threading
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 import gofutures
+from gofutures import _native
 
 from . import _proc_tasks
 
@@ -215,3 +217,30 @@ def test_cancelled_future_raises_and_is_counted_once() -> None:
     with pytest.raises(CancelledError):
         second.result()
     assert ex.stats()["cancelled"] == 1
+
+
+def test_go_panic_in_a_worker_counts_failed() -> None:
+    with gofutures.ThreadPoolExecutor(1) as ex:
+        ex.submit(int).result(timeout=30)
+        _native.call("ThreadPoolPanicNextTask", ex._state.pool_id)
+        with pytest.raises(gofutures.GoPanicError):
+            ex.submit(pow, 2, 3).result(timeout=30)
+        ex.submit(int).result(timeout=30)
+    stats = ex.stats()
+    assert (stats["submitted"], stats["completed"], stats["failed"], stats["running"]) == (3, 2, 1, 0)
+
+
+@pytest.mark.parametrize("kind", ["thread", "process"])
+def test_stats_are_released_with_the_executor(kind: str) -> None:
+    """Go keeps a finished pool's stats for stats() after shutdown, and
+    forgets them when the executor is collected (no leak per pool)."""
+    function = "ThreadPoolStats" if kind == "thread" else "ProcPoolStats"
+    ex: Any = gofutures.ThreadPoolExecutor(1) if kind == "thread" else gofutures.ProcessPoolExecutor(1)
+    with ex:
+        ex.submit(_proc_tasks.square, 3).result(timeout=60)
+    pool_id = ex._state.pool_id
+    assert _native.call(function, pool_id) != ""
+    assert ex.stats()["completed"] == 1
+    del ex
+    gc.collect()
+    assert _native.call(function, pool_id) == ""

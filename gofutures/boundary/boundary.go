@@ -107,7 +107,8 @@ func Kind(err error) (ErrKind, string) {
 
 // ThreadHooks are the functions of a Python module that the C half of a
 // thread pool's worker calls (pybridge/gf_bridge.c): Start(pool, index) ->
-// bool, Run(task), Fail(task, FailKind, message), Stop(pool, last).
+// bool, Run(task) -> taskstats.Outcome, Fail(task, FailKind, message),
+// Stop(pool, last).
 type ThreadHooks struct{ Module, Start, Run, Fail, Stop string }
 
 // PumpHooks is the function of a Python module that a process pool's

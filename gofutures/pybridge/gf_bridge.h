@@ -10,7 +10,8 @@
  * and keeps threading.local and the thread's identity stable across tasks.
  *
  * The Python side of the contract is the hooks named by boundary.Thread
- * (gofutures.thread: _worker_start(pool, index) -> bool, _run_task(id),
+ * (gofutures.thread: _worker_start(pool, index) -> bool, _run_task(id) ->
+ * outcome (taskstats.Outcome: how the task ended, for stats()),
  * _fail_task(id, kind, message) and _worker_stop(pool, last)).
  */
 #ifndef GOFUTURES_BRIDGE_H

@@ -18,7 +18,9 @@ gofutures installed (as they need the user's own modules).
 from __future__ import annotations
 
 import contextlib
+import copyreg
 import functools
+import io
 import itertools
 import pickle
 import threading
@@ -77,28 +79,38 @@ def _run_chunk(fn: Callable[..., Any], chunk: tuple[tuple[Any, ...], ...]) -> li
 
 
 def _dumps(value: object) -> bytes:
-    import cloudpickle
+    # Plain pickle, as a process pool sends results back (a lambda or a
+    # lock as a result fails its future in both).
+    return pickle.dumps(value)
 
-    return cloudpickle.dumps(value)
+
+def _dump_exception(value: object) -> bytes:
+    """Pickle as the stdlib does, not as tblib: distributed installs tblib's
+    reducers for every exception class (copyreg), which drop attributes
+    such as SystemExit.code and pickle the traceback and context too."""
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer)
+    pickler.dispatch_table = {
+        cls: reduce
+        for cls, reduce in copyreg.dispatch_table.items()
+        if not (isinstance(cls, type) and issubclass(cls, BaseException))
+    }
+    pickler.dump(value)
+    return buffer.getvalue()
 
 
 def _dump_error(exc: BaseException) -> bytes:
     text = "".join(traceback.format_exception(exc))
     try:
-        return _ERROR + _dumps((exc, text))
-    except BaseException as dump_exc:  # the exception itself cannot be pickled
+        return _ERROR + _dump_exception((exc, text))
+    except BaseException as dump_exc:  # the exception cannot be pickled: as a
+        # process pool, the pickling error is sent instead
         text = "".join(traceback.format_exception(dump_exc))
-        return _ERROR + _dumps((_plain(dump_exc), text))
-
-
-def _plain(exc: BaseException) -> BaseException:
-    """An exception that pickles: ``exc`` without its traceback and context."""
-    try:
-        _dumps(exc.with_traceback(None))
-        exc.__context__ = exc.__cause__ = None
-        return exc
-    except BaseException:
-        return RuntimeError(f"{type(exc).__name__}: {exc}")
+        try:
+            return _ERROR + _dump_exception((dump_exc, text))
+        except BaseException:
+            plain = RuntimeError(f"{type(dump_exc).__name__}: {dump_exc}")
+            return _ERROR + _dump_exception((plain, text))
 
 
 def _load_outcome(data: bytes) -> tuple[bool, Any]:
@@ -106,11 +118,15 @@ def _load_outcome(data: bytes) -> tuple[bool, Any]:
     if data[:1] == _OK:
         return True, pickle.loads(data[1:])
     exc, text = pickle.loads(data[1:])
+    _set_remote_cause(exc, text)
+    return False, exc
+
+
+def _set_remote_cause(exc: BaseException, text: str) -> None:
     from concurrent.futures.process import _RemoteTraceback
 
     # The stdlib process pool's form (typeshed types the argument as a traceback).
     exc.__cause__ = _RemoteTraceback('\n"""\n%s"""' % text)  # type: ignore[arg-type]
-    return False, exc
 
 
 def _result_or_cancel(future: Future[Any], timeout: float | None = None) -> Any:
@@ -187,7 +203,16 @@ class DaskExecutor(Executor):
         elif address is not None:
             self._client = distributed.Client(address, set_as_default=False)
         else:
-            kwargs: dict[str, Any] = {"dashboard_address": None}
+            kwargs: dict[str, Any] = {}
+            if "dashboard_address" not in cluster_kwargs:
+                # No dashboard, and the scheduler's HTTP server (health and
+                # metrics) on a free loopback port: with dashboard_address=None
+                # it takes 8787, and warns if that port is taken.
+                kwargs["dashboard_address"] = "127.0.0.1:0"
+                kwargs["scheduler_kwargs"] = {
+                    "dashboard": False,
+                    **cluster_kwargs.pop("scheduler_kwargs", {}),
+                }
             if "protocol" not in cluster_kwargs and "interface" not in cluster_kwargs:
                 # tcp on loopback even for processes=False (whose default,
                 # inproc, looks up a public address and warns with no network).
@@ -251,6 +276,7 @@ class DaskExecutor(Executor):
                 try:
                     payload = cloudpickle.dumps((fn, args, kwargs))
                 except Exception as exc:  # as a process pool: the future fails
+                    _set_remote_cause(exc, "".join(traceback.format_exception(exc)))
                     future.set_running_or_notify_cancel()
                     future.set_exception(exc)
                     continue

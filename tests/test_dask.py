@@ -553,3 +553,41 @@ def test_the_scale_out_example_gives_the_same_output_on_three_executors(tmp_path
         "primes below 200,000: 17984", "sum of squares: 333283335000",
         "error: negative input: -1",
     ]
+
+
+# ---- imports ----
+
+
+def test_importing_gofutures_does_not_import_dask() -> None:
+    code = (
+        "import sys, gofutures\n"
+        "cls = gofutures.DaskExecutor\n"
+        "print(cls.__name__, 'DaskExecutor' in dir(gofutures), "
+        "[m for m in ('dask', 'distributed') if m in sys.modules])\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-P", "-W", "error", "-c", code],
+        capture_output=True, text=True, env=child_env(), timeout=LONG, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[0] == "DaskExecutor True []"
+
+
+def test_without_distributed_the_constructor_says_what_to_install() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['distributed'] = None  # as if not installed\n"
+        "import gofutures\n"
+        "try:\n"
+        "    gofutures.DaskExecutor()\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-P", "-c", code],
+        capture_output=True, text=True, env=child_env(), timeout=LONG, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == (
+        "DaskExecutor needs dask.distributed: pip install 'gofutures[dask]'"
+    )

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import copyreg
 import functools
+import importlib
 import io
 import itertools
 import pickle
@@ -31,12 +32,9 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import CancelledError, Executor, Future
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gofutures._executor import P, T
-
-if TYPE_CHECKING:
-    import distributed
 
 __all__ = ["DaskExecutor"]
 
@@ -157,11 +155,14 @@ threading._register_atexit(_python_exit)  # type: ignore[attr-defined]
 
 
 class _Task:
+    """A call's local future and its task's ``distributed.Future`` (Any:
+    distributed is untyped, and may not be installed where this is checked)."""
+
     __slots__ = ("future", "remote")
 
     def __init__(self, future: Future[Any]) -> None:
         self.future = future
-        self.remote: distributed.Future | None = None
+        self.remote: Any = None
 
 
 class DaskExecutor(Executor):
@@ -178,11 +179,11 @@ class DaskExecutor(Executor):
         self,
         address: str | None = None,
         *,
-        client: distributed.Client | None = None,
+        client: Any = None,
         **cluster_kwargs: Any,
     ) -> None:
         try:
-            import distributed
+            distributed: Any = importlib.import_module("distributed")
         except ImportError as exc:
             raise ImportError(
                 "DaskExecutor needs dask.distributed: pip install 'gofutures[dask]'",
@@ -196,7 +197,8 @@ class DaskExecutor(Executor):
                 f"({', '.join(sorted(cluster_kwargs))}) are for the local cluster it "
                 "starts, not with an address or a client"
             )
-        self._cluster: distributed.LocalCluster | None = None
+        self._cluster: Any = None
+        self._client: Any
         self._owns_client = client is None
         if client is not None:
             self._client = client
@@ -243,7 +245,7 @@ class DaskExecutor(Executor):
         _live.add(self)
 
     @property
-    def client(self) -> distributed.Client:
+    def client(self) -> Any:
         """The ``distributed.Client`` the calls are submitted with."""
         return self._client
 
@@ -258,7 +260,7 @@ class DaskExecutor(Executor):
     def _submit_many(
         self, fn: Callable[..., Any], calls: list[tuple[tuple[Any, ...], dict[str, Any]]]
     ) -> list[Future[Any]]:
-        import cloudpickle
+        import cloudpickle  # type: ignore[import-untyped]
 
         futures: list[Future[Any]] = []
         payloads: list[bytes] = []
@@ -318,7 +320,7 @@ class DaskExecutor(Executor):
             if task is not None and not task.future.running() and not task.future.done():
                 task.future.set_running_or_notify_cancel()
 
-    def _on_remote_done(self, remote: distributed.Future) -> None:
+    def _on_remote_done(self, remote: Any) -> None:
         self._done.append(remote.key)
         self._wake.set()
 
@@ -346,7 +348,7 @@ class DaskExecutor(Executor):
         if finished:
             try:
                 data = self._client.gather([t.remote for t in finished])
-                outcomes = {t.remote.key: d for t, d in zip(finished, data, strict=True)}  # type: ignore[union-attr]
+                outcomes = {t.remote.key: d for t, d in zip(finished, data, strict=True)}
             except BaseException:  # one at a time below
                 outcomes = {}
         for task in batch:
@@ -398,7 +400,7 @@ class DaskExecutor(Executor):
 
     # ---- map ----
 
-    def map(  # type: ignore[override]
+    def map(
         self,
         fn: Callable[..., T],
         *iterables: Iterable[Any],

@@ -51,12 +51,13 @@ $(VPY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
-# Non-editable: the tests test what users get.
+# Non-editable: the tests test what users get. The dask extra too, so that
+# the suite runs DaskExecutor's tests (without it they are skipped).
 install: venv
-	$(PIP) install '.[test]'
+	$(PIP) install '.[test,dask]'
 
 dev: venv
-	$(PIP) install -e '.[test]'
+	$(PIP) install -e '.[test,dask]'
 
 go-test:
 	$(GOENV) $(GO) vet ./...

@@ -21,12 +21,80 @@ import pytest
 TIMEOUT = 5.0
 
 
-@pytest.fixture(params=["stdlib", "gofutures"])
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "portable: a process-pool parity case that does not depend on one machine; "
+        "it runs against gofutures.DaskExecutor too (the cf fixture's third "
+        "implementation, 'dask')",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``cf``: stdlib and gofutures; and gofutures.DaskExecutor (on a local
+    cluster of worker processes, one per test module) for ``portable`` cases."""
+    if "cf" in metafunc.fixturenames:
+        impls = ["stdlib", "gofutures"]
+        if metafunc.definition.get_closest_marker("portable") is not None:
+            impls.append("dask")
+        metafunc.parametrize("cf", impls, indirect=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A portable case runs once against DaskExecutor, not once per
+    multiprocessing context (``pp_ctx``): its workers are the cluster's."""
+    dropped = [
+        item for item in items
+        if (params := getattr(getattr(item, "callspec", None), "params", {})).get("cf") == "dask"
+        and params.get("pp_ctx", "spawn") != "spawn"
+    ]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item not in set(dropped)]
+
+
+@pytest.fixture
 def cf(request: pytest.FixtureRequest) -> types.ModuleType:
-    """The module under test: ``concurrent.futures`` or ``gofutures``."""
+    """The module under test: ``concurrent.futures`` or ``gofutures``; or,
+    for ``dask``, gofutures whose ProcessPoolExecutor is a DaskExecutor."""
     if request.param == "stdlib":
         return importlib.import_module("concurrent.futures")
+    if request.param == "dask":
+        return request.getfixturevalue("dask_cf")
     return _installed_gofutures()
+
+
+@pytest.fixture(scope="module")
+def dask_cf() -> Iterator[types.ModuleType]:
+    """gofutures, but ``ProcessPoolExecutor(...)`` makes a DaskExecutor on a
+    local cluster of 2 worker processes of 1 thread each (started once per
+    test module; the pool's arguments are ignored: the cluster is the pool)."""
+    distributed = pytest.importorskip("distributed", reason="dask not installed")
+    gofutures = _installed_gofutures()
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        protocol="tcp://",
+        dashboard_address="127.0.0.1:0",
+        scheduler_kwargs={"dashboard": False},
+    )
+    client = distributed.Client(cluster, set_as_default=False)
+    module = types.ModuleType("gofutures[dask]")
+    module.__dict__.update(
+        {name: getattr(gofutures, name) for name in gofutures.__all__ if name != "DaskExecutor"}
+    )
+
+    def ProcessPoolExecutor(*args: Any, **kwargs: Any) -> Any:
+        return gofutures.DaskExecutor(client=client)
+
+    module.ProcessPoolExecutor = ProcessPoolExecutor  # type: ignore[attr-defined]
+    try:
+        yield module
+    finally:
+        client.close()
+        cluster.close()
 
 
 # How the suite is meant to run: the package installed into the venv, and

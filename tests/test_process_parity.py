@@ -2,6 +2,8 @@
 
 Every test runs against both implementations (the ``cf`` fixture) and, where
 the start method matters, for each multiprocessing context (``pp_ctx``).
+The cases marked ``portable`` run against gofutures.DaskExecutor too, on a
+local cluster of worker processes (once: the start method does not apply).
 Task functions live in ``tests._proc_tasks`` so that stdlib 'spawn' and
 'forkserver' workers can import them. Every wait has a timeout: a hang fails
 the test instead of blocking the suite.
@@ -179,6 +181,7 @@ def test_max_tasks_per_child_rejects_fork_context(cf: types.ModuleType) -> None:
     assert str(info.value) == FORK_MTPC_MESSAGE
 
 
+@pytest.mark.portable
 def test_map_chunksize_below_one_rejected(cf: types.ModuleType) -> None:
     ex = cf.ProcessPoolExecutor(1)
     try:
@@ -190,6 +193,7 @@ def test_map_chunksize_below_one_rejected(cf: types.ModuleType) -> None:
         ex.shutdown()
 
 
+@pytest.mark.portable
 def test_submit_after_shutdown_without_workers(cf: types.ModuleType) -> None:
     ex = cf.ProcessPoolExecutor(1)
     ex.shutdown()
@@ -203,6 +207,7 @@ def test_submit_after_shutdown_without_workers(cf: types.ModuleType) -> None:
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.portable
 def test_submit_result(pph: ProcHarness) -> None:
     ex = pph.executor(2)
     assert ex.submit(tasks.square, 7).result(timeout=TIMEOUT) == 49
@@ -215,11 +220,13 @@ def test_submit_result(pph: ProcHarness) -> None:
 
 
 @pytest.mark.parametrize("chunksize", [1, 3, 7, 100])
+@pytest.mark.portable
 def test_map_preserves_order(pph: ProcHarness, chunksize: int) -> None:
     ex = pph.executor(2)
     assert list(ex.map(tasks.square, range(50), chunksize=chunksize)) == [i * i for i in range(50)]
 
 
+@pytest.mark.portable
 def test_map_several_iterables_and_empty(pph: ProcHarness) -> None:
     ex = pph.executor(2)
     assert list(ex.map(tasks.add, range(10), range(100, 105), chunksize=2)) == [
@@ -240,6 +247,7 @@ def test_map_timeout(pph: ProcHarness) -> None:
     gate.release()
 
 
+@pytest.mark.portable
 def test_map_reraises_task_exception_in_order(pph: ProcHarness) -> None:
     ex = pph.executor(2)
     it = ex.map(tasks.inverse, [1, 2, 0, 4], chunksize=2)
@@ -249,6 +257,7 @@ def test_map_reraises_task_exception_in_order(pph: ProcHarness) -> None:
         next(it)
 
 
+@pytest.mark.portable
 def test_exception_has_remote_traceback_cause(pph: ProcHarness) -> None:
     ex = pph.executor(1)
     fut = ex.submit(tasks.raise_value_error, "boom")
@@ -266,6 +275,7 @@ def test_exception_has_remote_traceback_cause(pph: ProcHarness) -> None:
         fut.result(timeout=TIMEOUT)
 
 
+@pytest.mark.portable
 def test_nested_frames_in_remote_traceback(pph: ProcHarness) -> None:
     ex = pph.executor(1)
     exc = ex.submit(tasks.raise_in_nested_call, "deep").exception(timeout=TIMEOUT)
@@ -276,6 +286,7 @@ def test_nested_frames_in_remote_traceback(pph: ProcHarness) -> None:
     assert "KeyError: 'deep'" in text
 
 
+@pytest.mark.portable
 def test_system_exit_in_task_fails_only_its_future(pph: ProcHarness) -> None:
     ex = pph.executor(1)
     exc = ex.submit(tasks.raise_system_exit, 3).exception(timeout=TIMEOUT)
@@ -412,6 +423,7 @@ def test_max_tasks_per_child_map_does_not_deadlock(module: str) -> None:
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.portable
 def test_shutdown_wait_true_completes_everything(pph: ProcHarness) -> None:
     ex = pph.executor(2)
     futures = [ex.submit(tasks.sleep_then_return, 0.05, i) for i in range(8)]
@@ -462,6 +474,7 @@ def test_shutdown_cancel_futures(pph: ProcHarness) -> None:
                 fut.result(timeout=0)
 
 
+@pytest.mark.portable
 def test_context_manager(pph: ProcHarness) -> None:
     ex = pph.executor(2)
     with ex as entered:
@@ -531,6 +544,7 @@ def test_cancel_races_workers_without_losing_a_task(
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.portable
 def test_unpicklable_argument_fails_only_that_future(pph: ProcHarness) -> None:
     ex = pph.executor(1)
     assert ex.submit(tasks.square, 2).result(timeout=TIMEOUT) == 4
@@ -547,6 +561,7 @@ def test_unpicklable_argument_fails_only_that_future(pph: ProcHarness) -> None:
     ("task", "exc_type"),
     [(tasks.return_lock, TypeError), (tasks.return_lambda, AttributeError)],
 )
+@pytest.mark.portable
 def test_unpicklable_result_fails_only_that_future(
     pph: ProcHarness, task: Any, exc_type: type[Exception]
 ) -> None:
@@ -557,6 +572,7 @@ def test_unpicklable_result_fails_only_that_future(
     assert ex.submit(tasks.square, 3).result(timeout=TIMEOUT) == 9
 
 
+@pytest.mark.portable
 def test_unpicklable_exception_becomes_pickling_error(pph: ProcHarness) -> None:
     # The stdlib worker cannot send the task's exception and sends the
     # pickling error instead (TypeError for a lock), with a remote traceback.

@@ -33,6 +33,7 @@ from gofutures._native import GoPanicError
 if TYPE_CHECKING:
     # What type checkers see; at run time __getattr__ imports these on first
     # use, so that importing gofutures does not import the executors.
+    from gofutures._dask import DaskExecutor
     from gofutures.process import ProcessPoolExecutor
     from gofutures.thread import ThreadPoolExecutor
 
@@ -51,13 +52,14 @@ __all__ = (
     "ThreadPoolExecutor",
     "ProcessPoolExecutor",
     "GoPanicError",
+    "DaskExecutor",
 )
 
 __version__ = "0.1.0"
 
 
 def __dir__() -> list[str]:
-    return [*globals(), "ThreadPoolExecutor", "ProcessPoolExecutor"]
+    return [*globals(), "ThreadPoolExecutor", "ProcessPoolExecutor", "DaskExecutor"]
 
 
 if not TYPE_CHECKING:
@@ -75,4 +77,9 @@ if not TYPE_CHECKING:
             from gofutures.process import ProcessPoolExecutor
 
             return ProcessPoolExecutor
+        if name == "DaskExecutor":
+            # dask and distributed are imported by its constructor, not here.
+            from gofutures._dask import DaskExecutor
+
+            return DaskExecutor
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -70,6 +70,7 @@ func TestDecodeSpec(t *testing.T) {
 			"zygote_pid": 0, "zygote_cmd_fd": -1, "zygote_rep_fd": -1,
 			"zygote_argv": "", "worker_argv": "YQBi", // base64 of "a\x00b"
 			"init_payload": "", "init_fds": []int{5},
+			"task_timeout_ns": 0, "fail_task_on_death": false, "replaceable": false,
 		}
 		edit(fields)
 		b, err := json.Marshal(fields)

@@ -35,6 +35,8 @@ type slot struct {
 	// will take over, while the current one runs its last task
 	// (max_tasks_per_child). Guarded by pool.mu.
 	nexts []chan started
+
+	fate slotFate // per-task deadlines and kills (fate.go); guarded by pool.mu
 }
 
 // replacementsAhead is how many replacement workers a slot starts ahead
@@ -155,6 +157,10 @@ func (s *slot) generation() bool {
 	<-readerDone
 	p.mu.Lock()
 	s.proc = nil
+	if s.endGenerationLocked() {
+		// Its tasks were reported one by one (fate.go): replace it.
+		retire, exiting = true, false
+	}
 	p.mu.Unlock()
 	if retire && exiting {
 		// A worker that reached its quota closed its connection and is

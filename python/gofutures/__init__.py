@@ -33,6 +33,7 @@ from gofutures._native import GoPanicError
 if TYPE_CHECKING:
     # What type checkers see; at run time __getattr__ imports these on first
     # use, so that importing gofutures does not import the executors.
+    from gofutures._task_fate import WorkerDiedError
     from gofutures.process import ProcessPoolExecutor
     from gofutures.thread import ThreadPoolExecutor
 
@@ -51,13 +52,14 @@ __all__ = (
     "ThreadPoolExecutor",
     "ProcessPoolExecutor",
     "GoPanicError",
+    "WorkerDiedError",
 )
 
 __version__ = "0.1.0"
 
 
 def __dir__() -> list[str]:
-    return [*globals(), "ThreadPoolExecutor", "ProcessPoolExecutor"]
+    return [*globals(), "ThreadPoolExecutor", "ProcessPoolExecutor", "WorkerDiedError"]
 
 
 if not TYPE_CHECKING:
@@ -75,4 +77,10 @@ if not TYPE_CHECKING:
             from gofutures.process import ProcessPoolExecutor
 
             return ProcessPoolExecutor
+        if name == "WorkerDiedError":
+            # A BrokenProcessPool: defined where importing multiprocessing
+            # is already paid for.
+            from gofutures._task_fate import WorkerDiedError
+
+            return WorkerDiedError
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -55,7 +55,16 @@ from functools import partial
 from multiprocessing.context import BaseContext
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from gofutures import _command, _future, _mpshare, _native, _pickling, _procview, _task_fate, _zygote
+from gofutures import (
+    _command,
+    _future,
+    _mpshare,
+    _native,
+    _pickling,
+    _procview,
+    _task_fate,
+    _zygote,
+)
 from gofutures._executor import P, T, Ts, TypedMap, refuse_submit, shutdown_dropped
 
 __all__ = ("ProcessPoolExecutor", "BrokenProcessPool")

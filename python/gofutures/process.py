@@ -27,7 +27,9 @@ fails, marking the future RUNNING, if a worker already has it.
 
 A worker that dies breaks the pool as in the stdlib: every pending and
 running future fails with BrokenProcessPool (the message says how the worker
-ended), later submits raise it. Workers die with the parent: each sets
+ended), later submits raise it. Opt-in per-task fates (task_timeout=,
+schedule(timeout=), on_worker_death="fail_task", terminate_task) end one task
+and replace its worker instead: see _task_fate. Workers die with the parent: each sets
 PR_SET_PDEATHSIG, and a zygote exits at the end of its command pipe, which
 comes when the program dies (one that became a worker gets SIGKILL then).
 """

@@ -145,7 +145,8 @@ func Table() string {
 		Fail: map[string]int{"BROKEN": int(FailBroken), "PANIC": int(FailPanic)},
 		Event: map[string]int{
 			"RESULT": int(procpool.EventResult), "ERROR": int(procpool.EventError),
-			"BROKEN": int(procpool.EventBroken),
+			"BROKEN": int(procpool.EventBroken), "TIMEOUT": int(procpool.EventTimeout),
+			"TERMINATED": int(procpool.EventTerminated), "DIED": int(procpool.EventDied),
 		},
 		Cause: map[string]int{
 			"FAILURE": int(procpool.CauseFailure), "DIED_STARTING": int(procpool.CauseDiedStarting),

@@ -48,7 +48,7 @@ func TestTableListsEveryValueOnce(t *testing.T) {
 		name string
 		want int
 	}{
-		{"fail", 2}, {"event", 3}, {"cause", 5}, {"start", 3}, {"error", int(boundary.ErrPanic)},
+		{"fail", 2}, {"event", 6}, {"cause", 5}, {"start", 3}, {"error", int(boundary.ErrPanic)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var values map[string]int
@@ -70,6 +70,7 @@ func TestDecodeSpec(t *testing.T) {
 			"zygote_pid": 0, "zygote_cmd_fd": -1, "zygote_rep_fd": -1,
 			"zygote_argv": "", "worker_argv": "YQBi", // base64 of "a\x00b"
 			"init_payload": "", "init_fds": []int{5},
+			"task_timeout_ns": 0, "fail_task_on_death": false, "replaceable": false,
 		}
 		edit(fields)
 		b, err := json.Marshal(fields)
@@ -89,7 +90,7 @@ func TestDecodeSpec(t *testing.T) {
 		want string
 	}{
 		{"missing", func(f map[string]any) { delete(f, "depth") }, `no field "depth"`},
-		{"unknown", func(f map[string]any) { f["extra"] = 1 }, "12 fields, want 11"},
+		{"unknown", func(f map[string]any) { f["extra"] = 1 }, "15 fields, want 14"},
 		{"wrong type", func(f map[string]any) { f["workers"] = "two" }, "cannot unmarshal"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -24,6 +24,12 @@ type ProcPoolSpec struct {
 	WorkerArgv  []byte `json:"worker_argv"`
 	InitPayload []byte `json:"init_payload"`
 	InitFds     []int  `json:"init_fds"` // sent to every worker with INIT (duplicated here)
+	// Per-task fates (procpool.Config): every task's deadline in
+	// nanoseconds (0: none), fail only the task of a worker that dies, and
+	// keep the launcher so that workers can always be replaced.
+	TaskTimeoutNs   int64 `json:"task_timeout_ns"`
+	FailTaskOnDeath bool  `json:"fail_task_on_death"`
+	Replaceable     bool  `json:"replaceable"`
 }
 
 // DecodeSpec reads the record Python sent for a new pool.

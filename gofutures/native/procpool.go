@@ -55,3 +55,22 @@ func ProcPoolCancel(id int64, taskID int64) (ok bool, err error) {
 	p, found := pybridge.ProcPool(id)
 	return found && p.Cancel(uint64(taskID)), nil
 }
+
+// ProcPoolSetTimeout gives task taskID of pool id, about to be submitted, a
+// deadline of timeoutNs nanoseconds from when a worker is sent it.
+func ProcPoolSetTimeout(id int64, taskID int64, timeoutNs int64) (ok bool, err error) {
+	defer panics.Catch(&err)
+	p, found := pybridge.ProcPool(id)
+	if found {
+		p.SetTaskTimeout(uint64(taskID), time.Duration(timeoutNs))
+	}
+	return found, nil
+}
+
+// ProcPoolTerminate ends task taskID of pool id: taken back if queued, its
+// worker killed and replaced if running. It reports whether it found it.
+func ProcPoolTerminate(id int64, taskID int64) (ok bool, err error) {
+	defer panics.Catch(&err)
+	p, found := pybridge.ProcPool(id)
+	return found && p.TerminateTask(uint64(taskID)), nil
+}

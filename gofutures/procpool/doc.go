@@ -28,6 +28,12 @@
 // workers are killed, and Submit refuses further work. Nothing is lost:
 // every submitted task ends in exactly one Result, Error or the Broken event.
 //
+// Per-task fates (fate.go) are the exceptions, all opt-in: a task past its
+// deadline (Config.TaskTimeout, SetTaskTimeout), one ended by TerminateTask,
+// and under Config.FailTaskOnDeath one whose worker died, end alone (a
+// Timeout, Terminated or Died event): its worker is killed (SIGKILL) if it
+// still runs, and replaced; the pool goes on.
+//
 // Every goroutine recovers its panics: one breaks the pool, the Go stack in
 // the reason, instead of aborting the process (see internalError).
 //

@@ -22,7 +22,8 @@ func (s *slot) feed(conn net.Conn) bool {
 				return false
 			}
 			quotaLeft := quota == 0 || s.sent < quota
-			if quotaLeft && len(p.queue) > 0 && len(s.inflight) < p.cfg.Depth {
+			// A worker being killed (fate.go) gets nothing more.
+			if quotaLeft && len(p.queue) > 0 && len(s.inflight) < p.cfg.Depth && !s.fate.killing {
 				break
 			}
 			if len(s.inflight) == 0 && (!quotaLeft || (p.closing && len(p.queue) == 0)) {
@@ -59,7 +60,7 @@ func (s *slot) feed(conn net.Conn) bool {
 func (s *slot) takeLocked(batch []task) []task {
 	p := s.pool
 	quota := p.cfg.MaxTasksPerChild
-	if s.exiting || s.dead || p.broken != "" {
+	if s.exiting || s.dead || p.broken != "" || s.fate.killing {
 		return batch
 	}
 	for len(p.queue) > 0 && len(s.inflight) < p.cfg.Depth && (quota == 0 || s.sent < quota) {
@@ -73,6 +74,7 @@ func (s *slot) takeLocked(batch []task) []task {
 		delete(p.queued, t.id)
 		s.inflight[t.id] = struct{}{}
 		s.sentLocked(t.id)
+		s.armLocked(t.id)
 		s.sent++
 		batch = append(batch, t)
 	}

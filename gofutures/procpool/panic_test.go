@@ -2,6 +2,7 @@ package procpool_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -18,6 +19,8 @@ func TestPanicInAnyGoroutineBreaksThePool(t *testing.T) {
 	for _, tc := range []struct {
 		site  string
 		quota int // max tasks per child: "reap" and "prestart" need replacements
+		// every task's deadline: "deadline" needs one to pass
+		timeout time.Duration
 	}{
 		{site: "spawner"},
 		{site: "accept"},
@@ -27,11 +30,12 @@ func TestPanicInAnyGoroutineBreaksThePool(t *testing.T) {
 		{site: "exec-wait"},
 		{site: "prestart", quota: 1},
 		{site: "reap", quota: 1},
+		{site: "deadline", timeout: time.Millisecond},
 	} {
 		t.Run(tc.site, func(t *testing.T) {
 			procpool.PanicOnceAt(tc.site)
 			defer procpool.PanicOnceAt("")
-			p := newPool(t, procpool.Config{Workers: 1, MaxTasksPerChild: tc.quota})
+			p := newPool(t, procpool.Config{Workers: 1, MaxTasksPerChild: tc.quota, TaskTimeout: tc.timeout})
 			const n = 20
 			for i := 1; i <= n; i++ {
 				if err := p.Submit(uint64(i), []byte("sleep:5")); err != nil {

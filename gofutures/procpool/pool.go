@@ -45,6 +45,17 @@ type Config struct {
 	// to a worker. Together they let the caller recycle large buffers.
 	Alloc   func(n int) []byte
 	Release func([]byte)
+
+	// Per-task fates (see fate.go). TaskTimeout: every task's deadline from
+	// when a worker is sent it (0: none; SetTaskTimeout overrides it per
+	// task). FailTaskOnDeath: a worker's death fails only its tasks
+	// (EventDied) and the worker is replaced, instead of breaking the pool.
+	// Replaceable: workers may be replaced at any time, so the launcher is
+	// never spent on the last worker (FinalLauncher); TaskTimeout and
+	// FailTaskOnDeath imply it.
+	TaskTimeout     time.Duration
+	FailTaskOnDeath bool
+	Replaceable     bool
 }
 
 type task struct {
@@ -79,6 +90,8 @@ type Pool struct {
 	hellos   map[uint64]chan net.Conn
 	running  int // slot goroutines still running
 	hungry   int // slot feeders waiting for a task they could send now
+	// timeouts are the deadlines SetTaskTimeout gave tasks not yet sent.
+	timeouts map[uint64]time.Duration
 
 	finished       chan struct{} // closed when every slot, the launcher and the acceptor are done
 	launcherClosed chan struct{} // closed when the spawner has closed the launcher
@@ -100,6 +113,9 @@ func New(cfg Config) (*Pool, error) {
 	}
 	if cfg.StartTimeout <= 0 {
 		cfg.StartTimeout = defaultStartTimeout
+	}
+	if cfg.TaskTimeout > 0 || cfg.FailTaskOnDeath {
+		cfg.Replaceable = true
 	}
 	ln, address, err := listen()
 	if err != nil {
@@ -198,6 +214,7 @@ func (p *Pool) Cancel(id uint64) bool {
 	}
 	delete(p.queued, id)
 	p.counters.Cancelled(1)
+	delete(p.timeouts, id)
 	return true
 }
 
@@ -251,6 +268,7 @@ func (p *Pool) breakPool(facts BrokenFacts) {
 	p.queue = nil
 	p.countBrokenLocked()
 	clear(p.queued)
+	clear(p.timeouts)
 	var procs []Proc
 	for _, s := range p.slots {
 		if s.proc != nil {
@@ -320,7 +338,7 @@ func (p *Pool) spawner() {
 		launch := p.cfg.Launcher.Launch
 		// Without a task quota no worker is ever replaced (a dead one breaks
 		// the pool), so the last first-generation worker is the last launch.
-		if fl, ok := p.cfg.Launcher.(FinalLauncher); ok && p.cfg.MaxTasksPerChild == 0 && launched == p.cfg.Workers {
+		if fl, ok := p.cfg.Launcher.(FinalLauncher); ok && p.cfg.MaxTasksPerChild == 0 && !p.cfg.Replaceable && launched == p.cfg.Workers {
 			launch = fl.LaunchFinal
 		}
 		var reply launchReply

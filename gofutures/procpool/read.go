@@ -26,6 +26,9 @@ func (s *slot) read(conn net.Conn, reader *wire.Reader, proc Proc) {
 			p.mu.Lock()
 			_, known := s.inflight[f.ID]
 			delete(s.inflight, f.ID)
+			if known {
+				s.resultLocked(f.ID)
+			}
 			var next []task
 			if known {
 				s.doneLocked(f.ID, kind)
@@ -58,15 +61,23 @@ func (s *slot) read(conn net.Conn, reader *wire.Reader, proc Proc) {
 			return
 		}
 		proc.Kill()
-		var facts BrokenFacts
-		if errors.Is(err, io.EOF) || isConnReset(err) {
-			st := s.exitStatus(proc)
-			s.deferToKnownStatus(st)
-			facts = died(CauseDiedRunning, proc, st)
-		} else {
-			facts = failure(fmt.Sprintf("the connection to worker pid %d failed: %v", proc.Pid(), err))
+		var known *BrokenFacts
+		facts := func() BrokenFacts { // learnt once: it may wait for the exit status
+			if known == nil {
+				f := failure(fmt.Sprintf("the connection to worker pid %d failed: %v", proc.Pid(), err))
+				if errors.Is(err, io.EOF) || isConnReset(err) {
+					st := s.exitStatus(proc)
+					s.deferToKnownStatus(st)
+					f = died(CauseDiedRunning, proc, st)
+				}
+				known = &f
+			}
+			return *known
 		}
-		p.breakPool(facts)
+		if s.endTasks(proc, facts) {
+			return // killed on purpose, or FailTaskOnDeath: the slot replaces it
+		}
+		p.breakPool(facts())
 		return
 	}
 }

@@ -40,6 +40,7 @@ type slot struct {
 	// when each task in flight was handed to the current one.
 	workers int
 	starts  []taskStart
+	fate    slotFate // per-task deadlines and kills (fate.go); guarded by pool.mu
 }
 
 // replacementsAhead is how many replacement workers a slot starts ahead
@@ -161,6 +162,10 @@ func (s *slot) generation() bool {
 	<-readerDone
 	p.mu.Lock()
 	s.proc = nil
+	if s.endGenerationLocked() {
+		// Its tasks were reported one by one (fate.go): replace it.
+		retire, exiting = true, false
+	}
 	p.mu.Unlock()
 	if retire && exiting {
 		// A worker that reached its quota closed its connection and is

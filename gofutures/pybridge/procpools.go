@@ -113,6 +113,9 @@ func NewProcPool(spec boundary.ProcPoolSpec) (int64, error) {
 		Launcher:         launcher,
 		Alloc:            allocPayload,
 		Release:          bufpool.Put,
+		TaskTimeout:      time.Duration(spec.TaskTimeoutNs),
+		FailTaskOnDeath:  spec.FailTaskOnDeath,
+		Replaceable:      spec.Replaceable,
 	})
 	if err != nil {
 		closeFds(fds)

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     # What type checkers see; at run time __getattr__ imports these on first
     # use, so that importing gofutures does not import the executors.
     from gofutures._dask import DaskExecutor
+    from gofutures._task_fate import WorkerDiedError
     from gofutures.process import ProcessPoolExecutor
     from gofutures.thread import ThreadPoolExecutor
 
@@ -53,13 +54,14 @@ __all__ = (
     "ProcessPoolExecutor",
     "GoPanicError",
     "DaskExecutor",
+    "WorkerDiedError",
 )
 
 __version__ = "0.1.0"
 
 
 def __dir__() -> list[str]:
-    return [*globals(), "ThreadPoolExecutor", "ProcessPoolExecutor", "DaskExecutor"]
+    return [*globals(), "ThreadPoolExecutor", "ProcessPoolExecutor", "DaskExecutor", "WorkerDiedError"]
 
 
 if not TYPE_CHECKING:
@@ -82,4 +84,10 @@ if not TYPE_CHECKING:
             from gofutures._dask import DaskExecutor
 
             return DaskExecutor
+        if name == "WorkerDiedError":
+            # A BrokenProcessPool: defined where importing multiprocessing
+            # is already paid for.
+            from gofutures._task_fate import WorkerDiedError
+
+            return WorkerDiedError
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

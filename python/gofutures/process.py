@@ -27,7 +27,9 @@ fails, marking the future RUNNING, if a worker already has it.
 
 A worker that dies breaks the pool as in the stdlib: every pending and
 running future fails with BrokenProcessPool (the message says how the worker
-ended), later submits raise it. Workers die with the parent: each sets
+ended), later submits raise it. Opt-in per-task fates (task_timeout=,
+schedule(timeout=), on_worker_death="fail_task", terminate_task) end one task
+and replace its worker instead: see _task_fate. Workers die with the parent: each sets
 PR_SET_PDEATHSIG, and a zygote exits at the end of its command pipe, which
 comes when the program dies (one that became a worker gets SIGKILL then).
 """
@@ -64,6 +66,7 @@ from gofutures import (
     _pickling,
     _procview,
     _stats,
+    _task_fate,
     _zygote,
 )
 from gofutures._executor import P, T, Ts, TypedMap, refuse_submit, shutdown_dropped
@@ -190,6 +193,9 @@ class _PoolState:
         # inherited it (a shallow copy taken when its zygote was forked).
         self.inherited_main: dict[str, Any] | None = None
         self.workers_seen = False  # _processes once found every worker running
+        # Whether Go may replace a worker at any time (a task killed: see
+        # _task_fate); asked for before the pool starts, known once it has.
+        self.replaceable = False
 
 
 _pools: dict[int, _PoolState] = {}
@@ -223,6 +229,8 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
         initargs: tuple[()] = (),
         *,
         max_tasks_per_child: int | None = None,
+        task_timeout: float | None = None,
+        on_worker_death: _task_fate.OnWorkerDeath = "break",
     ) -> None: ...
     @overload
     def __init__(
@@ -233,6 +241,8 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
         initializer: Callable[[*Ts], object],
         initargs: tuple[*Ts],
         max_tasks_per_child: int | None = None,
+        task_timeout: float | None = None,
+        on_worker_death: _task_fate.OnWorkerDeath = "break",
     ) -> None: ...
     @overload
     def __init__(
@@ -243,6 +253,8 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
         initargs: tuple[*Ts],
         *,
         max_tasks_per_child: int | None = None,
+        task_timeout: float | None = None,
+        on_worker_death: _task_fate.OnWorkerDeath = "break",
     ) -> None: ...
     def __init__(
         self,
@@ -252,7 +264,12 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
         initargs: tuple[Any, ...] = (),
         *,
         max_tasks_per_child: int | None = None,
+        task_timeout: float | None = None,
+        on_worker_death: _task_fate.OnWorkerDeath = "break",
     ) -> None:
+        # gofutures' own options (see _task_fate), checked first.
+        self._task_timeout = _task_fate.check_timeout(task_timeout)
+        self._fail_task = _task_fate.check_on_worker_death(on_worker_death)
         self._stdlib_fallback = _native.forked
         if self._stdlib_fallback:
             # This process was forked after its Go runtime started, which it
@@ -293,6 +310,7 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
         self._max_tasks_per_child = max_tasks_per_child
         self._start_method = method
         self._state = _PoolState(max_workers)
+        self._state.replaceable = task_timeout is not None or self._fail_task
         self._finalizer = weakref.finalize(self, _shutdown_nowait, self._state)
         self._finalizer.atexit = False
 
@@ -344,6 +362,9 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
                 worker_argv=_command.encode(worker),
                 init_payload=init,
                 init_fds=list(init_fds),
+                task_timeout_ns=_task_fate.to_ns(self._task_timeout),
+                fail_task_on_death=self._fail_task,
+                replaceable=st.replaceable,
             )
             owned_zygote = (0, -1, -1)  # Go owns it now, even if the call fails
             pool_id = _native.fast_proc_new(spec)
@@ -351,6 +372,8 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
             _close_zygote(owned_zygote)
             raise
         st.pool_id = pool_id
+        # Only an adopted zygote without a task quota becomes the last worker.
+        st.replaceable = st.replaceable or start != "FORKED_ZYGOTE" or bool(self._max_tasks_per_child)
         _pools[pool_id] = st
         _stats.release_when_dropped(self, "ProcPoolStatsRelease", pool_id)
 
@@ -378,6 +401,10 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
                 future.set_exception(exc)
                 return future
             task_id = next(_task_ids)
+            future._task_id = task_id
+            timeout_ns = _task_fate.take_next_timeout()  # from schedule()
+            if timeout_ns is not None:
+                _native.call("ProcPoolSetTimeout", st.pool_id, task_id, timeout_ns)
             # Raises what the stdlib would; BrokenProcessPool when Go knows
             # the pool broke before the pump has told us.
             _native.fast_proc_submit(st.pool_id, task_id, payload)  # type: ignore[arg-type]
@@ -390,11 +417,49 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
                 st.running += 1
             else:
                 future._pool_id = st.pool_id
-                future._task_id = task_id
                 st.pending.append(task_id)
             return future
 
     submit.__doc__ = _stdlib_base.Executor.submit.__doc__
+
+    def schedule(
+        self,
+        fn: Callable[..., T],
+        args: Iterable[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Future[T]:
+        """Submit ``fn(*args, **kwargs)`` (pebble's form, which leaves every
+        keyword to ``fn``) with a deadline: ``timeout`` seconds from when a
+        worker starts the task (None: the pool's ``task_timeout``). Past it
+        the worker is killed (SIGKILL) and replaced, and only this future
+        fails, with TimeoutError; the pool goes on."""
+        seconds = _task_fate.check_timeout(timeout)
+        args = tuple(args)
+        kwargs = {} if kwargs is None else kwargs
+        if seconds is None or self._stdlib_fallback:
+            return self.submit(fn, *args, **kwargs)
+        st = self._state
+        with st.lock:
+            if st.pool_id is None:
+                st.replaceable = True  # asked for before the pool starts
+            elif not st.replaceable:
+                raise RuntimeError(_task_fate.NOT_REPLACEABLE.format(what="a task timeout"))
+        _task_fate.set_next_timeout(_task_fate.to_ns(seconds))
+        try:
+            return self.submit(fn, *args, **kwargs)
+        finally:
+            _task_fate.set_next_timeout(None)
+
+    def terminate_task(self, future: Future[Any]) -> bool:
+        """End one task: a running one has its worker killed (SIGKILL) and
+        replaced, a pending one is cancelled; the future ends cancelled and
+        True is returned. False for a future that is done or not this
+        pool's. The pool goes on."""
+        if self._stdlib_fallback:
+            return future.cancel()
+        return _task_fate.terminate_task(self._state, future)
 
     def _map(
         self,
@@ -638,6 +703,7 @@ def _deliver(pool_id: int, events: list[tuple[int, int, bytes]]) -> int:
     broken: str | None = None
     event_broken = _native.const("event", "BROKEN")
     event_result = _native.const("event", "RESULT")
+    fates = _task_fate.kinds()
     with st.lock:
         for kind, task_id, data in events:
             if kind == event_broken:
@@ -653,7 +719,10 @@ def _deliver(pool_id: int, events: list[tuple[int, int, bytes]]) -> int:
             st.close_sent = True
     for future, kind, data in done:
         try:
-            _complete(future, kind == event_result, data)
+            if kind in fates:
+                _task_fate.complete(future, fates[kind], data)
+            else:
+                _complete(future, kind == event_result, data)
         except BaseException as exc:
             _log_callback_error(future, exc)
     if broken is not None:

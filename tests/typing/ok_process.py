@@ -57,7 +57,18 @@ def main() -> None:
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
-    print(value, powers, lazy, moved, sorted(by_input.items()), five)
+    # gofutures' per-task fates.
+    with cf.ProcessPoolExecutor(1, task_timeout=60.0, on_worker_death="fail_task") as ex:
+        timed: cf.Future[int] = ex.schedule(power, (2,), {"exp": 3}, timeout=30)
+        eight: int = timed.result(timeout=60)
+        stopped: bool = ex.terminate_task(timed)
+        try:
+            ex.submit(shifted, 1).result(timeout=60)
+        except cf.WorkerDiedError as exc:
+            why: tuple[int, int | None, int | None] = (exc.pid, exc.exitcode, exc.signal)
+            print(why)
+
+    print(value, powers, lazy, moved, sorted(by_input.items()), five, eight, stopped)
 
 
 if __name__ == "__main__":

@@ -92,6 +92,7 @@ func (p *Pool) TerminateTask(id uint64) bool {
 	if _, ok := p.queued[id]; ok {
 		delete(p.queued, id)
 		delete(p.timeouts, id)
+		p.counters.Cancelled(1)
 		p.mu.Unlock()
 		return true
 	}
@@ -198,6 +199,7 @@ func (s *slot) endTasks(proc Proc, facts func() BrokenFacts) bool {
 		}
 		events = append(events, ev)
 		s.disarmLocked(id)
+		s.endedLocked(id, ev.Kind)
 	}
 	clear(s.inflight)
 	idle := len(events) == 0 && !killing

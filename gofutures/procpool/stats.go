@@ -87,8 +87,21 @@ func (s *slot) doneLocked(id uint64, kind EventKind) {
 		return
 	}
 	outcome := taskstats.Completed
-	if kind == EventError {
+	switch kind {
+	case EventError:
 		outcome = taskstats.Failed
+	case EventTerminated:
+		outcome = taskstats.Cancelled
 	}
 	s.pool.counters.Finish(outcome, start)
+}
+
+// endedLocked counts task id ended by the pool itself (fate.go): a
+// terminated task as cancelled, one past its deadline or whose worker died
+// as failed. pool.mu must be held.
+func (s *slot) endedLocked(id uint64, kind EventKind) {
+	if kind != EventTerminated {
+		kind = EventError
+	}
+	s.doneLocked(id, kind)
 }

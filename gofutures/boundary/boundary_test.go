@@ -69,7 +69,7 @@ func TestDecodeSpec(t *testing.T) {
 			"workers": 2, "max_tasks_per_child": 0, "depth": 1, "start": boundary.StartExec,
 			"zygote_pid": 0, "zygote_cmd_fd": -1, "zygote_rep_fd": -1,
 			"zygote_argv": "", "worker_argv": "YQBi", // base64 of "a\x00b"
-			"init_payload": "", "init_fds": []int{5},
+			"init_payload": "", "init_fds": []int{5}, "max_worker_memory": 1 << 30,
 		}
 		edit(fields)
 		b, err := json.Marshal(fields)
@@ -82,6 +82,7 @@ func TestDecodeSpec(t *testing.T) {
 	assert.Equal(t, boundary.StartExec, spec.Start)
 	assert.Equal(t, []string{"a", "b"}, boundary.Argv(spec.WorkerArgv))
 	assert.Equal(t, []int{5}, spec.InitFds)
+	assert.Equal(t, int64(1<<30), spec.MaxWorkerMemory)
 
 	for _, tc := range []struct {
 		name string
@@ -89,7 +90,7 @@ func TestDecodeSpec(t *testing.T) {
 		want string
 	}{
 		{"missing", func(f map[string]any) { delete(f, "depth") }, `no field "depth"`},
-		{"unknown", func(f map[string]any) { f["extra"] = 1 }, "12 fields, want 11"},
+		{"unknown", func(f map[string]any) { f["extra"] = 1 }, "13 fields, want 12"},
 		{"wrong type", func(f map[string]any) { f["workers"] = "two" }, "cannot unmarshal"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -24,6 +24,9 @@ type ProcPoolSpec struct {
 	WorkerArgv  []byte `json:"worker_argv"`
 	InitPayload []byte `json:"init_payload"`
 	InitFds     []int  `json:"init_fds"` // sent to every worker with INIT (duplicated here)
+	// MaxWorkerMemory: bytes of resident memory above which a worker is
+	// replaced between tasks; 0: no limit.
+	MaxWorkerMemory int64 `json:"max_worker_memory"`
 }
 
 // DecodeSpec reads the record Python sent for a new pool.

@@ -44,6 +44,10 @@ type Config struct {
 	// to a worker. Together they let the caller recycle large buffers.
 	Alloc   func(n int) []byte
 	Release func([]byte)
+
+	// MaxWorkerMemory: a worker whose resident set passes this many bytes
+	// after a task is replaced, as at its task quota (memory.go); 0: no limit.
+	MaxWorkerMemory int64
 }
 
 type task struct {
@@ -81,6 +85,10 @@ type Pool struct {
 
 	finished       chan struct{} // closed when every slot, the launcher and the acceptor are done
 	launcherClosed chan struct{} // closed when the spawner has closed the launcher
+
+	// Guarded by mu: ForceStop was called (forcestop.go), and the signal it sent.
+	forcing     bool
+	forceSignal syscall.Signal
 }
 
 // New starts the pool: its socket, its launcher and Workers worker processes
@@ -312,9 +320,9 @@ func (p *Pool) spawner() {
 	for req := range p.launches {
 		launched++
 		launch := p.cfg.Launcher.Launch
-		// Without a task quota no worker is ever replaced (a dead one breaks
+		// Without a task quota or memory limit no worker is ever replaced (a dead one breaks
 		// the pool), so the last first-generation worker is the last launch.
-		if fl, ok := p.cfg.Launcher.(FinalLauncher); ok && p.cfg.MaxTasksPerChild == 0 && launched == p.cfg.Workers {
+		if fl, ok := p.cfg.Launcher.(FinalLauncher); ok && p.cfg.MaxTasksPerChild == 0 && p.cfg.MaxWorkerMemory == 0 && launched == p.cfg.Workers {
 			launch = fl.LaunchFinal
 		}
 		var reply launchReply

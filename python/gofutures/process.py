@@ -55,7 +55,16 @@ from functools import partial
 from multiprocessing.context import BaseContext
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from gofutures import _command, _future, _mpshare, _native, _pickling, _procview, _zygote
+from gofutures import (
+    _command,
+    _forcestop,
+    _future,
+    _mpshare,
+    _native,
+    _pickling,
+    _procview,
+    _zygote,
+)
 from gofutures._executor import P, T, Ts, TypedMap, refuse_submit, shutdown_dropped
 
 __all__ = ("ProcessPoolExecutor", "BrokenProcessPool")
@@ -213,6 +222,7 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
         initargs: tuple[()] = (),
         *,
         max_tasks_per_child: int | None = None,
+        max_worker_memory: int | None = None,
     ) -> None: ...
     @overload
     def __init__(
@@ -223,6 +233,7 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
         initializer: Callable[[*Ts], object],
         initargs: tuple[*Ts],
         max_tasks_per_child: int | None = None,
+        max_worker_memory: int | None = None,
     ) -> None: ...
     @overload
     def __init__(
@@ -233,6 +244,7 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
         initargs: tuple[*Ts],
         *,
         max_tasks_per_child: int | None = None,
+        max_worker_memory: int | None = None,
     ) -> None: ...
     def __init__(
         self,
@@ -242,7 +254,11 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
         initargs: tuple[Any, ...] = (),
         *,
         max_tasks_per_child: int | None = None,
+        max_worker_memory: int | None = None,
     ) -> None:
+        # Bytes of resident memory above which a worker is replaced between
+        # tasks (_forcestop; 0: no limit). A stdlib fallback pool ignores it.
+        self._max_worker_memory = _forcestop.check_max_worker_memory(max_worker_memory)
         self._stdlib_fallback = _native.forked
         if self._stdlib_fallback:
             # This process was forked after its Go runtime started, which it
@@ -334,6 +350,7 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
                 worker_argv=_command.encode(worker),
                 init_payload=init,
                 init_fds=list(init_fds),
+                max_worker_memory=self._max_worker_memory,
             )
             owned_zygote = (0, -1, -1)  # Go owns it now, even if the call fails
             pool_id = _native.fast_proc_new(spec)
@@ -412,13 +429,50 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
         map = _map
     del _map
 
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+    def shutdown(
+        self, wait: bool = True, *, cancel_futures: bool = False, timeout: float | None = None
+    ) -> None:
+        limit = _forcestop.check_timeout(timeout)
+        if timeout is not None and not wait:
+            raise ValueError("shutdown(timeout=...) needs wait=True: shutdown(wait=False) does not wait")
         if self._stdlib_fallback:
-            super().shutdown(wait, cancel_futures=cancel_futures)
+            if limit is None:
+                super().shutdown(wait, cancel_futures=cancel_futures)
+            else:
+                _forcestop.stdlib_shutdown_timeout(self, cancel_futures, limit)
             return
-        _shutdown_state(self._state, wait, cancel_futures)
+        _shutdown_state(self._state, wait, cancel_futures, limit)
 
-    shutdown.__doc__ = _stdlib_base.Executor.shutdown.__doc__
+    shutdown.__doc__ = (_stdlib_base.Executor.shutdown.__doc__ or "") + """
+        gofutures adds:
+            timeout: with wait=True, the seconds to wait for the running
+                tasks. Once they have passed, the workers still running
+                tasks are killed, and those futures (and any still waiting
+                for a worker) fail with BrokenProcessPool; shutdown returns
+                once the killed workers are reaped. None (the default): wait
+                as long as the tasks take.
+        """
+
+    def terminate_workers(self) -> None:
+        """Shut the pool down without waiting, cancelling the futures still
+        pending, and send SIGTERM to every live worker (Python 3.14's
+        ProcessPoolExecutor.terminate_workers, on every Python). The futures
+        of tasks running then fail with BrokenProcessPool once their worker
+        dies; later submits raise RuntimeError."""
+        self._force_shutdown("terminate")
+
+    def kill_workers(self) -> None:
+        """As terminate_workers(), with SIGKILL (Python 3.14's
+        ProcessPoolExecutor.kill_workers, on every Python)."""
+        self._force_shutdown("kill")
+
+    def _force_shutdown(self, operation: _forcestop.Operation) -> None:
+        if self._stdlib_fallback:
+            _forcestop.stdlib_force_shutdown(self, operation)
+            return
+        _shutdown_state(self._state, False, True)
+        if not _native.forked:
+            _forcestop.force_stop(self._state.pool_id, operation)
 
     # Views of the stdlib's private attributes, which typeshed declares as
     # attributes of other types: hence the ignores.
@@ -653,7 +707,9 @@ def _log_callback_error(future: Future[Any], exc: BaseException) -> None:
     _stdlib_base.LOGGER.critical("exception calling callback for %r", future, exc_info=exc)
 
 
-def _shutdown_state(st: _PoolState, wait: bool, cancel_futures: bool) -> None:
+def _shutdown_state(
+    st: _PoolState, wait: bool, cancel_futures: bool, timeout: float | None = None
+) -> None:
     with st.lock:
         st.shutdown = True
         pending = [st.items.get(task_id) for task_id in st.pending] if cancel_futures else []
@@ -679,6 +735,8 @@ def _shutdown_state(st: _PoolState, wait: bool, cancel_futures: bool) -> None:
             # A done-callback: the pool cannot finish while this thread
             # waits for it (the stdlib raises the same from its manager).
             raise RuntimeError("cannot join current thread")
+        if timeout is not None and not _forcestop.join_until(pool_id, time.monotonic() + timeout):
+            _forcestop.break_pool(pool_id, _forcestop.timeout_detail(timeout))
         _native.join("ProcPoolJoin", pool_id)
         _pools.pop(pool_id, None)
 

@@ -30,6 +30,9 @@ type ProcPoolSpec struct {
 	TaskTimeoutNs   int64 `json:"task_timeout_ns"`
 	FailTaskOnDeath bool  `json:"fail_task_on_death"`
 	Replaceable     bool  `json:"replaceable"`
+	// MaxWorkerMemory: bytes of resident memory above which a worker is
+	// replaced between tasks; 0: no limit.
+	MaxWorkerMemory int64 `json:"max_worker_memory"`
 }
 
 // DecodeSpec reads the record Python sent for a new pool.

@@ -11,7 +11,6 @@ import (
 // the pool is closing and idle, or when the pool broke or the worker died.
 func (s *slot) feed(conn net.Conn) bool {
 	p := s.pool
-	quota := p.cfg.MaxTasksPerChild
 	var batch []task
 	var buf []byte
 	for {
@@ -21,7 +20,7 @@ func (s *slot) feed(conn net.Conn) bool {
 				p.mu.Unlock()
 				return false
 			}
-			quotaLeft := quota == 0 || s.sent < quota
+			quotaLeft := s.quotaLeftLocked()
 			// A worker being killed (fate.go) gets nothing more.
 			if quotaLeft && len(p.queue) > 0 && len(s.inflight) < p.cfg.Depth && !s.fate.killing {
 				break
@@ -59,11 +58,10 @@ func (s *slot) feed(conn net.Conn) bool {
 // to its in-flight set, appending them to batch; pool.mu must be held.
 func (s *slot) takeLocked(batch []task) []task {
 	p := s.pool
-	quota := p.cfg.MaxTasksPerChild
 	if s.exiting || s.dead || p.broken != "" || s.fate.killing {
 		return batch
 	}
-	for len(p.queue) > 0 && len(s.inflight) < p.cfg.Depth && (quota == 0 || s.sent < quota) {
+	for len(p.queue) > 0 && len(s.inflight) < p.cfg.Depth && s.quotaLeftLocked() {
 		t := p.queue[0]
 		p.queue[0] = task{}
 		p.queue = p.queue[1:]

@@ -56,6 +56,9 @@ type Config struct {
 	TaskTimeout     time.Duration
 	FailTaskOnDeath bool
 	Replaceable     bool
+	// MaxWorkerMemory: a worker whose resident set passes this many bytes
+	// after a task is replaced, as at its task quota (memory.go); 0: no limit.
+	MaxWorkerMemory int64
 }
 
 type task struct {
@@ -97,6 +100,9 @@ type Pool struct {
 	launcherClosed chan struct{} // closed when the spawner has closed the launcher
 
 	counters taskstats.Counters // stats.go
+	// Guarded by mu: ForceStop was called (forcestop.go), and the signal it sent.
+	forcing     bool
+	forceSignal syscall.Signal
 }
 
 // New starts the pool: its socket, its launcher and Workers worker processes
@@ -336,9 +342,9 @@ func (p *Pool) spawner() {
 	for req := range p.launches {
 		launched++
 		launch := p.cfg.Launcher.Launch
-		// Without a task quota no worker is ever replaced (a dead one breaks
+		// Without a task quota or memory limit no worker is ever replaced (a dead one breaks
 		// the pool), so the last first-generation worker is the last launch.
-		if fl, ok := p.cfg.Launcher.(FinalLauncher); ok && p.cfg.MaxTasksPerChild == 0 && !p.cfg.Replaceable && launched == p.cfg.Workers {
+		if fl, ok := p.cfg.Launcher.(FinalLauncher); ok && p.cfg.MaxTasksPerChild == 0 && p.cfg.MaxWorkerMemory == 0 && !p.cfg.Replaceable && launched == p.cfg.Workers {
 			launch = fl.LaunchFinal
 		}
 		var reply launchReply

@@ -23,6 +23,7 @@ func (s *slot) read(conn net.Conn, reader *wire.Reader, proc Proc) {
 			if f.Kind == wire.KindError {
 				kind = EventError
 			}
+			s.checkMemory(proc) // before its next task is taken (memory.go)
 			p.mu.Lock()
 			_, known := s.inflight[f.ID]
 			delete(s.inflight, f.ID)
@@ -54,7 +55,8 @@ func (s *slot) read(conn net.Conn, reader *wire.Reader, proc Proc) {
 		}
 		p.mu.Lock()
 		s.dead = true
-		expected := s.exiting && len(s.inflight) == 0 && (errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed))
+		expected := s.exiting && len(s.inflight) == 0 && (errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed)) ||
+			s.forcedEndLocked(err)
 		p.cond.Broadcast()
 		p.mu.Unlock()
 		if expected {

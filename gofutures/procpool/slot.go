@@ -21,6 +21,9 @@ type slot struct {
 	sent     int  // tasks sent to the current worker
 	dead     bool // the current worker's connection ended
 	exiting  bool // EXIT was sent: the end of the connection is expected
+	// overMemory: the worker passed Config.MaxWorkerMemory; it gets no
+	// more tasks and is replaced (memory.go).
+	overMemory bool
 
 	sendMu sync.Mutex // serializes writes to the worker's connection
 
@@ -104,6 +107,8 @@ func (s *slot) generation() bool {
 	p := s.pool
 	p.mu.Lock()
 	stop := p.broken != "" || (p.closing && len(p.queue) == 0)
+	forced, stranded := s.forcedStopLocked()
+	stop = stop || forced
 	var next chan started
 	if len(s.nexts) > 0 {
 		next = s.nexts[0]
@@ -119,6 +124,9 @@ func (s *slot) generation() bool {
 	}
 	if stop {
 		s.discard(st) // a replacement nobody needs
+		if stranded {
+			p.breakPool(failure(forcedQueueDetail))
+		}
 		return false
 	}
 	if st.err != nil {
@@ -129,10 +137,14 @@ func (s *slot) generation() bool {
 	p.mu.Lock()
 	s.proc, s.inflight, s.sent, s.dead, s.exiting = proc, map[uint64]struct{}{}, 0, false, false
 	s.workerStartedLocked()
+	s.overMemory = false
 	broken := p.broken != ""
+	forcing, sig := p.forcing, p.forceSignal
 	p.mu.Unlock()
 	if broken { // broke while this worker was starting
 		proc.Kill()
+	} else if forcing { // force-stopped while this worker was starting
+		signalProc(proc, sig)
 	}
 	readerDone := make(chan struct{})
 	panics.Go(func() {

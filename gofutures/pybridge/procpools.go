@@ -107,6 +107,7 @@ func NewProcPool(spec boundary.ProcPoolSpec) (int64, error) {
 	p, err := procpool.New(procpool.Config{
 		Workers:          spec.Workers,
 		MaxTasksPerChild: spec.MaxTasksPerChild,
+		MaxWorkerMemory:  spec.MaxWorkerMemory,
 		Depth:            spec.Depth,
 		InitPayload:      spec.InitPayload,
 		InitFds:          fds,

@@ -60,6 +60,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from gofutures import (
     _buffmap,
     _command,
+    _forcestop,
     _future,
     _mpshare,
     _native,
@@ -231,6 +232,7 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
         max_tasks_per_child: int | None = None,
         task_timeout: float | None = None,
         on_worker_death: _task_fate.OnWorkerDeath = "break",
+        max_worker_memory: int | None = None,
     ) -> None: ...
     @overload
     def __init__(
@@ -243,6 +245,7 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
         max_tasks_per_child: int | None = None,
         task_timeout: float | None = None,
         on_worker_death: _task_fate.OnWorkerDeath = "break",
+        max_worker_memory: int | None = None,
     ) -> None: ...
     @overload
     def __init__(
@@ -255,6 +258,7 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
         max_tasks_per_child: int | None = None,
         task_timeout: float | None = None,
         on_worker_death: _task_fate.OnWorkerDeath = "break",
+        max_worker_memory: int | None = None,
     ) -> None: ...
     def __init__(
         self,
@@ -266,10 +270,14 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
         max_tasks_per_child: int | None = None,
         task_timeout: float | None = None,
         on_worker_death: _task_fate.OnWorkerDeath = "break",
+        max_worker_memory: int | None = None,
     ) -> None:
         # gofutures' own options (see _task_fate), checked first.
         self._task_timeout = _task_fate.check_timeout(task_timeout)
         self._fail_task = _task_fate.check_on_worker_death(on_worker_death)
+        # Bytes of resident memory above which a worker is replaced between
+        # tasks (_forcestop; 0: no limit). A stdlib fallback pool ignores it.
+        self._max_worker_memory = _forcestop.check_max_worker_memory(max_worker_memory)
         self._stdlib_fallback = _native.forked
         if self._stdlib_fallback:
             # This process was forked after its Go runtime started, which it
@@ -365,6 +373,7 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
                 task_timeout_ns=_task_fate.to_ns(self._task_timeout),
                 fail_task_on_death=self._fail_task,
                 replaceable=st.replaceable,
+                max_worker_memory=self._max_worker_memory,
             )
             owned_zygote = (0, -1, -1)  # Go owns it now, even if the call fails
             pool_id = _native.fast_proc_new(spec)
@@ -373,7 +382,12 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
             raise
         st.pool_id = pool_id
         # Only an adopted zygote without a task quota becomes the last worker.
-        st.replaceable = st.replaceable or start != "FORKED_ZYGOTE" or bool(self._max_tasks_per_child)
+        st.replaceable = (
+            st.replaceable
+            or start != "FORKED_ZYGOTE"
+            or bool(self._max_tasks_per_child)
+            or bool(self._max_worker_memory)
+        )
         _pools[pool_id] = st
         _stats.release_when_dropped(self, "ProcPoolStatsRelease", pool_id)
 
@@ -501,13 +515,50 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
         map = _map
     del _map
 
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+    def shutdown(
+        self, wait: bool = True, *, cancel_futures: bool = False, timeout: float | None = None
+    ) -> None:
+        limit = _forcestop.check_timeout(timeout)
+        if timeout is not None and not wait:
+            raise ValueError("shutdown(timeout=...) needs wait=True: shutdown(wait=False) does not wait")
         if self._stdlib_fallback:
-            super().shutdown(wait, cancel_futures=cancel_futures)
+            if limit is None:
+                super().shutdown(wait, cancel_futures=cancel_futures)
+            else:
+                _forcestop.stdlib_shutdown_timeout(self, cancel_futures, limit)
             return
-        _shutdown_state(self._state, wait, cancel_futures)
+        _shutdown_state(self._state, wait, cancel_futures, limit)
 
-    shutdown.__doc__ = _stdlib_base.Executor.shutdown.__doc__
+    shutdown.__doc__ = (_stdlib_base.Executor.shutdown.__doc__ or "") + """
+        gofutures adds:
+            timeout: with wait=True, the seconds to wait for the running
+                tasks. Once they have passed, the workers still running
+                tasks are killed, and those futures (and any still waiting
+                for a worker) fail with BrokenProcessPool; shutdown returns
+                once the killed workers are reaped. None (the default): wait
+                as long as the tasks take.
+        """
+
+    def terminate_workers(self) -> None:
+        """Shut the pool down without waiting, cancelling the futures still
+        pending, and send SIGTERM to every live worker (Python 3.14's
+        ProcessPoolExecutor.terminate_workers, on every Python). The futures
+        of tasks running then fail with BrokenProcessPool once their worker
+        dies; later submits raise RuntimeError."""
+        self._force_shutdown("terminate")
+
+    def kill_workers(self) -> None:
+        """As terminate_workers(), with SIGKILL (Python 3.14's
+        ProcessPoolExecutor.kill_workers, on every Python)."""
+        self._force_shutdown("kill")
+
+    def _force_shutdown(self, operation: _forcestop.Operation) -> None:
+        if self._stdlib_fallback:
+            _forcestop.stdlib_force_shutdown(self, operation)
+            return
+        _shutdown_state(self._state, False, True)
+        if not _native.forked:
+            _forcestop.force_stop(self._state.pool_id, operation)
 
     def stats(self) -> dict[str, int | float | None]:
         """Counts of this pool's tasks and workers, read from Go (not in
@@ -769,7 +820,9 @@ def _log_callback_error(future: Future[Any], exc: BaseException) -> None:
     _stdlib_base.LOGGER.critical("exception calling callback for %r", future, exc_info=exc)
 
 
-def _shutdown_state(st: _PoolState, wait: bool, cancel_futures: bool) -> None:
+def _shutdown_state(
+    st: _PoolState, wait: bool, cancel_futures: bool, timeout: float | None = None
+) -> None:
     with st.lock:
         st.shutdown = True
         pending = [st.items.get(task_id) for task_id in st.pending] if cancel_futures else []
@@ -795,6 +848,8 @@ def _shutdown_state(st: _PoolState, wait: bool, cancel_futures: bool) -> None:
             # A done-callback: the pool cannot finish while this thread
             # waits for it (the stdlib raises the same from its manager).
             raise RuntimeError("cannot join current thread")
+        if timeout is not None and not _forcestop.join_until(pool_id, time.monotonic() + timeout):
+            _forcestop.break_pool(pool_id, _forcestop.timeout_detail(timeout))
         _native.join("ProcPoolJoin", pool_id)
         _pools.pop(pool_id, None)
 

@@ -19,6 +19,7 @@ func NewThreadPool(maxWorkers int) (int64, error) {
 	id := threadPools.newID()
 	p := pool.New(maxWorkers, newFactory(id), pool.WithSpawner(spawnWorker))
 	threadPools.put(id, p)
+	newGoSched(id, maxWorkers)
 	panics.Go(func() {
 		<-p.Done()
 		threadPools.remove(id)

@@ -195,6 +195,10 @@ func Do(ctx context.Context, r *Request, body []byte) (Response, []byte, error) 
 	out.Reason = strings.TrimSpace(strings.TrimPrefix(resp.Status, resp.Status[:min(3, len(resp.Status))]))
 	out.Proto = resp.Proto
 	out.URL = resp.Request.URL.String()
+	if len(resp.TransferEncoding) > 0 && resp.Header.Get("Transfer-Encoding") == "" {
+		// net/http moves it out of the headers; requests shows it.
+		resp.Header["Transfer-Encoding"] = []string{strings.Join(resp.TransferEncoding, ", ")}
+	}
 	keys := make([]string, 0, len(resp.Header))
 	for k := range resp.Header {
 		keys = append(keys, k)

@@ -218,7 +218,9 @@ def submit(
         return future
     future._go_pool = state.pool_id
     future._go_task = task_id
-    work_items[task_id] = (state, future, go.finish, (), None)
+    # No pool state in the item: the pool's views of waiting work (_threads,
+    # _work_queue) count what thread workers will take, and no worker takes this.
+    work_items[task_id] = (None, future, go.finish, (), None)
     try:
         started = _native.fast_go_submit(state.pool_id, task_id, kind(go.kind), go.meta, go.body)
     except BaseException:

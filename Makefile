@@ -77,6 +77,7 @@ demo: install
 bench: install
 	$(PIP) install '.[bench]'
 	$(VPY) -m benchmarks
+	$(VPY) -m benchmarks.goio
 
 # Wheels and sdist: pybuild/wheels.py (tools go into .venv-wheels).
 wheels:

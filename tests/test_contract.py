@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from gofutures import _native, process
+from gofutures import _gotask, _native, process
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = ROOT / "python" / "gofutures"
 BRIDGE = ROOT / "gofutures" / "pybridge"
 
 # Kinds Python handles in an else branch, by table: it never looks them up.
-IMPLIED = {"event": {"ERROR"}, "fail": {"PANIC"}}
+IMPLIED = {"event": {"ERROR"}, "fail": {"PANIC"}, "op_status": {"ERROR"}}
 
 
 def _python_lookups() -> dict[str, set[str]]:
@@ -61,7 +61,7 @@ def test_every_side_agrees_on_the_boundary() -> None:
     problems = []
 
     # Go: within a table, no two names share a value.
-    for table in ("fail", "event", "cause", "start", "error", "outcome"):
+    for table in ("fail", "event", "cause", "start", "error", "outcome", "op", "op_status", "op_error"):
         values = list(contract[table].values())
         if len(set(values)) != len(values):
             problems.append(f"Go table {table!r} repeats a value: {contract[table]}")
@@ -73,6 +73,7 @@ def test_every_side_agrees_on_the_boundary() -> None:
         "start": set(process._START_MODES.values()),
         "cause": {"FAILURE", "INITIALIZER_RAISED", *process._DIED_PHASE},
         "error": set(_native.ERROR_FACTORIES),
+        "op_error": set(_gotask.ERRORS),
     }
     for table, names in handled.items():
         if table not in contract or names != set(contract[table]):

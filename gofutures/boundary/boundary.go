@@ -18,6 +18,8 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/gofutures/gofutures/gofutures/gio"
+	"github.com/gofutures/gofutures/gofutures/gotask"
 	"github.com/gofutures/gofutures/gofutures/internal/taskstats"
 	"github.com/gofutures/gofutures/gofutures/panics"
 	"github.com/gofutures/gofutures/gofutures/pool"
@@ -93,7 +95,7 @@ func Kind(err error) (ErrKind, string) {
 		return ErrPanic, err.Error()
 	case errors.As(err, &broken):
 		return ErrBrokenProcessPool, broken.Facts
-	case errors.Is(err, pool.ErrShutdown), errors.Is(err, procpool.ErrShutdown):
+	case errors.Is(err, pool.ErrShutdown), errors.Is(err, procpool.ErrShutdown), errors.Is(err, gotask.ErrShutdown):
 		return ErrShutdown, err.Error()
 	case errors.Is(err, pool.ErrBroken):
 		return ErrBrokenThreadPool, err.Error()
@@ -116,10 +118,16 @@ type ThreadHooks struct{ Module, Start, Run, Fail, Stop string }
 // task, payload)]) -> PumpClose or 0.
 type PumpHooks struct{ Module, Deliver string }
 
+// GoTaskHooks is the function of a Python module that the Go tasks'
+// completion pump calls (pybridge/gf_gotask.c): Deliver([(task, gotask.Status,
+// meta, body)]).
+type GoTaskHooks struct{ Module, Deliver string }
+
 // The hooks C calls; pybridge hands C these names when the extension loads.
 var (
 	Thread = ThreadHooks{"gofutures.thread", "_worker_start", "_run_task", "_fail_task", "_worker_stop"}
 	Pump   = PumpHooks{"gofutures.process", "_deliver"}
+	GoTask = GoTaskHooks{"gofutures._gotask", "_deliver"}
 )
 
 // PumpClose is what Pump.Deliver returns to have the pool closed: it has no
@@ -134,6 +142,9 @@ type tables struct {
 	Start      map[string]int      `json:"start"`
 	Error      map[string]int      `json:"error"`
 	Outcome    map[string]int      `json:"outcome"`
+	Op         map[string]int      `json:"op"`
+	OpStatus   map[string]int      `json:"op_status"`
+	OpError    map[string]int      `json:"op_error"`
 	Hooks      map[string][]string `json:"hooks"`
 	SpecFields []string            `json:"spec_fields"`
 	PumpClose  int                 `json:"pump_close"`
@@ -168,12 +179,27 @@ func Table() string {
 			"COMPLETED": int(taskstats.Completed), "FAILED": int(taskstats.Failed),
 			"CANCELLED": int(taskstats.Cancelled),
 		},
+		Op:       map[string]int{},
+		OpStatus: map[string]int{},
+		OpError:  map[string]int{},
 		Hooks: map[string][]string{
 			Thread.Module: {Thread.Start, Thread.Run, Thread.Fail, Thread.Stop},
 			Pump.Module:   {Pump.Deliver},
+			GoTask.Module: {GoTask.Deliver},
 		},
 		SpecFields: jsonFields(reflectSpec),
 		PumpClose:  PumpClose,
+	}
+	for name, k := range gotask.Kinds {
+		c.Op[name] = int(k)
+	}
+	for name, st := range gotask.Statuses {
+		c.OpStatus[name] = int(st)
+	}
+	// Error classes are strings in Go's records; the table lists them so
+	// that Python can be checked to handle each (values: their order).
+	for i, class := range gio.Classes {
+		c.OpError[string(class)] = i
 	}
 	b, err := json.Marshal(c)
 	if err != nil {

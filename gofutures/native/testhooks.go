@@ -3,6 +3,7 @@ package native
 import (
 	"runtime"
 
+	"github.com/gofutures/gofutures/gofutures/gotask"
 	"github.com/gofutures/gofutures/gofutures/panics"
 	"github.com/gofutures/gofutures/gofutures/pybridge"
 )
@@ -40,4 +41,13 @@ func ThreadPoolPanicNextTask(id int64) (ok bool, err error) {
 		p.PanicNextTask()
 	}
 	return found, nil
+}
+
+// GoTaskPanicNext makes the next Go task (gofutures.io, gofutures.http)
+// panic inside Go: fault injection, so tests can check that it becomes a
+// GoPanicError carrying the Go stack, direct or submitted.
+func GoTaskPanicNext() (ok bool, err error) {
+	defer panics.Catch(&err)
+	gotask.PanicNext()
+	return true, nil
 }

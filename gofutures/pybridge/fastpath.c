@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "_cgo_export.h"
+#include "gf_gotask.h"
 
 /* One exception factory (a class, or a callable returning an exception) per
  * boundary.ErrKind, indexed by kind; kept for the life of the process. */
@@ -49,6 +50,9 @@ static PyObject *gf_raise(int kind, char *msg) {
     Py_DECREF(exc);
     return NULL;
 }
+
+/* For gf_gotask.c. */
+PyObject *gf_raise_kind(int kind, char *msg) { return gf_raise(kind, msg); }
 
 static int gf_args_ll(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want,
                       long long *out, const char *usage) {
@@ -233,6 +237,12 @@ static PyMethodDef gf_fast_defs[] = {
      "fast_set_error_factories(factories): the exception factory of each Go error kind."},
     {"fast_thread_submit", (PyCFunction)(void (*)(void))gf_fast_submit, METH_FASTCALL,
      "fast_thread_submit(pool, task): queue task id on a thread pool, GIL held."},
+    {"fast_go_call", (PyCFunction)(void (*)(void))gf_go_call, METH_FASTCALL,
+     "fast_go_call(kind, meta, body) -> (status, meta, body): run a Go task here, GIL released."},
+    {"fast_go_submit", (PyCFunction)(void (*)(void))gf_go_submit, METH_FASTCALL,
+     "fast_go_submit(pool, task, kind, meta, body) -> started: queue a Go task on a thread pool."},
+    {"fast_go_cancel", (PyCFunction)(void (*)(void))gf_go_cancel, METH_FASTCALL,
+     "fast_go_cancel(pool, task) -> bool: take a queued Go task back."},
     {NULL, NULL, 0, NULL},
 };
 

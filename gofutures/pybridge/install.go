@@ -6,6 +6,7 @@ int gf_install_fastpath(void);
 void gf_set_thread_hooks(const char *module, const char *start, const char *run,
                          const char *fail, const char *stop);
 void gf_set_pump_hook(const char *module, const char *deliver);
+void gf_set_gotask_hook(const char *module, const char *deliver);
 */
 import "C"
 
@@ -19,12 +20,14 @@ import (
 )
 
 // setHooks hands C the names of the Python hooks it calls (boundary.Thread,
-// boundary.Pump), once: the C strings live as long as the process.
+// boundary.Pump, boundary.GoTask), once: the C strings live as long as the process.
 var setHooks = sync.OnceFunc(func() {
 	t, p := boundary.Thread, boundary.Pump
 	C.gf_set_thread_hooks(C.CString(t.Module), C.CString(t.Start), C.CString(t.Run),
 		C.CString(t.Fail), C.CString(t.Stop))
 	C.gf_set_pump_hook(C.CString(p.Module), C.CString(p.Deliver))
+	g := boundary.GoTask
+	C.gf_set_gotask_hook(C.CString(g.Module), C.CString(g.Deliver))
 })
 
 // InstallFastPath publishes the submit builtins (fastpath.c) on

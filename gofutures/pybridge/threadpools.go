@@ -20,6 +20,7 @@ func NewThreadPool(maxWorkers int) (int64, error) {
 	p := pool.New(maxWorkers, newFactory(id), pool.WithSpawner(spawnWorker))
 	threadPools.put(id, p)
 	threadStats.put(id, p) // until Python releases it (stats.go)
+	newGoSched(id, maxWorkers)
 	panics.Go(func() {
 		<-p.Done()
 		threadPools.remove(id)

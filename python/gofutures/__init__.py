@@ -68,7 +68,7 @@ if not TYPE_CHECKING:
     # Hidden from type checkers, which then flag a misspelt attribute of the
     # module instead of typing it as whatever __getattr__ returns.
 
-    def __getattr__(name: str) -> type:
+    def __getattr__(name: str) -> object:
         # Lazy, as in concurrent.futures: worker processes import gofutures
         # submodules without paying for multiprocessing and the executors.
         if name == "ThreadPoolExecutor":
@@ -90,4 +90,9 @@ if not TYPE_CHECKING:
             from gofutures._task_fate import WorkerDiedError
 
             return WorkerDiedError
+        if name in ("io", "http"):
+            # gofutures.io and gofutures.http (Go-scheduled I/O), on first use.
+            import importlib
+
+            return importlib.import_module(f"gofutures.{name}")
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

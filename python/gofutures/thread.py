@@ -43,7 +43,7 @@ from concurrent.futures import thread as _stdlib_thread
 from concurrent.futures.thread import BrokenThreadPool
 from typing import TYPE_CHECKING, Any, overload
 
-from gofutures import _buffmap, _chunked_map, _future, _native, _stats
+from gofutures import _buffmap, _chunked_map, _future, _gotask, _native, _stats
 from gofutures._executor import P, T, Ts, TypedMap, refuse_submit, shutdown_dropped
 from gofutures._thread_views import ThreadsView, WorkerThread, WorkQueueView, register_fork_handler
 
@@ -250,6 +250,10 @@ class ThreadPoolExecutor(TypedMap, _stdlib_thread.ThreadPoolExecutor):  # type: 
         # is enough: a submit that races the exit hook is refused by Go.
         with state.shutdown_lock:
             refuse_submit(state.broken, BrokenThreadPool, state.shutdown, _global_shutdown)
+            go = _gotask.lookup(fn)
+            if go is not None:
+                # gofutures.io / gofutures.http: runs on a goroutine, no worker.
+                return _gotask.submit(state, go, args, kwargs, _work_items, next(_task_ids))
             future: Future[T] = _future.Future()
             task_id = next(_task_ids)
             _work_items[task_id] = (state, future, fn, args, kwargs or None)

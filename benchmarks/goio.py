@@ -1,0 +1,275 @@
+"""Go-scheduled I/O benchmark: ``python -m benchmarks.goio`` (``make bench``).
+
+A loopback server written in Go (benchmarks/goio_server, built and started
+here) answers every GET with 1 KiB after a delay. Each client runs in a
+fresh interpreter and reports wall time, client CPU seconds per 1,000
+requests, peak RSS, peak OS threads and the p99 lag of a 1 ms heartbeat
+thread:
+
+- ``cf+requests``: concurrent.futures.ThreadPoolExecutor, requests with a
+  Session per thread;
+- ``cf+urllib``: the same with urllib.request;
+- ``gf+requests``: the same Python code on gofutures' ThreadPoolExecutor;
+- ``gf.http``: ``ex.submit(gofutures.http.get, url)`` on gofutures'
+  ThreadPoolExecutor (Go tasks: no Python thread per request);
+- ``aiohttp`` and ``httpx`` (AsyncClient) when installed.
+
+Then ``gofutures.io.sleep(0.02)`` x 2,000 with max_workers=500 (ideal
+0.08 s), against ``time.sleep`` on both thread pools.
+
+    python -m benchmarks.goio [--requests 20000] [--inflight 100,1000,10000]
+                              [--delay 0.2] [--clients ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# The client process: measures itself. Placeholders: CLIENT, URL, N, INFLIGHT.
+PROBE = r'''
+import json, os, resource, sys, threading, time
+def os_threads():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    return 0
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+lags, peak, stop = [], [0], threading.Event()
+def heartbeat():
+    while not stop.is_set():
+        t = time.perf_counter()
+        time.sleep(0.001)
+        lags.append(time.perf_counter() - t - 0.001)
+        peak[0] = max(peak[0], os_threads())
+URL, N, INFLIGHT = %(url)r, %(n)d, %(inflight)d
+%(setup)s
+hb = threading.Thread(target=heartbeat, daemon=True)
+hb.start()
+time.sleep(0.05)
+cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+t0 = time.perf_counter()
+ok = run()
+wall = time.perf_counter() - t0
+cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+stop.set(); hb.join()
+lags.sort()
+cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+print(json.dumps({"wall": wall, "cpu_per_1000": cpu / N * 1000, "ok": ok, "n": N,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "threads": peak[0], "p99_ms": lags[int(len(lags) * 0.99)] * 1000 if lags else None}))
+'''
+
+CLIENTS = {
+    "cf+requests": """
+import concurrent.futures as cf, requests
+local = threading.local()
+def get(url):
+    s = getattr(local, "s", None)
+    if s is None:
+        s = local.s = requests.Session()
+        s.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=4))
+    return s.get(url, timeout=60).status_code
+def run():
+    with cf.ThreadPoolExecutor(INFLIGHT) as ex:
+        return sum(c == 200 for c in ex.map(get, [URL] * N))
+""",
+    "cf+urllib": """
+import concurrent.futures as cf, urllib.request
+def get(url):
+    with urllib.request.urlopen(url, timeout=60) as r:
+        r.read()
+        return r.status
+def run():
+    with cf.ThreadPoolExecutor(INFLIGHT) as ex:
+        return sum(c == 200 for c in ex.map(get, [URL] * N))
+""",
+    "gf+requests": """
+import gofutures as cf, requests
+cf.ThreadPoolExecutor(1).shutdown()  # the Go runtime starts once per process: not timed
+local = threading.local()
+def get(url):
+    s = getattr(local, "s", None)
+    if s is None:
+        s = local.s = requests.Session()
+        s.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=4))
+    return s.get(url, timeout=60).status_code
+def run():
+    with cf.ThreadPoolExecutor(INFLIGHT) as ex:
+        return sum(c == 200 for c in ex.map(get, [URL] * N))
+""",
+    "gf.http": """
+import gofutures as cf
+from gofutures import http
+cf.ThreadPoolExecutor(1).shutdown()  # the Go runtime starts once per process: not timed
+def run():
+    with cf.ThreadPoolExecutor(INFLIGHT) as ex:
+        futures = [ex.submit(http.get, URL, timeout=60) for _ in range(N)]
+        return sum(f.result().status_code == 200 for f in futures)
+""",
+    "aiohttp": """
+import asyncio, aiohttp
+async def main():
+    sem = asyncio.Semaphore(INFLIGHT)
+    conn = aiohttp.TCPConnector(limit=INFLIGHT)
+    async with aiohttp.ClientSession(connector=conn) as s:
+        async def one():
+            async with sem:
+                async with s.get(URL) as r:
+                    await r.read()
+                    return r.status
+        return sum(c == 200 for c in await asyncio.gather(*(one() for _ in range(N))))
+def run():
+    return asyncio.run(main())
+""",
+    "httpx": """
+import asyncio, httpx
+async def main():
+    sem = asyncio.Semaphore(INFLIGHT)
+    limits = httpx.Limits(max_connections=INFLIGHT, max_keepalive_connections=INFLIGHT)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as c:
+        async def one():
+            async with sem:
+                return (await c.get(URL)).status_code
+        return sum(c == 200 for c in await asyncio.gather(*(one() for _ in range(N))))
+def run():
+    return asyncio.run(main())
+""",
+}
+
+SLEEPS = {
+    "cf time.sleep": """
+import concurrent.futures as cf
+def run():
+    with cf.ThreadPoolExecutor(500) as ex:
+        return len(list(ex.map(time.sleep, [0.02] * N)))
+""",
+    "gf time.sleep": """
+import gofutures as cf
+cf.ThreadPoolExecutor(1).shutdown()  # the Go runtime starts once per process: not timed
+def run():
+    with cf.ThreadPoolExecutor(500) as ex:
+        return len(list(ex.map(time.sleep, [0.02] * N)))
+""",
+    "gf io.sleep": """
+import gofutures as cf
+from gofutures import io
+cf.ThreadPoolExecutor(1).shutdown()  # the Go runtime starts once per process: not timed
+def run():
+    with cf.ThreadPoolExecutor(500) as ex:
+        futures = [ex.submit(io.sleep, 0.02) for _ in range(N)]
+        return sum(1 for f in futures if f.result() is None)
+""",
+}
+
+REQUIRES = {"cf+requests": "requests", "gf+requests": "requests", "aiohttp": "aiohttp", "httpx": "httpx"}
+
+
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def _client(setup: str, url: str, n: int, inflight: int, timeout: float) -> dict[str, float] | str:
+    code = PROBE % {"url": url, "n": n, "inflight": inflight, "setup": textwrap.dedent(setup)}
+    try:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
+                             check=False)
+    except subprocess.TimeoutExpired:
+        return f"timed out after {timeout:.0f} s"
+    if out.returncode != 0:
+        return (out.stderr.strip().splitlines() or ["failed"])[-1][:80]
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    if result["ok"] != n:
+        return f"{n - result['ok']:.0f} of {n} failed"
+    return result
+
+
+def _server(delay: float) -> tuple[subprocess.Popen[str], str]:
+    go = shutil.which("go")
+    if go is None:
+        raise SystemExit("the benchmark's server needs Go on PATH")
+    binary = os.path.join(tempfile.mkdtemp(prefix="gofutures-bench-"), "server")
+    subprocess.run([go, "build", "-o", binary, os.path.join(HERE, "goio_server", "main.go")], check=True,
+                   env={**os.environ, "CGO_ENABLED": "0"})
+    srv = subprocess.Popen([binary, f"-delay={delay}s"], stdout=subprocess.PIPE, text=True)
+    assert srv.stdout is not None
+    return srv, "http://" + srv.stdout.readline().strip() + "/"
+
+
+def _row(name: str, inflight: int, r: dict[str, float] | str, ideal: float | None) -> str:
+    if isinstance(r, str):
+        return f"| {name} | {inflight:,} | {r} | | | | | |"
+    ratio = f"{r['wall'] / ideal:.2f}x" if ideal else ""
+    p99 = f"{r['p99_ms']:.1f}" if r["p99_ms"] is not None else "-"
+    return (f"| {name} | {inflight:,} | {r['wall']:.2f} | {ratio} | {r['cpu_per_1000']:.3f} | "
+            f"{r['rss_mb']:.0f} | {r['threads']:.0f} | {p99} |")
+
+
+HEAD = ("| client | in flight | wall s | / ideal | CPU s / 1,000 req | peak RSS MB | peak OS threads | "
+        "heartbeat p99 ms |\n|---|---|---|---|---|---|---|---|")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--requests", type=int, default=20_000)
+    p.add_argument("--inflight", default="100,1000,10000")
+    p.add_argument("--delay", type=float, default=0.2)
+    p.add_argument("--cost-requests", type=int, default=20_000, help="requests of the no-delay run (64 in flight)")
+    p.add_argument("--sleeps", type=int, default=2_000)
+    p.add_argument("--clients", default=",".join(CLIENTS))
+    p.add_argument("--timeout", type=float, default=300)
+    args = p.parse_args(argv)
+    clients = [c for c in args.clients.split(",") if c]
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    print(f"# gofutures Go-scheduled I/O benchmark: {os.cpu_count()} cores, fd limit {hard}, "
+          f"Python {sys.version.split()[0]}")
+    print(f"\n## {args.requests:,} GETs of 1 KiB, {args.delay * 1000:.0f} ms server delay\n")
+    print(HEAD, flush=True)
+    srv, url = _server(args.delay)
+    try:
+        for inflight in (int(x) for x in args.inflight.split(",")):
+            ideal = args.requests / inflight * args.delay
+            for name in clients:
+                if name in REQUIRES and not _installed(REQUIRES[name]):
+                    print(_row(name, inflight, "not installed", None), flush=True)
+                    continue
+                r = _client(CLIENTS[name], url, args.requests, inflight, args.timeout)
+                print(_row(name, inflight, r, ideal), flush=True)
+    finally:
+        srv.kill()
+        srv.wait()
+    print(f"\n## cost per request: {args.cost_requests:,} GETs, no delay, 64 in flight\n")
+    print(HEAD, flush=True)
+    srv, url = _server(0)
+    try:
+        for name in clients:
+            if name in REQUIRES and not _installed(REQUIRES[name]):
+                continue
+            print(_row(name, 64, _client(CLIENTS[name], url, args.cost_requests, 64, args.timeout), None),
+                  flush=True)
+    finally:
+        srv.kill()
+        srv.wait()
+    ideal = args.sleeps / 500 * 0.02
+    print(f"\n## {args.sleeps:,} sleeps of 20 ms, max_workers=500 (ideal {ideal:.2f} s)\n")
+    print(HEAD, flush=True)
+    for name, setup in SLEEPS.items():
+        print(_row(name, 500, _client(setup, "", args.sleeps, 500, args.timeout), ideal), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

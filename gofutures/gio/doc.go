@@ -1,0 +1,155 @@
+// Package gio is the I/O that gofutures.io runs in Go: subprocesses, whole
+// file reads and writes, and sleeps. It knows nothing of Python: each
+// operation takes a context (cancelled by Ctrl-C in a direct call) and
+// reports failures as *Error, which names the Python exception class it
+// becomes and carries what that exception needs (errno, file name).
+//
+// The operations block the calling goroutine only: a sleep is a timer, a
+// subprocess's output is read by goroutines parked in Go's netpoller
+// (pipes), so thousands in flight cost goroutines, not OS threads. File
+// reads and writes are blocking system calls: at most MaxFileOps run at
+// once, so a burst of them cannot make Go start a thread each.
+package gio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"syscall"
+	"time"
+)
+
+// Class names the Python exception an Error becomes (gofutures/_gotask.py
+// maps each one); the values are part of the boundary contract.
+type Class string
+
+const (
+	ClassOS       Class = "os"       // OSError(errno, strerror[, filename]): its errno picks the subclass
+	ClassTimeout  Class = "timeout"  // TimeoutError
+	ClassValue    Class = "value"    // ValueError
+	ClassGAI      Class = "gaierror" // socket.gaierror(errno, message)
+	ClassSSL      Class = "ssl"      // ssl.SSLError
+	ClassSSLCert  Class = "ssl_cert" // ssl.SSLCertVerificationError
+	ClassExpired  Class = "expired"  // subprocess.TimeoutExpired (with the output so far)
+	ClassRedirect Class = "redirect" // gofutures.http.TooManyRedirects
+	ClassPanic    Class = "panic"    // gofutures.GoPanicError
+	ClassRuntime  Class = "runtime"  // RuntimeError
+	ClassCanceled Class = "canceled" // the call was interrupted (Ctrl-C): Python raises its own error
+)
+
+// Classes lists every Class, for the boundary table.
+var Classes = []Class{ClassOS, ClassTimeout, ClassValue, ClassGAI, ClassSSL, ClassSSLCert,
+	ClassExpired, ClassRedirect, ClassPanic, ClassRuntime, ClassCanceled}
+
+// Error is a failure of an operation, as the Python exception it becomes.
+type Error struct {
+	Class    Class  `json:"class"`
+	Errno    int    `json:"errno,omitempty"`
+	Msg      string `json:"msg"`
+	Filename string `json:"filename,omitempty"`
+}
+
+func (e *Error) Error() string {
+	if e.Errno != 0 {
+		return fmt.Sprintf("[Errno %d] %s", e.Errno, e.Msg)
+	}
+	return e.Msg
+}
+
+// Errorf returns an Error of class c.
+func Errorf(c Class, format string, args ...any) *Error {
+	return &Error{Class: c, Msg: fmt.Sprintf(format, args...)}
+}
+
+// OSError returns the Error of a failed system call: errno and the C
+// library's text for it, as Python's OSError(errno, os.strerror(errno)).
+func OSError(errno syscall.Errno, filename string) *Error {
+	return &Error{Class: ClassOS, Errno: int(errno), Msg: strerror(errno), Filename: filename}
+}
+
+// strerror is the text Python's os.strerror gives (glibc's), which differs
+// from Go's in capitals only for most errors.
+func strerror(errno syscall.Errno) string {
+	s := errno.Error()
+	if s != "" && s[0] >= 'a' && s[0] <= 'z' {
+		s = string(s[0]-'a'+'A') + s[1:]
+	}
+	return s
+}
+
+// FromError classifies an error of the os package (or of a cancelled
+// context) as an *Error; nil stays nil.
+func FromError(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	return classify(ctx, err)
+}
+
+func classify(ctx context.Context, err error) *Error {
+	var e *Error
+	var pe *fs.PathError
+	var errno syscall.Errno
+	switch {
+	case errors.As(err, &e):
+		return e
+	case ctx != nil && ctx.Err() != nil:
+		return Errorf(ClassCanceled, "%v", ctx.Err())
+	case errors.As(err, &pe) && errors.As(pe.Err, &errno):
+		return OSError(errno, pe.Path)
+	case errors.As(err, &errno):
+		return OSError(errno, "")
+	}
+	return Errorf(ClassRuntime, "%v", err)
+}
+
+// MaxFileOps bounds the file reads and writes in flight (blocking system
+// calls: each holds an OS thread while it runs).
+const MaxFileOps = 16
+
+var fileOps = make(chan struct{}, MaxFileOps)
+
+func withFileSlot(ctx context.Context, f func() error) error {
+	select {
+	case fileOps <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-fileOps }()
+	return f()
+}
+
+// ReadFile returns the contents of the file at path, as Python's
+// open(path, "rb").read().
+func ReadFile(ctx context.Context, path string) ([]byte, error) {
+	var data []byte
+	err := withFileSlot(ctx, func() (err error) {
+		data, err = os.ReadFile(path)
+		return err
+	})
+	return data, FromError(ctx, err)
+}
+
+// WriteFile replaces the contents of the file at path (creating it with mode
+// 0666 less the umask), as Python's open(path, "wb").write(data).
+func WriteFile(ctx context.Context, path string, data []byte) error {
+	err := withFileSlot(ctx, func() error { return os.WriteFile(path, data, 0o666) })
+	return FromError(ctx, err)
+}
+
+// Sleep waits d, or until ctx is done.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return FromError(ctx, ctx.Err())
+	}
+}

@@ -1,0 +1,148 @@
+package gio_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/gofutures/gofutures/gofutures/gio"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func bs(args ...string) [][]byte {
+	out := make([][]byte, len(args))
+	for i, a := range args {
+		out[i] = []byte(a)
+	}
+	return out
+}
+
+func classOf(t *testing.T, err error) *gio.Error {
+	t.Helper()
+	ge, ok := err.(*gio.Error)
+	require.True(t, ok, "want *gio.Error, got %T %v", err, err)
+	return ge
+}
+
+func TestRun(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name       string
+		spec       gio.RunSpec
+		input      []byte
+		wantCode   int
+		wantOut    string
+		wantErr    string
+		wantErrno  syscall.Errno
+		wantClass  gio.Class
+		wantFile   string
+		maxSeconds float64
+	}{
+		{name: "echo", spec: gio.RunSpec{Argv: bs("echo", "hi")}, wantOut: "hi\n"},
+		{name: "stderr", spec: gio.RunSpec{Argv: bs("sh", "-c", "echo oops >&2; exit 3")}, wantCode: 3, wantErr: "oops\n"},
+		{name: "signal", spec: gio.RunSpec{Argv: bs("sh", "-c", "kill -TERM $$")}, wantCode: -15},
+		{name: "input", spec: gio.RunSpec{Argv: bs("cat"), Input: true}, input: []byte("abc"), wantOut: "abc"},
+		{name: "empty env", spec: gio.RunSpec{Argv: bs("/usr/bin/env"), HasEnv: true}, wantOut: ""},
+		{name: "env", spec: gio.RunSpec{Argv: bs("/usr/bin/env"), HasEnv: true, Env: bs("A=1")}, wantOut: "A=1\n"},
+		{name: "cwd", spec: gio.RunSpec{Argv: bs("pwd"), Cwd: []byte(dir)}, wantOut: dir + "\n"},
+		{name: "not found", spec: gio.RunSpec{Argv: bs("no-such-program-gofutures")},
+			wantClass: gio.ClassOS, wantErrno: syscall.ENOENT, wantFile: "no-such-program-gofutures"},
+		{name: "not found with slash", spec: gio.RunSpec{Argv: bs(dir + "/nope")},
+			wantClass: gio.ClassOS, wantErrno: syscall.ENOENT, wantFile: dir + "/nope"},
+		{name: "bad cwd", spec: gio.RunSpec{Argv: bs("pwd"), Cwd: []byte(dir + "/missing")},
+			wantClass: gio.ClassOS, wantErrno: syscall.ENOENT, wantFile: dir + "/missing"},
+		{name: "not executable", spec: gio.RunSpec{Argv: bs(dir)},
+			wantClass: gio.ClassOS, wantErrno: syscall.EACCES, wantFile: dir},
+		{name: "timeout", spec: gio.RunSpec{Argv: bs("sh", "-c", "echo early; exec sleep 10"), HasTimeout: true, Timeout: 0.3},
+			wantClass: gio.ClassExpired, wantOut: "early\n", wantCode: -9, maxSeconds: 5},
+		{name: "empty argv", spec: gio.RunSpec{}, wantClass: gio.ClassValue},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			res, err := gio.Run(context.Background(), tc.spec, tc.input)
+			if tc.maxSeconds > 0 {
+				assert.Less(t, time.Since(start).Seconds(), tc.maxSeconds)
+			}
+			if tc.wantClass != "" {
+				ge := classOf(t, err)
+				assert.Equal(t, tc.wantClass, ge.Class)
+				assert.Equal(t, int(tc.wantErrno), ge.Errno)
+				assert.Equal(t, tc.wantFile, ge.Filename)
+			} else {
+				require.NoError(t, err)
+			}
+			assert.Equal(t, tc.wantCode, res.Code)
+			assert.Equal(t, tc.wantOut, string(res.Stdout))
+			assert.Equal(t, tc.wantErr, string(res.Stderr))
+		})
+	}
+}
+
+func TestRunCancelKillsTheChild(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	res, err := gio.Run(ctx, gio.RunSpec{Argv: bs("sleep", "10")}, nil)
+	assert.Equal(t, gio.ClassCanceled, classOf(t, err).Class)
+	assert.Equal(t, -9, res.Code)
+	assert.Less(t, time.Since(start), 5*time.Second)
+}
+
+func TestRunGrandchildHoldingPipesAfterTimeout(t *testing.T) {
+	// The grandchild keeps stdout open: Run stops reading after a grace.
+	start := time.Now()
+	_, err := gio.Run(context.Background(), gio.RunSpec{
+		Argv: bs("sh", "-c", "sleep 5 & exec sleep 10"), HasTimeout: true, Timeout: 0.2,
+	}, nil)
+	assert.Equal(t, gio.ClassExpired, classOf(t, err).Class)
+	assert.Less(t, time.Since(start), 4*time.Second)
+}
+
+func TestFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f")
+	ctx := context.Background()
+	require.NoError(t, gio.WriteFile(ctx, path, []byte("hello")))
+	data, err := gio.ReadFile(ctx, path)
+	require.NoError(t, err)
+	assert.Equal(t, "hello", string(data))
+
+	for _, tc := range []struct {
+		name  string
+		call  func() error
+		errno syscall.Errno
+		file  string
+	}{
+		{"read missing", func() error { _, err := gio.ReadFile(ctx, path+"x"); return err }, syscall.ENOENT, path + "x"},
+		{"read directory", func() error { _, err := gio.ReadFile(ctx, dir); return err }, syscall.EISDIR, dir},
+		{"write into missing dir", func() error { return gio.WriteFile(ctx, dir+"/a/b", nil) }, syscall.ENOENT, dir + "/a/b"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ge := classOf(t, tc.call())
+			assert.Equal(t, gio.ClassOS, ge.Class)
+			assert.Equal(t, int(tc.errno), ge.Errno)
+			assert.Equal(t, tc.file, ge.Filename)
+			assert.Equal(t, "No such file or directory", gio.OSError(syscall.ENOENT, "").Msg)
+		})
+	}
+	_, err = os.Stat(path)
+	require.NoError(t, err)
+}
+
+func TestSleep(t *testing.T) {
+	start := time.Now()
+	require.NoError(t, gio.Sleep(context.Background(), 50*time.Millisecond))
+	assert.GreaterOrEqual(t, time.Since(start), 50*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	assert.Equal(t, gio.ClassCanceled, classOf(t, gio.Sleep(ctx, time.Hour)).Class)
+	require.NoError(t, gio.Sleep(context.Background(), -time.Second))
+}

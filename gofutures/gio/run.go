@@ -1,0 +1,269 @@
+package gio
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// RunSpec is a subprocess to run, as subprocess.run(args, input=, timeout=,
+// cwd=, env=, capture_output=True) takes it. Strings are file system bytes
+// (base64 in JSON).
+type RunSpec struct {
+	Argv    [][]byte `json:"argv"`
+	Env     [][]byte `json:"env"`     // "KEY=value"; nil with !HasEnv: inherit
+	HasEnv  bool     `json:"has_env"` // env= was given (possibly empty)
+	Cwd     []byte   `json:"cwd"`     // empty: inherit
+	Input   bool     `json:"input"`   // input= was given: the body is stdin, else stdin is inherited
+	Timeout float64  `json:"timeout"` // seconds; HasTimeout says whether it applies
+	// HasTimeout: timeout= was given (0 and negative time out at once, as
+	// in subprocess).
+	HasTimeout bool `json:"has_timeout"`
+}
+
+// RunResult is a finished subprocess: its return code as subprocess gives it
+// (-N for a child killed by signal N) and everything it wrote.
+type RunResult struct {
+	Code   int
+	Stdout []byte
+	Stderr []byte
+}
+
+// restoreSignals makes the children get SIGXFSZ's default action, as
+// subprocess's restore_signals does: Python ignores it, and an ignored
+// signal stays ignored across exec, but a forked Go child resets the
+// signals Go handles. Go then handles it in this process, which, like
+// ignoring it, lets a write past the file size limit fail with EFBIG.
+// (SIGPIPE, which Python ignores too, Go handles already.)
+var restoreSignals = sync.OnceFunc(func() { signal.Notify(make(chan os.Signal, 1), syscall.SIGXFSZ) })
+
+// outputGrace is how long Run keeps reading a killed child's pipes (a
+// grandchild may hold them open) before it gives up on them.
+const outputGrace = time.Second
+
+// Run runs a subprocess to completion, capturing its output. Failures are
+// *Error: ClassOS for a program or directory that cannot be used (errno and
+// the file name, as subprocess raises), ClassExpired when the timeout
+// passed (the child is killed; RunResult holds the output so far), and
+// ClassCanceled when ctx was cancelled (the child is killed, as
+// subprocess.run kills it on KeyboardInterrupt).
+func Run(ctx context.Context, spec RunSpec, input []byte) (RunResult, error) {
+	var res RunResult
+	if len(spec.Argv) == 0 {
+		return res, Errorf(ClassValue, "args must not be empty")
+	}
+	argv, cwd := strs(spec.Argv), string(spec.Cwd)
+	env := strs(spec.Env)
+	if !spec.HasEnv {
+		env = os.Environ()
+	} else if env == nil {
+		env = []string{} // exec.Cmd would inherit for nil
+	}
+	path, err := lookPath(argv[0], env, spec.HasEnv, cwd)
+	if err != nil {
+		return res, err
+	}
+	cmd := &exec.Cmd{Path: path, Args: argv, Env: env, Dir: cwd}
+	if cwd != "" {
+		if fi, err := os.Stat(cwd); err != nil {
+			return res, FromError(nil, err)
+		} else if !fi.IsDir() {
+			return res, OSError(syscall.ENOTDIR, cwd)
+		}
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return res, FromError(nil, err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return res, FromError(nil, err)
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
+	var inW *os.File
+	if spec.Input {
+		var inR *os.File
+		if inR, inW, err = os.Pipe(); err != nil {
+			outR.Close()
+			outW.Close()
+			errR.Close()
+			errW.Close()
+			return res, FromError(nil, err)
+		}
+		cmd.Stdin = inR
+		defer inR.Close()
+	} else {
+		cmd.Stdin = os.Stdin
+	}
+	restoreSignals()
+	startErr := cmd.Start()
+	outW.Close()
+	errW.Close()
+	if startErr != nil {
+		outR.Close()
+		errR.Close()
+		if inW != nil {
+			inW.Close()
+		}
+		return res, startError(startErr, argv[0])
+	}
+	var wg sync.WaitGroup
+	var stdout, stderr bytes.Buffer
+	wg.Add(2)
+	go drain(&wg, outR, &stdout)
+	go drain(&wg, errR, &stderr)
+	if inW != nil {
+		go func() {
+			// The child may exit without reading: its EPIPE is not an error
+			// (subprocess ignores BrokenPipeError too).
+			_, _ = inW.Write(input)
+			inW.Close()
+		}()
+	}
+
+	exited := make(chan struct{})
+	var waitErr error
+	go func() {
+		waitErr = cmd.Wait()
+		close(exited)
+	}()
+	var timer <-chan time.Time
+	if spec.HasTimeout {
+		t := time.NewTimer(time.Duration(spec.Timeout * float64(time.Second)))
+		defer t.Stop()
+		timer = t.C
+	}
+	var fail *Error
+	select {
+	case <-exited:
+	case <-timer:
+		fail = &Error{Class: ClassExpired, Msg: "timed out"}
+	case <-ctx.Done():
+		fail = Errorf(ClassCanceled, "%v", ctx.Err())
+	}
+	if fail != nil {
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+	outputs := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(outputs)
+	}()
+	if fail != nil {
+		select {
+		case <-outputs:
+		case <-time.After(outputGrace):
+			outR.Close() // a grandchild holds the pipes: stop reading
+			errR.Close()
+			<-outputs
+		}
+	} else {
+		<-outputs // as subprocess: a grandchild holding the pipes is waited for
+	}
+	outR.Close()
+	errR.Close()
+	res.Stdout, res.Stderr = stdout.Bytes(), stderr.Bytes()
+	res.Code = exitCode(cmd.ProcessState, waitErr)
+	if fail != nil {
+		return res, fail
+	}
+	return res, nil
+}
+
+func strs(bs [][]byte) []string {
+	if bs == nil {
+		return nil
+	}
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		out[i] = string(b)
+	}
+	return out
+}
+
+func drain(wg *sync.WaitGroup, r io.Reader, into *bytes.Buffer) {
+	defer wg.Done()
+	_, _ = into.ReadFrom(r) // a read error ends the output, as EOF would
+}
+
+func exitCode(ps *os.ProcessState, err error) int {
+	if ps == nil {
+		return -1
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return -int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
+
+// startError is the error subprocess raises for a program that cannot be
+// started: OSError with the errno, and the program as the file name.
+func startError(err error, program string) error {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return OSError(errno, program)
+	}
+	return FromError(nil, err)
+}
+
+// lookPath finds the program as subprocess does on POSIX: a name with a
+// slash is used as it is (relative to cwd); any other is searched in the
+// PATH of the child's environment (os.get_exec_path), else os.defpath.
+func lookPath(name string, env []string, hasEnv bool, cwd string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil // exec.Cmd evaluates a relative path in Dir, as the child does
+	}
+	pathVar, found := "", false
+	if hasEnv {
+		for _, kv := range env {
+			if k, v, ok := strings.Cut(kv, "="); ok && k == "PATH" {
+				pathVar, found = v, true
+			}
+		}
+	} else {
+		pathVar, found = os.LookupEnv("PATH")
+	}
+	if !found {
+		pathVar = "/bin:/usr/bin" // os.defpath
+	}
+	var firstErr error
+	for _, dir := range filepath.SplitList(pathVar) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		if !strings.Contains(p, "/") {
+			p = "./" + p
+		}
+		probe := p // the child resolves a relative entry in its own directory
+		if !filepath.IsAbs(p) && cwd != "" {
+			probe = filepath.Join(cwd, p)
+		}
+		err := syscall.Access(probe, 1) // X_OK
+		if err == nil {
+			if fi, serr := os.Stat(probe); serr == nil && !fi.IsDir() {
+				return p, nil
+			}
+			err = syscall.EACCES
+		}
+		if firstErr == nil && err != syscall.ENOENT && err != syscall.ENOTDIR {
+			firstErr = err
+		}
+	}
+	if errno, ok := firstErr.(syscall.Errno); ok {
+		return "", OSError(errno, name)
+	}
+	return "", OSError(syscall.ENOENT, name)
+}

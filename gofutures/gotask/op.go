@@ -1,0 +1,183 @@
+// Package gotask runs gofutures' Go tasks: the calls of gofutures.io and
+// gofutures.http, which do their waiting in Go. A task is an operation kind,
+// a JSON record of its arguments and a body of bytes (what to send or
+// write); its Result is a JSON record and a body (what was read). Do runs
+// one; a Sched runs a thread pool's Go tasks on goroutines, at most that
+// pool's max_workers at once, and hands each Completion to a sink (the
+// completion pump, pybridge/gotask.go, which completes their futures in
+// batches).
+//
+// The package knows nothing of Python; gofutures/_gotask.py is its other
+// half (it writes the records and reads the results).
+package gotask
+
+import (
+	"context"
+	"encoding/json"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofutures/gofutures/gofutures/gio"
+	"github.com/gofutures/gofutures/gofutures/httpc"
+	"github.com/gofutures/gofutures/gofutures/panics"
+)
+
+// Kind is an operation: gofutures._gotask names them through the boundary
+// table ("op").
+type Kind int
+
+const (
+	KindSleep Kind = 1 // record: {"seconds": float}
+	KindRun   Kind = 2 // record: gio.RunSpec; body: the input
+	KindRead  Kind = 3 // record: {"path": str}
+	KindWrite Kind = 4 // record: {"path": str}; body: the data
+	KindHTTP  Kind = 5 // record: httpc.Request; body: the request body (null record field "has_body")
+)
+
+// Kinds names every Kind, for the boundary table.
+var Kinds = map[string]Kind{"SLEEP": KindSleep, "RUN": KindRun, "READ": KindRead, "WRITE": KindWrite, "HTTP": KindHTTP}
+
+// Status says what a Result holds.
+type Status int
+
+const (
+	StatusOK      Status = 0 // Meta is the kind's result record, Body its data
+	StatusError   Status = 1 // Meta is a gio.Error; Body is data that goes with it (a timed-out run's output)
+	StatusStarted Status = 2 // a Completion only: the task left its pool's queue and runs
+)
+
+// Statuses names every Status, for the boundary table.
+var Statuses = map[string]Status{"OK": StatusOK, "ERROR": StatusError, "STARTED": StatusStarted}
+
+// Result is what a task produced.
+type Result struct {
+	Status Status
+	Meta   []byte
+	Body   []byte
+}
+
+type sleepRecord struct {
+	Seconds float64 `json:"seconds"`
+}
+
+type pathRecord struct {
+	Path []byte `json:"path"` // file system bytes (base64)
+}
+
+type httpRecord struct {
+	httpc.Request
+	HasBody bool `json:"has_body"`
+}
+
+// RunRecord is a finished subprocess (KindRun's result record); the body is
+// its stdout followed by its stderr.
+type RunRecord struct {
+	Code      int `json:"code"`
+	StdoutLen int `json:"stdout_len"`
+}
+
+// panicNext is fault injection (PanicNext): the next operation panics.
+var panicNext atomic.Bool
+
+// PanicNext makes the next operation Do runs panic inside Go, so that tests
+// can check that the panic reaches Python as GoPanicError with its stack.
+func PanicNext() { panicNext.Store(true) }
+
+// Do runs one operation. A panic is recovered into a StatusError result of
+// class panic carrying the Go stack; Do itself never panics.
+func Do(ctx context.Context, kind Kind, meta, body []byte) (res Result) {
+	if r := panics.Try(func() { res = do(ctx, kind, meta, body) }); r != nil {
+		res = fail(&gio.Error{Class: gio.ClassPanic, Msg: r.Error()}, nil)
+	}
+	return res
+}
+
+func do(ctx context.Context, kind Kind, meta, body []byte) Result {
+	if panicNext.CompareAndSwap(true, false) {
+		panic("gotask: injected panic (PanicNext)")
+	}
+	switch kind {
+	case KindSleep:
+		var rec sleepRecord
+		if err := json.Unmarshal(meta, &rec); err != nil {
+			return badRecord(err)
+		}
+		return done(struct{}{}, nil, gio.Sleep(ctx, time.Duration(rec.Seconds*float64(time.Second))))
+	case KindRun:
+		var spec gio.RunSpec
+		if err := json.Unmarshal(meta, &spec); err != nil {
+			return badRecord(err)
+		}
+		r, err := gio.Run(ctx, spec, body)
+		out := make([]byte, 0, len(r.Stdout)+len(r.Stderr))
+		out = append(append(out, r.Stdout...), r.Stderr...)
+		if err != nil {
+			if ge, ok := err.(*gio.Error); ok && ge.Class == gio.ClassExpired {
+				rec := RunRecord{Code: r.Code, StdoutLen: len(r.Stdout)}
+				return fail(&expired{*ge, rec}, out)
+			}
+		}
+		return done(RunRecord{Code: r.Code, StdoutLen: len(r.Stdout)}, out, err)
+	case KindRead:
+		var rec pathRecord
+		if err := json.Unmarshal(meta, &rec); err != nil {
+			return badRecord(err)
+		}
+		data, err := gio.ReadFile(ctx, string(rec.Path))
+		return done(struct{}{}, data, err)
+	case KindWrite:
+		var rec pathRecord
+		if err := json.Unmarshal(meta, &rec); err != nil {
+			return badRecord(err)
+		}
+		return done(struct {
+			N int `json:"n"`
+		}{len(body)}, nil, gio.WriteFile(ctx, string(rec.Path), body))
+	case KindHTTP:
+		var rec httpRecord
+		if err := json.Unmarshal(meta, &rec); err != nil {
+			return badRecord(err)
+		}
+		if !rec.HasBody {
+			body = nil
+		} else if body == nil {
+			body = []byte{}
+		}
+		resp, data, err := httpc.Do(ctx, &rec.Request, body)
+		return done(resp, data, err)
+	}
+	return fail(gio.Errorf(gio.ClassValue, "unknown Go task kind %d", kind), nil)
+}
+
+// expired is a timed-out run's error record: the error and the output so far.
+type expired struct {
+	gio.Error
+	RunRecord
+}
+
+func badRecord(err error) Result {
+	return fail(gio.Errorf(gio.ClassValue, "bad Go task record: %v", err), nil)
+}
+
+func done(rec any, body []byte, err error) Result {
+	if err != nil {
+		ge, ok := err.(*gio.Error)
+		if !ok {
+			ge = gio.Errorf(gio.ClassRuntime, "%v", err)
+		}
+		return fail(ge, nil)
+	}
+	meta, jerr := json.Marshal(rec)
+	if jerr != nil {
+		return fail(gio.Errorf(gio.ClassRuntime, "%v", jerr), nil)
+	}
+	return Result{Status: StatusOK, Meta: meta, Body: body}
+}
+
+func fail(rec any, body []byte) Result {
+	meta, err := json.Marshal(rec)
+	if err != nil {
+		meta = []byte(`{"class":"runtime","msg":"unencodable error"}`)
+	}
+	return Result{Status: StatusError, Meta: meta, Body: body}
+}

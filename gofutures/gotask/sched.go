@@ -1,0 +1,230 @@
+package gotask
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/gofutures/gofutures/gofutures/internal/wait"
+	"github.com/gofutures/gofutures/gofutures/panics"
+)
+
+// ErrShutdown is returned by Submit after Shutdown.
+var ErrShutdown = errors.New("cannot schedule new futures after shutdown")
+
+// Task is a Go task of a thread pool: an id Python chose (unique in the
+// process) and the operation.
+type Task struct {
+	ID   int64
+	Kind Kind
+	Meta []byte
+	Body []byte
+}
+
+// Completion is what a Sched hands its sink: a task that finished (Result),
+// or one that left the queue and started (Result.Status StatusStarted).
+// Once the sink has handed a finished task's result over, it calls
+// Sched.Delivered.
+type Completion struct {
+	Sched  *Sched
+	ID     int64
+	Result Result
+}
+
+type taskState uint8
+
+const (
+	queued taskState = iota + 1
+	running
+	finished // reported to the sink, not yet delivered
+)
+
+// Sched runs the Go tasks of one thread pool: each on a goroutine of its
+// own, at most max at once (a pool's max_workers keeps its meaning), the
+// rest in FIFO order as slots free up. Its contract mirrors the pool's:
+//
+//   - Submit starts the task at once if a slot is free (and says so), else
+//     queues it;
+//   - Cancel takes back a task that has not started (false once it has);
+//   - Shutdown refuses further submits; queued tasks still run unless the
+//     caller asks for them back (cancel);
+//   - Done is closed once the Sched is shut down and every task has
+//     finished and been delivered (Delivered), so a thread pool's join
+//     returns with every future complete.
+//
+// A goroutine that finishes a task takes the next queued one itself: a
+// steady queue costs no goroutine start per task. Tasks run with a context
+// that is never cancelled: as with the stdlib's thread pool, shutdown and
+// interpreter exit wait for running work.
+type Sched struct {
+	max  int
+	sink func(Completion)
+
+	mu      sync.Mutex
+	running int
+	queue   []Task // FIFO from head
+	head    int
+	state   map[int64]taskState
+	closed  bool
+	done    chan struct{}
+}
+
+// NewSched returns a Sched that runs at most max tasks at once and reports
+// to sink, which must not block for long and must not call back into the
+// Sched synchronously (it is called without the Sched's lock).
+func NewSched(max int, sink func(Completion)) *Sched {
+	if max < 1 {
+		max = 1
+	}
+	return &Sched{max: max, sink: sink, state: map[int64]taskState{}, done: make(chan struct{})}
+}
+
+// Submit runs t now if fewer than max tasks run (started is true), or
+// queues it.
+func (s *Sched) Submit(t Task) (started bool, err error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return false, ErrShutdown
+	}
+	if s.running < s.max {
+		s.running++
+		s.state[t.ID] = running
+		s.mu.Unlock()
+		s.start(t)
+		return true, nil
+	}
+	s.state[t.ID] = queued
+	s.queue = append(s.queue, t)
+	s.mu.Unlock()
+	return false, nil
+}
+
+func (s *Sched) start(t Task) {
+	panics.Go(func() { s.loop(t) }, func(r *panics.Recovered) {
+		// loop recovers everything it calls; this is the last resort.
+		s.sink(Completion{Sched: s, ID: t.ID, Result: fail(errorRecord(r), nil)})
+	})
+}
+
+// loop runs t, then queued tasks while there are any.
+func (s *Sched) loop(t Task) {
+	for {
+		res := Do(context.Background(), t.Kind, t.Meta, t.Body)
+		s.mu.Lock()
+		s.state[t.ID] = finished
+		next, ok := s.popLocked()
+		if ok {
+			s.state[next.ID] = running
+		} else {
+			s.running--
+		}
+		s.mu.Unlock()
+		s.sink(Completion{Sched: s, ID: t.ID, Result: res})
+		if !ok {
+			return
+		}
+		s.sink(Completion{Sched: s, ID: next.ID, Result: Result{Status: StatusStarted}})
+		t = next
+	}
+}
+
+func (s *Sched) popLocked() (Task, bool) {
+	if s.head == len(s.queue) {
+		return Task{}, false
+	}
+	t := s.queue[s.head]
+	s.queue[s.head] = Task{}
+	s.head++
+	if s.head == len(s.queue) {
+		s.queue, s.head = s.queue[:0], 0
+	}
+	return t, true
+}
+
+// Cancel takes task id back if it has not started, and reports false only
+// if it has started (it runs or ran). An id the Sched does not know (taken
+// back by Shutdown, or delivered) reports true.
+func (s *Sched) Cancel(id int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch s.state[id] {
+	case running, finished:
+		return false
+	case queued:
+		for i := s.head; i < len(s.queue); i++ {
+			if s.queue[i].ID == id {
+				s.queue = append(s.queue[:i], s.queue[i+1:]...)
+				break
+			}
+		}
+		if s.head == len(s.queue) {
+			s.queue, s.head = s.queue[:0], 0
+		}
+		delete(s.state, id)
+		s.closeDoneLocked()
+	}
+	return true
+}
+
+// Shutdown refuses further submits; with cancel it takes every queued task
+// back and returns their ids in submit order.
+func (s *Sched) Shutdown(cancel bool) []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	var ids []int64
+	if cancel {
+		for _, t := range s.queue[s.head:] {
+			ids = append(ids, t.ID)
+			delete(s.state, t.ID)
+		}
+		clear(s.queue)
+		s.queue, s.head = s.queue[:0], 0
+	}
+	s.closeDoneLocked()
+	return ids
+}
+
+// Delivered forgets finished tasks whose results were handed over.
+func (s *Sched) Delivered(ids ...int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		if s.state[id] == finished {
+			delete(s.state, id)
+		}
+	}
+	s.closeDoneLocked()
+}
+
+func (s *Sched) closeDoneLocked() {
+	if s.closed && len(s.state) == 0 {
+		select {
+		case <-s.done:
+		default:
+			close(s.done)
+		}
+	}
+}
+
+// Done is closed once the Sched is shut down and every task delivered.
+func (s *Sched) Done() <-chan struct{} { return s.done }
+
+// Wait waits up to timeout (forever if negative) for Done.
+func (s *Sched) Wait(timeout time.Duration) bool { return wait.Closed(s.done, timeout) }
+
+// Pending returns how many tasks are queued or running.
+func (s *Sched) Pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.running + len(s.queue) - s.head
+}
+
+func errorRecord(r *panics.Recovered) any {
+	return struct {
+		Class string `json:"class"`
+		Msg   string `json:"msg"`
+	}{"panic", r.Error()}
+}

@@ -1,0 +1,152 @@
+package gotask_test
+
+import (
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/gofutures/gofutures/gofutures/gotask"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// recorder is a Sched's sink that delivers at once and records the order.
+type recorder struct {
+	mu      sync.Mutex
+	started []int64
+	done    []int64
+	results map[int64]gotask.Result
+	got     chan int64
+}
+
+func newRecorder() *recorder {
+	return &recorder{results: map[int64]gotask.Result{}, got: make(chan int64, 1000)}
+}
+
+func (r *recorder) sink(c gotask.Completion) {
+	r.mu.Lock()
+	if c.Result.Status == gotask.StatusStarted {
+		r.started = append(r.started, c.ID)
+		r.mu.Unlock()
+		return
+	}
+	r.done = append(r.done, c.ID)
+	r.results[c.ID] = c.Result
+	r.mu.Unlock()
+	go func() { // deliver later, as the pump does
+		c.Sched.Delivered(c.ID)
+		r.got <- c.ID
+	}()
+}
+
+func sleepTask(id int64, seconds float64) gotask.Task {
+	meta, _ := json.Marshal(map[string]float64{"seconds": seconds})
+	return gotask.Task{ID: id, Kind: gotask.KindSleep, Meta: meta}
+}
+
+func TestSchedRunsAtMostMaxAtOnce(t *testing.T) {
+	rec := newRecorder()
+	s := gotask.NewSched(2, rec.sink)
+	var startedNow []bool
+	for id := int64(1); id <= 5; id++ {
+		now, err := s.Submit(sleepTask(id, 0.05))
+		require.NoError(t, err)
+		startedNow = append(startedNow, now)
+	}
+	assert.Equal(t, []bool{true, true, false, false, false}, startedNow)
+	assert.Equal(t, 5, s.Pending())
+	assert.Empty(t, s.Shutdown(false))
+	require.True(t, s.Wait(10*time.Second))
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	assert.Equal(t, []int64{3, 4, 5}, rec.started, "queued tasks start in FIFO order")
+	assert.Len(t, rec.done, 5)
+	for _, r := range rec.results {
+		assert.Equal(t, gotask.StatusOK, r.Status)
+	}
+}
+
+func TestSchedCancelAndShutdown(t *testing.T) {
+	rec := newRecorder()
+	s := gotask.NewSched(1, rec.sink)
+	for id := int64(1); id <= 4; id++ {
+		_, err := s.Submit(sleepTask(id, 0.1))
+		require.NoError(t, err)
+	}
+	for _, tc := range []struct {
+		name string
+		id   int64
+		want bool
+	}{
+		{"running", 1, false},
+		{"queued", 2, true},
+		{"again", 2, true},
+		{"unknown", 99, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) { assert.Equal(t, tc.want, s.Cancel(tc.id)) })
+	}
+	assert.Equal(t, []int64{3, 4}, s.Shutdown(true))
+	_, err := s.Submit(sleepTask(5, 0))
+	assert.ErrorIs(t, err, gotask.ErrShutdown)
+	require.True(t, s.Wait(10*time.Second))
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	assert.Equal(t, []int64{1}, rec.done)
+}
+
+func TestSchedDoneWaitsForDelivery(t *testing.T) {
+	var held []gotask.Completion
+	var mu sync.Mutex
+	s := gotask.NewSched(4, func(c gotask.Completion) {
+		mu.Lock()
+		held = append(held, c)
+		mu.Unlock()
+	})
+	_, err := s.Submit(sleepTask(1, 0))
+	require.NoError(t, err)
+	s.Shutdown(false)
+	assert.False(t, s.Wait(200*time.Millisecond), "done before its result was delivered")
+	mu.Lock()
+	require.Len(t, held, 1)
+	held[0].Sched.Delivered(held[0].ID)
+	mu.Unlock()
+	assert.True(t, s.Wait(time.Second))
+}
+
+func TestDoRecoversAndReportsErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		kind  gotask.Kind
+		meta  string
+		class string
+	}{
+		{"bad record", gotask.KindSleep, "{", "value"},
+		{"unknown kind", gotask.Kind(99), "{}", "value"},
+		{"missing file", gotask.KindRead, `{"path":"L25vL3N1Y2g="}`, "os"},
+		{"bad url", gotask.KindHTTP, `{"method":"GET","url":"http://[::1","verify":true}`, "value"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := gotask.Do(t.Context(), tc.kind, []byte(tc.meta), nil)
+			require.Equal(t, gotask.StatusError, r.Status)
+			var rec map[string]any
+			require.NoError(t, json.Unmarshal(r.Meta, &rec))
+			assert.Equal(t, tc.class, rec["class"])
+		})
+	}
+}
+
+func TestDoRecoversAPanic(t *testing.T) {
+	gotask.PanicNext()
+	r := gotask.Do(t.Context(), gotask.KindSleep, []byte(`{"seconds":0}`), nil)
+	require.Equal(t, gotask.StatusError, r.Status)
+	var rec map[string]string
+	require.NoError(t, json.Unmarshal(r.Meta, &rec))
+	assert.Equal(t, "panic", rec["class"])
+	assert.Contains(t, rec["msg"], "go panic: gotask: injected panic")
+	assert.Contains(t, rec["msg"], "gotask.do(")
+}

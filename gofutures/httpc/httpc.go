@@ -1,0 +1,293 @@
+// Package httpc is the HTTP client behind gofutures.http: net/http with one
+// shared connection pool per TLS and limit setting (keep-alive, HTTP/2 when
+// the server offers it, proxies from the environment), whole bodies read in
+// Go, and errors classified as the Python exceptions they become (gio.Error).
+//
+// It decodes gzip and deflate bodies itself, keeping Content-Encoding and
+// Content-Length in the headers, as requests does (net/http's transparent
+// decompression would drop them).
+package httpc
+
+import (
+	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"compress/zlib"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gofutures/gofutures/gofutures/gio"
+)
+
+// Request is one request, as gofutures.http sends it (JSON from Python).
+type Request struct {
+	Method          string      `json:"method"`
+	URL             string      `json:"url"`
+	Headers         [][2]string `json:"headers"`
+	Timeout         float64     `json:"timeout"` // seconds for the whole exchange; 0: none
+	FollowRedirects bool        `json:"follow_redirects"`
+	MaxRedirects    int         `json:"max_redirects"`
+	Verify          bool        `json:"verify"`
+	CABundle        string      `json:"ca_bundle"`      // with Verify: trust these instead of the system's
+	MaxConnsPerHost int         `json:"max_conns_host"` // 0: no limit
+	MaxIdlePerHost  int         `json:"max_idle_host"`  // 0: DefaultMaxIdlePerHost
+}
+
+// Response is what Python needs to build a gofutures.http.Response; the body
+// travels apart.
+type Response struct {
+	Status    int         `json:"status"`
+	Reason    string      `json:"reason"`
+	Proto     string      `json:"proto"`
+	Headers   [][2]string `json:"headers"`
+	URL       string      `json:"url"`
+	ElapsedNs int64       `json:"elapsed_ns"`
+}
+
+// DefaultMaxIdlePerHost is how many idle connections a host keeps.
+const DefaultMaxIdlePerHost = 1024
+
+// DialTimeout bounds a connect when the request has no timeout (as the
+// system's own connect timeout would).
+const DialTimeout = 60 * time.Second
+
+type transportKey struct {
+	verify    bool
+	caBundle  string
+	maxConns  int
+	maxIdle   int
+	proxyHash string
+}
+
+var (
+	transportsMu sync.Mutex
+	transports   = map[transportKey]*http.Transport{}
+)
+
+// resolver resolves names in Go (no getaddrinfo thread per lookup).
+var resolver = &net.Resolver{PreferGo: true}
+
+func transportFor(r *Request) (*http.Transport, error) {
+	key := transportKey{verify: r.Verify, caBundle: r.CABundle, maxConns: r.MaxConnsPerHost, maxIdle: r.MaxIdlePerHost}
+	if key.maxIdle == 0 {
+		key.maxIdle = DefaultMaxIdlePerHost
+	}
+	if !key.verify {
+		key.caBundle = ""
+	}
+	transportsMu.Lock()
+	defer transportsMu.Unlock()
+	if t, ok := transports[key]; ok {
+		return t, nil
+	}
+	tlsConf := &tls.Config{InsecureSkipVerify: !key.verify} //nolint:gosec // verify=False asked for it
+	if key.caBundle != "" {
+		pem, err := os.ReadFile(key.caBundle)
+		if err != nil {
+			return nil, gio.FromError(nil, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, gio.Errorf(gio.ClassSSL, "no certificate found in CA bundle %s", key.caBundle)
+		}
+		tlsConf.RootCAs = pool
+	}
+	dialer := &net.Dialer{Timeout: DialTimeout, KeepAlive: 30 * time.Second, Resolver: resolver}
+	t := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		TLSClientConfig:       tlsConf,
+		MaxIdleConns:          0, // no global limit: per host below
+		MaxIdleConnsPerHost:   key.maxIdle,
+		MaxConnsPerHost:       key.maxConns,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   DialTimeout,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true, // decoded here, keeping the headers (see decode)
+	}
+	transports[key] = t
+	return t, nil
+}
+
+// CloseIdle closes every idle connection (for leak tests and exit).
+func CloseIdle() {
+	transportsMu.Lock()
+	defer transportsMu.Unlock()
+	for _, t := range transports {
+		t.CloseIdleConnections()
+	}
+}
+
+var errTooManyRedirects = errors.New("too many redirects")
+
+// Do sends the request and reads the whole response. Its errors are *gio.Error.
+func Do(ctx context.Context, r *Request, body []byte) (Response, []byte, error) {
+	var out Response
+	tr, err := transportFor(r)
+	if err != nil {
+		return out, nil, err
+	}
+	if r.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(r.Timeout*float64(time.Second)))
+		defer cancel()
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.Method, r.URL, rd)
+	if err != nil {
+		return out, nil, gio.Errorf(gio.ClassValue, "Invalid URL %q: %v", r.URL, unwrapURL(err))
+	}
+	if body != nil && len(body) == 0 {
+		req.Body, req.GetBody = http.NoBody, func() (io.ReadCloser, error) { return http.NoBody, nil }
+	}
+	for _, kv := range r.Headers {
+		if strings.EqualFold(kv[0], "Host") {
+			req.Host = kv[1]
+			continue
+		}
+		req.Header[kv[0]] = append(req.Header[kv[0]], kv[1])
+	}
+	maxRedirects := r.MaxRedirects
+	client := &http.Client{
+		Transport: tr,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if !r.FollowRedirects {
+				return http.ErrUseLastResponse
+			}
+			if len(via) > maxRedirects {
+				return errTooManyRedirects
+			}
+			return nil
+		},
+	}
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		return out, nil, Classify(ctx, err)
+	}
+	out.ElapsedNs = time.Since(start).Nanoseconds()
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return out, nil, Classify(ctx, err)
+	}
+	if data, err = decode(resp.Header.Get("Content-Encoding"), data); err != nil {
+		return out, nil, gio.Errorf(gio.ClassOS, "Received response with content-encoding: %s, but failed to decode it: %v",
+			resp.Header.Get("Content-Encoding"), err)
+	}
+	out.Status = resp.StatusCode
+	out.Reason = strings.TrimSpace(strings.TrimPrefix(resp.Status, resp.Status[:min(3, len(resp.Status))]))
+	out.Proto = resp.Proto
+	out.URL = resp.Request.URL.String()
+	if len(resp.TransferEncoding) > 0 && resp.Header.Get("Transfer-Encoding") == "" {
+		// net/http moves it out of the headers; requests shows it.
+		resp.Header["Transfer-Encoding"] = []string{strings.Join(resp.TransferEncoding, ", ")}
+	}
+	keys := make([]string, 0, len(resp.Header))
+	for k := range resp.Header {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out.Headers = make([][2]string, 0, len(keys))
+	for _, k := range keys {
+		out.Headers = append(out.Headers, [2]string{k, strings.Join(resp.Header[k], ", ")})
+	}
+	return out, data, nil
+}
+
+// decode undoes a gzip or deflate Content-Encoding (as urllib3: deflate is
+// zlib-wrapped, or raw if that fails); others are left as they are.
+func decode(encoding string, data []byte) ([]byte, error) {
+	switch strings.ToLower(strings.TrimSpace(encoding)) {
+	case "gzip", "x-gzip":
+		if len(data) == 0 {
+			return data, nil
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			return nil, err
+		}
+		return io.ReadAll(zr)
+	case "deflate":
+		if len(data) == 0 {
+			return data, nil
+		}
+		if zr, err := zlib.NewReader(bytes.NewReader(data)); err == nil {
+			if out, err := io.ReadAll(zr); err == nil {
+				return out, nil
+			}
+		}
+		return io.ReadAll(flate.NewReader(bytes.NewReader(data)))
+	}
+	return data, nil
+}
+
+func unwrapURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// Classify maps an error of a request to the Python exception it becomes.
+func Classify(ctx context.Context, err error) *gio.Error {
+	var ge *gio.Error
+	var dnsErr *net.DNSError
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var verifyErr *tls.CertificateVerificationError
+	var recordErr tls.RecordHeaderError
+	var alert tls.AlertError
+	var errno syscall.Errno
+	var netErr net.Error
+	switch {
+	case errors.As(err, &ge):
+		return ge
+	case errors.Is(err, errTooManyRedirects):
+		return gio.Errorf(gio.ClassRedirect, "Exceeded redirects.")
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return gio.Errorf(gio.ClassCanceled, "%v", ctx.Err())
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
+		errors.As(err, &netErr) && netErr.Timeout():
+		return gio.Errorf(gio.ClassTimeout, "timed out: %v", unwrapURL(err))
+	case errors.As(err, &dnsErr):
+		code, msg := -3, "Temporary failure in name resolution" // EAI_AGAIN
+		if dnsErr.IsNotFound {
+			code, msg = -2, "Name or service not known" // EAI_NONAME
+		}
+		return &gio.Error{Class: gio.ClassGAI, Errno: code, Msg: msg}
+	case errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &invalid),
+		errors.As(err, &verifyErr):
+		return gio.Errorf(gio.ClassSSLCert, "certificate verify failed: %v", unwrapURL(err))
+	case errors.As(err, &recordErr), errors.As(err, &alert):
+		return gio.Errorf(gio.ClassSSL, "%v", unwrapURL(err))
+	case errors.As(err, &errno):
+		return &gio.Error{Class: gio.ClassOS, Errno: int(errno), Msg: gio.OSError(errno, "").Msg}
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return &gio.Error{Class: gio.ClassOS, Errno: int(syscall.ECONNRESET),
+			Msg: "Remote end closed connection without response"}
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) && strings.Contains(ue.Err.Error(), "unsupported protocol scheme") {
+		return gio.Errorf(gio.ClassValue, "No connection adapters were found for %q", ue.URL)
+	}
+	return gio.Errorf(gio.ClassOS, "%v", unwrapURL(err))
+}

@@ -1,0 +1,179 @@
+package httpc_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gofutures/gofutures/gofutures/gio"
+	"github.com/gofutures/gofutures/gofutures/httpc"
+)
+
+func handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Add("X-Multi", "a")
+		w.Header().Add("X-Multi", "b")
+		fmt.Fprintf(w, "hello %s %s", r.Method, r.URL.RawQuery)
+	})
+	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s|%s|%s", r.Header.Get("Content-Type"), r.Header.Get("X-Mine"), body)
+	})
+	mux.HandleFunc("/gzip", func(w http.ResponseWriter, r *http.Request) {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		zw.Write(bytes.Repeat([]byte("z"), 100000))
+		zw.Close()
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Write(b.Bytes())
+	})
+	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/hello", http.StatusFound)
+	})
+	mux.HandleFunc("/loop", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/loop", http.StatusFound)
+	})
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(5 * time.Second):
+		case <-r.Context().Done():
+		}
+	})
+	mux.HandleFunc("/reset", func(w http.ResponseWriter, r *http.Request) {
+		conn, _, _ := w.(http.Hijacker).Hijack()
+		conn.(*net.TCPConn).SetLinger(0)
+		conn.Close()
+	})
+	mux.HandleFunc("/status/418", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(418)
+	})
+	return mux
+}
+
+func get(t *testing.T, url string, edit ...func(*httpc.Request)) (httpc.Response, []byte, error) {
+	t.Helper()
+	r := &httpc.Request{Method: "GET", URL: url, FollowRedirects: true, MaxRedirects: 30, Verify: true, Timeout: 10}
+	for _, e := range edit {
+		e(r)
+	}
+	return httpc.Do(context.Background(), r, nil)
+}
+
+func TestResponses(t *testing.T) {
+	srv := httptest.NewServer(handler())
+	defer srv.Close()
+	defer httpc.CloseIdle()
+
+	resp, body, err := get(t, srv.URL+"/hello?a=1")
+	require.NoError(t, err)
+	assert.Equal(t, 200, resp.Status)
+	assert.Equal(t, "OK", resp.Reason)
+	assert.Equal(t, "HTTP/1.1", resp.Proto)
+	assert.Equal(t, "hello GET a=1", string(body))
+	assert.Contains(t, resp.Headers, [2]string{"X-Multi", "a, b"})
+
+	resp, body, err = get(t, srv.URL+"/gzip")
+	require.NoError(t, err)
+	assert.Len(t, body, 100000, "decoded")
+	assert.Contains(t, resp.Headers, [2]string{"Content-Encoding", "gzip"}, "kept, as requests keeps it")
+
+	resp, _, err = get(t, srv.URL+"/redirect")
+	require.NoError(t, err)
+	assert.Equal(t, srv.URL+"/hello", resp.URL)
+
+	resp, _, err = get(t, srv.URL+"/redirect", func(r *httpc.Request) { r.FollowRedirects = false })
+	require.NoError(t, err)
+	assert.Equal(t, 302, resp.Status)
+
+	resp, _, err = get(t, srv.URL+"/status/418")
+	require.NoError(t, err)
+	assert.Equal(t, "I'm a teapot", resp.Reason)
+
+	post := &httpc.Request{Method: "POST", URL: srv.URL + "/echo", Verify: true,
+		Headers: [][2]string{{"Content-Type", "text/x"}, {"x-mine", "m"}}}
+	_, body, err = httpc.Do(context.Background(), post, []byte("payload"))
+	require.NoError(t, err)
+	assert.Equal(t, "text/x|m|payload", string(body))
+}
+
+func TestErrors(t *testing.T) {
+	srv := httptest.NewServer(handler())
+	defer srv.Close()
+	defer httpc.CloseIdle()
+	closed := httptest.NewServer(handler())
+	closedURL := closed.URL
+	closed.Close()
+
+	for _, tc := range []struct {
+		name  string
+		url   string
+		edit  func(*httpc.Request)
+		class gio.Class
+		errno syscall.Errno
+	}{
+		{"refused", closedURL, nil, gio.ClassOS, syscall.ECONNREFUSED},
+		{"reset", srv.URL + "/reset", nil, gio.ClassOS, syscall.ECONNRESET},
+		{"timeout", srv.URL + "/slow", func(r *httpc.Request) { r.Timeout = 0.2 }, gio.ClassTimeout, 0},
+		{"too many redirects", srv.URL + "/loop", nil, gio.ClassRedirect, 0},
+		{"no such host", "http://no-such-host.invalid/", nil, gio.ClassGAI, 0},
+		{"scheme", "ftp://x/", nil, gio.ClassValue, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var edits []func(*httpc.Request)
+			if tc.edit != nil {
+				edits = append(edits, tc.edit)
+			}
+			_, _, err := get(t, tc.url, edits...)
+			ge, ok := err.(*gio.Error)
+			require.True(t, ok, "%T %v", err, err)
+			assert.Equal(t, tc.class, ge.Class, ge.Msg)
+			if tc.errno != 0 {
+				assert.Equal(t, int(tc.errno), ge.Errno, ge.Msg)
+			}
+		})
+	}
+}
+
+func TestTLS(t *testing.T) {
+	srv := httptest.NewUnstartedServer(handler())
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	defer httpc.CloseIdle()
+
+	_, _, err := get(t, srv.URL+"/hello")
+	ge, ok := err.(*gio.Error)
+	require.True(t, ok, "%T %v", err, err)
+	assert.Equal(t, gio.ClassSSLCert, ge.Class)
+
+	resp, _, err := get(t, srv.URL+"/hello", func(r *httpc.Request) { r.Verify = false })
+	require.NoError(t, err)
+	assert.Equal(t, "HTTP/2.0", resp.Proto)
+
+	bundle := filepath.Join(t.TempDir(), "ca.pem")
+	cert := srv.Certificate()
+	require.NoError(t, os.WriteFile(bundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o600))
+	_, err = x509.ParseCertificate(cert.Raw)
+	require.NoError(t, err)
+	resp, body, err := get(t, srv.URL+"/hello", func(r *httpc.Request) { r.CABundle = bundle })
+	require.NoError(t, err)
+	assert.Equal(t, 200, resp.Status)
+	assert.Equal(t, "hello GET ", string(body))
+}

@@ -1,0 +1,148 @@
+/* gf_gotask.c: the C half of Go tasks (see gf_gotask.h). */
+#include "gf_gotask.h"
+#include <stdlib.h>
+#include <string.h>
+#include "_cgo_export.h"
+
+/* In fastpath.c. */
+extern PyObject *gf_raise_kind(int kind, char *msg);
+
+static PyObject *gf_gotask_hook;
+static const char *gf_gotask_module, *gf_gotask_deliver_name;
+
+void gf_set_gotask_hook(const char *module, const char *deliver) {
+    gf_gotask_module = module;
+    gf_gotask_deliver_name = deliver;
+}
+
+int gf_gpump_attach(gf_gpump *p) {
+    if (!gf_python_alive()) return -1;
+    p->gil = PyGILState_Ensure();
+    if (gf_gotask_hook == NULL && gf_gotask_module != NULL) {
+        PyObject *mod = PyImport_ImportModule(gf_gotask_module);
+        if (mod != NULL) {
+            gf_gotask_hook = PyObject_GetAttrString(mod, gf_gotask_deliver_name);
+            Py_DECREF(mod);
+        }
+        if (gf_gotask_hook == NULL) PyErr_WriteUnraisable(NULL);
+    }
+    p->ts = PyEval_SaveThread();
+    return 1;
+}
+
+PyObject *gf_gpump_begin(gf_gpump *p) {
+    PyEval_RestoreThread(p->ts);
+    return PyList_New(0);
+}
+
+void gf_gpump_add(PyObject *list, long long id, int status, const char *meta, size_t mlen,
+                  const char *body, size_t blen) {
+    if (list == NULL) return;
+    PyObject *item = Py_BuildValue("(Liy#y#)", id, status, meta == NULL ? "" : meta, (Py_ssize_t)mlen,
+                                   body == NULL ? "" : body, (Py_ssize_t)blen);
+    if (item == NULL || PyList_Append(list, item) < 0) PyErr_WriteUnraisable(NULL);
+    Py_XDECREF(item);
+}
+
+void gf_gpump_deliver(gf_gpump *p, PyObject *list) {
+    if (list != NULL && gf_gotask_hook != NULL) {
+        PyObject *r = PyObject_CallOneArg(gf_gotask_hook, list);
+        if (r == NULL) PyErr_WriteUnraisable(gf_gotask_hook);
+        Py_XDECREF(r);
+    }
+    Py_XDECREF(list);
+    p->ts = PyEval_SaveThread();
+}
+
+void gf_gpump_detach(gf_gpump *p) {
+    PyEval_RestoreThread(p->ts);
+    p->ts = NULL;
+    PyGILState_Release(p->gil);
+}
+
+/* How long a direct call waits in Go before it looks at signals. */
+#define GF_GO_SLICE_MS 50
+
+/* fast_go_call(kind, meta, body) -> (status, meta, body): runs a Go task
+ * here, GIL released while Go works; Ctrl-C (any exception a signal handler
+ * raises) cancels it. */
+PyObject *gf_go_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "go_call(kind, meta, body) takes 3 arguments");
+        return NULL;
+    }
+    long kind = PyLong_AsLong(args[0]);
+    if (kind == -1 && PyErr_Occurred()) return NULL;
+    char *meta, *body;
+    Py_ssize_t mlen, blen;
+    if (PyBytes_AsStringAndSize(args[1], &meta, &mlen) < 0) return NULL;
+    if (PyBytes_AsStringAndSize(args[2], &body, &blen) < 0) return NULL;
+    /* Go copies both before it returns: Python may free them after. */
+    long long op = gfOpStart((int)kind, meta, (size_t)mlen, body, (size_t)blen);
+    int status = 0;
+    size_t out_m = 0, out_b = 0;
+    int interrupted = 0;
+    for (;;) {
+        int done;
+        Py_BEGIN_ALLOW_THREADS
+        done = gfOpWait(op, interrupted ? -1 : GF_GO_SLICE_MS, &status, &out_m, &out_b);
+        Py_END_ALLOW_THREADS
+        if (done) break;
+        if (PyErr_CheckSignals() < 0) {
+            interrupted = 1; /* cancel, then wait (unsliced) for Go to stop */
+            gfOpCancel(op);
+        }
+    }
+    if (interrupted) {
+        gfOpFree(op);
+        return NULL; /* the signal handler's exception */
+    }
+    PyObject *m = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)out_m);
+    PyObject *b = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)out_b);
+    if (m == NULL || b == NULL) {
+        Py_XDECREF(m);
+        Py_XDECREF(b);
+        gfOpFree(op);
+        return NULL;
+    }
+    gfOpCopy(op, PyBytes_AS_STRING(m), PyBytes_AS_STRING(b)); /* and frees the op */
+    return Py_BuildValue("(iNN)", status, m, b);
+}
+
+/* fast_go_submit(pool, task, kind, meta, body) -> bool: queues a Go task on
+ * thread pool pool (GIL held); True when it started at once. */
+PyObject *gf_go_submit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "go_submit(pool, task, kind, meta, body) takes 5 arguments");
+        return NULL;
+    }
+    long long a[3];
+    for (int i = 0; i < 3; i++) {
+        a[i] = PyLong_AsLongLong(args[i]);
+        if (a[i] == -1 && PyErr_Occurred()) return NULL;
+    }
+    char *meta, *body;
+    Py_ssize_t mlen, blen;
+    if (PyBytes_AsStringAndSize(args[3], &meta, &mlen) < 0) return NULL;
+    if (PyBytes_AsStringAndSize(args[4], &body, &blen) < 0) return NULL;
+    int started = 0;
+    char *msg = NULL;
+    int kind = gfGoSubmit(a[0], a[1], (int)a[2], meta, (size_t)mlen, body, (size_t)blen, &started, &msg);
+    if (kind != 0) return gf_raise_kind(kind, msg);
+    return PyBool_FromLong(started);
+}
+
+/* fast_go_cancel(pool, task) -> bool: takes a queued Go task back; False
+ * once it has started. */
+PyObject *gf_go_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "go_cancel(pool, task) takes 2 arguments");
+        return NULL;
+    }
+    long long a[2];
+    for (int i = 0; i < 2; i++) {
+        a[i] = PyLong_AsLongLong(args[i]);
+        if (a[i] == -1 && PyErr_Occurred()) return NULL;
+    }
+    return PyBool_FromLong(gfGoCancel(a[0], a[1]));
+}

@@ -1,0 +1,44 @@
+/* gf_gotask.h (bodies in gf_gotask.c): the C half of Go tasks (gofutures.io,
+ * gofutures.http).
+ *
+ * A direct call (gf_go_call, the builtin fast_go_call) starts the operation
+ * in Go with the GIL held, then waits for it with the GIL released, in
+ * slices: between two, with the GIL, it runs Python's signal handlers, so
+ * Ctrl-C interrupts the call (the operation is cancelled and waited for,
+ * then KeyboardInterrupt propagates).
+ *
+ * Tasks submitted to a thread pool complete through one pump: a goroutine
+ * locked to its OS thread with a kept Python thread state that takes the
+ * completions in batches and hands each batch to the hook named by
+ * boundary.GoTask (gofutures._gotask._deliver(list)) with one GIL
+ * acquisition. */
+#ifndef GOFUTURES_GOTASK_H
+#define GOFUTURES_GOTASK_H
+
+#include "gf_python.h"
+
+typedef struct {
+    PyThreadState *ts;
+    PyGILState_STATE gil;
+} gf_gpump;
+
+/* Returns 1 when attached, -1 when Python is gone. */
+int gf_gpump_attach(gf_gpump *p);
+/* Takes the GIL and returns a new empty list (NULL on failure, GIL held). */
+PyObject *gf_gpump_begin(gf_gpump *p);
+/* Appends (id, status, meta, body) to list; the GIL is held. */
+void gf_gpump_add(PyObject *list, long long id, int status, const char *meta, size_t mlen,
+                  const char *body, size_t blen);
+/* Calls the hook with the list and releases the GIL. */
+void gf_gpump_deliver(gf_gpump *p, PyObject *list);
+void gf_gpump_detach(gf_gpump *p);
+/* gf_set_gotask_hook names the hook (boundary.GoTask); the strings must stay
+ * valid for the life of the process. */
+void gf_set_gotask_hook(const char *module, const char *deliver);
+
+/* The builtins (published by gf_install_fastpath). */
+PyObject *gf_go_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *gf_go_submit(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *gf_go_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+
+#endif

@@ -1,0 +1,281 @@
+"""Go tasks: calls of gofutures.io and gofutures.http whose work runs in Go.
+
+Every such function is ``prepare`` (Python, GIL held: check the arguments,
+write a record of them) plus an operation in Go (gofutures/gotask) plus
+``finish`` (Python: turn Go's result record into the return value, or raise
+the standard exception). Two ways to run one::
+
+    direct call                         ex.submit(fn, *args) on a gofutures
+      |                                 ThreadPoolExecutor
+      v                                   |
+    fast_go_call (C): starts it in Go,    v
+    waits with the GIL released, in     fast_go_submit (C, GIL held): the
+    slices; Ctrl-C cancels it           pool's gotask.Sched runs it on a
+      |                                 goroutine, at most max_workers of
+      v                                 the pool's Go tasks at once
+    finish(status, meta, body)            |
+                                          v
+                                        the completion pump (one per
+                                        process, pybridge/gotask.go): takes
+                                        finished tasks in batches, one GIL
+                                        acquisition each -> _deliver below:
+                                        finish(...), then set_result /
+                                        set_exception
+
+A submitted Go task is a work item of gofutures.thread like any other (same
+``_work_items`` table and task ids), so ``shutdown(cancel_futures=True)``
+and the pool's join treat it as they treat Python tasks. Its future is a
+``_GoFuture``, whose ``cancel()`` asks Go to take the task back (it fails
+once the task has started, as for a task a thread worker took).
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import threading
+from collections.abc import Callable
+from concurrent.futures import InvalidStateError
+from concurrent.futures import _base as _stdlib_base
+from types import MethodType
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
+
+from gofutures import _future, _native
+
+if TYPE_CHECKING:
+    from gofutures.thread import _PoolState
+
+T = TypeVar("T")
+
+# A finisher: (status, meta, body) -> the call's return value, or raises.
+Finish = Callable[[int, bytes, bytes], T]
+
+
+class GoCall(Generic[T]):
+    """A prepared Go task: the operation, its record and body, and how its
+    result becomes the call's return value."""
+
+    __slots__ = ("kind", "meta", "body", "finish")
+
+    def __init__(self, kind: str, meta: dict[str, Any], body: bytes, finish: Finish[T]) -> None:
+        self.kind = kind
+        self.meta = json.dumps(meta, separators=(",", ":")).encode()
+        self.body = body
+        self.finish = finish
+
+
+# Functions that are Go tasks, by id: (function, prepare). Keyed by id so that
+# looking up any callable (unhashable ones, mocks) is safe and cheap.
+_registry: dict[int, tuple[Callable[..., Any], Callable[..., GoCall[Any]]]] = {}
+
+
+def go_function(prepare: Callable[..., GoCall[Any]]) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Register the decorated (module-level, never collected) function as a
+    Go task whose call ``prepare(*args, **kwargs)`` prepares."""
+
+    def register(fn: Callable[..., T]) -> Callable[..., T]:
+        _registry[id(fn)] = (fn, prepare)
+        return fn
+
+    return register
+
+
+def lookup(fn: object) -> Callable[..., GoCall[Any]] | None:
+    """The prepare function of a Go task (a registered function, or a method
+    of a registered one bound to its object), or None."""
+    entry = _registry.get(id(fn))
+    if entry is not None and entry[0] is fn:
+        return entry[1]
+    if type(fn) is MethodType:
+        entry = _registry.get(id(fn.__func__))
+        if entry is not None and entry[0] is fn.__func__:
+            prepare, obj = entry[1], fn.__self__
+            return lambda *args, **kwargs: prepare(obj, *args, **kwargs)
+    return None
+
+
+def kind(name: str) -> int:
+    """The Go operation kind of a GoCall (boundary table "op")."""
+    return _kinds[name]()
+
+
+_kinds: dict[str, Callable[[], int]] = {
+    "SLEEP": lambda: _native.const("op", "SLEEP"),
+    "RUN": lambda: _native.const("op", "RUN"),
+    "READ": lambda: _native.const("op", "READ"),
+    "WRITE": lambda: _native.const("op", "WRITE"),
+    "HTTP": lambda: _native.const("op", "HTTP"),
+}
+
+
+def call(go: GoCall[T]) -> T:
+    """Run a prepared call on this thread: the GIL is released while Go
+    works, and Ctrl-C interrupts it."""
+    _native.ext()
+    status, meta, body = _native.fast_go_call(kind(go.kind), go.meta, go.body)
+    return go.finish(status, meta, body)
+
+
+def ok(status: int) -> bool:
+    return status == _native.const("op_status", "OK")
+
+
+# ---- errors ----
+
+
+def _os_error(rec: dict[str, Any]) -> OSError:
+    errno = rec.get("errno", 0)
+    if errno:
+        if "filename" in rec:
+            return OSError(errno, rec["msg"], rec["filename"])
+        return OSError(errno, rec["msg"])
+    return OSError(rec["msg"])
+
+
+def _panic(rec: dict[str, Any]) -> BaseException:
+    return _native.GoPanicError(rec["msg"])
+
+
+def _gaierror(rec: dict[str, Any]) -> BaseException:
+    import socket
+
+    return socket.gaierror(rec["errno"], rec["msg"])
+
+
+def _too_many_redirects(rec: dict[str, Any]) -> BaseException:
+    from gofutures.http import TooManyRedirects
+
+    return TooManyRedirects(rec["msg"])
+
+
+# Python's exception for each Go error class (boundary table "op_error");
+# "expired" and "canceled" are raised by the callers that expect them.
+ERRORS: dict[str, Callable[[dict[str, Any]], BaseException]] = {
+    "os": _os_error,
+    "timeout": lambda rec: TimeoutError(rec["msg"]),
+    "value": lambda rec: ValueError(rec["msg"]),
+    "gaierror": _gaierror,
+    "ssl": lambda rec: ssl.SSLError(rec["msg"]),
+    "ssl_cert": lambda rec: ssl.SSLCertVerificationError(1, rec["msg"]),
+    "redirect": _too_many_redirects,
+    "panic": _panic,
+    "runtime": lambda rec: RuntimeError(rec["msg"]),
+    "expired": lambda rec: RuntimeError("timed out: " + rec["msg"]),
+    "canceled": lambda rec: KeyboardInterrupt(),
+}
+
+
+def raise_error(meta: bytes) -> NoReturn:
+    """Raise the exception of a StatusError record."""
+    rec = json.loads(meta)
+    raise ERRORS[rec["class"]](rec)
+
+
+# ---- thread pool tasks ----
+
+
+class _GoFuture(_future.Future[T]):
+    """The future of a Go task submitted to a thread pool."""
+
+    _go_pool: int
+    _go_task: int
+
+    def cancel(self) -> bool:
+        # Go refuses once the task has started: it runs, as a task a thread
+        # worker took does. (A task Go no longer knows was taken back by
+        # shutdown, or delivered: the stdlib's cancel() decides.)
+        if self._state == _stdlib_base.PENDING and not _native.fast_go_cancel(
+            self._go_pool, self._go_task
+        ):
+            return False
+        if super().cancel():
+            from gofutures.thread import _work_items
+
+            _work_items.pop(self._go_task, None)
+            return True
+        return False
+
+    cancel.__doc__ = _stdlib_base.Future.cancel.__doc__
+
+
+def submit(
+    state: _PoolState,
+    prepare: Callable[..., GoCall[T]],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    work_items: dict[int, Any],
+    task_id: int,
+) -> _future.Future[T]:
+    """Queue a Go task on a thread pool (gofutures.thread's submit, with the
+    pool's shutdown lock held)."""
+    future: _GoFuture[T] = _GoFuture()
+    try:
+        go = prepare(*args, **kwargs)
+    except Exception as exc:
+        # Bad arguments fail the task, as they would on a worker thread.
+        future.set_running_or_notify_cancel()
+        future.set_exception(exc)
+        return future
+    future._go_pool = state.pool_id
+    future._go_task = task_id
+    # No pool state in the item: the pool's views of waiting work (_threads,
+    # _work_queue) count what thread workers will take, and no worker takes this.
+    work_items[task_id] = (None, future, go.finish, (), None)
+    try:
+        started = _native.fast_go_submit(state.pool_id, task_id, kind(go.kind), go.meta, go.body)
+    except BaseException:
+        del work_items[task_id]
+        raise
+    if started:
+        # Before the pump may deliver it (it needs this lock to finish it).
+        with future._condition._lock:
+            if future._state == _stdlib_base.PENDING:
+                future._state = _stdlib_base.RUNNING
+    return future
+
+
+def _deliver(batch: list[tuple[int, int, bytes, bytes]]) -> None:
+    """Complete a batch of Go tasks (called by the pump, GIL held)."""
+    from gofutures.thread import _work_items
+
+    started = _native.const("op_status", "STARTED")
+    for task_id, status, meta, body in batch:
+        if status == started:
+            item = _work_items.get(task_id)
+            if item is not None:
+                future = item[1]
+                with future._condition._lock:  # type: ignore[attr-defined]
+                    if future._state == _stdlib_base.PENDING:
+                        future._state = _stdlib_base.RUNNING
+            continue
+        item = _work_items.pop(task_id, None)
+        if item is None:
+            continue
+        future, finish = item[1], item[2]
+        del item
+        try:
+            result = finish(status, meta, body)
+        except BaseException as exc:
+            try:
+                future.set_exception(exc)
+            except InvalidStateError:
+                pass
+            del exc
+        else:
+            try:
+                future.set_result(result)
+            except InvalidStateError:
+                pass
+        del future
+
+
+def _stop_pump() -> None:
+    """At exit, after gofutures.thread's hook has joined every pool (this
+    hook is registered before it, and threading runs them last first): the
+    pump delivers what it holds and exits before the interpreter finalizes."""
+    if _native.loaded() and not _native.forked:
+        while not _native.call("GoTaskPumpStop", _native.JOIN_SLICE_MS):
+            pass
+
+
+threading._register_atexit(_stop_pump)  # type: ignore[attr-defined]

@@ -1,0 +1,465 @@
+"""A small requests-style HTTP client whose work happens in Go.
+
+``get``, ``post``, ``put``, ``patch``, ``delete``, ``head`` and ``request``
+send a request with Go's net/http (one shared connection pool: HTTP/1.1
+keep-alive, HTTP/2 where the server offers it over TLS, proxies from the
+environment) and return a ``Response`` with the whole body read.
+
+Like gofutures.io, each works two ways: called directly, it blocks the
+calling thread with the GIL released (Ctrl-C interrupts it); submitted to a
+gofutures ``ThreadPoolExecutor`` (``ex.submit(http.get, url, timeout=5)``,
+``ex.map(http.get, urls)``), it runs on a goroutine and takes no Python
+thread, so thousands can be in flight with ``max_workers=10_000``.
+
+Errors are the classes a user already catches: ``TimeoutError``,
+``ConnectionRefusedError``, ``ConnectionResetError`` and other ``OSError``
+with their errno, ``socket.gaierror`` for a name that does not resolve,
+``ssl.SSLCertVerificationError``, ``ValueError`` for a malformed URL, and
+``HTTPError`` (an ``OSError``) from ``Response.raise_for_status()``.
+
+``timeout`` is in seconds for the whole exchange (connect, send, and read
+the whole response), not per read as in requests; a ``(connect, read)``
+tuple gives their sum.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json as _json
+import urllib.parse
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from email.message import Message
+from typing import Any, TypeAlias
+
+from gofutures import _gotask
+
+__all__ = (
+    "request",
+    "get",
+    "post",
+    "put",
+    "patch",
+    "delete",
+    "head",
+    "options",
+    "Client",
+    "Response",
+    "Headers",
+    "HTTPError",
+    "TooManyRedirects",
+)
+
+USER_AGENT = "python-gofutures-http/0.1"
+
+Params: TypeAlias = "Mapping[str, Any] | Iterable[tuple[str, Any]] | str | bytes | None"
+Data: TypeAlias = "bytes | bytearray | memoryview | str | Mapping[str, Any] | Iterable[tuple[str, Any]] | None"
+Timeout: TypeAlias = "float | tuple[float, float] | None"
+
+
+class HTTPError(OSError):
+    """An HTTP error status (``Response.raise_for_status``); ``response`` is
+    the Response."""
+
+    def __init__(self, *args: object, response: Response | None = None) -> None:
+        super().__init__(*args)
+        self.response = response
+
+
+class TooManyRedirects(HTTPError):
+    """More redirects than the client's ``max_redirects`` (30)."""
+
+
+class Headers(MutableMapping[str, str]):
+    """A case-insensitive dict of header values, as requests'
+    CaseInsensitiveDict: the last spelling of a name set is kept, values of
+    a header sent more than once are joined with ", "."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, data: Mapping[str, str] | Iterable[tuple[str, str]] | None = None) -> None:
+        self._store: dict[str, tuple[str, str]] = {}
+        if data is not None:
+            self.update(data)
+
+    def __setitem__(self, key: str, value: str) -> None:
+        self._store[key.lower()] = (key, value)
+
+    def __getitem__(self, key: str) -> str:
+        return self._store[key.lower()][1]
+
+    def __delitem__(self, key: str) -> None:
+        del self._store[key.lower()]
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k, _ in self._store.values())
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def lower_items(self) -> Iterator[tuple[str, str]]:
+        return ((k, v[1]) for k, v in self._store.items())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return dict(self.lower_items()) == dict(Headers(other).lower_items())
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def copy(self) -> Headers:
+        return Headers(self._store.values())
+
+    def __repr__(self) -> str:
+        return str(dict(self.items()))
+
+
+def _encoding_from_headers(headers: Headers) -> str | None:
+    """The body's charset, as requests.utils.get_encoding_from_headers."""
+    content_type = headers.get("content-type")
+    if not content_type:
+        return None
+    msg = Message()
+    msg["content-type"] = content_type
+    charset = msg.get_param("charset")
+    if isinstance(charset, str) and charset:
+        return charset.strip("'\"")
+    if "text" in content_type:
+        return "ISO-8859-1"
+    if "application/json" in content_type:
+        return "utf-8"
+    return None
+
+
+class Response:
+    """A response, read whole, with requests' names for its parts."""
+
+    __slots__ = ("status_code", "reason", "headers", "content", "url", "elapsed",
+                 "encoding", "http_version", "method")
+
+    status_code: int
+    reason: str
+    headers: Headers
+    content: bytes
+    url: str
+    elapsed: datetime.timedelta
+    encoding: str | None
+    http_version: str
+    method: str
+
+    @property
+    def ok(self) -> bool:
+        """Whether the status is below 400."""
+        return self.status_code < 400
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    @property
+    def text(self) -> str:
+        """The body decoded by the response's charset (ISO-8859-1 for text/*
+        without one, as requests; else UTF-8), undecodable bytes replaced."""
+        encoding = self.encoding or "utf-8"
+        try:
+            return str(self.content, encoding, errors="replace")
+        except LookupError:
+            return str(self.content, "utf-8", errors="replace")
+
+    def json(self, **kwargs: Any) -> Any:
+        """The body parsed as JSON (json.loads' errors)."""
+        return _json.loads(self.content, **kwargs)
+
+    def raise_for_status(self) -> None:
+        """Raise HTTPError for a 4xx or 5xx status, with requests' message."""
+        if 400 <= self.status_code < 500:
+            kind = "Client Error"
+        elif 500 <= self.status_code < 600:
+            kind = "Server Error"
+        else:
+            return
+        raise HTTPError(f"{self.status_code} {kind}: {self.reason} for url: {self.url}", response=self)
+
+    def __repr__(self) -> str:
+        return f"<Response [{self.status_code}]>"
+
+
+def _check_url(url: str) -> None:
+    """requests' errors for a malformed URL, as ValueError."""
+    scheme, sep, _ = url.partition("://")
+    if not sep:
+        raise ValueError(f"Invalid URL {url!r}: No scheme supplied. Perhaps you meant https://{url}?")
+    if scheme.lower() not in ("http", "https"):
+        raise ValueError(f"No connection adapters were found for {url!r}")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a bad port)
+    except ValueError as exc:
+        raise ValueError(f"Invalid URL {url!r}: {exc}") from None
+    if not parts.hostname:
+        raise ValueError(f"Invalid URL {url!r}: No host supplied")
+
+
+def _with_params(url: str, params: Params) -> str:
+    if not params:
+        return url
+    if isinstance(params, bytes):
+        params = params.decode()
+    query = params if isinstance(params, str) else urllib.parse.urlencode(
+        list(params.items()) if isinstance(params, Mapping) else list(params), doseq=True
+    )
+    if not query:
+        return url
+    parts = urllib.parse.urlsplit(url)
+    joined = f"{parts.query}&{query}" if parts.query else query
+    return urllib.parse.urlunsplit(parts._replace(query=joined))
+
+
+def _timeout(timeout: Timeout) -> float:
+    if timeout is None:
+        return 0.0
+    if isinstance(timeout, tuple):
+        connect, read = timeout
+        return _timeout(connect) + _timeout(read) if connect is not None and read is not None else 0.0
+    value = float(timeout)
+    if not value > 0:
+        raise ValueError(
+            f"Attempted to set timeout to {timeout}, but the timeout cannot be set to a "
+            "value less than or equal to 0."
+        )
+    return value
+
+
+_DEFAULT = object()
+
+
+class Client:
+    """Settings shared by many requests: base headers (``headers``), a default
+    ``timeout``, ``follow_redirects``, ``verify`` (False, or a CA bundle's
+    path), ``max_connections`` per host (None: no limit) and
+    ``max_redirects``. Clients with the same TLS and limit settings share one
+    Go connection pool. The module functions use a default Client."""
+
+    def __init__(
+        self,
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeout: Timeout = None,
+        follow_redirects: bool = True,
+        verify: bool | str = True,
+        max_connections: int | None = None,
+        max_redirects: int = 30,
+    ) -> None:
+        self.headers: Headers = Headers(
+            {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate", "Accept": "*/*"}
+        )
+        if headers:
+            self.headers.update(headers)
+        self.timeout: Timeout = timeout
+        self.follow_redirects: bool = follow_redirects
+        self.verify: bool | str = verify
+        self.max_connections: int | None = max_connections
+        self.max_redirects: int = max_redirects
+
+    def _prepare(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Params = None,
+        headers: Mapping[str, str | None] | None = None,
+        data: Data = None,
+        json: Any = None,
+        timeout: Any = _DEFAULT,
+        follow_redirects: bool | None = None,
+        verify: bool | str | None = None,
+    ) -> _gotask.GoCall[Response]:
+        if not isinstance(url, str):
+            url = url.decode() if isinstance(url, bytes) else str(url)
+        url = url.strip()
+        _check_url(url)
+        url = _with_params(url, params)
+        method = method.upper() if isinstance(method, str) else method.decode().upper()
+        merged = self.headers.copy()
+        body: bytes | None = None
+        content_type = None
+        if data is not None and data != {} and data != []:
+            if isinstance(data, bytes | bytearray | memoryview):
+                body = bytes(data)
+            elif isinstance(data, str):
+                body = data.encode()
+            else:
+                items = list(data.items()) if isinstance(data, Mapping) else list(data)
+                body = urllib.parse.urlencode(items, doseq=True).encode()
+                content_type = "application/x-www-form-urlencoded"
+        elif json is not None:
+            body = _json.dumps(json, allow_nan=False).encode()
+            content_type = "application/json"
+        if content_type is not None:
+            merged["Content-Type"] = content_type
+        if headers:
+            for k, v in headers.items():
+                if v is None:
+                    merged.pop(k, None)
+                else:
+                    merged[k] = v
+        if body is None and method not in ("GET", "HEAD", "OPTIONS"):
+            body = b""  # Content-Length: 0, as requests sends
+        verify = self.verify if verify is None else verify
+        record = {
+            "method": method,
+            "url": url,
+            "headers": [[k, str(v)] for k, v in merged.items()],
+            "timeout": _timeout(self.timeout if timeout is _DEFAULT else timeout),
+            "follow_redirects": self.follow_redirects if follow_redirects is None else follow_redirects,
+            "max_redirects": self.max_redirects,
+            "verify": verify is not False,
+            "ca_bundle": verify if isinstance(verify, str) else "",
+            "max_conns_host": self.max_connections or 0,
+            "max_idle_host": 0,
+            "has_body": body is not None,
+        }
+
+        def finish(status: int, meta: bytes, content: bytes) -> Response:
+            if not _gotask.ok(status):
+                _gotask.raise_error(meta)
+            rec = _json.loads(meta)
+            r = Response()
+            r.status_code = rec["status"]
+            r.reason = rec["reason"]
+            r.headers = Headers(rec["headers"])
+            r.content = content
+            r.url = rec["url"]
+            r.elapsed = datetime.timedelta(microseconds=rec["elapsed_ns"] / 1000)
+            r.encoding = _encoding_from_headers(r.headers)
+            r.http_version = rec["proto"]
+            r.method = method
+            return r
+
+        return _gotask.GoCall("HTTP", record, body or b"", finish)
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Response:
+        """Send a request (keywords: params, headers, data, json, timeout,
+        follow_redirects, verify)."""
+        return _gotask.call(self._prepare(method, url, **kwargs))
+
+    def get(self, url: str, **kwargs: Any) -> Response:
+        return self.request("GET", url, **kwargs)
+
+    def head(self, url: str, **kwargs: Any) -> Response:
+        return self.request("HEAD", url, **kwargs)
+
+    def options(self, url: str, **kwargs: Any) -> Response:
+        return self.request("OPTIONS", url, **kwargs)
+
+    def post(self, url: str, data: Data = None, json: Any = None, **kwargs: Any) -> Response:
+        return self.request("POST", url, data=data, json=json, **kwargs)
+
+    def put(self, url: str, data: Data = None, **kwargs: Any) -> Response:
+        return self.request("PUT", url, data=data, **kwargs)
+
+    def patch(self, url: str, data: Data = None, **kwargs: Any) -> Response:
+        return self.request("PATCH", url, data=data, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> Response:
+        return self.request("DELETE", url, **kwargs)
+
+
+# Bound Client methods are Go tasks too (ex.submit(client.get, url)): each
+# method's preparer takes the same arguments, after the client.
+_CLIENT_PREPARERS: dict[Any, Any] = {
+    Client.request: lambda c, method, url, **kw: c._prepare(method, url, **kw),
+    Client.get: lambda c, url, **kw: c._prepare("GET", url, **kw),
+    Client.head: lambda c, url, **kw: c._prepare("HEAD", url, **kw),
+    Client.options: lambda c, url, **kw: c._prepare("OPTIONS", url, **kw),
+    Client.post: lambda c, url, data=None, json=None, **kw: c._prepare(
+        "POST", url, data=data, json=json, **kw
+    ),
+    Client.put: lambda c, url, data=None, **kw: c._prepare("PUT", url, data=data, **kw),
+    Client.patch: lambda c, url, data=None, **kw: c._prepare("PATCH", url, data=data, **kw),
+    Client.delete: lambda c, url, **kw: c._prepare("DELETE", url, **kw),
+}
+for _method, _preparer in _CLIENT_PREPARERS.items():
+    _gotask.go_function(_preparer)(_method)
+del _method, _preparer
+
+_default = Client()
+
+
+def _prepare_request(method: str, url: str, **kwargs: Any) -> _gotask.GoCall[Response]:
+    return _default._prepare(method, url, **kwargs)
+
+
+@_gotask.go_function(_prepare_request)
+def request(method: str, url: str, **kwargs: Any) -> Response:
+    """Send a request with the default Client (keywords: params, headers,
+    data, json, timeout, follow_redirects, verify)."""
+    return _gotask.call(_prepare_request(method, url, **kwargs))
+
+
+def _prepare_get(url: str, **kwargs: Any) -> _gotask.GoCall[Response]:
+    return _default._prepare("GET", url, **kwargs)
+
+
+@_gotask.go_function(_prepare_get)
+def get(url: str, **kwargs: Any) -> Response:
+    """GET url (see request)."""
+    return _gotask.call(_prepare_get(url, **kwargs))
+
+
+def _prepare_head(url: str, **kwargs: Any) -> _gotask.GoCall[Response]:
+    return _default._prepare("HEAD", url, **kwargs)
+
+
+@_gotask.go_function(_prepare_head)
+def head(url: str, **kwargs: Any) -> Response:
+    """HEAD url (see request)."""
+    return _gotask.call(_prepare_head(url, **kwargs))
+
+
+def _prepare_options(url: str, **kwargs: Any) -> _gotask.GoCall[Response]:
+    return _default._prepare("OPTIONS", url, **kwargs)
+
+
+@_gotask.go_function(_prepare_options)
+def options(url: str, **kwargs: Any) -> Response:
+    """OPTIONS url (see request)."""
+    return _gotask.call(_prepare_options(url, **kwargs))
+
+
+def _prepare_post(url: str, data: Data = None, json: Any = None, **kwargs: Any) -> _gotask.GoCall[Response]:
+    return _default._prepare("POST", url, data=data, json=json, **kwargs)
+
+
+@_gotask.go_function(_prepare_post)
+def post(url: str, data: Data = None, json: Any = None, **kwargs: Any) -> Response:
+    """POST url with data (bytes, str or a form) or json (see request)."""
+    return _gotask.call(_prepare_post(url, data, json, **kwargs))
+
+
+def _prepare_put(url: str, data: Data = None, **kwargs: Any) -> _gotask.GoCall[Response]:
+    return _default._prepare("PUT", url, data=data, **kwargs)
+
+
+@_gotask.go_function(_prepare_put)
+def put(url: str, data: Data = None, **kwargs: Any) -> Response:
+    """PUT url (see post)."""
+    return _gotask.call(_prepare_put(url, data, **kwargs))
+
+
+def _prepare_patch(url: str, data: Data = None, **kwargs: Any) -> _gotask.GoCall[Response]:
+    return _default._prepare("PATCH", url, data=data, **kwargs)
+
+
+@_gotask.go_function(_prepare_patch)
+def patch(url: str, data: Data = None, **kwargs: Any) -> Response:
+    """PATCH url (see post)."""
+    return _gotask.call(_prepare_patch(url, data, **kwargs))
+
+
+def _prepare_delete(url: str, **kwargs: Any) -> _gotask.GoCall[Response]:
+    return _default._prepare("DELETE", url, **kwargs)
+
+
+@_gotask.go_function(_prepare_delete)
+def delete(url: str, **kwargs: Any) -> Response:
+    """DELETE url (see request)."""
+    return _gotask.call(_prepare_delete(url, **kwargs))

@@ -1,0 +1,228 @@
+"""Go-scheduled I/O: subprocesses, whole-file reads and writes, and sleeps
+whose waiting happens in Go.
+
+Each function works two ways:
+
+- called directly, from any thread, it blocks that thread with the GIL
+  released while Go works (other Python threads keep running) and returns
+  what the stdlib equivalent returns; Ctrl-C interrupts it (a subprocess is
+  then killed, as ``subprocess.run`` kills it);
+- submitted to a gofutures ``ThreadPoolExecutor`` (``ex.submit(io.run,
+  ["ls"])``, ``ex.map(io.read_file, paths)``), it runs on a goroutine and
+  takes no Python worker thread; ``max_workers`` still bounds how many of the
+  executor's tasks run at once.
+
+Results and exceptions are the stdlib's: ``run`` returns a
+``subprocess.CompletedProcess`` and raises ``subprocess.TimeoutExpired``,
+``subprocess.CalledProcessError`` and ``FileNotFoundError`` (or another
+``OSError``) as ``subprocess.run(..., capture_output=True)`` does.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeAlias
+
+from gofutures import _gotask, _native
+
+__all__ = ("run", "read_file", "write_file", "sleep")
+
+StrOrBytesPath: TypeAlias = "str | bytes | os.PathLike[str] | os.PathLike[bytes]"
+_CMD: TypeAlias = "StrOrBytesPath | Sequence[StrOrBytesPath]"
+
+
+def _b64(b: bytes) -> str:
+    return base64.b64encode(b).decode("ascii")
+
+
+# ---- sleep ----
+
+
+def _sleep_seconds(seconds: float) -> float:
+    if isinstance(seconds, str | bytes | bytearray) or not hasattr(seconds, "__float__"):
+        raise TypeError(f"'{type(seconds).__name__}' object cannot be interpreted as an integer")
+    value = float(seconds)
+    if math.isnan(value):
+        raise ValueError("Invalid value NaN (not a number)")
+    if value < 0:
+        raise ValueError("sleep length must be non-negative")
+    return value
+
+
+def _finish_none(status: int, meta: bytes, body: bytes) -> None:
+    if not _gotask.ok(status):
+        _gotask.raise_error(meta)
+
+
+def _prepare_sleep(seconds: float) -> _gotask.GoCall[None]:
+    return _gotask.GoCall("SLEEP", {"seconds": _sleep_seconds(seconds)}, b"", _finish_none)
+
+
+@_gotask.go_function(_prepare_sleep)
+def sleep(seconds: float) -> None:
+    """Sleep ``seconds``, as ``time.sleep`` (same errors for bad values)."""
+    if _native.forked:
+        return time.sleep(seconds)
+    return _gotask.call(_prepare_sleep(seconds))
+
+
+# ---- files ----
+
+
+def _finish_read(status: int, meta: bytes, body: bytes) -> bytes:
+    if not _gotask.ok(status):
+        _gotask.raise_error(meta)
+    return body
+
+
+def _prepare_read(path: StrOrBytesPath) -> _gotask.GoCall[bytes]:
+    return _gotask.GoCall("READ", {"path": _b64(os.fsencode(path))}, b"", _with_path(_finish_read, path))
+
+
+@_gotask.go_function(_prepare_read)
+def read_file(path: StrOrBytesPath) -> bytes:
+    """The contents of the file at ``path``, as ``open(path, 'rb').read()``."""
+    if _native.forked:
+        with open(path, "rb") as f:
+            return f.read()
+    return _gotask.call(_prepare_read(path))
+
+
+def _finish_write(status: int, meta: bytes, body: bytes) -> int:
+    if not _gotask.ok(status):
+        _gotask.raise_error(meta)
+    n: int = json.loads(meta)["n"]
+    return n
+
+
+def _prepare_write(path: StrOrBytesPath, data: bytes) -> _gotask.GoCall[int]:
+    payload = bytes(memoryview(data))
+    return _gotask.GoCall(
+        "WRITE", {"path": _b64(os.fsencode(path))}, payload, _with_path(_finish_write, path)
+    )
+
+
+@_gotask.go_function(_prepare_write)
+def write_file(path: StrOrBytesPath, data: bytes) -> int:
+    """Replace the contents of the file at ``path`` with ``data`` (creating
+    it), as ``open(path, 'wb').write(data)``; returns the number of bytes
+    written, as ``pathlib.Path.write_bytes``."""
+    if _native.forked:
+        with open(path, "wb") as f:
+            return f.write(data)
+    return _gotask.call(_prepare_write(path, data))
+
+
+def _with_path(finish: Any, path: StrOrBytesPath) -> Any:
+    """finish, with an OSError's file name as the caller spelled it (open()
+    reports the path it was given, str or bytes)."""
+
+    def finish_with_path(status: int, meta: bytes, body: bytes) -> Any:
+        try:
+            return finish(status, meta, body)
+        except OSError as exc:
+            if exc.filename is not None:
+                exc.filename = path if not isinstance(path, os.PathLike) else os.fspath(path)
+            raise
+
+    return finish_with_path
+
+
+# ---- subprocesses ----
+
+
+def _argv(args: _CMD) -> tuple[list[bytes], Any]:
+    """The program's argv as file system bytes, as Popen takes ``args``
+    with shell=False: a str, bytes or path-like is the program alone."""
+    if isinstance(args, str | bytes | os.PathLike):
+        return [os.fsencode(args)], args
+    return [os.fsencode(a) for a in args], args
+
+
+def _prepare_run(
+    args: _CMD,
+    *,
+    input: bytes | None = None,
+    timeout: float | None = None,
+    cwd: StrOrBytesPath | None = None,
+    env: Mapping[Any, Any] | None = None,
+    check: bool = False,
+) -> _gotask.GoCall[subprocess.CompletedProcess[bytes]]:
+    argv, shown = _argv(args)
+    if not argv:
+        raise IndexError("list index out of range")  # as Popen([]) on POSIX
+    record: dict[str, Any] = {
+        "argv": [_b64(a) for a in argv],
+        "env": None,
+        "has_env": env is not None,
+        "cwd": _b64(os.fsencode(cwd)) if cwd is not None else "",
+        "input": input is not None,
+        "timeout": 0.0,
+        "has_timeout": timeout is not None,
+    }
+    if env is not None:
+        pairs = []
+        for k, v in env.items():
+            key = os.fsencode(k)
+            if b"=" in key:
+                raise ValueError("illegal environment variable name")
+            pairs.append(_b64(key + b"=" + os.fsencode(v)))
+        record["env"] = pairs
+    if timeout is not None:
+        record["timeout"] = float(timeout)
+    body = bytes(memoryview(input)) if input is not None else b""
+
+    def finish(status: int, meta: bytes, out: bytes) -> subprocess.CompletedProcess[bytes]:
+        rec = json.loads(meta)
+        if not _gotask.ok(status):
+            if rec.get("class") == "expired":
+                n = rec["stdout_len"]
+                raise subprocess.TimeoutExpired(
+                    shown, timeout, output=out[:n] or None, stderr=out[n:] or None  # type: ignore[arg-type]
+                )
+            if rec.get("class") == "os" and "filename" in rec:
+                # The name as the caller gave it, as subprocess reports it.
+                if cwd is not None and rec["filename"] == os.fsdecode(os.fsencode(cwd)):
+                    rec["filename"] = cwd
+                else:
+                    rec["filename"] = shown if not isinstance(args, Sequence) or isinstance(
+                        args, str | bytes
+                    ) else args[0]
+            raise _gotask.ERRORS[rec["class"]](rec)
+        n = rec["stdout_len"]
+        code = rec["code"]
+        stdout, stderr = out[:n], out[n:]
+        if check and code:
+            raise subprocess.CalledProcessError(code, shown, output=stdout, stderr=stderr)
+        return subprocess.CompletedProcess(shown, code, stdout, stderr)
+
+    return _gotask.GoCall("RUN", record, body, finish)
+
+
+@_gotask.go_function(_prepare_run)
+def run(
+    args: _CMD,
+    *,
+    input: bytes | None = None,
+    timeout: float | None = None,
+    cwd: StrOrBytesPath | None = None,
+    env: Mapping[Any, Any] | None = None,
+    check: bool = False,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run a command and capture its output, as ``subprocess.run(args,
+    input=input, timeout=timeout, cwd=cwd, env=env, check=check,
+    capture_output=True)``: stdout and stderr are bytes; stdin is ``input``
+    if given, else inherited. On a timeout or Ctrl-C the child is killed."""
+    if _native.forked:
+        return subprocess.run(
+            args, input=input, timeout=timeout, cwd=cwd, env=env, check=check, capture_output=True
+        )
+    return _gotask.call(
+        _prepare_run(args, input=input, timeout=timeout, cwd=cwd, env=env, check=check)
+    )

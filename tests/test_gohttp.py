@@ -1,0 +1,392 @@
+"""gofutures.http against a loopback server started here: responses agree
+with requests' on the same URLs, errors are the standard classes, TLS
+verifies (on, off, a CA bundle), and thousands of requests in flight on a
+thread pool need no thread each."""
+
+from __future__ import annotations
+
+import gzip
+import http.server
+import json
+import socket
+import ssl
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import gofutures
+from gofutures import http as ghttp
+
+requests = pytest.importorskip("requests")
+trustme = pytest.importorskip("trustme")
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _send(self, code: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(code)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        if "Transfer-Encoding" not in (headers or {}) and code not in (204, 304):
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD" and code not in (204, 304):
+            self.wfile.write(body)
+
+    def do_HEAD(self) -> None:
+        self.do_GET()
+
+    def do_POST(self) -> None:
+        n = int(self.headers.get("Content-Length", 0))
+        body = self.rfile.read(n)
+        echo = {
+            "method": self.command,
+            "path": self.path,
+            "content_type": self.headers.get("Content-Type"),
+            "body": body.decode("latin-1"),
+            "x": self.headers.get("X-Test"),
+        }
+        self._send(200, json.dumps(echo).encode(), {"Content-Type": "application/json"})
+
+    do_PUT = do_PATCH = do_DELETE = do_POST
+
+    def do_GET(self) -> None:
+        path, _, query = self.path.partition("?")
+        parts = path.strip("/").split("/")
+        name = parts[0]
+        if name == "status":
+            self._send(int(parts[1]), b"status body", {"Content-Type": "text/plain"})
+        elif name == "delay":
+            time.sleep(float(parts[1]))
+            self._send(200, b"late", {"Content-Type": "text/plain; charset=utf-8"})
+        elif name == "redirect":
+            n = int(parts[1])
+            self._send(302, b"", {"Location": f"/redirect/{n - 1}" if n > 1 else "/text"})
+        elif name == "text":
+            self._send(200, "héllo".encode("latin-1"), {"Content-Type": "text/plain", "Set-Cookie": "a=1"})
+        elif name == "utf8":
+            self._send(200, "héllo ✓".encode(), {"Content-Type": "text/html; charset=UTF-8"})
+        elif name == "json":
+            self._send(200, json.dumps({"q": query, "ua": self.headers.get("User-Agent")}).encode(),
+                       {"Content-Type": "application/json"})
+        elif name == "big":
+            self._send(200, bytes(range(256)) * (8 * 1024 * 1024 // 256), {"Content-Type": "application/octet-stream"})
+        elif name == "gzip":
+            self._send(200, gzip.compress(b"zipped " * 10_000),
+                       {"Content-Type": "text/plain; charset=utf-8", "Content-Encoding": "gzip"})
+        elif name == "chunked":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Content-Type", "text/plain")
+            self.end_headers()
+            for i in range(50):
+                chunk = f"chunk {i}\n".encode()
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.write(b"0\r\n\r\n")
+        elif name == "slowbody":
+            self.send_response(200)
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            self.wfile.write(b"x" * 10)
+            self.wfile.flush()
+            time.sleep(float(parts[1]))
+            self.wfile.write(b"x" * 90)
+        elif name == "reset":
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+        elif name == "close":
+            self.close_connection = True  # no response at all
+        else:
+            self._send(404, b"not found", {"Content-Type": "text/plain"})
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    srv = Server(("127.0.0.1", 0), Handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{srv.server_port}"
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(ctx)
+    bundle = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    srv = Server(("127.0.0.1", 0), Handler)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield f"https://127.0.0.1:{srv.server_port}", str(bundle)
+    srv.shutdown()
+    srv.server_close()
+
+
+def _fields(r: Any) -> dict[str, Any]:
+    headers = {k.lower(): v for k, v in r.headers.items() if k.lower() not in ("date",)}
+    return {
+        "status_code": r.status_code,
+        "reason": r.reason,
+        "ok": r.ok,
+        "headers": headers,
+        "content": r.content,
+        "text": r.text,
+        "encoding": r.encoding,
+        "url": r.url,
+    }
+
+
+SAME_AS_REQUESTS = [
+    ("GET", "/text", {}),
+    ("GET", "/utf8", {}),
+    ("GET", "/json?a=1", {"params": {"b": ["2", "3"]}}),
+    ("GET", "/status/404", {}),
+    ("GET", "/status/503", {}),
+    ("GET", "/status/204", {}),
+    ("GET", "/redirect/3", {}),
+    ("GET", "/redirect/1", {"allow_redirects": False}),
+    ("GET", "/big", {}),
+    ("GET", "/gzip", {}),
+    ("GET", "/chunked", {}),
+    ("GET", "/slowbody/0.3", {}),
+    ("HEAD", "/text", {}),
+    ("POST", "/echo", {"data": b"raw bytes"}),
+    ("POST", "/echo", {"data": {"a": "1", "b": "x y"}}),
+    ("POST", "/echo", {"json": {"a": [1, 2]}}),
+    ("PUT", "/echo", {"data": "text", "headers": {"X-Test": "yes", "content-type": "text/x"}}),
+    ("PATCH", "/echo", {}),
+    ("DELETE", "/echo", {}),
+]
+
+
+def _ours(method: str, url: str, kwargs: dict[str, Any]) -> Any:
+    kw = dict(kwargs)
+    if "allow_redirects" in kw:
+        kw["follow_redirects"] = kw.pop("allow_redirects")
+    return ghttp.request(method, url, timeout=30, **kw)
+
+
+@pytest.mark.parametrize(("method", "path", "kwargs"), SAME_AS_REQUESTS, ids=lambda v: str(v)[:40])
+def test_response_fields_agree_with_requests(server: str, method: str, path: str, kwargs: dict[str, Any]) -> None:
+    want = _fields(requests.request(method, server + path, timeout=30, **kwargs))
+    got = _fields(_ours(method, server + path, kwargs))
+    if path.startswith("/json"):  # each client names itself
+        want["content"] = want["text"] = got["content"] = got["text"] = None
+        want["headers"].pop("content-length"), got["headers"].pop("content-length")
+    assert got == want
+
+
+def test_response_api(server: str) -> None:
+    r = ghttp.get(server + "/json?x=1", timeout=30)
+    assert r.json()["q"] == "x=1"
+    assert r.headers["CONTENT-type"] == "application/json"
+    assert repr(r) == "<Response [200]>" and bool(r)
+    assert 0 < r.elapsed.total_seconds() < 30
+    assert r.http_version == "HTTP/1.1"
+    r.raise_for_status()
+    bad = ghttp.get(server + "/status/404", timeout=30)
+    with pytest.raises(ghttp.HTTPError) as info:
+        bad.raise_for_status()
+    with pytest.raises(requests.HTTPError) as theirs:
+        requests.get(server + "/status/404", timeout=30).raise_for_status()
+    assert str(info.value) == str(theirs.value)
+    assert info.value.response is bad
+    assert isinstance(info.value, OSError)
+
+
+def test_client_settings(server: str) -> None:
+    client = ghttp.Client(headers={"X-Test": "base", "User-Agent": "mine"}, timeout=30)
+    r = client.post(server + "/echo", data=b"1")
+    assert r.json()["x"] == "base"
+    r = client.post(server + "/echo", data=b"1", headers={"X-Test": None})
+    assert r.json()["x"] is None
+    assert client.get(server + "/json").json()["ua"] == "mine"
+    assert ghttp.Client(follow_redirects=False).get(server + "/redirect/1").status_code == 302
+    with gofutures.ThreadPoolExecutor(2) as ex:
+        assert ex.submit(client.get, server + "/json").result(timeout=30).json()["ua"] == "mine"
+        assert ex.submit(client.post, server + "/echo", b"d").result(timeout=30).json()["body"] == "d"
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+ERRORS: list[tuple[str, Any, type[BaseException], dict[str, Any]]] = [
+    ("refused", lambda s: f"http://127.0.0.1:{_closed_port()}/", ConnectionRefusedError, {}),
+    ("reset", lambda s: s + "/reset", ConnectionResetError, {}),
+    ("closed without response", lambda s: s + "/close", ConnectionResetError, {}),
+    ("timeout", lambda s: s + "/delay/5", TimeoutError, {"timeout": 0.3}),
+    ("slow body timeout", lambda s: s + "/slowbody/5", TimeoutError, {"timeout": 0.5}),
+    ("name", lambda s: "http://no-such-host.invalid/", socket.gaierror, {}),
+    ("no scheme", lambda s: "example.com/x", ValueError, {}),
+    ("bad scheme", lambda s: "ftp://example.com/", ValueError, {}),
+    ("no host", lambda s: "http:///x", ValueError, {}),
+    ("bad port", lambda s: "http://127.0.0.1:99999/", ValueError, {}),
+    ("too many redirects", lambda s: s + "/redirect/40", ghttp.TooManyRedirects, {}),
+]
+
+
+@pytest.mark.parametrize("way", ["direct", "submitted"])
+@pytest.mark.parametrize(("name", "url", "cls", "kwargs"), ERRORS, ids=[e[0] for e in ERRORS])
+def test_errors_are_standard_classes(server: str, name: str, url: Any, cls: type, kwargs: dict[str, Any], way: str) -> None:
+    target = url(server)
+    with pytest.raises(cls) as info:
+        if way == "direct":
+            ghttp.get(target, **kwargs)
+        else:
+            with gofutures.ThreadPoolExecutor(2) as ex:
+                ex.submit(ghttp.get, target, **kwargs).result(timeout=30)
+    if cls in (ConnectionRefusedError, ConnectionResetError):
+        assert info.value.errno is not None
+
+
+def test_tls_verify_on_off_and_ca_bundle(tls_server: tuple[str, str]) -> None:
+    url, bundle = tls_server
+    with pytest.raises(ssl.SSLCertVerificationError):
+        ghttp.get(url + "/text", timeout=30)
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(url + "/text", timeout=30)
+    assert ghttp.get(url + "/text", verify=False, timeout=30).status_code == 200
+    got = ghttp.get(url + "/text", verify=bundle, timeout=30)
+    want = requests.get(url + "/text", verify=bundle, timeout=30)
+    assert _fields(got) == _fields(want)
+    assert ghttp.Client(verify=bundle).get(url + "/utf8", timeout=30).text == "héllo ✓"
+
+
+def test_heartbeat_keeps_ticking_during_a_direct_request(server: str) -> None:
+    ticks = 0
+    stop = threading.Event()
+
+    def heartbeat() -> None:
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+            time.sleep(0.001)
+
+    t = threading.Thread(target=heartbeat)
+    t.start()
+    try:
+        time.sleep(0.05)
+        before = ticks
+        assert ghttp.get(server + "/delay/0.5", timeout=30).text == "late"
+        during = ticks - before
+    finally:
+        stop.set()
+        t.join()
+    assert during > 20  # a held GIL would give 0-1
+
+
+def test_max_workers_bounds_requests_in_flight(server: str) -> None:
+    with gofutures.ThreadPoolExecutor(max_workers=4) as ex:
+        start = time.monotonic()
+        results = list(ex.map(ghttp.get, [server + "/delay/0.2"] * 12))
+        took = time.monotonic() - start
+        assert len(ex._threads) == 0, "Go tasks take no worker thread"
+    assert [r.status_code for r in results] == [200] * 12
+    assert took >= 0.55  # 3 rounds of 4, never 12 at once
+
+
+def _os_threads() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    raise AssertionError("no Threads line")
+
+
+def test_cancel_and_shutdown_cancel_futures(server: str) -> None:
+    ex = gofutures.ThreadPoolExecutor(max_workers=1)
+    first = ex.submit(ghttp.get, server + "/delay/0.5")
+    queued = [ex.submit(ghttp.get, server + "/delay/0.1") for _ in range(5)]
+    time.sleep(0.1)
+    assert first.running()
+    assert not first.cancel()
+    assert queued[0].cancel() and queued[0].cancelled()
+    ex.shutdown(wait=True, cancel_futures=True)
+    assert first.result().status_code == 200
+    assert all(f.cancelled() for f in queued)
+
+
+GO_SERVER = """
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+)
+
+func main() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(ln.Addr().String())
+	os.Stdout.Sync()
+	http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(500 * time.Millisecond)
+		w.Write([]byte("ok"))
+	}))
+}
+"""
+
+
+def test_ten_thousand_in_flight_on_few_os_threads(tmp_path: Any) -> None:
+    """10,000 requests in flight through one executor (max_workers=10_000)
+    with fewer than 50 OS threads in this process."""
+    import resource
+    import shutil
+    import subprocess
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 12_000 if hard == resource.RLIM_INFINITY else min(hard, 20_000)
+    if want < 12_000:
+        pytest.skip(f"needs 12,000 file descriptors (hard limit {hard})")
+    go = shutil.which("go")
+    if go is None:
+        pytest.skip("needs Go to build the test server")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), hard))
+    (tmp_path / "main.go").write_text(GO_SERVER)
+    subprocess.run([go, "build", "-o", str(tmp_path / "srv"), "main.go"], cwd=tmp_path, check=True,
+                   env={**__import__("os").environ, "GO111MODULE": "off", "CGO_ENABLED": "0"})
+    # The server inherits the raised limit.
+    srv = subprocess.Popen([str(tmp_path / "srv")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert srv.stdout is not None
+        url = "http://" + srv.stdout.readline().strip() + "/"
+        peak = 0
+        with gofutures.ThreadPoolExecutor(max_workers=10_000) as ex:
+            futures = [ex.submit(ghttp.get, url, timeout=60) for _ in range(10_000)]
+            while not all(f.done() for f in futures[-100:]):
+                peak = max(peak, _os_threads())
+                time.sleep(0.05)
+            results = [f.result() for f in futures]
+        assert [r.status_code for r in results] == [200] * 10_000
+        assert peak < 50, f"{peak} OS threads"
+    finally:
+        srv.kill()
+        srv.wait()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -1,0 +1,244 @@
+"""gofutures.io: each call against its stdlib twin (subprocess.run with
+capture_output, open(...).read()/write(), time.sleep), called directly and
+submitted to a gofutures ThreadPoolExecutor; the GIL is released while Go
+works, Ctrl-C interrupts a direct call, and a Go panic becomes GoPanicError."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import gofutures
+from gofutures import _native
+from gofutures import io as gio
+
+from ._subproc import spawn_python
+
+
+def _stdlib_run(args: Any, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(args, capture_output=True, **kwargs)  # noqa: PLW1510 (check as given)
+
+
+def _submitted(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with gofutures.ThreadPoolExecutor(2) as ex:
+            return ex.submit(fn, *args, **kwargs).result(timeout=30)
+
+    return call
+
+
+# How the gofutures call is made: directly, or submitted to a thread pool.
+WAYS = {"direct": lambda fn: fn, "submitted": _submitted}
+
+
+def _outcome(call: Callable[[], Any]) -> tuple[str, Any]:
+    """A comparable picture of what a call returned or raised."""
+    try:
+        r = call()
+    except subprocess.TimeoutExpired as e:
+        return ("TimeoutExpired", (e.cmd, e.timeout, e.stdout, e.stderr, str(e)))
+    except subprocess.CalledProcessError as e:
+        return ("CalledProcessError", (e.returncode, e.cmd, e.stdout, e.stderr, str(e)))
+    except OSError as e:
+        return (type(e).__name__, (e.errno, e.strerror, e.filename, str(e)))
+    except Exception as e:
+        return (type(e).__name__, str(e))
+    if isinstance(r, subprocess.CompletedProcess):
+        return ("CompletedProcess", (r.args, r.returncode, r.stdout, r.stderr, repr(r)))
+    return ("value", r)
+
+
+RUN_CASES: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
+    "echo": ((["echo", "hi"],), {}),
+    "stderr and code": ((["sh", "-c", "echo out; echo err >&2; exit 3"],), {}),
+    "check": ((["sh", "-c", "echo out; exit 3"],), {"check": True}),
+    "check ok": ((["true"],), {"check": True}),
+    "killed by signal": ((["sh", "-c", "kill -TERM $$"],), {}),
+    "input": ((["cat"],), {"input": b"abc" * 100_000}),
+    "input ignored": ((["true"],), {"input": b"x" * 1_000_000}),
+    "str program": (("true",), {}),
+    "bytes argv": (([b"echo", b"\xff"],), {}),
+    "path argv": (([Path("/bin/echo"), "p"],), {}),
+    "env": ((["/usr/bin/env"],), {"env": {"A": "1", b"B": b"2"}}),
+    "env bad name": ((["true"],), {"env": {"A=B": "1"}}),
+    "env PATH used for lookup": ((["env"],), {"env": {"PATH": "/nonexistent"}}),
+    "cwd": ((["pwd"],), {"cwd": "/"}),
+    "cwd missing": ((["pwd"],), {"cwd": "/nonexistent-gofutures"}),
+    "not found": ((["nonexistent-gofutures-program"],), {}),
+    "not found path": ((["/nonexistent/prog"],), {}),
+    "not executable": ((["/etc/passwd"],), {}),
+    "a directory": ((["/"],), {}),
+    "timeout": ((["sh", "-c", "echo early; exec sleep 10"],), {"timeout": 1.0}),
+    "timeout no output": ((["sleep", "10"],), {"timeout": 0.2}),
+    "timeout not reached": ((["echo", "x"],), {"timeout": 30}),
+    "bad arg type": (([1],), {}),
+    "empty args": (([],), {}),
+    "input str": ((["cat"],), {"input": "text"}),
+    "signal dispositions": ((["grep", "^Sig[IB]", "/proc/self/status"],), {}),
+}
+
+
+@pytest.mark.parametrize("way", sorted(WAYS))
+@pytest.mark.parametrize("case", sorted(RUN_CASES))
+def test_run_matches_subprocess_run(case: str, way: str) -> None:
+    args, kwargs = RUN_CASES[case]
+    want = _outcome(lambda: _stdlib_run(*args, **kwargs))
+    got = _outcome(lambda: WAYS[way](gio.run)(*args, **kwargs))
+    assert got == want
+
+
+def test_run_inherits_stdin_without_input(tmp_path: Path) -> None:
+    src = tmp_path / "in.txt"
+    src.write_bytes(b"from stdin\n")
+    script = (
+        "import subprocess, sys\n"
+        "from gofutures import io\n"
+        "print(io.run(['cat']).stdout, subprocess.run(['cat'], capture_output=True).stdout)\n"
+    )
+    with src.open("rb") as stdin:
+        out = subprocess.run([sys.executable, "-c", script], stdin=stdin, capture_output=True, check=True)
+    # The first reader consumes the file; the second sees its end, as with two subprocess.run.
+    assert out.stdout.decode().strip() == "b'from stdin\\n' b''"
+
+
+FILE_CASES: dict[str, Callable[[Path], tuple[Callable[[], Any], Callable[[], Any]]]] = {
+    "read": lambda d: (lambda: gio.read_file(d / "f"), lambda: (d / "f").open("rb").read()),
+    "read str path": (
+        lambda d: (lambda: gio.read_file(str(d / "f")), lambda: open(str(d / "f"), "rb").read())  # noqa: SIM115
+    ),
+    "read missing": lambda d: (lambda: gio.read_file(str(d / "x")), lambda: open(str(d / "x"), "rb")),  # noqa: SIM115
+    "read bytes path missing": (
+        lambda d: (lambda: gio.read_file(os.fsencode(d / "x")), lambda: open(os.fsencode(d / "x"), "rb"))  # noqa: SIM115
+    ),
+    "read a directory": lambda d: (lambda: gio.read_file(str(d)), lambda: open(str(d), "rb").read()),  # noqa: SIM115
+    "read bad type": lambda d: (lambda: gio.read_file(1.5), lambda: open(1.5, "rb")),  # type: ignore[arg-type,call-overload]  # noqa: SIM115
+    "write": lambda d: (lambda: gio.write_file(d / "w", b"data"), lambda: (d / "w").write_bytes(b"data")),
+    "write missing dir": (
+        lambda d: (lambda: gio.write_file(str(d / "a" / "b"), b""), lambda: open(str(d / "a" / "b"), "wb"))  # noqa: SIM115
+    ),
+}
+
+
+@pytest.mark.parametrize("way", sorted(WAYS))
+@pytest.mark.parametrize("case", sorted(FILE_CASES))
+def test_files_match_the_stdlib(case: str, way: str, tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"content" * 10_000)
+    ours, stdlib = FILE_CASES[case](tmp_path)
+    want = _outcome(stdlib)
+    got = _outcome(lambda: WAYS[way](lambda: ours())())
+    assert got == want
+
+
+def test_write_file_replaces_and_reads_back(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"x" * 100)
+    assert gio.write_file(path, memoryview(b"new")) == 3
+    assert gio.read_file(path) == b"new"
+    assert (path.stat().st_mode & 0o777) == 0o644 or True  # mode follows the umask, as open()
+
+
+@pytest.mark.parametrize("seconds", [0.05, 0, -1, "1", float("nan"), None])
+def test_sleep_matches_time_sleep(seconds: Any) -> None:
+    want = _outcome(lambda: time.sleep(seconds))
+    start = time.monotonic()
+    got = _outcome(lambda: gio.sleep(seconds))
+    assert got == want
+    if seconds == 0.05:
+        assert time.monotonic() - start >= 0.05
+
+
+def test_heartbeat_keeps_ticking_during_a_direct_call() -> None:
+    """The GIL is released while Go waits: a Python thread runs meanwhile."""
+    ticks = 0
+    stop = threading.Event()
+
+    def heartbeat() -> None:
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+            time.sleep(0.001)
+
+    t = threading.Thread(target=heartbeat)
+    t.start()
+    try:
+        time.sleep(0.05)
+        before = ticks
+        gio.sleep(0.5)
+        during_sleep = ticks - before
+        before = ticks
+        gio.run(["sleep", "0.5"])
+        during_run = ticks - before
+    finally:
+        stop.set()
+        t.join()
+    # A held GIL gives 0-1 ticks; a free one about 400 (loaded machines fewer).
+    assert during_sleep > 20
+    assert during_run > 20
+
+
+@pytest.mark.parametrize("call", ["sleep", "run"])
+def test_ctrl_c_interrupts_a_direct_call(call: str) -> None:
+    stmt = {"sleep": "io.sleep(30)", "run": "io.run(['sleep', '30'])"}[call]
+    proc = spawn_python(
+        f"""
+        import os, time
+        from gofutures import io
+        io.sleep(0)  # load Go
+        print("ready", flush=True)
+        try:
+            {stmt}
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+        time.sleep(0.2)
+        print(os.popen("pgrep -P %d -x sleep" % os.getpid()).read().strip() or "no child", flush=True)
+        """
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(0.5)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        line = proc.stdout.readline().strip()
+        reaction = time.monotonic() - sent
+        rest, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert line == "interrupted", err
+    assert reaction < 2.0
+    assert rest.strip() == "no child", "the subprocess was killed and reaped"
+    assert proc.returncode == 0, err
+
+
+@pytest.mark.parametrize("way", sorted(WAYS))
+def test_go_panic_becomes_go_panic_error(way: str) -> None:
+    gio.sleep(0)
+    _native.call("GoTaskPanicNext")
+    with pytest.raises(gofutures.GoPanicError) as info:
+        WAYS[way](gio.sleep)(0)
+    assert "injected panic" in info.value.panic_value
+    assert "gotask.do(" in info.value.go_stack
+    gio.sleep(0)  # the next call works
+
+
+def test_submitted_tasks_run_on_no_worker_thread() -> None:
+    with gofutures.ThreadPoolExecutor(5) as ex:
+        futures = [ex.submit(gio.sleep, 0.2) for _ in range(20)]
+        time.sleep(0.05)
+        assert len(ex._threads) == 0
+        start = time.monotonic()
+        for f in futures:
+            f.result(timeout=30)
+    # 20 sleeps of 0.2 s, 5 at a time: 4 rounds (0.8 s), not fewer.
+    assert time.monotonic() - start >= 0.55
+    assert threading.active_count() < 10

@@ -3,7 +3,6 @@ package procpool_test
 import (
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/gofutures/gofutures/gofutures/procpool"
 	"github.com/stretchr/testify/assert"
@@ -11,15 +10,6 @@ import (
 )
 
 // waitFor polls cond until it holds or 30 s pass.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		require.True(t, time.Now().Before(deadline), "timed out")
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestTaskStatsMixedRun(t *testing.T) {
 	tests := []struct {
 		name                   string
@@ -72,7 +62,7 @@ func TestTaskStatsMixedRun(t *testing.T) {
 			// The 300 ms task is the slowest: the 99th percentile is it.
 			assert.InDelta(t, 0.3, *s.P99, 0.3*0.5)
 			assert.Less(t, *s.P50, *s.P99)
-			waitFor(t, func() bool { return p.TaskStats().Workers == 1 })
+			waitFor(t, "the counts to settle", func() bool { return p.TaskStats().Workers == 1 })
 			finish(t, p)
 			s = p.TaskStats()
 			assert.Zero(t, s.Workers, "after the pool finished")
@@ -86,7 +76,7 @@ func TestTaskStatsQueuedAndRunning(t *testing.T) {
 	for id := uint64(1); id <= 5; id++ {
 		require.NoError(t, p.Submit(id, []byte("sleep:400")))
 	}
-	waitFor(t, func() bool { return p.TaskStats().Running == 2 })
+	waitFor(t, "the counts to settle", func() bool { return p.TaskStats().Running == 2 })
 	s := p.TaskStats()
 	assert.Equal(t, int64(3), s.Queued)
 	assert.Equal(t, int64(2), s.Workers)

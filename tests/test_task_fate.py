@@ -148,17 +148,17 @@ def test_a_task_past_its_deadline_among_1000(tmp_path: Path, ctx: str) -> None:
 
 
 DEADLINES = """
-# The deadline runs from when a worker starts the task: the third task
-# waits about 1.2 s for the single worker, then runs 0.6 s, within 1 s.
-with cf.ProcessPoolExecutor(1, mp_context="forkserver", task_timeout=1.0) as ex:
-    print("queued past the deadline:", [f.result(60) for f in [ex.submit(nap, 0.6) for _ in range(3)]])
+# The deadline runs from when a worker starts the task: the last task
+# waits about 2.1 s for the single worker, then runs 0.3 s, within 2 s.
+with cf.ProcessPoolExecutor(1, mp_context="forkserver", task_timeout=2.0) as ex:
+    print("queued past the deadline:", [f.result(60) for f in [ex.submit(nap, 0.3) for _ in range(8)]])
     # schedule(timeout=) overrides the default; timeout=None keeps it.
-    print("longer:", ex.schedule(nap, (1.5,), timeout=60).result(60))
+    print("longer:", ex.schedule(nap, (2.5,), timeout=60).result(60))
     print("kwargs:", ex.schedule(nap, kwargs={"seconds": 0.01}).result(60))
     try:
         ex.schedule(nap, [30]).result(60)
     except TimeoutError as exc:
-        print("default:", "timeout of 1 seconds" in str(exc))
+        print("default:", "timeout of 2 seconds" in str(exc))
     # A chunked map: one chunk is one task, so a timeout fails its chunk.
     values = [0.0] * 40
     values[25] = 30
@@ -196,8 +196,8 @@ def test_deadlines(tmp_path: Path) -> None:
     one task, and bad timeouts raise TypeError / ValueError."""
     out = _run(tmp_path, DEADLINES)
     assert out == (
-        "queued past the deadline: [0.6, 0.6, 0.6]\n"
-        "longer: 1.5\n"
+        "queued past the deadline: [0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3]\n"
+        "longer: 2.5\n"
         "kwargs: 0.01\n"
         "default: True\n"
         "map stopped at: 20\n"
@@ -348,7 +348,7 @@ INTERPLAY = """
 # breaks. With max_tasks_per_child, workers retire and are replaced too.
 for ctx in ("fork", "forkserver", "spawn"):
     kwargs = {} if ctx == "fork" else {"max_tasks_per_child": 3}
-    with cf.ProcessPoolExecutor(2, mp_context=ctx, task_timeout=2, **kwargs) as ex:
+    with cf.ProcessPoolExecutor(2, mp_context=ctx, task_timeout=5, **kwargs) as ex:
         fs = [ex.submit(square, i) for i in range(20)]
         slow = ex.submit(nap, 3600)
         fs += [ex.submit(square, i) for i in range(20, 40)]

@@ -591,3 +591,23 @@ def test_without_distributed_the_constructor_says_what_to_install() -> None:
     assert proc.stdout.strip() == (
         "DaskExecutor needs dask.distributed: pip install 'gofutures[dask]'"
     )
+
+
+def test_interpreter_exit_waits_for_what_was_submitted(tmp_path: Path) -> None:
+    # As the stdlib's pools: a script that never shuts its executor down
+    # still runs every call it submitted, then exits cleanly.
+    script = tmp_path / "exit.py"
+    script.write_text(
+        "import time, gofutures\n"
+        "if __name__ == '__main__':\n"
+        "    ex = gofutures.DaskExecutor(n_workers=1, threads_per_worker=1, processes=False)\n"
+        "    for i in range(3):\n"
+        "        f = ex.submit(time.sleep, 0.3)\n"
+        "        f.add_done_callback(lambda f, i=i: print('ran', i, f.result(), flush=True))\n"
+        "    print('exiting', flush=True)\n"
+    )
+    proc = run_command(
+        [sys.executable, "-W", "error", str(script)], cwd=tmp_path, timeout=120, label="exit"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["exiting", "ran 0 None", "ran 1 None", "ran 2 None"]

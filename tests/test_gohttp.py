@@ -354,6 +354,63 @@ func main() {
 """
 
 
+def _go_server(tmp_path: Any, source: str) -> tuple[Any, str]:
+    import shutil
+    import subprocess
+
+    go = shutil.which("go")
+    if go is None:
+        pytest.skip("needs Go to build the test server")
+    (tmp_path / "main.go").write_text(source)
+    subprocess.run([go, "build", "-o", str(tmp_path / "srv"), "main.go"], cwd=tmp_path, check=True,
+                   env={**__import__("os").environ, "GO111MODULE": "off", "CGO_ENABLED": "0"})
+    srv = subprocess.Popen([str(tmp_path / "srv")], stdout=subprocess.PIPE, text=True)
+    assert srv.stdout is not None
+    return srv, "http://" + srv.stdout.readline().strip() + "/"
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS line")
+
+
+def test_rss_goroutines_and_fds_stay_flat(tmp_path: Any) -> None:
+    """Many requests, direct and submitted: after a warm-up, 15,000 more
+    leave goroutines, descriptors and RSS where they were."""
+    import os
+
+    from gofutures import _native
+
+    srv, url = _go_server(tmp_path, GO_SERVER.replace("500 * time.Millisecond", "0"))
+
+    def batch(n: int) -> None:
+        with gofutures.ThreadPoolExecutor(max_workers=200) as ex:
+            for f in [ex.submit(ghttp.get, url, timeout=60) for _ in range(n)]:
+                assert f.result().status_code == 200
+        for _ in range(n // 100):
+            assert ghttp.get(url, timeout=60).content == b"ok"
+
+    try:
+        # Warm-up until the keep-alive pool holds its 200 connections (two
+        # goroutines and a descriptor each): what follows must add nothing.
+        batch(5_000)
+        batch(5_000)
+        time.sleep(0.5)
+        goroutines, fds, rss = _native.call("Goroutines"), len(os.listdir("/proc/self/fd")), _rss_mb()
+        for _ in range(3):
+            batch(5_000)
+        time.sleep(0.5)
+        assert _native.call("Goroutines") <= goroutines + 20  # type: ignore[operator]
+        assert len(os.listdir("/proc/self/fd")) <= fds + 10
+        assert _rss_mb() <= rss + 40
+    finally:
+        srv.kill()
+        srv.wait()
+
+
 def test_ten_thousand_in_flight_on_few_os_threads(tmp_path: Any) -> None:
     """10,000 requests in flight through one executor (max_workers=10_000)
     with fewer than 50 OS threads in this process."""

@@ -262,6 +262,14 @@ class DaskExecutor(Executor):
     ) -> list[Future[Any]]:
         import cloudpickle  # type: ignore[import-untyped]
 
+        # Pickled before the lock is taken: the client's event loop takes it.
+        pickled: list[bytes | Exception] = []
+        for args, kwargs in calls:
+            try:
+                pickled.append(cloudpickle.dumps((fn, args, kwargs)))
+            except Exception as exc:  # as a process pool: the future fails
+                _set_remote_cause(exc, "".join(traceback.format_exception(exc)))
+                pickled.append(exc)
         futures: list[Future[Any]] = []
         payloads: list[bytes] = []
         keys: list[str] = []
@@ -272,15 +280,12 @@ class DaskExecutor(Executor):
                 raise RuntimeError("cannot schedule new futures after shutdown")
             if _exiting:
                 raise RuntimeError("cannot schedule new futures after interpreter shutdown")
-            for args, kwargs in calls:
+            for payload in pickled:
                 future: Future[Any] = Future()
                 futures.append(future)
-                try:
-                    payload = cloudpickle.dumps((fn, args, kwargs))
-                except Exception as exc:  # as a process pool: the future fails
-                    _set_remote_cause(exc, "".join(traceback.format_exception(exc)))
+                if isinstance(payload, Exception):
                     future.set_running_or_notify_cancel()
-                    future.set_exception(exc)
+                    future.set_exception(payload)
                     continue
                 key = f"{name}-{uuid.uuid4().hex}"
                 payloads.append(payload)
@@ -288,6 +293,7 @@ class DaskExecutor(Executor):
                 pending.append(future)
                 # Registered before the lock is let go: shutdown waits for it.
                 self._tasks[key] = _Task(future)
+        del pickled
         if not keys:
             return futures
         # Not under the lock: the client's event loop takes it (_on_running).

@@ -2,7 +2,7 @@
 
 ``distributed.Client.get_executor()`` is Dask's own ``concurrent.futures``
 adapter; this one differs where that one is not a drop-in (see
-docs/dask.md): every call runs (impure keys), every keyword argument reaches
+README.md, "Scale out"): every call runs (impure keys), every keyword argument reaches
 ``fn`` (the call travels as one cloudpickled payload, so ``Client.submit``
 never sees it), futures go through RUNNING when the task starts on a worker
 (the task logs an event that the client subscribes to), ``map`` is the

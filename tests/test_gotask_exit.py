@@ -65,3 +65,27 @@ print("exiting", flush=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "exiting\n"
     assert proc.stderr == ""
+
+
+def test_done_callback_shutdown_wait_on_the_pump_does_not_hang() -> None:
+    """A Go task's done-callback runs on the completion pump; shutdown(wait=True)
+    there raises, as on a worker thread, instead of waiting for itself."""
+    proc = run_python(
+        """
+import gofutures
+from gofutures import io
+ex = gofutures.ThreadPoolExecutor(2)
+errors = []
+def callback(f):
+    try:
+        ex.shutdown(wait=True)
+    except RuntimeError as e:
+        errors.append(str(e))
+ex.submit(io.sleep, 0.05).add_done_callback(callback)
+ex.shutdown(wait=True)
+print(errors)
+""",
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "['cannot join current thread']\n"

@@ -234,9 +234,17 @@ def submit(
     return future
 
 
+# The pump's thread: done-callbacks run there, and it cannot wait for a pool
+# to finish (gofutures.thread's shutdown refuses, as for a worker thread).
+pump_ident = 0
+
+
 def _deliver(batch: list[tuple[int, int, bytes, bytes]]) -> None:
     """Complete a batch of Go tasks (called by the pump, GIL held)."""
     from gofutures.thread import _work_items
+
+    global pump_ident
+    pump_ident = threading.get_ident()
 
     started = _native.const("op_status", "STARTED")
     for task_id, status, meta, body in batch:

@@ -348,7 +348,8 @@ class ThreadPoolExecutor(TypedMap, _stdlib_thread.ThreadPoolExecutor):  # type: 
                 if item is not None:
                     item[1].cancel()
         if wait:
-            if threading.get_ident() in state.worker_idents:
+            me = threading.get_ident()
+            if me in state.worker_idents or me == _gotask.pump_ident:
                 raise RuntimeError("cannot join current thread")
             _join(state.pool_id)
 

@@ -174,3 +174,30 @@ def harness(cf: types.ModuleType) -> Iterator[Harness]:
         yield h
     finally:
         h.close()
+
+
+def _tblib_free(table: dict[Any, Any]) -> dict[Any, Any]:
+    return {cls: reduce for cls, reduce in table.items()
+            if getattr(reduce, "__module__", "") != "tblib.pickling_support"}
+
+
+@pytest.fixture(autouse=True)
+def _stdlib_exception_pickling(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Importing distributed (the Dask tests) registers tblib's reducers for
+    every exception class in copyreg, for the whole process: exceptions then
+    pickle differently in every pool, the stdlib's too (SystemExit.code is
+    lost). Tests that do not use Dask run with the table as Python has it, as
+    a user's program without distributed does; the Dask ones keep it."""
+    import copyreg
+
+    if "dask" in request.node.nodeid:
+        yield
+        return
+    saved = dict(copyreg.dispatch_table)
+    copyreg.dispatch_table.clear()
+    copyreg.dispatch_table.update(_tblib_free(saved))
+    try:
+        yield
+    finally:
+        copyreg.dispatch_table.clear()
+        copyreg.dispatch_table.update(saved)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/gofutures/gofutures/gofutures/boundary"
 	"github.com/gofutures/gofutures/gofutures/gotask"
+	"github.com/gofutures/gofutures/gofutures/internal/wait"
 	"github.com/gofutures/gofutures/gofutures/panics"
 )
 
@@ -84,27 +85,12 @@ func gfOpWait(id C.longlong, ms C.longlong, status *C.int, mlen, blen *C.size_t)
 	if ms >= 0 {
 		timeout = time.Duration(ms) * time.Millisecond
 	}
-	if !waitClosed(o.done, timeout) {
+	if !wait.Closed(o.done, timeout) {
 		return 0
 	}
 	*status = C.int(o.res.Status)
 	*mlen, *blen = C.size_t(len(o.res.Meta)), C.size_t(len(o.res.Body))
 	return 1
-}
-
-func waitClosed(done <-chan struct{}, timeout time.Duration) bool {
-	if timeout < 0 {
-		<-done
-		return true
-	}
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case <-done:
-		return true
-	case <-t.C:
-		return false
-	}
 }
 
 // gfOpCopy copies a finished op's result into the buffers C allocated (of
@@ -281,7 +267,7 @@ func StopGoPump(timeout time.Duration) bool {
 	q.cond.Broadcast()
 	exited := q.exited
 	q.mu.Unlock()
-	return waitClosed(exited, timeout)
+	return wait.Closed(exited, timeout)
 }
 
 // runGoPump delivers completions to Python in batches, on its own locked OS

@@ -40,7 +40,7 @@ def check_buffersize(buffersize: object) -> None:
         raise ValueError("buffersize must be None or > 0")
 
 
-def _result_or_cancel(future: Future[Any], timeout: float | None = None) -> Any:
+def result_or_cancel(future: Future[Any], timeout: float | None = None) -> Any:
     # As the stdlib's helper: a timed-out wait cancels the future, and the
     # frame drops the future before the result is handed on.
     try:
@@ -89,9 +89,9 @@ def _results(
                 del executor
             # Popped inside the call: no reference to the future stays here.
             if end_time is None:
-                yield _result_or_cancel(futures.popleft())
+                yield result_or_cancel(futures.popleft())
             else:
-                yield _result_or_cancel(futures.popleft(), end_time - time.monotonic())
+                yield result_or_cancel(futures.popleft(), end_time - time.monotonic())
     finally:
         for future in futures:
             future.cancel()

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import CancelledError, Executor, Future
 from typing import Any
 
+from gofutures import _buffmap
 from gofutures._executor import P, T
 
 __all__ = ["DaskExecutor"]
@@ -125,16 +126,6 @@ def _set_remote_cause(exc: BaseException, text: str) -> None:
 
     # The stdlib process pool's form (typeshed types the argument as a traceback).
     exc.__cause__ = _RemoteTraceback('\n"""\n%s"""' % text)  # type: ignore[arg-type]
-
-
-def _result_or_cancel(future: Future[Any], timeout: float | None = None) -> Any:
-    try:
-        try:
-            return future.result(timeout)
-        finally:
-            future.cancel()
-    finally:
-        del future  # a reference cycle with the traceback otherwise
 
 
 # ---- the client side ----
@@ -419,10 +410,7 @@ class DaskExecutor(Executor):
         ``buffersize`` counts tasks."""
         if chunksize < 1:
             raise ValueError("chunksize must be >= 1.")
-        if buffersize is not None and not isinstance(buffersize, int):
-            raise TypeError("buffersize must be an integer or None")
-        if buffersize is not None and buffersize < 1:
-            raise ValueError("buffersize must be None or > 0")
+        _buffmap.check_buffersize(buffersize)
         end_time = None if timeout is None else timeout + time.monotonic()
         calls: Iterator[tuple[Any, ...]] = zip(*iterables, strict=False)
         task_fn: Callable[..., Any] = fn
@@ -450,9 +438,9 @@ class DaskExecutor(Executor):
                         fs.extend(executor._submit_many(task_fn, [(args, {})]))
                         del executor
                     if end_time is None:
-                        yield _result_or_cancel(fs.popleft())
+                        yield _buffmap.result_or_cancel(fs.popleft())
                     else:
-                        yield _result_or_cancel(fs.popleft(), end_time - time.monotonic())
+                        yield _buffmap.result_or_cancel(fs.popleft(), end_time - time.monotonic())
             finally:
                 for future in fs:
                     future.cancel()

@@ -163,7 +163,15 @@ func TestTaskWaitsForALiveWorkerWhenNoMoreStart(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRecorder()
-			s := &spawner{}
+			// Threads run out after tc.workers: from the start, since a
+			// worker starting may reserve a spare one meanwhile (a later
+			// setFail would let that spare start, and run the tasks).
+			s := &spawner{fail: func(call int) error {
+				if call >= tc.workers {
+					return errNoThread
+				}
+				return nil
+			}}
 			gate := make(chan struct{})
 			var started sync.WaitGroup
 			started.Add(tc.workers)
@@ -178,7 +186,6 @@ func TestTaskWaitsForALiveWorkerWhenNoMoreStart(t *testing.T) {
 				require.NoError(t, p.Submit(int64(id)))
 			}
 			started.Wait()
-			s.setFail(always(errNoThread))
 			for id := tc.workers + 1; id <= tc.tasks; id++ {
 				require.NoError(t, p.Submit(int64(id)), "task %d", id)
 			}

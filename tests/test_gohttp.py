@@ -378,9 +378,14 @@ def _rss_mb() -> float:
 
 
 def test_rss_goroutines_and_fds_stay_flat(tmp_path: Any) -> None:
-    """Many requests, direct and submitted: after a warm-up, 100,000 more
-    (the issue's count) leave goroutines, descriptors and RSS where they
-    were."""
+    """Many requests, direct and submitted: over 100,000 (the issue's
+    count) after a warm-up, goroutines, descriptors and RSS do not grow.
+
+    The keep-alive pool's size moves from batch to batch (a request that
+    finds every connection busy dials one more: two goroutines and a
+    descriptor each), so the highest counts of the last five batches are
+    compared with the highest of the first five: a leak of one goroutine
+    per thousand requests would add 75 between them."""
     import os
 
     from gofutures import _native
@@ -394,19 +399,22 @@ def test_rss_goroutines_and_fds_stay_flat(tmp_path: Any) -> None:
         for _ in range(n // 100):
             assert ghttp.get(url, timeout=60).content == b"ok"
 
+    def sample() -> tuple[int, int, float]:
+        time.sleep(0.2)
+        goroutines = _native.call("Goroutines")
+        assert isinstance(goroutines, int)
+        return goroutines, len(os.listdir("/proc/self/fd")), _rss_mb()
+
     try:
-        # Warm-up until the keep-alive pool holds its 200 connections (two
-        # goroutines and a descriptor each): what follows must add nothing.
-        batch(5_000)
-        batch(5_000)
-        time.sleep(0.5)
-        goroutines, fds, rss = _native.call("Goroutines"), len(os.listdir("/proc/self/fd")), _rss_mb()
+        batch(5_000)  # warm-up: the keep-alive pool fills
+        samples = []
         for _ in range(20):  # 20 x (5,000 submitted + 50 direct)
             batch(5_000)
-        time.sleep(0.5)
-        assert _native.call("Goroutines") <= goroutines + 20  # type: ignore[operator]
-        assert len(os.listdir("/proc/self/fd")) <= fds + 10
-        assert _rss_mb() <= rss + 40
+            samples.append(sample())
+        early, late = samples[:5], samples[-5:]
+        for i, (what, slack) in enumerate((("goroutines", 20), ("descriptors", 10), ("RSS MB", 40))):
+            first, last = max(s[i] for s in early), max(s[i] for s in late)
+            assert last <= first + slack, f"{what}: {first} in batches 1-5, {last} in 16-20 ({samples})"
     finally:
         srv.kill()
         srv.wait()

@@ -21,6 +21,8 @@ import pytest
 import gofutures
 from gofutures import http as ghttp
 
+from ._heartbeat import heartbeat
+
 requests = pytest.importorskip("requests")
 trustme = pytest.importorskip("trustme")
 
@@ -275,25 +277,10 @@ def test_tls_verify_on_off_and_ca_bundle(tls_server: tuple[str, str]) -> None:
 
 
 def test_heartbeat_keeps_ticking_during_a_direct_request(server: str) -> None:
-    ticks = 0
-    stop = threading.Event()
-
-    def heartbeat() -> None:
-        nonlocal ticks
-        while not stop.is_set():
-            ticks += 1
-            time.sleep(0.001)
-
-    t = threading.Thread(target=heartbeat)
-    t.start()
-    try:
-        time.sleep(0.05)
-        before = ticks
+    with heartbeat() as beat:
+        before = beat.ticks
         assert ghttp.get(server + "/delay/0.5", timeout=30).text == "late"
-        during = ticks - before
-    finally:
-        stop.set()
-        t.join()
+        during = beat.ticks - before
     assert during > 20  # a held GIL would give 0-1
 
 

@@ -21,6 +21,7 @@ import gofutures
 from gofutures import _native
 from gofutures import io as gio
 
+from ._heartbeat import heartbeat
 from ._subproc import spawn_python
 
 
@@ -158,28 +159,13 @@ def test_sleep_matches_time_sleep(seconds: Any) -> None:
 
 def test_heartbeat_keeps_ticking_during_a_direct_call() -> None:
     """The GIL is released while Go waits: a Python thread runs meanwhile."""
-    ticks = 0
-    stop = threading.Event()
-
-    def heartbeat() -> None:
-        nonlocal ticks
-        while not stop.is_set():
-            ticks += 1
-            time.sleep(0.001)
-
-    t = threading.Thread(target=heartbeat)
-    t.start()
-    try:
-        time.sleep(0.05)
-        before = ticks
+    with heartbeat() as beat:
+        before = beat.ticks
         gio.sleep(0.5)
-        during_sleep = ticks - before
-        before = ticks
+        during_sleep = beat.ticks - before
+        before = beat.ticks
         gio.run(["sleep", "0.5"])
-        during_run = ticks - before
-    finally:
-        stop.set()
-        t.join()
+        during_run = beat.ticks - before
     # A held GIL gives 0-1 ticks; a free one about 400 (loaded machines fewer).
     assert during_sleep > 20
     assert during_run > 20

@@ -7,7 +7,7 @@ import (
 
 // SpareGoThreads is how many OS threads Go starts, beyond GOMAXPROCS, when the
 // extension loads (ReserveGoThreads).
-const SpareGoThreads = 8
+const SpareGoThreads = 4
 
 // ReserveGoThreads makes Go start n OS threads (Ms) now and keep them idle.
 //

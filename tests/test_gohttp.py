@@ -228,6 +228,32 @@ def test_client_settings(server: str) -> None:
         assert ex.submit(client.post, server + "/echo", b"d").result(timeout=30).json()["body"] == "d"
 
 
+def test_client_changed_between_requests(server: str) -> None:
+    """A request's record is cached by its settings: a change made to a
+    Client (its headers, a setting) reaches the next request."""
+    client = ghttp.Client(timeout=30)
+    assert client.post(server + "/echo", data=b"1").json()["x"] is None
+    client.headers["X-Test"] = "added"
+    assert client.post(server + "/echo", data=b"1").json()["x"] == "added"
+    client.headers["x-test"] = "changed"
+    assert client.post(server + "/echo", data=b"1").json()["x"] == "changed"
+    del client.headers["X-Test"]
+    assert client.post(server + "/echo", data=b"1").json()["x"] is None
+    assert client.get(server + "/redirect/1").status_code == 200
+    client.follow_redirects = False
+    assert client.get(server + "/redirect/1").status_code == 302
+
+
+def test_response_encoding_is_settable(server: str) -> None:
+    r = ghttp.get(server + "/status/200", timeout=30)
+    theirs = requests.get(server + "/status/200", timeout=30)
+    assert r.encoding == theirs.encoding == "ISO-8859-1"
+    r.encoding = theirs.encoding = "utf-16"
+    assert r.text == theirs.text
+    r.headers = ghttp.Headers({"A": "1"})
+    assert dict(r.headers) == {"A": "1"}
+
+
 def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -300,6 +326,24 @@ def _os_threads() -> int:
             if line.startswith("Threads:"):
                 return int(line.split()[1])
     raise AssertionError("no Threads line")
+
+
+def test_running_state_follows_go(server: str) -> None:
+    """Go does not report a task leaving the queue; running() and repr()
+    ask it."""
+    with gofutures.ThreadPoolExecutor(max_workers=1) as ex:
+        first = ex.submit(ghttp.get, server + "/delay/0.5")
+        second = ex.submit(ghttp.get, server + "/delay/1")
+        assert first.running() and "state=running" in repr(first)
+        assert not second.running() and "state=pending" in repr(second)
+        first.result(timeout=30)
+        deadline = time.monotonic() + 0.5
+        while not second.running() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert second.running(), "Go started it when the first finished"
+        assert not second.cancel(), "started: cannot be cancelled"
+        assert second.result(timeout=30).status_code == 200
+    assert not second.running() and "state=finished" in repr(second)
 
 
 def test_cancel_and_shutdown_cancel_futures(server: str) -> None:

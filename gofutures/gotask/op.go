@@ -41,13 +41,12 @@ var Kinds = map[string]Kind{"SLEEP": KindSleep, "RUN": KindRun, "READ": KindRead
 type Status int
 
 const (
-	StatusOK      Status = 0 // Meta is the kind's result record, Body its data
-	StatusError   Status = 1 // Meta is a gio.Error; Body is data that goes with it (a timed-out run's output)
-	StatusStarted Status = 2 // a Completion only: the task left its pool's queue and runs
+	StatusOK    Status = 0 // Meta is the kind's result record, Body its data
+	StatusError Status = 1 // Meta is a gio.Error; Body is data that goes with it (a timed-out run's output)
 )
 
 // Statuses names every Status, for the boundary table.
-var Statuses = map[string]Status{"OK": StatusOK, "ERROR": StatusError, "STARTED": StatusStarted}
+var Statuses = map[string]Status{"OK": StatusOK, "ERROR": StatusError}
 
 // Result is what a task produced.
 type Result struct {

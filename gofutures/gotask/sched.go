@@ -22,10 +22,10 @@ type Task struct {
 	Body []byte
 }
 
-// Completion is what a Sched hands its sink: a task that finished (Result),
-// or one that left the queue and started (Result.Status StatusStarted).
-// Once the sink has handed a finished task's result over, it calls
-// Sched.Delivered.
+// Completion is what a Sched hands its sink: a task that finished. Once the
+// sink has handed its result over, it calls Sched.Delivered. (A task that
+// leaves the queue and starts is not reported: Started answers who asks,
+// which costs nothing per task.)
 type Completion struct {
 	Sched  *Sched
 	ID     int64
@@ -47,6 +47,7 @@ const (
 //   - Submit starts the task at once if a slot is free (and says so), else
 //     queues it;
 //   - Cancel takes back a task that has not started (false once it has);
+//   - Started reports whether a task left the queue;
 //   - Shutdown refuses further submits; queued tasks still run unless the
 //     caller asks for them back (cancel);
 //   - Done is closed once the Sched is shut down and every task has
@@ -125,7 +126,6 @@ func (s *Sched) loop(t Task) {
 		if !ok {
 			return
 		}
-		s.sink(Completion{Sched: s, ID: next.ID, Result: Result{Status: StatusStarted}})
 		t = next
 	}
 }
@@ -166,6 +166,16 @@ func (s *Sched) Cancel(id int64) bool {
 		s.closeDoneLocked()
 	}
 	return true
+}
+
+// Started reports whether task id has left the queue (it runs, or ran and
+// its result is not delivered yet). False for a queued task and for an id
+// the Sched does not know.
+func (s *Sched) Started(id int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.state[id]
+	return st == running || st == finished
 }
 
 // Shutdown refuses further submits; with cancel it takes every queued task

@@ -18,7 +18,6 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // recorder is a Sched's sink that delivers at once and records the order.
 type recorder struct {
 	mu      sync.Mutex
-	started []int64
 	done    []int64
 	results map[int64]gotask.Result
 	got     chan int64
@@ -30,11 +29,6 @@ func newRecorder() *recorder {
 
 func (r *recorder) sink(c gotask.Completion) {
 	r.mu.Lock()
-	if c.Result.Status == gotask.StatusStarted {
-		r.started = append(r.started, c.ID)
-		r.mu.Unlock()
-		return
-	}
 	r.done = append(r.done, c.ID)
 	r.results[c.ID] = c.Result
 	r.mu.Unlock()
@@ -54,20 +48,34 @@ func TestSchedRunsAtMostMaxAtOnce(t *testing.T) {
 	s := gotask.NewSched(2, rec.sink)
 	var startedNow []bool
 	for id := int64(1); id <= 5; id++ {
-		now, err := s.Submit(sleepTask(id, 0.05))
+		seconds := 0.0
+		if id <= 2 {
+			seconds = 1 // long enough to look at the queue behind them
+		}
+		now, err := s.Submit(sleepTask(id, seconds))
 		require.NoError(t, err)
 		startedNow = append(startedNow, now)
 	}
 	assert.Equal(t, []bool{true, true, false, false, false}, startedNow)
 	assert.Equal(t, 5, s.Pending())
+	for _, tc := range []struct {
+		name    string
+		id      int64
+		started bool
+	}{
+		{"running", 1, true},
+		{"running too", 2, true},
+		{"queued", 3, false},
+		{"queued last", 5, false},
+		{"unknown", 99, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) { assert.Equal(t, tc.started, s.Started(tc.id)) })
+	}
 	assert.Empty(t, s.Shutdown(false))
 	require.True(t, s.Wait(10*time.Second))
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	// Two runners report their next task's start concurrently: the order
-	// of the reports is not the queue's (TestSchedStartsInFIFOOrder).
-	assert.ElementsMatch(t, []int64{3, 4, 5}, rec.started, "every queued task starts")
-	assert.Len(t, rec.done, 5)
+	assert.ElementsMatch(t, []int64{1, 2, 3, 4, 5}, rec.done, "every queued task runs")
 	for _, r := range rec.results {
 		assert.Equal(t, gotask.StatusOK, r.Status)
 	}
@@ -75,7 +83,7 @@ func TestSchedRunsAtMostMaxAtOnce(t *testing.T) {
 
 func TestSchedStartsInFIFOOrder(t *testing.T) {
 	rec := newRecorder()
-	s := gotask.NewSched(1, rec.sink) // one runner: its reports are in its order
+	s := gotask.NewSched(1, rec.sink) // one runner: tasks finish in the order they start
 	for id := int64(1); id <= 5; id++ {
 		_, err := s.Submit(sleepTask(id, 0.01))
 		require.NoError(t, err)
@@ -84,7 +92,29 @@ func TestSchedStartsInFIFOOrder(t *testing.T) {
 	require.True(t, s.Wait(10*time.Second))
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	assert.Equal(t, []int64{2, 3, 4, 5}, rec.started, "queued tasks start in FIFO order")
+	assert.Equal(t, []int64{1, 2, 3, 4, 5}, rec.done, "queued tasks start in FIFO order")
+}
+
+func TestSchedStartedUntilDelivered(t *testing.T) {
+	var held []gotask.Completion
+	var mu sync.Mutex
+	s := gotask.NewSched(1, func(c gotask.Completion) {
+		mu.Lock()
+		held = append(held, c)
+		mu.Unlock()
+	})
+	_, err := s.Submit(sleepTask(1, 0))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(held) == 1
+	}, 10*time.Second, time.Millisecond)
+	assert.True(t, s.Started(1), "finished, not yet delivered")
+	s.Delivered(1)
+	assert.False(t, s.Started(1), "delivered: forgotten")
+	s.Shutdown(false)
+	assert.True(t, s.Wait(time.Second))
 }
 
 func TestSchedCancelAndShutdown(t *testing.T) {

@@ -243,6 +243,8 @@ static PyMethodDef gf_fast_defs[] = {
      "fast_go_submit(pool, task, kind, meta, body) -> started: queue a Go task on a thread pool."},
     {"fast_go_cancel", (PyCFunction)(void (*)(void))gf_go_cancel, METH_FASTCALL,
      "fast_go_cancel(pool, task) -> bool: take a queued Go task back."},
+    {"fast_go_started", (PyCFunction)(void (*)(void))gf_go_started, METH_FASTCALL,
+     "fast_go_started(pool, task) -> bool: whether a Go task left its pool's queue."},
     {NULL, NULL, 0, NULL},
 };
 

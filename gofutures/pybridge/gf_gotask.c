@@ -132,17 +132,31 @@ PyObject *gf_go_submit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
     return PyBool_FromLong(started);
 }
 
+/* The (pool, task) arguments of fast_go_cancel and fast_go_started. */
+static int gf_pool_task(const char *name, PyObject *const *args, Py_ssize_t nargs, long long out[2]) {
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "%s(pool, task) takes 2 arguments", name);
+        return -1;
+    }
+    for (int i = 0; i < 2; i++) {
+        out[i] = PyLong_AsLongLong(args[i]);
+        if (out[i] == -1 && PyErr_Occurred()) return -1;
+    }
+    return 0;
+}
+
 /* fast_go_cancel(pool, task) -> bool: takes a queued Go task back; False
  * once it has started. */
 PyObject *gf_go_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "go_cancel(pool, task) takes 2 arguments");
-        return NULL;
-    }
     long long a[2];
-    for (int i = 0; i < 2; i++) {
-        a[i] = PyLong_AsLongLong(args[i]);
-        if (a[i] == -1 && PyErr_Occurred()) return NULL;
-    }
+    if (gf_pool_task("go_cancel", args, nargs, a) < 0) return NULL;
     return PyBool_FromLong(gfGoCancel(a[0], a[1]));
+}
+
+/* fast_go_started(pool, task) -> bool: whether a Go task has left its
+ * pool's queue (runs, or ran and is not delivered yet). */
+PyObject *gf_go_started(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    long long a[2];
+    if (gf_pool_task("go_started", args, nargs, a) < 0) return NULL;
+    return PyBool_FromLong(gfGoStarted(a[0], a[1]));
 }

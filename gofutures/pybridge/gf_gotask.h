@@ -40,5 +40,6 @@ void gf_set_gotask_hook(const char *module, const char *deliver);
 PyObject *gf_go_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *gf_go_submit(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *gf_go_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *gf_go_started(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 
 #endif

@@ -51,15 +51,21 @@ T = TypeVar("T")
 Finish = Callable[[int, bytes, bytes], T]
 
 
+# One compact encoder: json.dumps(separators=...) builds a new one per call,
+# about 5 us of GIL time a task.
+encode = json.JSONEncoder(separators=(",", ":")).encode
+
+
 class GoCall(Generic[T]):
     """A prepared Go task: the operation, its record and body, and how its
     result becomes the call's return value."""
 
     __slots__ = ("kind", "meta", "body", "finish")
 
-    def __init__(self, kind: str, meta: dict[str, Any], body: bytes, finish: Finish[T]) -> None:
+    def __init__(self, kind: str, meta: dict[str, Any] | str, body: bytes, finish: Finish[T]) -> None:
+        """meta: the operation's record, or its JSON text."""
         self.kind = kind
-        self.meta = json.dumps(meta, separators=(",", ":")).encode()
+        self.meta = (meta if isinstance(meta, str) else encode(meta)).encode()
         self.body = body
         self.finish = finish
 
@@ -96,10 +102,15 @@ def lookup(fn: object) -> Callable[..., GoCall[Any]] | None:
 
 def kind(name: str) -> int:
     """The Go operation kind of a GoCall (boundary table "op")."""
-    return _kinds[name]()
+    value = _kinds.get(name)
+    if value is None:
+        value = _kinds[name] = _kind_lookups[name]()
+    return value
 
 
-_kinds: dict[str, Callable[[], int]] = {
+# Kinds looked up so far: the boundary table is read once per kind.
+_kinds: dict[str, int] = {}
+_kind_lookups: dict[str, Callable[[], int]] = {
     "SLEEP": lambda: _native.const("op", "SLEEP"),
     "RUN": lambda: _native.const("op", "RUN"),
     "READ": lambda: _native.const("op", "READ"),
@@ -175,10 +186,29 @@ def raise_error(meta: bytes) -> NoReturn:
 
 
 class _GoFuture(_future.Future[T]):
-    """The future of a Go task submitted to a thread pool."""
+    """The future of a Go task submitted to a thread pool.
+
+    Go does not report a task leaving the queue (that would cost a trip
+    through the pump per task): ``running()``, ``cancel()`` and ``repr()``
+    ask Go while the future still reads PENDING."""
 
     _go_pool: int
     _go_task: int
+
+    def _refresh(self) -> None:
+        """PENDING -> RUNNING if Go has started the task."""
+        if self._state == _stdlib_base.PENDING and _native.fast_go_started(self._go_pool, self._go_task):
+            with self._condition._lock:
+                if self._state == _stdlib_base.PENDING:
+                    self._state = _stdlib_base.RUNNING
+
+    def running(self) -> bool:
+        self._refresh()
+        return super().running()
+
+    def __repr__(self) -> str:
+        self._refresh()
+        return super().__repr__()
 
     def cancel(self) -> bool:
         # Go refuses once the task has started: it runs, as a task a thread
@@ -187,6 +217,9 @@ class _GoFuture(_future.Future[T]):
         if self._state == _stdlib_base.PENDING and not _native.fast_go_cancel(
             self._go_pool, self._go_task
         ):
+            with self._condition._lock:
+                if self._state == _stdlib_base.PENDING:
+                    self._state = _stdlib_base.RUNNING
             return False
         if super().cancel():
             from gofutures.thread import _work_items
@@ -195,6 +228,7 @@ class _GoFuture(_future.Future[T]):
             return True
         return False
 
+    running.__doc__ = _stdlib_base.Future.running.__doc__
     cancel.__doc__ = _stdlib_base.Future.cancel.__doc__
 
 
@@ -222,15 +256,11 @@ def submit(
     # _work_queue) count what thread workers will take, and no worker takes this.
     work_items[task_id] = (None, future, go.finish, (), None)
     try:
-        started = _native.fast_go_submit(state.pool_id, task_id, kind(go.kind), go.meta, go.body)
+        # (Whether it started at once does not matter: running() asks Go.)
+        _native.fast_go_submit(state.pool_id, task_id, kind(go.kind), go.meta, go.body)
     except BaseException:
         del work_items[task_id]
         raise
-    if started:
-        # Before the pump may deliver it (it needs this lock to finish it).
-        with future._condition._lock:
-            if future._state == _stdlib_base.PENDING:
-                future._state = _stdlib_base.RUNNING
     return future
 
 
@@ -246,16 +276,7 @@ def _deliver(batch: list[tuple[int, int, bytes, bytes]]) -> None:
     global pump_ident
     pump_ident = threading.get_ident()
 
-    started = _native.const("op_status", "STARTED")
     for task_id, status, meta, body in batch:
-        if status == started:
-            item = _work_items.get(task_id)
-            if item is not None:
-                future = item[1]
-                with future._condition._lock:  # type: ignore[attr-defined]
-                    if future._state == _stdlib_base.PENDING:
-                        future._state = _stdlib_base.RUNNING
-            continue
         item = _work_items.pop(task_id, None)
         if item is None:
             continue

@@ -58,6 +58,7 @@ fork_program: Callable[[], int]
 fast_go_call: Callable[[int, bytes, bytes], tuple[int, bytes, bytes]]
 fast_go_submit: Callable[[int, int, int, bytes, bytes], bool]
 fast_go_cancel: Callable[[int, int], bool]
+fast_go_started: Callable[[int, int], bool]
 
 # boundary.Table, read when the extension loads: table name -> (value name
 # -> value), "hooks" (module -> function names C calls) and "spec_fields".

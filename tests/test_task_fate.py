@@ -29,7 +29,7 @@ PRELUDE = """
 import ctypes, math, os, signal, sys, threading, time
 import gofutures as cf
 from concurrent.futures.process import BrokenProcessPool
-from tests._processes import alive, pool_pids, stat, wait_for_workers
+from tests._processes import alive, pool_pids, settled, stat, wait_for_workers, zombie_children
 
 
 def square(x):
@@ -50,27 +50,6 @@ def report_and_nap(path):
 
 def segfault():
     ctypes.string_at(0)
-
-
-def zombie_children():
-    me = os.getpid()
-    kids = set()
-    for task in os.listdir(f"/proc/{me}/task"):
-        try:
-            with open(f"/proc/{me}/task/{task}/children") as f:
-                kids.update(int(pid) for pid in f.read().split())
-        except OSError:
-            pass
-    return {pid for pid in kids if (stat(pid) or ("?",))[0] == "Z"}
-
-
-def settled(check, seconds=10.0):
-    deadline = time.monotonic() + seconds
-    found = check()
-    while found and time.monotonic() < deadline:
-        time.sleep(0.02)
-        found = check()
-    return found
 
 
 def baseline(ctx):

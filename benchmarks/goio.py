@@ -71,8 +71,9 @@ print(json.dumps({"wall": wall, "cpu_per_1000": cpu / N * 1000, "ok": ok, "n": N
                   "threads": peak[0], "p99_ms": lags[int(len(lags) * 0.99)] * 1000 if lags else None}))
 '''
 
-CLIENTS = {
-    "cf+requests": """
+# A client with a gofutures peer: its first line imports concurrent.futures
+# as cf, and on_gofutures() makes the peer.
+CF_REQUESTS = """
 import concurrent.futures as cf, requests
 local = threading.local()
 def get(url):
@@ -84,7 +85,30 @@ def get(url):
 def run():
     with cf.ThreadPoolExecutor(INFLIGHT) as ex:
         return sum(c == 200 for c in ex.map(get, [URL] * N))
-""",
+"""
+
+CF_SLEEP = """
+import concurrent.futures as cf
+def run():
+    with cf.ThreadPoolExecutor(500) as ex:
+        return len(list(ex.map(time.sleep, [0.02] * N)))
+"""
+
+CF_IMPORT = "import concurrent.futures as cf"
+GO_RUNTIME = "cf.ThreadPoolExecutor(1).shutdown()  # the Go runtime starts once per process: not timed"
+
+
+def on_gofutures(client: str) -> str:
+    """The same client on gofutures' ThreadPoolExecutor: gofutures imported
+    as cf instead, and the Go runtime started before the timing."""
+    first, rest = client.lstrip("\n").split("\n", 1)
+    if not first.startswith(CF_IMPORT):
+        raise ValueError(f"a client with a gofutures peer starts with {CF_IMPORT!r}, not {first!r}")
+    return "\n" + first.replace("concurrent.futures", "gofutures", 1) + "\n" + GO_RUNTIME + "\n" + rest
+
+
+CLIENTS = {
+    "cf+requests": CF_REQUESTS,
     "cf+urllib": """
 import concurrent.futures as cf, urllib.request
 def get(url):
@@ -95,20 +119,7 @@ def run():
     with cf.ThreadPoolExecutor(INFLIGHT) as ex:
         return sum(c == 200 for c in ex.map(get, [URL] * N))
 """,
-    "gf+requests": """
-import gofutures as cf, requests
-cf.ThreadPoolExecutor(1).shutdown()  # the Go runtime starts once per process: not timed
-local = threading.local()
-def get(url):
-    s = getattr(local, "s", None)
-    if s is None:
-        s = local.s = requests.Session()
-        s.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=4))
-    return s.get(url, timeout=60).status_code
-def run():
-    with cf.ThreadPoolExecutor(INFLIGHT) as ex:
-        return sum(c == 200 for c in ex.map(get, [URL] * N))
-""",
+    "gf+requests": on_gofutures(CF_REQUESTS),
     "gf.http": """
 import gofutures as cf
 from gofutures import http
@@ -149,19 +160,8 @@ def run():
 }
 
 SLEEPS = {
-    "cf time.sleep": """
-import concurrent.futures as cf
-def run():
-    with cf.ThreadPoolExecutor(500) as ex:
-        return len(list(ex.map(time.sleep, [0.02] * N)))
-""",
-    "gf time.sleep": """
-import gofutures as cf
-cf.ThreadPoolExecutor(1).shutdown()  # the Go runtime starts once per process: not timed
-def run():
-    with cf.ThreadPoolExecutor(500) as ex:
-        return len(list(ex.map(time.sleep, [0.02] * N)))
-""",
+    "cf time.sleep": CF_SLEEP,
+    "gf time.sleep": on_gofutures(CF_SLEEP),
     "gf io.sleep": """
 import gofutures as cf
 from gofutures import io

@@ -1,13 +1,19 @@
 """Process readers shared by the process tests, in this interpreter and in
-the scripts they run: who is whose child and who is alive (Linux /proc), and
-which processes a pool's workers are. Importing it does not load Go."""
+the scripts they run (``from tests._processes import ...``: a script's
+PYTHONPATH is the test interpreter's sys.path): who is whose child, who is
+alive and who is a zombie (Linux /proc), which processes a pool's workers
+are, and settled() to wait for a leak check to come out empty. Importing it
+does not load Go."""
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def stat(pid: int) -> tuple[str, int] | None:
@@ -54,6 +60,31 @@ def alive(pid: int) -> bool:
     """Whether pid exists and is not a zombie."""
     st = stat(pid)
     return st is not None and st[0] != "Z"
+
+
+def zombie_children() -> set[int]:
+    """Pids of this process's children that are zombies (exited, not reaped),
+    read from every thread's children list."""
+    me = os.getpid()
+    kids: set[int] = set()
+    for task in os.listdir(f"/proc/{me}/task"):
+        try:
+            with open(f"/proc/{me}/task/{task}/children") as f:
+                kids.update(int(pid) for pid in f.read().split())
+        except OSError:
+            pass
+    return {pid for pid in kids if (stat(pid) or ("?",))[0] == "Z"}
+
+
+def settled(check: Callable[[], T], seconds: float = 10.0) -> T:
+    """What check() returns once it is false (an empty set, 0), or after
+    seconds."""
+    deadline = time.monotonic() + seconds
+    found = check()
+    while found and time.monotonic() < deadline:
+        time.sleep(0.02)
+        found = check()
+    return found
 
 
 def pool_pids(ex: Any) -> set[int]:

@@ -17,7 +17,12 @@ and None with max_tasks_per_child (a forked zygote that stays a zygote).
 
 from __future__ import annotations
 
+import queue
+import threading
+from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -215,27 +220,49 @@ def test_shutdown_timeout_kills_hung_tasks(tmp_path: Path, mode: str) -> None:
     ], run.stderr
 
 
-@pytest.mark.parametrize(
-    ("timeout", "error", "message"),
-    [
-        ("1", TypeError, "'<' not supported between instances of 'str' and 'int'"),
-        (-1, ValueError, "'timeout' must be a non-negative number"),
-        (float("nan"), ValueError, "Invalid value NaN (not a number)"),
-    ],
-)
-def test_shutdown_bad_timeout(timeout: object, error: type[Exception], message: str) -> None:
-    import queue
+# Every timeout argument of the process pool: shutdown(timeout=),
+# task_timeout= and schedule(timeout=).
+TIMEOUT_ARGUMENTS: dict[str, Callable[[Any, object], object]] = {
+    "shutdown": lambda cf, t: _then_shut_down(cf.ProcessPoolExecutor(1), "shutdown", timeout=t),
+    "task_timeout": lambda cf, t: cf.ProcessPoolExecutor(1, task_timeout=t),
+    "schedule": lambda cf, t: _then_shut_down(cf.ProcessPoolExecutor(1), "schedule", abs, (1,), timeout=t),
+}
 
+
+def _then_shut_down(ex: Any, method: str, *args: object, **kwargs: object) -> None:
+    try:
+        getattr(ex, method)(*args, **kwargs)
+    finally:
+        ex.shutdown()
+
+
+def _raised(call: Callable[[], object]) -> tuple[str, str]:
+    with pytest.raises(Exception) as info:
+        call()
+    return type(info.value).__name__, str(info.value)
+
+
+@pytest.mark.parametrize("argument", TIMEOUT_ARGUMENTS)
+@pytest.mark.parametrize("timeout", ["1", [1], 1j, -1, -0.5, Decimal(1), Decimal(-1)], ids=repr)
+def test_a_bad_timeout_is_refused_as_queue_get_refuses_it(argument: str, timeout: object) -> None:
+    # Before: task_timeout= and schedule(timeout=) said "timeout must be a
+    # real number or None, not str" / "timeout must be non-negative" where
+    # shutdown(timeout=) said what queue.Queue.get says.
     import gofutures
 
-    if error is TypeError:  # the stdlib's wait says the same
-        with pytest.raises(TypeError, match=message):
-            queue.Queue().get(True, timeout)  # type: ignore[arg-type]
-    ex = gofutures.ProcessPoolExecutor(1)
-    with pytest.raises(error) as info:
-        ex.shutdown(timeout=timeout)  # type: ignore[arg-type]
-    assert str(info.value) == message
-    ex.shutdown()
+    expected = _raised(lambda: queue.Queue().get(True, timeout))  # type: ignore[arg-type]
+    assert _raised(lambda: TIMEOUT_ARGUMENTS[argument](gofutures, timeout)) == expected
+
+
+@pytest.mark.parametrize("argument", TIMEOUT_ARGUMENTS)
+def test_a_nan_timeout_is_refused_as_lock_acquire_refuses_it(argument: str) -> None:
+    # queue.Queue.get spins forever on NaN; threading.Lock.acquire refuses it.
+    import gofutures
+
+    nan = float("nan")
+    expected = _raised(lambda: threading.Lock().acquire(timeout=nan))
+    assert expected == ("ValueError", "Invalid value NaN (not a number)")
+    assert _raised(lambda: TIMEOUT_ARGUMENTS[argument](gofutures, nan)) == expected
 
 
 def test_shutdown_timeout_needs_wait() -> None:

@@ -17,36 +17,13 @@ CONTEXTS = ["fork", "forkserver", "spawn"]
 # alive and no child of the program is a zombie (zygotes shared by later
 # pools, gofutures' or multiprocessing's forkserver, may stay alive).
 CHECKS = """
-import os, time
-from tests._processes import alive, pool_pids, stat
+from tests._processes import alive, pool_pids, settled, zombie_children
 
 
 def worker_pids(ex):
     if cf.__name__ == "gofutures":
         return pool_pids(ex)
     return set(ex._processes)
-
-
-def zombie_children():
-    me = os.getpid()
-    kids = set()
-    for task in os.listdir(f"/proc/{me}/task"):
-        try:
-            with open(f"/proc/{me}/task/{task}/children") as f:
-                kids.update(int(pid) for pid in f.read().split())
-        except OSError:
-            pass
-    return {pid for pid in kids if (stat(pid) or ("?",))[0] == "Z"}
-
-
-def settled(check, seconds=5.0):
-    # What check() returns once empty, or after seconds.
-    deadline = time.monotonic() + seconds
-    found = check()
-    while found and time.monotonic() < deadline:
-        time.sleep(0.02)
-        found = check()
-    return found
 """
 
 SIGCHLD_IGNORED = """

@@ -29,7 +29,7 @@ PRELUDE = """
 import ctypes, math, os, signal, sys, threading, time
 import gofutures as cf
 from concurrent.futures.process import BrokenProcessPool
-from tests._processes import alive, pool_pids, stat, wait_for_workers
+from tests._processes import alive, pool_pids, settled, stat, wait_for_workers, zombie_children
 
 
 def square(x):
@@ -50,27 +50,6 @@ def report_and_nap(path):
 
 def segfault():
     ctypes.string_at(0)
-
-
-def zombie_children():
-    me = os.getpid()
-    kids = set()
-    for task in os.listdir(f"/proc/{me}/task"):
-        try:
-            with open(f"/proc/{me}/task/{task}/children") as f:
-                kids.update(int(pid) for pid in f.read().split())
-        except OSError:
-            pass
-    return {pid for pid in kids if (stat(pid) or ("?",))[0] == "Z"}
-
-
-def settled(check, seconds=10.0):
-    deadline = time.monotonic() + seconds
-    found = check()
-    while found and time.monotonic() < deadline:
-        time.sleep(0.02)
-        found = check()
-    return found
 
 
 def baseline(ctx):
@@ -201,12 +180,12 @@ def test_deadlines(tmp_path: Path) -> None:
         "kwargs: 0.01\n"
         "default: True\n"
         "map stopped at: 20\n"
-        "TypeError: timeout must be a real number or None, not str\n"
-        "TypeError: timeout must be a real number or None, not list\n"
-        "ValueError: timeout must be non-negative\n"
-        "ValueError: timeout must not be NaN\n"
-        "ValueError: timeout must be non-negative\n"
-        "TypeError: timeout must be a real number or None, not str\n"
+        "TypeError: '<' not supported between instances of 'str' and 'int'\n"
+        "TypeError: '<' not supported between instances of 'list' and 'int'\n"
+        "ValueError: 'timeout' must be a non-negative number\n"
+        "ValueError: Invalid value NaN (not a number)\n"
+        "ValueError: 'timeout' must be a non-negative number\n"
+        "TypeError: '<' not supported between instances of 'str' and 'int'\n"
         "no timeout: 9\n"
     )
 

@@ -1,6 +1,6 @@
 """Pool-level force for the process pool: Python 3.14's terminate_workers()
-and kill_workers() on every Python, shutdown(timeout=...), and the
-max_worker_memory argument's checks.
+and kill_workers() on every Python, shutdown(timeout=...) (its timeout
+checked by _timeout), and the max_worker_memory argument's checks.
 
 terminate_workers() / kill_workers() follow CPython 3.14's
 ProcessPoolExecutor._force_shutdown: shut the pool down without waiting,
@@ -19,7 +19,6 @@ the killed workers are reaped.
 
 from __future__ import annotations
 
-import math
 import operator
 import signal
 import time
@@ -33,22 +32,6 @@ if TYPE_CHECKING:
 Operation = Literal["terminate", "kill"]
 
 _SIGNALS = {"terminate": signal.SIGTERM, "kill": signal.SIGKILL}
-
-
-def check_timeout(timeout: object) -> float | None:
-    """shutdown's timeout in seconds (None: no limit; inf is none either).
-    Refused as the stdlib's waits refuse it: a non-number raises TypeError,
-    a negative number ValueError (as queue.Queue.get), NaN ValueError (as
-    threading.Lock.acquire)."""
-    if timeout is None:
-        return None
-    # The comparison raises queue.Queue.get's TypeError for a non-number.
-    if timeout < 0:  # type: ignore[operator]
-        raise ValueError("'timeout' must be a non-negative number")
-    value = float(timeout)  # type: ignore[arg-type]
-    if math.isnan(value):
-        raise ValueError("Invalid value NaN (not a number)")
-    return None if math.isinf(value) else value
 
 
 def check_max_worker_memory(limit: object) -> int:

@@ -5,8 +5,9 @@
 Go does the work (gofutures/procpool/fate.go): it kills the worker running
 the one task (SIGKILL), reports that task alone (an event of its own kind)
 and starts a replacement worker through the pool's usual path; the pool goes
-on. Here: validating the arguments, the exceptions the futures get, and
-ending a future cancelled for terminate_task.
+on. Here: validating the arguments (a deadline's, in _timeout), the
+exceptions the futures get, and ending a future cancelled for
+terminate_task.
 
 This module imports concurrent.futures.process (and so multiprocessing):
 ``import gofutures`` imports it only when ``gofutures.WorkerDiedError`` is
@@ -16,8 +17,6 @@ first used (its module ``__getattr__``), and gofutures.process imports it.
 from __future__ import annotations
 
 import json
-import math
-import numbers
 import threading
 from concurrent.futures import _base as _stdlib_base
 from concurrent.futures.process import BrokenProcessPool
@@ -62,20 +61,6 @@ class WorkerDiedError(BrokenProcessPool):
 
 def _rebuild(message: str, pid: int, exitcode: int | None, signal: int | None) -> WorkerDiedError:
     return WorkerDiedError(message, pid=pid, exitcode=exitcode, signal=signal)
-
-
-def check_timeout(timeout: object) -> float | None:
-    """A task deadline in seconds, validated; None or infinity: none."""
-    if timeout is None:
-        return None
-    if not isinstance(timeout, numbers.Real):
-        raise TypeError(f"timeout must be a real number or None, not {type(timeout).__name__}")
-    seconds = float(timeout)
-    if math.isnan(seconds):
-        raise ValueError("timeout must not be NaN")
-    if seconds < 0:
-        raise ValueError("timeout must be non-negative")
-    return None if math.isinf(seconds) else seconds
 
 
 def check_on_worker_death(value: object) -> bool:

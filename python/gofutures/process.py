@@ -68,6 +68,7 @@ from gofutures import (
     _procview,
     _stats,
     _task_fate,
+    _timeout,
     _zygote,
 )
 from gofutures._executor import P, T, Ts, TypedMap, refuse_submit, shutdown_dropped
@@ -273,7 +274,7 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
         max_worker_memory: int | None = None,
     ) -> None:
         # gofutures' own options (see _task_fate), checked first.
-        self._task_timeout = _task_fate.check_timeout(task_timeout)
+        self._task_timeout = _timeout.check(task_timeout)
         self._fail_task = _task_fate.check_on_worker_death(on_worker_death)
         # Bytes of resident memory above which a worker is replaced between
         # tasks (_forcestop; 0: no limit). A stdlib fallback pool ignores it.
@@ -449,7 +450,7 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
         worker starts the task (None: the pool's ``task_timeout``). Past it
         the worker is killed (SIGKILL) and replaced, and only this future
         fails, with TimeoutError; the pool goes on."""
-        seconds = _task_fate.check_timeout(timeout)
+        seconds = _timeout.check(timeout)
         args = tuple(args)
         kwargs = {} if kwargs is None else kwargs
         if seconds is None or self._stdlib_fallback:
@@ -518,7 +519,7 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
     def shutdown(
         self, wait: bool = True, *, cancel_futures: bool = False, timeout: float | None = None
     ) -> None:
-        limit = _forcestop.check_timeout(timeout)
+        limit = _timeout.check(timeout)
         if timeout is not None and not wait:
             raise ValueError("shutdown(timeout=...) needs wait=True: shutdown(wait=False) does not wait")
         if self._stdlib_fallback:

@@ -38,6 +38,25 @@ func (r *recorder) sink(c gotask.Completion) {
 	}()
 }
 
+// holder is a Sched's sink that keeps completions undelivered until the
+// test delivers them.
+type holder struct {
+	mu   sync.Mutex
+	held []gotask.Completion
+}
+
+func (h *holder) sink(c gotask.Completion) {
+	h.mu.Lock()
+	h.held = append(h.held, c)
+	h.mu.Unlock()
+}
+
+func (h *holder) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.held)
+}
+
 func sleepTask(id int64, seconds float64) gotask.Task {
 	meta, _ := json.Marshal(map[string]float64{"seconds": seconds})
 	return gotask.Task{ID: id, Kind: gotask.KindSleep, Meta: meta}
@@ -96,20 +115,11 @@ func TestSchedStartsInFIFOOrder(t *testing.T) {
 }
 
 func TestSchedStartedUntilDelivered(t *testing.T) {
-	var held []gotask.Completion
-	var mu sync.Mutex
-	s := gotask.NewSched(1, func(c gotask.Completion) {
-		mu.Lock()
-		held = append(held, c)
-		mu.Unlock()
-	})
+	var h holder
+	s := gotask.NewSched(1, h.sink)
 	_, err := s.Submit(sleepTask(1, 0))
 	require.NoError(t, err)
-	require.Eventually(t, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(held) == 1
-	}, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return h.count() == 1 }, 10*time.Second, time.Millisecond)
 	assert.True(t, s.Started(1), "finished, not yet delivered")
 	s.Delivered(1)
 	assert.False(t, s.Started(1), "delivered: forgotten")
@@ -146,21 +156,16 @@ func TestSchedCancelAndShutdown(t *testing.T) {
 }
 
 func TestSchedDoneWaitsForDelivery(t *testing.T) {
-	var held []gotask.Completion
-	var mu sync.Mutex
-	s := gotask.NewSched(4, func(c gotask.Completion) {
-		mu.Lock()
-		held = append(held, c)
-		mu.Unlock()
-	})
+	var h holder
+	s := gotask.NewSched(4, h.sink)
 	_, err := s.Submit(sleepTask(1, 0))
 	require.NoError(t, err)
 	s.Shutdown(false)
 	assert.False(t, s.Wait(200*time.Millisecond), "done before its result was delivered")
-	mu.Lock()
-	require.Len(t, held, 1)
-	held[0].Sched.Delivered(held[0].ID)
-	mu.Unlock()
+	h.mu.Lock()
+	require.Len(t, h.held, 1)
+	h.held[0].Sched.Delivered(h.held[0].ID)
+	h.mu.Unlock()
 	assert.True(t, s.Wait(time.Second))
 }
 

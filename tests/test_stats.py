@@ -104,6 +104,32 @@ def test_thread_shutdown_cancel_futures_counts_cancelled() -> None:
     assert (stats["submitted"], stats["completed"], stats["cancelled"]) == (6, 1, 5)
 
 
+def test_thread_counts_go_tasks(tmp_path: Any) -> None:
+    """gofutures.io calls submitted to a thread pool run on goroutines, not
+    its workers, and count in its stats like any task."""
+    from gofutures import io
+
+    ex = gofutures.ThreadPoolExecutor(1)
+    failing = ex.submit(io.read_file, tmp_path / "missing")
+    assert isinstance(failing.exception(30), FileNotFoundError)
+    running = ex.submit(io.sleep, 0.5)
+    cancelled = ex.submit(io.sleep, 0)
+    taken_back = ex.submit(io.sleep, 0)
+    assert cancelled.cancel()
+    stats = ex.stats()
+    assert {k: stats[k] for k in ("submitted", "queued", "running", "failed", "cancelled")} == {
+        "submitted": 4, "queued": 1, "running": 1, "failed": 1, "cancelled": 1,
+    }
+    ex.shutdown(wait=True, cancel_futures=True)
+    assert running.result() is None and taken_back.cancelled()
+    stats = ex.stats()
+    assert stats | {"p50": None, "p99": None} == {
+        "submitted": 4, "queued": 0, "running": 0, "completed": 1, "failed": 1, "cancelled": 2,
+        "workers": 0, "worker_restarts": 0, "p50": None, "p99": None,
+    }
+    assert 0.5 * (1 - 1 / 16) <= stats["p99"] < 30
+
+
 def test_thread_workers_are_live_threads() -> None:
     barrier = threading.Barrier(4)
     with gofutures.ThreadPoolExecutor(3) as ex:

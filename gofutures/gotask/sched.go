@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gofutures/gofutures/gofutures/internal/taskstats"
 	"github.com/gofutures/gofutures/gofutures/internal/wait"
 	"github.com/gofutures/gofutures/gofutures/panics"
 )
@@ -58,9 +59,14 @@ const (
 // steady queue costs no goroutine start per task. Tasks run with a context
 // that is never cancelled: as with the stdlib's thread pool, shutdown and
 // interpreter exit wait for running work.
+//
+// It counts its tasks in the Counters it was given (its thread pool's, so
+// stats() includes Go tasks): submits, starts, outcomes (a StatusError
+// result is a failure) with their run time, and cancels.
 type Sched struct {
-	max  int
-	sink func(Completion)
+	max      int
+	sink     func(Completion)
+	counters *taskstats.Counters
 
 	mu      sync.Mutex
 	running int
@@ -71,14 +77,18 @@ type Sched struct {
 	done    chan struct{}
 }
 
-// NewSched returns a Sched that runs at most max tasks at once and reports
-// to sink, which must not block for long and must not call back into the
-// Sched synchronously (it is called without the Sched's lock).
-func NewSched(max int, sink func(Completion)) *Sched {
+// NewSched returns a Sched that runs at most max tasks at once, counts them
+// in counters (a Counters of its own if nil) and reports to sink, which must
+// not block for long and must not call back into the Sched synchronously (it
+// is called without the Sched's lock).
+func NewSched(max int, counters *taskstats.Counters, sink func(Completion)) *Sched {
 	if max < 1 {
 		max = 1
 	}
-	return &Sched{max: max, sink: sink, state: map[int64]taskState{}, done: make(chan struct{})}
+	if counters == nil {
+		counters = &taskstats.Counters{}
+	}
+	return &Sched{max: max, sink: sink, counters: counters, state: map[int64]taskState{}, done: make(chan struct{})}
 }
 
 // Submit runs t now if fewer than max tasks run (started is true), or
@@ -89,6 +99,7 @@ func (s *Sched) Submit(t Task) (started bool, err error) {
 		s.mu.Unlock()
 		return false, ErrShutdown
 	}
+	s.counters.Submitted(1)
 	if s.running < s.max {
 		s.running++
 		s.state[t.ID] = running
@@ -111,8 +122,14 @@ func (s *Sched) start(t Task) {
 
 // loop runs t, then queued tasks while there are any.
 func (s *Sched) loop(t Task) {
+	start := s.counters.Start()
 	for {
 		res := Do(context.Background(), t.Kind, t.Meta, t.Body)
+		outcome := taskstats.Completed
+		if res.Status != StatusOK {
+			outcome = taskstats.Failed
+		}
+		end := s.counters.Done(outcome, start)
 		s.mu.Lock()
 		s.state[t.ID] = finished
 		next, ok := s.popLocked()
@@ -126,6 +143,7 @@ func (s *Sched) loop(t Task) {
 		if !ok {
 			return
 		}
+		start = s.counters.StartAt(end)
 		t = next
 	}
 }
@@ -163,6 +181,7 @@ func (s *Sched) Cancel(id int64) bool {
 			s.queue, s.head = s.queue[:0], 0
 		}
 		delete(s.state, id)
+		s.counters.Cancelled(1)
 		s.closeDoneLocked()
 	}
 	return true
@@ -192,6 +211,7 @@ func (s *Sched) Shutdown(cancel bool) []int64 {
 		}
 		clear(s.queue)
 		s.queue, s.head = s.queue[:0], 0
+		s.counters.Cancelled(len(ids))
 	}
 	s.closeDoneLocked()
 	return ids
@@ -224,6 +244,13 @@ func (s *Sched) Done() <-chan struct{} { return s.done }
 
 // Wait waits up to timeout (forever if negative) for Done.
 func (s *Sched) Wait(timeout time.Duration) bool { return wait.Closed(s.done, timeout) }
+
+// Queued returns how many tasks wait for a slot.
+func (s *Sched) Queued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue) - s.head
+}
 
 // Pending returns how many tasks are queued or running.
 func (s *Sched) Pending() int {

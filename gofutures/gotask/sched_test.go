@@ -11,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gofutures/gofutures/gofutures/gotask"
+	"github.com/gofutures/gofutures/gofutures/internal/taskstats"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -64,7 +65,7 @@ func sleepTask(id int64, seconds float64) gotask.Task {
 
 func TestSchedRunsAtMostMaxAtOnce(t *testing.T) {
 	rec := newRecorder()
-	s := gotask.NewSched(2, rec.sink)
+	s := gotask.NewSched(2, nil, rec.sink)
 	var startedNow []bool
 	for id := int64(1); id <= 5; id++ {
 		seconds := 0.0
@@ -102,7 +103,7 @@ func TestSchedRunsAtMostMaxAtOnce(t *testing.T) {
 
 func TestSchedStartsInFIFOOrder(t *testing.T) {
 	rec := newRecorder()
-	s := gotask.NewSched(1, rec.sink) // one runner: tasks finish in the order they start
+	s := gotask.NewSched(1, nil, rec.sink) // one runner: tasks finish in the order they start
 	for id := int64(1); id <= 5; id++ {
 		_, err := s.Submit(sleepTask(id, 0.01))
 		require.NoError(t, err)
@@ -116,7 +117,7 @@ func TestSchedStartsInFIFOOrder(t *testing.T) {
 
 func TestSchedStartedUntilDelivered(t *testing.T) {
 	var h holder
-	s := gotask.NewSched(1, h.sink)
+	s := gotask.NewSched(1, nil, h.sink)
 	_, err := s.Submit(sleepTask(1, 0))
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return h.count() == 1 }, 10*time.Second, time.Millisecond)
@@ -129,7 +130,7 @@ func TestSchedStartedUntilDelivered(t *testing.T) {
 
 func TestSchedCancelAndShutdown(t *testing.T) {
 	rec := newRecorder()
-	s := gotask.NewSched(1, rec.sink)
+	s := gotask.NewSched(1, nil, rec.sink)
 	for id := int64(1); id <= 4; id++ {
 		_, err := s.Submit(sleepTask(id, 0.1))
 		require.NoError(t, err)
@@ -155,9 +156,36 @@ func TestSchedCancelAndShutdown(t *testing.T) {
 	assert.Equal(t, []int64{1}, rec.done)
 }
 
+func TestSchedCountsInItsPoolsCounters(t *testing.T) {
+	counters := &taskstats.Counters{}
+	rec := newRecorder()
+	s := gotask.NewSched(1, counters, rec.sink)
+	_, err := s.Submit(gotask.Task{ID: 1, Kind: gotask.KindSleep, Meta: []byte("{")}) // fails: a bad record
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return counters.Snapshot().Failed == 1 }, 10*time.Second, time.Millisecond)
+	for _, task := range []gotask.Task{
+		sleepTask(2, 0.5),
+		sleepTask(3, 0), // cancelled below
+		sleepTask(4, 0), // taken back by Shutdown(cancel)
+	} {
+		_, err := s.Submit(task)
+		require.NoError(t, err)
+	}
+	require.True(t, s.Cancel(3))
+	assert.Equal(t, []int64{4}, s.Shutdown(true), "task 2 still runs")
+	require.True(t, s.Wait(10*time.Second))
+	snap := counters.Snapshot()
+	assert.Equal(t, taskstats.Snapshot{Submitted: 4, Completed: 1, Failed: 1, Cancelled: 2, P50: snap.P50, P99: snap.P99}, snap)
+	require.NotNil(t, snap.P99)
+	assert.GreaterOrEqual(t, *snap.P99, 0.5*0.9, "the sleep's run time (the histogram's resolution is 6.25%)")
+	_, err = s.Submit(sleepTask(5, 0))
+	require.ErrorIs(t, err, gotask.ErrShutdown)
+	assert.Equal(t, int64(4), counters.Snapshot().Submitted, "a refused submit is not counted")
+}
+
 func TestSchedDoneWaitsForDelivery(t *testing.T) {
 	var h holder
-	s := gotask.NewSched(4, h.sink)
+	s := gotask.NewSched(4, nil, h.sink)
 	_, err := s.Submit(sleepTask(1, 0))
 	require.NoError(t, err)
 	s.Shutdown(false)

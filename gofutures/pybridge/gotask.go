@@ -22,6 +22,7 @@ import (
 
 	"github.com/gofutures/gofutures/gofutures/boundary"
 	"github.com/gofutures/gofutures/gofutures/gotask"
+	"github.com/gofutures/gofutures/gofutures/internal/taskstats"
 	"github.com/gofutures/gofutures/gofutures/internal/wait"
 	"github.com/gofutures/gofutures/gofutures/panics"
 )
@@ -133,8 +134,8 @@ func gfOpFree(id C.longlong) {
 // forgotten once shut down and drained.
 var goScheds registry[*gotask.Sched]
 
-func newGoSched(poolID int64, maxWorkers int) {
-	s := gotask.NewSched(maxWorkers, completions.push)
+func newGoSched(poolID int64, maxWorkers int, counters *taskstats.Counters) {
+	s := gotask.NewSched(maxWorkers, counters, completions.push)
 	goScheds.put(poolID, s)
 	panics.Go(func() {
 		<-s.Done()

@@ -20,7 +20,11 @@ func ThreadPoolStats(id int64) (taskstats.Snapshot, bool) {
 	if !ok {
 		return taskstats.Snapshot{}, false
 	}
-	return p.TaskStats(), true
+	snap := p.TaskStats()
+	if s, ok := goScheds.get(id); ok {
+		snap.Queued += int64(s.Queued()) // Go tasks waiting for a slot
+	}
+	return snap, true
 }
 
 // ProcPoolStats returns process pool id's counters; false once released.

@@ -19,8 +19,8 @@ func NewThreadPool(maxWorkers int) (int64, error) {
 	id := threadPools.newID()
 	p := pool.New(maxWorkers, newFactory(id), pool.WithSpawner(spawnWorker))
 	threadPools.put(id, p)
-	threadStats.put(id, p) // until Python releases it (stats.go)
-	newGoSched(id, maxWorkers)
+	threadStats.put(id, p)                   // until Python releases it (stats.go)
+	newGoSched(id, maxWorkers, p.Counters()) // Go tasks count in the pool's stats
 	panics.Go(func() {
 		<-p.Done()
 		threadPools.remove(id)

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import gofutures
-from gofutures import _native
+from gofutures import _future, _gotask, _native
 from gofutures import io as gio
 
 from ._heartbeat import heartbeat
@@ -228,3 +228,20 @@ def test_submitted_tasks_run_on_no_worker_thread() -> None:
     # 20 sleeps of 0.2 s, 5 at a time: 4 rounds (0.8 s), not fewer.
     assert time.monotonic() - start >= 0.55
     assert threading.active_count() < 10
+
+
+def test_a_task_queued_for_a_pool_go_no_longer_has_fails() -> None:
+    """fast_go_submit queues tasks without calling into Go; one whose pool
+    Go no longer has (Python refuses such submits first: this is the
+    backstop) fails with the stdlib's RuntimeError, through the pump."""
+    from gofutures.thread import _task_ids, _work_items
+
+    with gofutures.ThreadPoolExecutor(1) as ex:  # a pool: the drainer and pump run
+        assert ex.submit(gio.sleep, 0).result(timeout=30) is None
+    future: _future.Future[None] = _future.Future()
+    task_id = next(_task_ids)
+    go = gio._prepare_sleep(0)
+    _work_items[task_id] = (None, future, go.finish, (), None)  # as _gotask.submit does
+    _native.fast_go_submit(10**9, task_id, _gotask.kind("SLEEP"), go.meta, go.body)
+    with pytest.raises(RuntimeError, match="^cannot schedule new futures after shutdown$"):
+        future.result(timeout=30)

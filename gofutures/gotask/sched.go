@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gofutures/gofutures/gofutures/gio"
 	"github.com/gofutures/gofutures/gofutures/internal/taskstats"
 	"github.com/gofutures/gofutures/gofutures/internal/wait"
 	"github.com/gofutures/gofutures/gofutures/panics"
@@ -103,8 +104,9 @@ func (s *Sched) Submit(t Task) (started bool, err error) {
 	if s.running < s.max {
 		s.running++
 		s.state[t.ID] = running
+		start := s.counters.Start() // running from here, as its state says
 		s.mu.Unlock()
-		s.start(t)
+		s.start(t, start)
 		return true, nil
 	}
 	s.state[t.ID] = queued
@@ -113,16 +115,16 @@ func (s *Sched) Submit(t Task) (started bool, err error) {
 	return false, nil
 }
 
-func (s *Sched) start(t Task) {
-	panics.Go(func() { s.loop(t) }, func(r *panics.Recovered) {
+func (s *Sched) start(t Task, start int64) {
+	panics.Go(func() { s.loop(t, start) }, func(r *panics.Recovered) {
 		// loop recovers everything it calls; this is the last resort.
-		s.sink(Completion{Sched: s, ID: t.ID, Result: fail(errorRecord(r), nil)})
+		s.sink(Completion{Sched: s, ID: t.ID, Result: Panicked(r)})
 	})
 }
 
-// loop runs t, then queued tasks while there are any.
-func (s *Sched) loop(t Task) {
-	start := s.counters.Start()
+// loop runs t (counted as running since start), then queued tasks while
+// there are any.
+func (s *Sched) loop(t Task, start int64) {
 	for {
 		res := Do(context.Background(), t.Kind, t.Meta, t.Body)
 		outcome := taskstats.Completed
@@ -135,6 +137,7 @@ func (s *Sched) loop(t Task) {
 		next, ok := s.popLocked()
 		if ok {
 			s.state[next.ID] = running
+			start = s.counters.StartAt(end)
 		} else {
 			s.running--
 		}
@@ -143,7 +146,6 @@ func (s *Sched) loop(t Task) {
 		if !ok {
 			return
 		}
-		start = s.counters.StartAt(end)
 		t = next
 	}
 }
@@ -258,6 +260,14 @@ func (s *Sched) Pending() int {
 	defer s.mu.Unlock()
 	return s.running + len(s.queue) - s.head
 }
+
+// Refused is the result of a task that was never run because err (ErrShutdown)
+// refused it: RuntimeError in Python.
+func Refused(err error) Result { return fail(gio.Errorf(gio.ClassRuntime, "%v", err), nil) }
+
+// Panicked is the result of a task whose handling panicked in Go (the panic
+// and its stack: GoPanicError in Python).
+func Panicked(r *panics.Recovered) Result { return fail(errorRecord(r), nil) }
 
 func errorRecord(r *panics.Recovered) any {
 	return struct {

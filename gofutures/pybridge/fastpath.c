@@ -240,7 +240,7 @@ static PyMethodDef gf_fast_defs[] = {
     {"fast_go_call", (PyCFunction)(void (*)(void))gf_go_call, METH_FASTCALL,
      "fast_go_call(kind, meta, body) -> (status, meta, body): run a Go task here, GIL released."},
     {"fast_go_submit", (PyCFunction)(void (*)(void))gf_go_submit, METH_FASTCALL,
-     "fast_go_submit(pool, task, kind, meta, body) -> started: queue a Go task on a thread pool."},
+     "fast_go_submit(pool, task, kind, meta, body): queue a Go task on a thread pool."},
     {"fast_go_cancel", (PyCFunction)(void (*)(void))gf_go_cancel, METH_FASTCALL,
      "fast_go_cancel(pool, task) -> bool: take a queued Go task back."},
     {"fast_go_started", (PyCFunction)(void (*)(void))gf_go_started, METH_FASTCALL,

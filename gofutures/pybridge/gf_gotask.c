@@ -1,5 +1,6 @@
 /* gf_gotask.c: the C half of Go tasks (see gf_gotask.h). */
 #include "gf_gotask.h"
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "_cgo_export.h"
@@ -109,8 +110,65 @@ PyObject *gf_go_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     return Py_BuildValue("(iNN)", status, m, b);
 }
 
-/* fast_go_submit(pool, task, kind, meta, body) -> bool: queues a Go task on
- * thread pool pool (GIL held); True when it started at once. */
+/* ---- the submission queue (see gf_gotask.h) ---- */
+
+static pthread_mutex_t gf_subq_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gf_subq_cv = PTHREAD_COND_INITIALIZER;
+static gf_sub *gf_subq;
+static size_t gf_subq_len, gf_subq_cap;
+
+static char *gf_copy(const char *p, size_t n) {
+    char *c = malloc(n ? n : 1);
+    if (c != NULL && n) memcpy(c, p, n);
+    return c;
+}
+
+/* Queues a copy of the task; -1 when out of memory. */
+static int gf_subq_push(long long pool, long long task, int kind, const char *meta, size_t mlen,
+                        const char *body, size_t blen) {
+    char *m = gf_copy(meta, mlen), *b = gf_copy(body, blen);
+    if (m == NULL || b == NULL) goto nomem;
+    pthread_mutex_lock(&gf_subq_mu);
+    if (gf_subq_len == gf_subq_cap) {
+        size_t cap = gf_subq_cap ? 2 * gf_subq_cap : 256;
+        gf_sub *q = realloc(gf_subq, cap * sizeof *q);
+        if (q == NULL) {
+            pthread_mutex_unlock(&gf_subq_mu);
+            goto nomem;
+        }
+        gf_subq = q;
+        gf_subq_cap = cap;
+    }
+    gf_subq[gf_subq_len++] = (gf_sub){pool, task, kind, m, b, mlen, blen};
+    if (gf_subq_len == 1) pthread_cond_signal(&gf_subq_cv);
+    pthread_mutex_unlock(&gf_subq_mu);
+    return 0;
+nomem:
+    free(m);
+    free(b);
+    return -1;
+}
+
+void gf_subq_wait(void) {
+    pthread_mutex_lock(&gf_subq_mu);
+    while (gf_subq_len == 0) pthread_cond_wait(&gf_subq_cv, &gf_subq_mu);
+    pthread_mutex_unlock(&gf_subq_mu);
+}
+
+gf_sub *gf_subq_take_all(size_t *n) {
+    pthread_mutex_lock(&gf_subq_mu);
+    gf_sub *q = gf_subq;
+    *n = gf_subq_len;
+    gf_subq = NULL;
+    gf_subq_len = gf_subq_cap = 0;
+    pthread_mutex_unlock(&gf_subq_mu);
+    return q;
+}
+
+/* fast_go_submit(pool, task, kind, meta, body) -> None: queues a Go task on
+ * thread pool pool (GIL held, no call into Go). A pool that is gone or shut
+ * down fails the task through the pump (RuntimeError): Python refuses such
+ * submits before they get here. */
 PyObject *gf_go_submit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 5) {
         PyErr_SetString(PyExc_TypeError, "go_submit(pool, task, kind, meta, body) takes 5 arguments");
@@ -125,11 +183,8 @@ PyObject *gf_go_submit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
     Py_ssize_t mlen, blen;
     if (PyBytes_AsStringAndSize(args[3], &meta, &mlen) < 0) return NULL;
     if (PyBytes_AsStringAndSize(args[4], &body, &blen) < 0) return NULL;
-    int started = 0;
-    char *msg = NULL;
-    int kind = gfGoSubmit(a[0], a[1], (int)a[2], meta, (size_t)mlen, body, (size_t)blen, &started, &msg);
-    if (kind != 0) return gf_raise_kind(kind, msg);
-    return PyBool_FromLong(started);
+    if (gf_subq_push(a[0], a[1], (int)a[2], meta, (size_t)mlen, body, (size_t)blen) < 0) return PyErr_NoMemory();
+    Py_RETURN_NONE;
 }
 
 /* The (pool, task) arguments of fast_go_cancel and fast_go_started. */

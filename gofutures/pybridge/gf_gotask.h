@@ -11,11 +11,31 @@
  * locked to its OS thread with a kept Python thread state that takes the
  * completions in batches and hands each batch to the hook named by
  * boundary.GoTask (gofutures._gotask._deliver(list)) with one GIL
- * acquisition. */
+ * acquisition.
+ *
+ * fast_go_submit does not call into Go: it copies the task into the
+ * submission queue below, which a goroutine drains (pybridge's drainer). A
+ * call into Go from a Python thread needs a free P, and while thousands of
+ * goroutines are runnable it waited up to 100 ms, with the GIL held. */
 #ifndef GOFUTURES_GOTASK_H
 #define GOFUTURES_GOTASK_H
 
+#include <stddef.h>
 #include "gf_python.h"
+
+/* A submitted Go task; meta and body are malloc'd copies the taker frees. */
+typedef struct {
+    long long pool, task;
+    int kind;
+    char *meta, *body;
+    size_t mlen, blen;
+} gf_sub;
+
+/* Blocks until the submission queue holds a task. */
+void gf_subq_wait(void);
+/* Takes every queued task, oldest first: a malloc'd array of *n entries
+ * (NULL if none), which the taker frees. */
+gf_sub *gf_subq_take_all(size_t *n);
 
 typedef struct {
     PyThreadState *ts;

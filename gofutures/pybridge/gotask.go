@@ -20,7 +20,6 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/gofutures/gofutures/gofutures/boundary"
 	"github.com/gofutures/gofutures/gofutures/gotask"
 	"github.com/gofutures/gofutures/gofutures/internal/taskstats"
 	"github.com/gofutures/gofutures/gofutures/internal/wait"
@@ -135,6 +134,7 @@ func gfOpFree(id C.longlong) {
 var goScheds registry[*gotask.Sched]
 
 func newGoSched(poolID int64, maxWorkers int, counters *taskstats.Counters) {
+	startDrainer()
 	s := gotask.NewSched(maxWorkers, counters, completions.push)
 	goScheds.put(poolID, s)
 	panics.Go(func() {
@@ -143,32 +143,71 @@ func newGoSched(poolID int64, maxWorkers int, counters *taskstats.Counters) {
 	}, nil)
 }
 
-// GoSched returns the Go task scheduler of thread pool id, while it has one.
-func GoSched(id int64) (*gotask.Sched, bool) { return goScheds.get(id) }
+// GoSched returns the Go task scheduler of thread pool id, while it has one,
+// with every task submitted to it so far (syncSubmissions).
+func GoSched(id int64) (*gotask.Sched, bool) {
+	syncSubmissions()
+	return goScheds.get(id)
+}
 
-//export gfGoSubmit
-func gfGoSubmit(poolID, taskID C.longlong, kind C.int, meta *C.char, mlen C.size_t, body *C.char, blen C.size_t,
-	started *C.int, msg **C.char) C.int {
-	return guarded(msg, func() error {
-		s, ok := goScheds.get(int64(poolID))
-		if !ok {
-			return boundary.Invalidf("no thread pool %d (already shut down)", int64(poolID))
+// ---- the submission queue's drainer ----
+
+// drainMu makes taking tasks from the submission queue (gf_gotask.h) and
+// handing them to their Scheds one step for every caller: once
+// syncSubmissions returns, each task queued before it is in its Sched.
+var drainMu sync.Mutex
+
+// startDrainer starts the goroutine that moves queued tasks into their
+// Scheds: it waits in C (on an OS thread of its own, one of those Go keeps)
+// until the queue holds a task.
+var startDrainer = sync.OnceFunc(func() {
+	panics.Go(func() {
+		for {
+			C.gf_subq_wait()
+			syncSubmissions()
 		}
-		ensureGoPump()
-		now, err := s.Submit(gotask.Task{ID: int64(taskID), Kind: gotask.Kind(kind),
-			Meta: goBytes(meta, mlen), Body: goBytes(body, blen)})
-		if now {
-			*started = 1
+	}, nil) // syncSubmissions recovers per task; nothing else here panics
+})
+
+// syncSubmissions hands every queued task to its thread pool's Sched. A
+// task whose pool is gone or shut down fails with RuntimeError (Python
+// refuses those submits before they are queued; this is a backstop).
+func syncSubmissions() {
+	drainMu.Lock()
+	defer drainMu.Unlock()
+	var n C.size_t
+	q := C.gf_subq_take_all(&n)
+	if q == nil {
+		return
+	}
+	defer C.free(unsafe.Pointer(q))
+	ensureGoPump()
+	for _, e := range unsafe.Slice(q, int(n)) {
+		t := gotask.Task{ID: int64(e.task), Kind: gotask.Kind(e.kind), Meta: goBytes(e.meta, e.mlen), Body: goBytes(e.body, e.blen)}
+		C.free(unsafe.Pointer(e.meta))
+		C.free(unsafe.Pointer(e.body))
+		if r := panics.Try(func() { submitQueued(int64(e.pool), t) }); r != nil {
+			completions.push(gotask.Completion{ID: t.ID, Result: gotask.Panicked(r)})
 		}
-		return err
-	})
+	}
+}
+
+func submitQueued(poolID int64, t gotask.Task) {
+	s, ok := goScheds.get(poolID)
+	if !ok {
+		completions.push(gotask.Completion{ID: t.ID, Result: gotask.Refused(gotask.ErrShutdown)})
+		return
+	}
+	if _, err := s.Submit(t); err != nil {
+		completions.push(gotask.Completion{ID: t.ID, Result: gotask.Refused(err)})
+	}
 }
 
 //export gfGoCancel
 func gfGoCancel(poolID, taskID C.longlong) C.int {
 	var ok bool
 	if r := panics.Try(func() {
-		s, found := goScheds.get(int64(poolID))
+		s, found := GoSched(int64(poolID)) // with the tasks still in the submission queue
 		ok = !found || s.Cancel(int64(taskID))
 	}); r != nil {
 		return 0
@@ -227,6 +266,10 @@ func (q *completionQueue) push(c gotask.Completion) {
 // Python thread (a 1 ms heartbeat measured 119 ms at its p99 without it).
 // 64 completions of HTTP requests take about 0.5 ms of Python.
 const maxBatch = 64
+
+// pumpYield is how long the pump leaves the GIL to others between two full
+// batches.
+const pumpYield = 200 * time.Microsecond
 
 // take waits for completions and returns up to maxBatch of them, oldest
 // first, copied into spare; ok is false once the pump should exit.
@@ -315,6 +358,13 @@ func runGoPump(exited chan struct{}) {
 			}
 		}
 		settle(batch)
+		if len(batch) == maxBatch {
+			// A backlog: let waiting Python threads take the GIL first.
+			// Taking it straight back would restart their wait (CPython
+			// asks a holder to drop the GIL only after a waiter waited a
+			// whole switch interval, 5 ms, with no other thread taking it).
+			time.Sleep(pumpYield)
+		}
 		clear(batch)
 		spare = batch
 	}
@@ -339,9 +389,12 @@ func deliverGoBatch(c *C.gf_gpump, batch []gotask.Completion) {
 	C.gf_gpump_deliver(c, list)
 }
 
-// settle tells each Sched which of its tasks were delivered.
+// settle tells each Sched which of its tasks were delivered (a task refused
+// before it reached a Sched has none).
 func settle(batch []gotask.Completion) {
 	for _, comp := range batch {
-		comp.Sched.Delivered(comp.ID)
+		if comp.Sched != nil {
+			comp.Sched.Delivered(comp.ID)
+		}
 	}
 }

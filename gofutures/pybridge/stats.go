@@ -21,7 +21,7 @@ func ThreadPoolStats(id int64) (taskstats.Snapshot, bool) {
 		return taskstats.Snapshot{}, false
 	}
 	snap := p.TaskStats()
-	if s, ok := goScheds.get(id); ok {
+	if s, ok := GoSched(id); ok {
 		snap.Queued += int64(s.Queued()) // Go tasks waiting for a slot
 	}
 	return snap, true

@@ -9,11 +9,13 @@ the standard exception). Two ways to run one::
       |                                 ThreadPoolExecutor
       v                                   |
     fast_go_call (C): starts it in Go,    v
-    waits with the GIL released, in     fast_go_submit (C, GIL held): the
-    slices; Ctrl-C cancels it           pool's gotask.Sched runs it on a
-      |                                 goroutine, at most max_workers of
-      v                                 the pool's Go tasks at once
-    finish(status, meta, body)            |
+    waits with the GIL released, in     fast_go_submit (C, GIL held):
+    slices; Ctrl-C cancels it           queued in C, no call into Go; a
+      |                                 goroutine hands it to the pool's
+      v                                 gotask.Sched, which runs it on a
+    finish(status, meta, body)          goroutine, at most max_workers of
+                                        the pool's Go tasks at once
+                                          |
                                           v
                                         the completion pump (one per
                                         process, pybridge/gotask.go): takes
@@ -256,7 +258,8 @@ def submit(
     # _work_queue) count what thread workers will take, and no worker takes this.
     work_items[task_id] = (None, future, go.finish, (), None)
     try:
-        # (Whether it started at once does not matter: running() asks Go.)
+        # Queued for Go without calling into it (gf_gotask.h); running()
+        # asks Go whether it has started.
         _native.fast_go_submit(state.pool_id, task_id, kind(go.kind), go.meta, go.body)
     except BaseException:
         del work_items[task_id]

@@ -56,7 +56,7 @@ fast_contract: Callable[[], str]
 fast_set_error_factories: Callable[[tuple[Callable[[str], BaseException] | None, ...]], None]
 fork_program: Callable[[], int]
 fast_go_call: Callable[[int, bytes, bytes], tuple[int, bytes, bytes]]
-fast_go_submit: Callable[[int, int, int, bytes, bytes], bool]
+fast_go_submit: Callable[[int, int, int, bytes, bytes], None]
 fast_go_cancel: Callable[[int, int], bool]
 fast_go_started: Callable[[int, int], bool]
 

@@ -164,9 +164,11 @@ var startDrainer = sync.OnceFunc(func() {
 	panics.Go(func() {
 		for {
 			C.gf_subq_wait()
-			syncSubmissions()
+			// It recovers each task's panic; one outside a task (none is
+			// known) must not stop the draining.
+			_ = panics.Try(syncSubmissions)
 		}
-	}, nil) // syncSubmissions recovers per task; nothing else here panics
+	}, nil)
 })
 
 // syncSubmissions hands every queued task to its thread pool's Sched. A
@@ -181,7 +183,9 @@ func syncSubmissions() {
 		return
 	}
 	defer C.free(unsafe.Pointer(q))
-	ensureGoPump()
+	// Recovered: the tasks taken must reach their Scheds whatever happens
+	// (their completions wait in the queue for the next pump started).
+	_ = panics.Try(ensureGoPump)
 	for _, e := range unsafe.Slice(q, int(n)) {
 		t := gotask.Task{ID: int64(e.task), Kind: gotask.Kind(e.kind), Meta: goBytes(e.meta, e.mlen), Body: goBytes(e.body, e.blen)}
 		C.free(unsafe.Pointer(e.meta))

@@ -54,8 +54,8 @@ static PyObject *gf_raise(int kind, char *msg) {
 /* For gf_gotask.c. */
 PyObject *gf_raise_kind(int kind, char *msg) { return gf_raise(kind, msg); }
 
-static int gf_args_ll(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want,
-                      long long *out, const char *usage) {
+int gf_args_ll(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want, long long *out,
+               const char *usage) {
     if (nargs != want) {
         PyErr_Format(PyExc_TypeError, "%s takes %zd arguments", usage, want);
         return 0;

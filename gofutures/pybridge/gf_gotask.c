@@ -7,6 +7,8 @@
 
 /* In fastpath.c. */
 extern PyObject *gf_raise_kind(int kind, char *msg);
+extern int gf_args_ll(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want, long long *out,
+                      const char *usage);
 
 static PyObject *gf_gotask_hook;
 static const char *gf_gotask_module, *gf_gotask_deliver_name;
@@ -175,10 +177,7 @@ PyObject *gf_go_submit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
         return NULL;
     }
     long long a[3];
-    for (int i = 0; i < 3; i++) {
-        a[i] = PyLong_AsLongLong(args[i]);
-        if (a[i] == -1 && PyErr_Occurred()) return NULL;
-    }
+    if (!gf_args_ll(args, 3, 3, a, "go_submit(pool, task, kind, meta, body)")) return NULL;
     char *meta, *body;
     Py_ssize_t mlen, blen;
     if (PyBytes_AsStringAndSize(args[3], &meta, &mlen) < 0) return NULL;
@@ -187,24 +186,11 @@ PyObject *gf_go_submit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
     Py_RETURN_NONE;
 }
 
-/* The (pool, task) arguments of fast_go_cancel and fast_go_started. */
-static int gf_pool_task(const char *name, PyObject *const *args, Py_ssize_t nargs, long long out[2]) {
-    if (nargs != 2) {
-        PyErr_Format(PyExc_TypeError, "%s(pool, task) takes 2 arguments", name);
-        return -1;
-    }
-    for (int i = 0; i < 2; i++) {
-        out[i] = PyLong_AsLongLong(args[i]);
-        if (out[i] == -1 && PyErr_Occurred()) return -1;
-    }
-    return 0;
-}
-
 /* fast_go_cancel(pool, task) -> bool: takes a queued Go task back; False
  * once it has started. */
 PyObject *gf_go_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     long long a[2];
-    if (gf_pool_task("go_cancel", args, nargs, a) < 0) return NULL;
+    if (!gf_args_ll(args, nargs, 2, a, "go_cancel(pool, task)")) return NULL;
     return PyBool_FromLong(gfGoCancel(a[0], a[1]));
 }
 
@@ -212,6 +198,6 @@ PyObject *gf_go_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
  * pool's queue (runs, or ran and is not delivered yet). */
 PyObject *gf_go_started(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     long long a[2];
-    if (gf_pool_task("go_started", args, nargs, a) < 0) return NULL;
+    if (!gf_args_ll(args, nargs, 2, a, "go_started(pool, task)")) return NULL;
     return PyBool_FromLong(gfGoStarted(a[0], a[1]));
 }

@@ -209,32 +209,27 @@ func submitQueued(poolID int64, t gotask.Task) {
 
 //export gfGoCancel
 func gfGoCancel(poolID, taskID C.longlong) C.int {
-	var ok bool
-	if r := panics.Try(func() {
+	return tryBool(func() bool {
 		s, found := GoSched(int64(poolID)) // with the tasks still in the submission queue
-		ok = !found || s.Cancel(int64(taskID))
-	}); r != nil {
-		return 0
-	}
-	if ok {
-		return 1
-	}
-	return 0
+		return !found || s.Cancel(int64(taskID))
+	})
 }
 
 //export gfGoStarted
 func gfGoStarted(poolID, taskID C.longlong) C.int {
-	var ok bool
-	if r := panics.Try(func() {
+	return tryBool(func() bool {
 		s, found := goScheds.get(int64(poolID))
-		ok = found && s.Started(int64(taskID))
-	}); r != nil {
+		return found && s.Started(int64(taskID))
+	})
+}
+
+// tryBool returns f's answer as a C bool; 0 if f panics.
+func tryBool(f func() bool) C.int {
+	var ok bool
+	if r := panics.Try(func() { ok = f() }); r != nil || !ok {
 		return 0
 	}
-	if ok {
-		return 1
-	}
-	return 0
+	return 1
 }
 
 // ---- the completion pump ----

@@ -33,6 +33,7 @@ once the task has started, as for a task a thread worker took).
 
 from __future__ import annotations
 
+import functools
 import json
 import ssl
 import threading
@@ -102,16 +103,12 @@ def lookup(fn: object) -> Callable[..., GoCall[Any]] | None:
     return None
 
 
+@functools.cache  # the boundary table is read once per kind
 def kind(name: str) -> int:
     """The Go operation kind of a GoCall (boundary table "op")."""
-    value = _kinds.get(name)
-    if value is None:
-        value = _kinds[name] = _kind_lookups[name]()
-    return value
+    return _kind_lookups[name]()
 
 
-# Kinds looked up so far: the boundary table is read once per kind.
-_kinds: dict[str, int] = {}
 _kind_lookups: dict[str, Callable[[], int]] = {
     "SLEEP": lambda: _native.const("op", "SLEEP"),
     "RUN": lambda: _native.const("op", "RUN"),
@@ -200,9 +197,12 @@ class _GoFuture(_future.Future[T]):
     def _refresh(self) -> None:
         """PENDING -> RUNNING if Go has started the task."""
         if self._state == _stdlib_base.PENDING and _native.fast_go_started(self._go_pool, self._go_task):
-            with self._condition._lock:
-                if self._state == _stdlib_base.PENDING:
-                    self._state = _stdlib_base.RUNNING
+            self._mark_running()
+
+    def _mark_running(self) -> None:
+        with self._condition._lock:
+            if self._state == _stdlib_base.PENDING:
+                self._state = _stdlib_base.RUNNING
 
     def running(self) -> bool:
         self._refresh()
@@ -219,9 +219,7 @@ class _GoFuture(_future.Future[T]):
         if self._state == _stdlib_base.PENDING and not _native.fast_go_cancel(
             self._go_pool, self._go_task
         ):
-            with self._condition._lock:
-                if self._state == _stdlib_base.PENDING:
-                    self._state = _stdlib_base.RUNNING
+            self._mark_running()
             return False
         if super().cancel():
             from gofutures.thread import _work_items

@@ -71,8 +71,9 @@ type Sched struct {
 
 	mu      sync.Mutex
 	running int
-	queue   []Task // FIFO from head
+	queue   []Task // FIFO from head, with holes: tasks cancelled in place
 	head    int
+	holes   int // cancelled tasks still in queue[head:]
 	state   map[int64]taskState
 	closed  bool
 	done    chan struct{}
@@ -150,17 +151,25 @@ func (s *Sched) loop(t Task, start int64) {
 	}
 }
 
-func (s *Sched) popLocked() (Task, bool) {
-	if s.head == len(s.queue) {
-		return Task{}, false
+// popLocked takes the oldest queued task, skipping holes.
+func (s *Sched) popLocked() (t Task, ok bool) {
+	for !ok && s.head < len(s.queue) {
+		t = s.queue[s.head]
+		s.queue[s.head] = Task{}
+		s.head++
+		if ok = s.state[t.ID] == queued; !ok {
+			s.holes--
+		}
 	}
-	t := s.queue[s.head]
-	s.queue[s.head] = Task{}
-	s.head++
 	if s.head == len(s.queue) {
-		s.queue, s.head = s.queue[:0], 0
+		s.resetQueueLocked()
 	}
-	return t, true
+	return t, ok
+}
+
+func (s *Sched) resetQueueLocked() {
+	clear(s.queue[s.head:])
+	s.queue, s.head, s.holes = s.queue[:0], 0, 0
 }
 
 // Cancel takes task id back if it has not started, and reports false only
@@ -173,16 +182,14 @@ func (s *Sched) Cancel(id int64) bool {
 	case running, finished:
 		return false
 	case queued:
-		for i := s.head; i < len(s.queue); i++ {
-			if s.queue[i].ID == id {
-				s.queue = append(s.queue[:i], s.queue[i+1:]...)
-				break
-			}
-		}
-		if s.head == len(s.queue) {
-			s.queue, s.head = s.queue[:0], 0
-		}
+		// Left in the queue as a hole (popLocked skips it): finding it
+		// would cost a scan, and removing it a copy of the queue's tail,
+		// per cancel.
 		delete(s.state, id)
+		s.holes++
+		if s.queuedLocked() == 0 {
+			s.resetQueueLocked()
+		}
 		s.counters.Cancelled(1)
 		s.closeDoneLocked()
 	}
@@ -208,11 +215,12 @@ func (s *Sched) Shutdown(cancel bool) []int64 {
 	var ids []int64
 	if cancel {
 		for _, t := range s.queue[s.head:] {
-			ids = append(ids, t.ID)
-			delete(s.state, t.ID)
+			if s.state[t.ID] == queued {
+				ids = append(ids, t.ID)
+				delete(s.state, t.ID)
+			}
 		}
-		clear(s.queue)
-		s.queue, s.head = s.queue[:0], 0
+		s.resetQueueLocked()
 		s.counters.Cancelled(len(ids))
 	}
 	s.closeDoneLocked()
@@ -251,14 +259,16 @@ func (s *Sched) Wait(timeout time.Duration) bool { return wait.Closed(s.done, ti
 func (s *Sched) Queued() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.queue) - s.head
+	return s.queuedLocked()
 }
+
+func (s *Sched) queuedLocked() int { return len(s.queue) - s.head - s.holes }
 
 // Pending returns how many tasks are queued or running.
 func (s *Sched) Pending() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.running + len(s.queue) - s.head
+	return s.running + s.queuedLocked()
 }
 
 // Refused is the result of a task that was never run because err (ErrShutdown)

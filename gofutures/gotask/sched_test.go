@@ -156,6 +156,54 @@ func TestSchedCancelAndShutdown(t *testing.T) {
 	assert.Equal(t, []int64{1}, rec.done)
 }
 
+func TestSchedSkipsTasksCancelledInTheQueue(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		cancel    []int64
+		wantRun   []int64
+		wantQueue int
+	}{
+		{"middle", []int64{3}, []int64{1, 2, 4, 5}, 3},
+		{"oldest", []int64{2}, []int64{1, 3, 4, 5}, 3},
+		{"newest", []int64{5}, []int64{1, 2, 3, 4}, 3},
+		{"alternate", []int64{2, 4}, []int64{1, 3, 5}, 2},
+		{"every queued", []int64{2, 3, 4, 5}, []int64{1}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newRecorder()
+			s := gotask.NewSched(1, nil, rec.sink) // task 1 runs; 2-5 wait
+			for id := int64(1); id <= 5; id++ {
+				_, err := s.Submit(sleepTask(id, 0.05))
+				require.NoError(t, err)
+			}
+			for _, id := range tc.cancel {
+				assert.True(t, s.Cancel(id))
+			}
+			assert.Equal(t, tc.wantQueue, s.Queued())
+			assert.Equal(t, tc.wantQueue+1, s.Pending())
+			assert.Empty(t, s.Shutdown(false))
+			require.True(t, s.Wait(10*time.Second))
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			assert.Equal(t, tc.wantRun, rec.done, "the rest run in FIFO order")
+		})
+	}
+}
+
+func TestSchedShutdownReturnsOnlyTasksStillQueued(t *testing.T) {
+	rec := newRecorder()
+	s := gotask.NewSched(1, nil, rec.sink)
+	for id := int64(1); id <= 6; id++ {
+		_, err := s.Submit(sleepTask(id, 0.05))
+		require.NoError(t, err)
+	}
+	assert.True(t, s.Cancel(3))
+	assert.True(t, s.Cancel(5))
+	assert.Equal(t, []int64{2, 4, 6}, s.Shutdown(true))
+	assert.Zero(t, s.Queued())
+	require.True(t, s.Wait(10*time.Second))
+}
+
 func TestSchedCountsInItsPoolsCounters(t *testing.T) {
 	counters := &taskstats.Counters{}
 	rec := newRecorder()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import os
+import subprocess
+import sys
 import threading
 import weakref
 
@@ -13,7 +15,7 @@ import gofutures
 from gofutures import _native
 from gofutures import thread as gthread
 
-from ._subproc import run_python
+from ._subproc import child_env, run_python
 
 
 def _threads_of_this_process() -> int:
@@ -269,3 +271,42 @@ def test_shutdown_from_worker_raises_like_stdlib() -> None:
     with pytest.raises(RuntimeError, match="cannot join current thread"):
         fut.result(timeout=5)
     ex.shutdown()
+
+
+_PROCS_SCRIPT = """
+import time, gofutures
+from gofutures import _native, io as gio
+def procs():
+    return _native.call("GoMaxProcs")
+base = procs()
+with gofutures.ThreadPoolExecutor(4) as ex:
+    ex.submit(gio.sleep, 0.01).result()
+    go_tasks_only = procs()
+    ex.submit(time.sleep, 0.01).result()
+    with_workers = procs()
+deadline = time.monotonic() + 10
+while procs() != base and time.monotonic() < deadline:
+    time.sleep(0.05)
+print(base, go_tasks_only, with_workers, procs())
+"""
+
+
+@pytest.mark.parametrize("user_setting", [None, "3"])
+def test_go_runs_with_more_ps_only_while_workers_live(user_setting: str | None) -> None:
+    """Thread pool workers (Python threads) want more Ps than cores; Go tasks
+    want no more than the cores. A GOMAXPROCS the user set is left alone."""
+    env = child_env()
+    env.pop("GOMAXPROCS", None)
+    if user_setting is not None:
+        env["GOMAXPROCS"] = user_setting
+    done = subprocess.run(
+        [sys.executable, "-c", _PROCS_SCRIPT], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    base, go_tasks_only, with_workers, after = map(int, done.stdout.split())
+    if user_setting is not None:
+        assert (base, go_tasks_only, with_workers, after) == (3, 3, 3, 3)
+    else:
+        assert go_tasks_only == base, "Go tasks alone do not raise the Ps"
+        assert with_workers == max(4, base), "workers raise them to at least 4"
+        assert after == base, "back to the default once no worker lives"

@@ -22,6 +22,13 @@ func Goroutines() (n int64, err error) {
 	return int64(runtime.NumGoroutine()), nil
 }
 
+// GoMaxProcs returns the number of Ps Go runs with (GOMAXPROCS), for the
+// tests of the bridge's policy (pybridge/gomaxprocs.go).
+func GoMaxProcs() (n int64, err error) {
+	defer panics.Catch(&err)
+	return int64(runtime.GOMAXPROCS(0)), nil
+}
+
 // DebugPanic panics inside an exported call with the given message: fault
 // injection, so tests can check that the panic reaches Python as an
 // exception with the Go stack and the interpreter survives.

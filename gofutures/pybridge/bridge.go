@@ -44,9 +44,18 @@ func newFactory(poolID int64) pool.Factory {
 // for a worker started by another, the latest submit or worker start) saw
 // it. The worker runs as a cgo callback on that thread, so its goroutine
 // stays on it (Python thread states are per thread) until it stops; the
-// thread then exits.
+// thread then exits. While workers live, Go runs with more Ps
+// (workerStarted).
 func spawnWorker(run func()) error {
-	return cthread.Start(uint64(C.gf_thread_stack_size()), run)
+	workerStarted()
+	err := cthread.Start(uint64(C.gf_thread_stack_size()), func() {
+		defer workerStopped()
+		run()
+	})
+	if err != nil {
+		workerStopped()
+	}
+	return err
 }
 
 // worker implements pool.Worker on its own thread with a kept Python thread

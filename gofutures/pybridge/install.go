@@ -12,7 +12,6 @@ import "C"
 
 import (
 	"errors"
-	"runtime"
 	"sync"
 
 	"github.com/gofutures/gofutures/gofutures/boundary"
@@ -35,7 +34,7 @@ var setHooks = sync.OnceFunc(func() {
 // once, after loading the extension, from a thread that may have released
 // the GIL.
 func InstallFastPath() error {
-	cthread.ReserveGoThreads(runtime.GOMAXPROCS(0) + cthread.SpareGoThreads)
+	cthread.ReserveGoThreads(reservedProcs() + cthread.SpareGoThreads)
 	setHooks()
 	if C.gf_install_fastpath() != 1 {
 		return errors.New("could not install the gofutures fast path")

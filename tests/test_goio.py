@@ -245,3 +245,41 @@ def test_a_task_queued_for_a_pool_go_no_longer_has_fails() -> None:
     _native.fast_go_submit(10**9, task_id, _gotask.kind("SLEEP"), go.meta, go.body)
     with pytest.raises(RuntimeError, match="^cannot schedule new futures after shutdown$"):
         future.result(timeout=30)
+
+
+def test_a_burst_of_go_submits_leaves_the_gil_to_other_threads() -> None:
+    """A Go task needs no Python thread to start, so a loop of submits holds
+    the GIL throughout; fast_go_submit lets a waiting thread take it about
+    once a millisecond. With CPython's own forced switch pushed out of
+    reach (a switch interval of 100 s), a thread that wants the GIL runs
+    during such a loop only because of that."""
+    ticks: list[int] = [0]
+    ready, stop = threading.Event(), threading.Event()
+
+    def ticker() -> None:
+        ready.set()
+        while not stop.is_set():
+            ticks[0] += 1
+            time.sleep(0)  # releases the GIL; wants it back at once
+
+    interval = sys.getswitchinterval()
+    with gofutures.ThreadPoolExecutor(1) as ex:
+        ex.submit(gio.sleep, 0).result(timeout=30)  # the drainer and pump run
+        t = threading.Thread(target=ticker)
+        t.start()
+        ready.wait()
+        sys.setswitchinterval(100.0)
+        try:
+            before = ticks[0]
+            start = time.monotonic()
+            futures = [ex.submit(gio.sleep, 0) for _ in range(3000)]
+            elapsed = time.monotonic() - start
+            during = ticks[0] - before
+        finally:
+            sys.setswitchinterval(interval)
+            stop.set()
+            t.join()
+        for f in futures:
+            f.result(timeout=60)
+    assert elapsed > 0.005, "the loop must outlast a few slices to show them"
+    assert during > 0, f"the ticker never ran during {elapsed * 1000:.0f} ms of submits"

@@ -44,13 +44,21 @@ typedef struct {
 
 /* Returns 1 when attached, -1 when Python is gone. */
 int gf_gpump_attach(gf_gpump *p);
-/* Takes the GIL and returns a new empty list (NULL on failure, GIL held). */
-PyObject *gf_gpump_begin(gf_gpump *p);
-/* Appends (id, status, meta, body) to list; the GIL is held. */
-void gf_gpump_add(PyObject *list, long long id, int status, const char *meta, size_t mlen,
-                  const char *body, size_t blen);
-/* Calls the hook with the list and releases the GIL. */
-void gf_gpump_deliver(gf_gpump *p, PyObject *list);
+/* A completion as the pump hands it over; meta and body point into Go
+ * memory the pump pins for the call. */
+typedef struct {
+    long long id;
+    int status;
+    const char *meta, *body;
+    size_t mlen, blen;
+} gf_gcomp;
+
+/* Takes the GIL, hands the n completions to the hook as one list of (id,
+ * status, meta, body) tuples, and releases the GIL. One C call per batch:
+ * the pump never returns into Go with the GIL held, since a return into Go
+ * waits for a free P (with every P running Go tasks it waited up to 24 ms,
+ * and every Python thread with it). */
+void gf_gpump_deliver(gf_gpump *p, const gf_gcomp *items, size_t n);
 void gf_gpump_detach(gf_gpump *p);
 /* gf_set_gotask_hook names the hook (boundary.GoTask); the strings must stay
  * valid for the life of the process. */

@@ -164,23 +164,35 @@ var startDrainer = sync.OnceFunc(func() {
 	panics.Go(func() {
 		for {
 			C.gf_subq_wait()
+			taken := 0
 			// It recovers each task's panic; one outside a task (none is
 			// known) must not stop the draining.
-			_ = panics.Try(syncSubmissions)
+			_ = panics.Try(func() { taken = syncSubmissions() })
+			if taken > 1 {
+				time.Sleep(drainLinger)
+			}
 		}
 	}, nil)
 })
 
-// syncSubmissions hands every queued task to its thread pool's Sched. A
-// task whose pool is gone or shut down fails with RuntimeError (Python
-// refuses those submits before they are queued; this is a backstop).
-func syncSubmissions() {
+// drainLinger is how long the drainer stays away from the queue after
+// taking a burst's tasks. A submit that finds the queue empty wakes the
+// drainer (a futex call and a context switch, about a third of a submit's
+// cost in a burst); lingering lets a burst's tasks pile up to be taken
+// together. A lone submit is taken at once.
+const drainLinger = 200 * time.Microsecond
+
+// syncSubmissions hands every queued task to its thread pool's Sched and
+// returns how many it took. A task whose pool is gone or shut down fails
+// with RuntimeError (Python refuses those submits before they are queued;
+// this is a backstop).
+func syncSubmissions() int {
 	drainMu.Lock()
 	defer drainMu.Unlock()
 	var n C.size_t
 	q := C.gf_subq_take_all(&n)
 	if q == nil {
-		return
+		return 0
 	}
 	defer C.free(unsafe.Pointer(q))
 	// Recovered: the tasks taken must reach their Scheds whatever happens
@@ -194,6 +206,7 @@ func syncSubmissions() {
 			completions.push(gotask.Completion{ID: t.ID, Result: gotask.Panicked(r)})
 		}
 	}
+	return int(n)
 }
 
 func submitQueued(poolID int64, t gotask.Task) {
@@ -264,7 +277,7 @@ func (q *completionQueue) push(c gotask.Completion) {
 // pump holding the GIL for thousands of them at once would stall every other
 // Python thread (a 1 ms heartbeat measured 119 ms at its p99 without it).
 // 64 completions of HTTP requests take about 0.5 ms of Python.
-const maxBatch = 64
+const maxBatch = 32
 
 // pumpYield is how long the pump leaves the GIL to others between two full
 // batches.
@@ -343,6 +356,8 @@ func runGoPump(exited chan struct{}) {
 	c := (*C.gf_gpump)(C.calloc(1, C.size_t(unsafe.Sizeof(C.gf_gpump{}))))
 	defer C.free(unsafe.Pointer(c))
 	attached := C.gf_gpump_attach(c) == 1
+	items := unsafe.Slice((*C.gf_gcomp)(C.calloc(maxBatch, C.size_t(unsafe.Sizeof(C.gf_gcomp{})))), maxBatch)
+	defer C.free(unsafe.Pointer(&items[0]))
 	var spare []gotask.Completion
 	for {
 		batch, ok := completions.take(spare)
@@ -350,7 +365,7 @@ func runGoPump(exited chan struct{}) {
 			break
 		}
 		if attached {
-			if r := panics.Try(func() { deliverGoBatch(c, batch) }); r != nil {
+			if r := panics.Try(func() { deliverGoBatch(c, items, batch) }); r != nil {
 				// The batch's futures stay pending: nothing better is left
 				// to do with a panic here than to keep pumping.
 				_ = r
@@ -372,20 +387,31 @@ func runGoPump(exited chan struct{}) {
 	}
 }
 
-func deliverGoBatch(c *C.gf_gpump, batch []gotask.Completion) {
-	list := C.gf_gpump_begin(c)
-	for _, comp := range batch {
-		r := comp.Result
-		var m, b *C.char
-		if len(r.Meta) > 0 {
-			m = (*C.char)(unsafe.Pointer(&r.Meta[0]))
-		}
-		if len(r.Body) > 0 {
-			b = (*C.char)(unsafe.Pointer(&r.Body[0]))
-		}
-		C.gf_gpump_add(list, C.longlong(comp.ID), C.int(r.Status), m, C.size_t(len(r.Meta)), b, C.size_t(len(r.Body)))
+// deliverGoBatch hands batch to Python in one C call, through items (C
+// memory for maxBatch completions) pointing at the results' pinned bytes.
+func deliverGoBatch(c *C.gf_gpump, items []C.gf_gcomp, batch []gotask.Completion) {
+	var pin runtime.Pinner
+	defer pin.Unpin()
+	// Cleared while the bytes are still pinned: Go's write barrier reads a
+	// pointer's old value when it is overwritten, and a stale one left in
+	// items would point at memory freed since (fatal in the GC).
+	defer clear(items[:len(batch)])
+	for i, comp := range batch {
+		it := &items[i]
+		it.id, it.status = C.longlong(comp.ID), C.int(comp.Result.Status)
+		it.meta, it.mlen = pinnedBytes(&pin, comp.Result.Meta)
+		it.body, it.blen = pinnedBytes(&pin, comp.Result.Body)
 	}
-	C.gf_gpump_deliver(c, list)
+	C.gf_gpump_deliver(c, &items[0], C.size_t(len(batch)))
+}
+
+// pinnedBytes pins b's array for a C call and returns it as C sees it.
+func pinnedBytes(pin *runtime.Pinner, b []byte) (*C.char, C.size_t) {
+	if len(b) == 0 {
+		return nil, 0
+	}
+	pin.Pin(&b[0])
+	return (*C.char)(unsafe.Pointer(&b[0])), C.size_t(len(b))
 }
 
 // settle tells each Sched which of its tasks were delivered (a task refused

@@ -231,7 +231,7 @@ func gfGoCancel(poolID, taskID C.longlong) C.int {
 //export gfGoStarted
 func gfGoStarted(poolID, taskID C.longlong) C.int {
 	return tryBool(func() bool {
-		s, found := goScheds.get(int64(poolID))
+		s, found := GoSched(int64(poolID)) // with the tasks still in the submission queue
 		return found && s.Started(int64(taskID))
 	})
 }

@@ -39,7 +39,8 @@ static int gf_spinners;
  * spinning: it may spin again. */
 #define GF_QUICK_WAKE_NS 100000LL
 
-static long long gf_now_ns(void) {
+/* CLOCK_MONOTONIC in nanoseconds (also used by gf_gotask.c). */
+long long gf_now_ns(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;

@@ -10,6 +10,8 @@
 extern PyObject *gf_raise_kind(int kind, char *msg);
 extern int gf_args_ll(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want, long long *out,
                       const char *usage);
+/* In gf_bridge.c. */
+extern long long gf_now_ns(void);
 
 static PyObject *gf_gotask_hook;
 static const char *gf_gotask_module, *gf_gotask_deliver_name;
@@ -179,12 +181,6 @@ gf_sub *gf_subq_take_all(size_t *n) {
 #define GF_BURST_NAP_NS 50000L      /* long enough for a waiter to wake */
 
 static _Thread_local long long gf_burst_start, gf_burst_last;
-
-static long long gf_now_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
 
 static void gf_burst_yield(void) {
     long long now = gf_now_ns();

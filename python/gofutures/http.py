@@ -340,6 +340,44 @@ def _record_prefix(
     return prefix
 
 
+def _finisher(method: str) -> _gotask.Finish[Response]:
+    """How a response to a ``method`` request becomes a Response: one
+    function per method, made once (a closure per request would add three
+    objects to each held future for the cyclic GC to walk). Methods past
+    the first 64 seen get a function each time."""
+    finish = _finishers.get(method)
+    if finish is None:
+        finish = _make_finisher(method)
+        if len(_finishers) < 64:
+            finish = _finishers.setdefault(method, finish)
+    return finish
+
+
+def _make_finisher(method: str) -> _gotask.Finish[Response]:
+    def finish(status: int, meta: bytes, content: bytes) -> Response:
+        if not _gotask.ok(status):
+            _gotask.raise_error(meta)
+        rec = _json.loads(meta)
+        r = Response()
+        r.status_code = rec["status"]
+        r.reason = rec["reason"]
+        # Tuples of str: the cyclic GC stops tracking them, as it cannot
+        # for lists (thousands of held responses are walked by every full
+        # collection).
+        r._raw_headers = tuple(map(tuple, rec["headers"]))
+        r.content = content
+        r.url = rec["url"]
+        r._elapsed_ns = rec["elapsed_ns"]
+        r.http_version = rec["proto"]
+        r.method = method
+        return r
+
+    return finish
+
+
+_finishers: dict[str, _gotask.Finish[Response]] = {}
+
+
 class Client:
     """Settings shared by many requests: base headers (``headers``), a default
     ``timeout``, ``follow_redirects``, ``verify`` (False, or a CA bundle's
@@ -426,25 +464,7 @@ class Client:
             body is not None,
         ) + _quote(url) + "}"
 
-        def finish(status: int, meta: bytes, content: bytes) -> Response:
-            if not _gotask.ok(status):
-                _gotask.raise_error(meta)
-            rec = _json.loads(meta)
-            r = Response()
-            r.status_code = rec["status"]
-            r.reason = rec["reason"]
-            # Tuples of str: the cyclic GC stops tracking them, as it
-            # cannot for lists (thousands of held responses are walked by
-            # every full collection).
-            r._raw_headers = tuple(map(tuple, rec["headers"]))
-            r.content = content
-            r.url = rec["url"]
-            r._elapsed_ns = rec["elapsed_ns"]
-            r.http_version = rec["proto"]
-            r.method = method
-            return r
-
-        return _gotask.GoCall("HTTP", record, body or b"", finish)
+        return _gotask.GoCall("HTTP", record, body or b"", _finisher(method))
 
     def request(self, method: str, url: str, **kwargs: Any) -> Response:
         """Send a request (keywords: params, headers, data, json, timeout,

@@ -12,8 +12,11 @@
 package gotask
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"math"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -97,11 +100,11 @@ func do(ctx context.Context, kind Kind, meta, body []byte) Result {
 	}
 	switch kind {
 	case KindSleep:
-		var rec sleepRecord
-		if err := json.Unmarshal(meta, &rec); err != nil {
+		seconds, err := sleepSeconds(meta)
+		if err != nil {
 			return badRecord(err)
 		}
-		return done(struct{}{}, nil, gio.Sleep(ctx, time.Duration(rec.Seconds*float64(time.Second))))
+		return done(struct{}{}, nil, gio.Sleep(ctx, time.Duration(seconds*float64(time.Second))))
 	case KindRun:
 		var spec gio.RunSpec
 		if err := json.Unmarshal(meta, &spec); err != nil {
@@ -154,6 +157,23 @@ type expired struct {
 	RunRecord
 }
 
+// sleepSeconds reads a KindSleep record. Python writes {"seconds":<a
+// float's repr>}, which is read here directly (encoding/json took half of a
+// sleep task's own Go time); any other form, and a value JSON cannot hold,
+// go through encoding/json, which decides.
+func sleepSeconds(meta []byte) (float64, error) {
+	if s, ok := bytes.CutPrefix(meta, []byte(`{"seconds":`)); ok {
+		if s, ok = bytes.CutSuffix(s, []byte("}")); ok && len(s) > 0 && (s[0] == '-' || '0' <= s[0] && s[0] <= '9') {
+			if v, err := strconv.ParseFloat(string(s), 64); err == nil && !math.IsInf(v, 0) {
+				return v, nil
+			}
+		}
+	}
+	var rec sleepRecord
+	err := json.Unmarshal(meta, &rec)
+	return rec.Seconds, err
+}
+
 func badRecord(err error) Result {
 	return fail(gio.Errorf(gio.ClassValue, "bad Go task record: %v", err), nil)
 }
@@ -165,6 +185,9 @@ func done(rec any, body []byte, err error) Result {
 			ge = gio.Errorf(gio.ClassRuntime, "%v", err)
 		}
 		return fail(ge, nil)
+	}
+	if rec == any(struct{}{}) {
+		return Result{Status: StatusOK, Meta: []byte{'{', '}'}, Body: body} // json.Marshal's output, without its cost
 	}
 	meta, jerr := json.Marshal(rec)
 	if jerr != nil {

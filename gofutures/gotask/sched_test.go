@@ -245,6 +245,29 @@ func TestSchedDoneWaitsForDelivery(t *testing.T) {
 	assert.True(t, s.Wait(time.Second))
 }
 
+func TestSleepRecordReadsAsEncodingJSONDoes(t *testing.T) {
+	for _, meta := range []string{
+		`{"seconds":0.02}`, `{"seconds":-1.5}`, `{"seconds":1e-05}`, `{"seconds":0}`, // Python's form: read directly
+		`{"seconds": 0.5}`, `{"seconds":0.1,"x":1}`, `{"x":1,"seconds":2}`, // other forms
+		`{"seconds":Infinity}`, `{"seconds":-inf}`, `{"seconds":nan}`, `{"seconds":1e400}`, // not JSON numbers
+		`{"seconds":.5}`, `{"seconds":+1}`, `{"seconds":}`, `{"seconds":0x10}`, `not json`,
+	} {
+		t.Run(meta, func(t *testing.T) {
+			var want struct {
+				Seconds float64 `json:"seconds"`
+			}
+			wantErr := json.Unmarshal([]byte(meta), &want)
+			got, err := gotask.SleepSeconds([]byte(meta))
+			if wantErr != nil {
+				assert.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, want.Seconds, got)
+		})
+	}
+}
+
 func TestDoRecoversAndReportsErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name  string

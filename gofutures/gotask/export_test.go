@@ -1,0 +1,4 @@
+package gotask
+
+// SleepSeconds exposes sleepSeconds to the tests.
+var SleepSeconds = sleepSeconds

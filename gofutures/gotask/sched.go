@@ -167,6 +167,19 @@ func (s *Sched) popLocked() (t Task, ok bool) {
 	return t, ok
 }
 
+// dropHolesLocked moves the queued tasks to the front of the queue, in
+// order, and forgets the holes.
+func (s *Sched) dropHolesLocked() {
+	kept := s.queue[:0]
+	for _, t := range s.queue[s.head:] {
+		if s.state[t.ID] == queued {
+			kept = append(kept, t)
+		}
+	}
+	clear(s.queue[len(kept):])
+	s.queue, s.head, s.holes = kept, 0, 0
+}
+
 func (s *Sched) resetQueueLocked() {
 	clear(s.queue[s.head:])
 	s.queue, s.head, s.holes = s.queue[:0], 0, 0
@@ -184,11 +197,14 @@ func (s *Sched) Cancel(id int64) bool {
 	case queued:
 		// Left in the queue as a hole (popLocked skips it): finding it
 		// would cost a scan, and removing it a copy of the queue's tail,
-		// per cancel.
+		// per cancel. Once holes are half the queue, one pass drops them
+		// all (and the payloads they hold): O(1) a cancel, on average.
 		delete(s.state, id)
 		s.holes++
 		if s.queuedLocked() == 0 {
 			s.resetQueueLocked()
+		} else if 2*s.holes >= len(s.queue)-s.head {
+			s.dropHolesLocked()
 		}
 		s.counters.Cancelled(1)
 		s.closeDoneLocked()

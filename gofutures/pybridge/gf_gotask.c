@@ -38,16 +38,17 @@ int gf_gpump_attach(gf_gpump *p) {
 
 void gf_gpump_deliver(gf_gpump *p, const gf_gcomp *items, size_t n) {
     PyEval_RestoreThread(p->ts);
-    PyObject *list = PyList_New((Py_ssize_t)n);
+    PyObject *list = PyList_New(0);
     for (size_t i = 0; list != NULL && i < n; i++) {
         const gf_gcomp *c = &items[i];
         PyObject *item = Py_BuildValue("(Liy#y#)", c->id, c->status, c->meta == NULL ? "" : c->meta,
                                        (Py_ssize_t)c->mlen, c->body == NULL ? "" : c->body, (Py_ssize_t)c->blen);
-        if (item == NULL) Py_CLEAR(list);
-        else PyList_SET_ITEM(list, (Py_ssize_t)i, item);
+        /* Out of memory: that task's future stays pending, not the batch's. */
+        if (item == NULL || PyList_Append(list, item) < 0) PyErr_WriteUnraisable(NULL);
+        Py_XDECREF(item);
     }
     if (list == NULL) {
-        PyErr_WriteUnraisable(NULL); /* out of memory: the batch's futures stay pending */
+        PyErr_WriteUnraisable(NULL);
     } else if (gf_gotask_hook != NULL) {
         PyObject *r = PyObject_CallOneArg(gf_gotask_hook, list);
         if (r == NULL) PyErr_WriteUnraisable(gf_gotask_hook);
@@ -175,7 +176,10 @@ gf_sub *gf_subq_take_all(size_t *n) {
  * each time it wants the GIL. A thread submitting without pause for
  * GF_BURST_SLICE_NS releases the GIL and sleeps GF_BURST_NAP_NS, so a
  * waiting thread takes the GIL within about a millisecond. Cost: one clock
- * read per submit, and about 5% of a long burst's wall time. */
+ * read per submit, and a nap (50 us asked, about 100 us with the kernel's
+ * timer slack) per millisecond of burst: some 10% of its wall time. When
+ * another thread runs Python without pause, taking the GIL back after a nap
+ * can wait out that thread's switch interval (5 ms) as well. */
 #define GF_BURST_GAP_NS 200000LL    /* calls further apart start a new burst */
 #define GF_BURST_SLICE_NS 1000000LL /* the longest a burst holds the GIL */
 #define GF_BURST_NAP_NS 50000L      /* long enough for a waiter to wake */

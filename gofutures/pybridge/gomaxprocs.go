@@ -16,7 +16,7 @@ import (
 // took 0.27-0.46 s with 2 Ps and 0.14-0.17 s with 8 (benchmarks/,
 // thread.sleep); 4 measured the same as 8 cold and within 10% warm.
 //
-// Without workers, Go's own default (the cores) stays: Go tasks
+// Without workers, Go's own default (the cores) applies: Go tasks
 // (gofutures.http, gofutures.io) are real Go work, and with more Ps than
 // cores they crowd the Python threads off the CPUs. At 1,000 HTTP requests
 // in flight on 2 cores, 4 Ps made 20,000 submits take 1.0-1.3 s instead of
@@ -33,11 +33,11 @@ const procsSettle = time.Second
 var procs = struct {
 	sync.Mutex
 	fixed   bool // the user's GOMAXPROCS wins
-	base    int  // GOMAXPROCS without workers
 	workers int
 	raised  bool
-	lower   *time.Timer
-}{fixed: os.Getenv("GOMAXPROCS") != "", base: runtime.GOMAXPROCS(0)}
+	lower   *time.Timer // pending lowerProcs, if any
+	gen     int         // which lowerProcs is the pending one
+}{fixed: os.Getenv("GOMAXPROCS") != ""}
 
 // workerStarted counts a worker thread that is about to start.
 func workerStarted() {
@@ -45,10 +45,11 @@ func workerStarted() {
 	defer procs.Unlock()
 	procs.workers++
 	if procs.lower != nil {
-		procs.lower.Stop()
+		procs.lower.Stop() // if it already fired, its gen is stale: it does nothing
 		procs.lower = nil
+		procs.gen++
 	}
-	if !procs.fixed && !procs.raised && procs.base < workerProcs {
+	if !procs.fixed && !procs.raised && runtime.GOMAXPROCS(0) < workerProcs {
 		runtime.GOMAXPROCS(workerProcs)
 		procs.raised = true
 	}
@@ -61,16 +62,24 @@ func workerStopped() {
 	defer procs.Unlock()
 	procs.workers--
 	if procs.workers == 0 && procs.raised && procs.lower == nil {
-		procs.lower = time.AfterFunc(procsSettle, func() { _ = panics.Try(lowerProcs) })
+		procs.gen++
+		gen := procs.gen
+		procs.lower = time.AfterFunc(procsSettle, func() { _ = panics.Try(func() { lowerProcs(gen) }) })
 	}
 }
 
-func lowerProcs() {
+// lowerProcs gives GOMAXPROCS back to Go (its default, which follows the
+// CPUs and the cgroup's quota again), if the timer of generation gen is
+// still the pending one and no worker lives.
+func lowerProcs(gen int) {
 	procs.Lock()
 	defer procs.Unlock()
+	if gen != procs.gen {
+		return
+	}
 	procs.lower = nil
 	if procs.workers == 0 && procs.raised {
-		runtime.GOMAXPROCS(procs.base)
+		runtime.SetDefaultGOMAXPROCS()
 		procs.raised = false
 	}
 }
@@ -79,7 +88,7 @@ func lowerProcs() {
 // threads (cthread.ReserveGoThreads).
 func reservedProcs() int {
 	if procs.fixed {
-		return procs.base
+		return runtime.GOMAXPROCS(0)
 	}
-	return max(procs.base, workerProcs)
+	return max(runtime.GOMAXPROCS(0), workerProcs)
 }

@@ -1,4 +1,16 @@
 package gotask
 
+import "encoding/json"
+
 // SleepSeconds exposes sleepSeconds to the tests.
 var SleepSeconds = sleepSeconds
+
+// DecodeHTTPRecordJSON decodes a KindHTTP record the way Do does and
+// returns it re-encoded, for comparing with encoding/json's decoding.
+func DecodeHTTPRecordJSON(meta []byte) ([]byte, error) {
+	rec, err := decodeHTTPRecord(meta)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(rec)
+}

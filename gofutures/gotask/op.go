@@ -16,7 +16,9 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -136,8 +138,8 @@ func do(ctx context.Context, kind Kind, meta, body []byte) Result {
 			N int `json:"n"`
 		}{len(body)}, nil, gio.WriteFile(ctx, string(rec.Path), body))
 	case KindHTTP:
-		var rec httpRecord
-		if err := json.Unmarshal(meta, &rec); err != nil {
+		rec, err := decodeHTTPRecord(meta)
+		if err != nil {
 			return badRecord(err)
 		}
 		if !rec.HasBody {
@@ -155,6 +157,69 @@ func do(ctx context.Context, kind Kind, meta, body []byte) Result {
 type expired struct {
 	gio.Error
 	RunRecord
+}
+
+// httpRecords caches decoded HTTP records by everything before their URL.
+// Python writes a record as a prefix it caches per client setting followed
+// by ,"url":<the URL, a JSON string>} (gofutures/http.py, _record_prefix),
+// so a program's requests share a few prefixes; encoding/json on each whole
+// record was about 13% of a request's Go CPU. At most httpRecordsKept
+// prefixes are kept (all are dropped when full, as Python's cache does).
+var httpRecords = struct {
+	sync.Mutex
+	m map[string]httpRecord
+}{m: map[string]httpRecord{}}
+
+const httpRecordsKept = 256
+
+// decodeHTTPRecord reads a KindHTTP record as encoding/json would: the part
+// before the URL from the cache (decoded once), the URL itself directly
+// when it is a plain ASCII JSON string. Any other form goes through
+// encoding/json whole.
+func decodeHTTPRecord(meta []byte) (rec httpRecord, err error) {
+	const urlKey = `,"url":`
+	i := bytes.LastIndex(meta, []byte(urlKey))
+	if i < 0 || meta[len(meta)-1] != '}' {
+		return rec, json.Unmarshal(meta, &rec)
+	}
+	url, ok := plainJSONString(meta[i+len(urlKey) : len(meta)-1])
+	if !ok {
+		return rec, json.Unmarshal(meta, &rec)
+	}
+	prefix := meta[:i]
+	httpRecords.Lock()
+	cached, found := httpRecords.m[string(prefix)]
+	httpRecords.Unlock()
+	if !found {
+		var fresh httpRecord
+		if json.Unmarshal(append(slices.Clip(prefix), '}'), &fresh) != nil {
+			return rec, json.Unmarshal(meta, &rec) // the whole record decides the error
+		}
+		httpRecords.Lock()
+		if len(httpRecords.m) >= httpRecordsKept {
+			clear(httpRecords.m)
+		}
+		httpRecords.m[string(prefix)] = fresh
+		httpRecords.Unlock()
+		cached = fresh
+	}
+	rec = cached // Headers is shared: httpc.Do only reads it
+	rec.URL = url
+	return rec, nil
+}
+
+// plainJSONString returns the value of b, a JSON string, when it needs no
+// decoding: quoted, printable ASCII, no escapes.
+func plainJSONString(b []byte) (string, bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", false
+	}
+	for _, c := range b[1 : len(b)-1] {
+		if c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	return string(b[1 : len(b)-1]), true
 }
 
 // sleepSeconds reads a KindSleep record. Python writes {"seconds":<a

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gofutures/gofutures/gofutures/gotask"
+	"github.com/gofutures/gofutures/gofutures/httpc"
 	"github.com/gofutures/gofutures/gofutures/internal/taskstats"
 )
 
@@ -264,6 +265,51 @@ func TestSleepRecordReadsAsEncodingJSONDoes(t *testing.T) {
 			}
 			require.NoError(t, err)
 			assert.Equal(t, want.Seconds, got)
+		})
+	}
+}
+
+func TestHTTPRecordReadsAsEncodingJSONDoes(t *testing.T) {
+	// Python's form: a cached prefix, then ,"url":<JSON string>}.
+	prefix := `{"method":"GET","headers":[["User-Agent","gofutures"],["X-A","1, \"two\""]],"timeout":5.0,` +
+		`"follow_redirects":true,"max_redirects":30,"verify":true,"ca_bundle":"","max_conns_host":0,"max_idle_host":0,"has_body":false`
+	other := `{"method":"POST","headers":[],"timeout":0,"follow_redirects":false,"max_redirects":0,"verify":false,` +
+		`"ca_bundle":"/ca.pem","max_conns_host":2,"max_idle_host":0,"has_body":true`
+	var metas []string
+	for _, url := range []string{
+		`"http://127.0.0.1:8080/a?b=1&c=2"`, `"http://h/1"`, `"http://h/2"`, // plain: read directly
+		`"http://h/\"q\""`, `"http://h/\u00e9"`, `"http://h/é"`, "\"http://h/\xff\"", `"http://h/\\"`, // escapes, non-ASCII, invalid UTF-8
+		`""`, `"http://h/\t"`,
+	} {
+		metas = append(metas, prefix+`,"url":`+url+`}`, other+`,"url":`+url+`}`)
+	}
+	metas = append(metas,
+		`{"url":"http://h/first","method":"GET"}`,                   // url not last
+		prefix+`,"url":"http://h/x","has_body":true}`,               // a field after url
+		prefix+`,"url":"http://h/x"`,                                // no closing brace
+		prefix+`,"url":http://h/x}`,                                 // url not a string
+		`{"method":"GET","url":"http://h/a","url":"http://h/b"}`,    // last url wins
+		`{"method":"GET","headers":[["a","b"]],,"url":"http://h/"}`, // bad prefix
+		`not json`, `{}`,
+	)
+	for _, meta := range metas {
+		t.Run(meta, func(t *testing.T) {
+			var want struct {
+				httpc.Request
+				HasBody bool `json:"has_body"`
+			}
+			wantErr := json.Unmarshal([]byte(meta), &want)
+			for range 2 { // decoded, then from the cache
+				got, err := gotask.DecodeHTTPRecordJSON([]byte(meta))
+				if wantErr != nil {
+					assert.Error(t, err)
+					continue
+				}
+				require.NoError(t, err)
+				wantJSON, err := json.Marshal(want)
+				require.NoError(t, err)
+				assert.JSONEq(t, string(wantJSON), string(got))
+			}
 		})
 	}
 }

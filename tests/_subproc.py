@@ -14,13 +14,22 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def run_python(code: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run ``code`` (dedented) with this interpreter and return the finished process."""
+def run_python(
+    code: str, timeout: float = 60, env: dict[str, str | None] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` (dedented) with this interpreter and return the finished
+    process; ``env`` changes the child's environment (None: unset)."""
+    child = child_env()
+    for name, value in (env or {}).items():
+        if value is None:
+            child.pop(name, None)
+        else:
+            child[name] = value
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
         capture_output=True,
         text=True,
-        env=child_env(),
+        env=child,
         timeout=timeout,
         check=False,
     )

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import gc
 import os
-import subprocess
-import sys
 import threading
 import weakref
 
@@ -15,7 +13,7 @@ import gofutures
 from gofutures import _native
 from gofutures import thread as gthread
 
-from ._subproc import child_env, run_python
+from ._subproc import run_python
 
 
 def _threads_of_this_process() -> int:
@@ -295,13 +293,7 @@ print(base, go_tasks_only, with_workers, procs())
 def test_go_runs_with_more_ps_only_while_workers_live(user_setting: str | None) -> None:
     """Thread pool workers (Python threads) want more Ps than cores; Go tasks
     want no more than the cores. A GOMAXPROCS the user set is left alone."""
-    env = child_env()
-    env.pop("GOMAXPROCS", None)
-    if user_setting is not None:
-        env["GOMAXPROCS"] = user_setting
-    done = subprocess.run(
-        [sys.executable, "-c", _PROCS_SCRIPT], capture_output=True, text=True, env=env, timeout=60, check=False
-    )
+    done = run_python(_PROCS_SCRIPT, env={"GOMAXPROCS": user_setting})
     assert done.returncode == 0, done.stderr
     base, go_tasks_only, with_workers, after = map(int, done.stdout.split())
     if user_setting is not None:

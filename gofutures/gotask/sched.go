@@ -201,9 +201,7 @@ func (s *Sched) Cancel(id int64) bool {
 		// all (and the payloads they hold): O(1) a cancel, on average.
 		delete(s.state, id)
 		s.holes++
-		if s.queuedLocked() == 0 {
-			s.resetQueueLocked()
-		} else if 2*s.holes >= len(s.queue)-s.head {
+		if 2*s.holes >= len(s.queue)-s.head {
 			s.dropHolesLocked()
 		}
 		s.counters.Cancelled(1)

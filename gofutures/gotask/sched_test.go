@@ -64,6 +64,15 @@ func sleepTask(id int64, seconds float64) gotask.Task {
 	return gotask.Task{ID: id, Kind: gotask.KindSleep, Meta: meta}
 }
 
+// submitSleeps submits tasks 1..n, each a sleep of seconds.
+func submitSleeps(t *testing.T, s *gotask.Sched, n int64, seconds float64) {
+	t.Helper()
+	for id := int64(1); id <= n; id++ {
+		_, err := s.Submit(sleepTask(id, seconds))
+		require.NoError(t, err)
+	}
+}
+
 func TestSchedRunsAtMostMaxAtOnce(t *testing.T) {
 	rec := newRecorder()
 	s := gotask.NewSched(2, nil, rec.sink)
@@ -105,10 +114,7 @@ func TestSchedRunsAtMostMaxAtOnce(t *testing.T) {
 func TestSchedStartsInFIFOOrder(t *testing.T) {
 	rec := newRecorder()
 	s := gotask.NewSched(1, nil, rec.sink) // one runner: tasks finish in the order they start
-	for id := int64(1); id <= 5; id++ {
-		_, err := s.Submit(sleepTask(id, 0.01))
-		require.NoError(t, err)
-	}
+	submitSleeps(t, s, 5, 0.01)
 	assert.Empty(t, s.Shutdown(false))
 	require.True(t, s.Wait(10*time.Second))
 	rec.mu.Lock()
@@ -132,10 +138,7 @@ func TestSchedStartedUntilDelivered(t *testing.T) {
 func TestSchedCancelAndShutdown(t *testing.T) {
 	rec := newRecorder()
 	s := gotask.NewSched(1, nil, rec.sink)
-	for id := int64(1); id <= 4; id++ {
-		_, err := s.Submit(sleepTask(id, 0.1))
-		require.NoError(t, err)
-	}
+	submitSleeps(t, s, 4, 0.1)
 	for _, tc := range []struct {
 		name string
 		id   int64
@@ -173,10 +176,7 @@ func TestSchedSkipsTasksCancelledInTheQueue(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := newRecorder()
 			s := gotask.NewSched(1, nil, rec.sink) // task 1 runs; 2-5 wait
-			for id := int64(1); id <= 5; id++ {
-				_, err := s.Submit(sleepTask(id, 0.05))
-				require.NoError(t, err)
-			}
+			submitSleeps(t, s, 5, 0.05)
 			for _, id := range tc.cancel {
 				assert.True(t, s.Cancel(id))
 			}
@@ -194,10 +194,7 @@ func TestSchedSkipsTasksCancelledInTheQueue(t *testing.T) {
 func TestSchedShutdownReturnsOnlyTasksStillQueued(t *testing.T) {
 	rec := newRecorder()
 	s := gotask.NewSched(1, nil, rec.sink)
-	for id := int64(1); id <= 6; id++ {
-		_, err := s.Submit(sleepTask(id, 0.05))
-		require.NoError(t, err)
-	}
+	submitSleeps(t, s, 6, 0.05)
 	assert.True(t, s.Cancel(3))
 	assert.True(t, s.Cancel(5))
 	assert.Equal(t, []int64{2, 4, 6}, s.Shutdown(true))

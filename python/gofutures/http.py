@@ -25,6 +25,7 @@ tuple gives their sum.
 from __future__ import annotations
 
 import datetime
+import functools
 import json as _json
 import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
@@ -340,20 +341,12 @@ def _record_prefix(
     return prefix
 
 
+@functools.lru_cache(maxsize=64)
 def _finisher(method: str) -> _gotask.Finish[Response]:
     """How a response to a ``method`` request becomes a Response: one
     function per method, made once (a closure per request would add three
-    objects to each held future for the cyclic GC to walk). Methods past
-    the first 64 seen get a function each time."""
-    finish = _finishers.get(method)
-    if finish is None:
-        finish = _make_finisher(method)
-        if len(_finishers) < 64:
-            finish = _finishers.setdefault(method, finish)
-    return finish
+    objects to each held future for the cyclic GC to walk)."""
 
-
-def _make_finisher(method: str) -> _gotask.Finish[Response]:
     def finish(status: int, meta: bytes, content: bytes) -> Response:
         if not _gotask.ok(status):
             _gotask.raise_error(meta)
@@ -373,9 +366,6 @@ def _make_finisher(method: str) -> _gotask.Finish[Response]:
         return r
 
     return finish
-
-
-_finishers: dict[str, _gotask.Finish[Response]] = {}
 
 
 class Client:

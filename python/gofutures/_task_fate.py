@@ -170,7 +170,7 @@ def terminate_task(st: _PoolState, future: Future[Any]) -> bool:
             # RUNNING -> cancelled, as cancel() does for a pending future,
             # and what set_running_or_notify_cancel() then does for waiters.
             future._state = _stdlib_base.CANCELLED_AND_NOTIFIED
-            for waiter in future._waiters:
+            for waiter in future._waiter_list:
                 waiter.add_cancelled(future)
             future._condition.notify_all()
     future._invoke_callbacks()  # type: ignore[attr-defined]

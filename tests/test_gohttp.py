@@ -74,6 +74,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._send(302, b"", {"Location": f"/redirect/{n - 1}" if n > 1 else "/text"})
         elif name == "text":
             self._send(200, "héllo".encode("latin-1"), {"Content-Type": "text/plain", "Set-Cookie": "a=1"})
+        elif name == "rawheaders":
+            # Header bytes that are not UTF-8, and UTF-8 ones: http.client
+            # (so requests) reads both as latin-1.
+            self._send(200, b"raw", {"X-Latin": "caf\xe9", "X-Utf8": "\u2713".encode().decode("latin-1")})
         elif name == "utf8":
             self._send(200, "héllo ✓".encode(), {"Content-Type": "text/html; charset=UTF-8"})
         elif name == "json":
@@ -160,6 +164,7 @@ def _fields(r: Any) -> dict[str, Any]:
 SAME_AS_REQUESTS = [
     ("GET", "/text", {}),
     ("GET", "/utf8", {}),
+    ("GET", "/rawheaders", {}),
     ("GET", "/json?a=1", {"params": {"b": ["2", "3"]}}),
     ("GET", "/status/404", {}),
     ("GET", "/status/503", {}),
@@ -487,3 +492,29 @@ def test_ten_thousand_in_flight_on_few_os_threads(tmp_path: Any) -> None:
         srv.kill()
         srv.wait()
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_reason_holding_the_record_separator_arrives_whole() -> None:
+    # Go sends such a response as JSON instead of its compact record.
+    listener = socket.create_server(("127.0.0.1", 0))
+    reply = b"HTTP/1.1 299 Odd\x00Reason\r\nX-Name: caf\xe9\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi"
+
+    def serve() -> None:
+        for _ in range(2):
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(reply)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    try:
+        want = requests.get(url, timeout=30)
+        got = ghttp.get(url, timeout=30)
+    finally:
+        t.join(30)
+        listener.close()
+    assert (got.status_code, got.reason, got.content) == (want.status_code, want.reason, want.content)
+    assert got.reason == "Odd\x00Reason"
+    assert got.headers["content-length"] == "2"

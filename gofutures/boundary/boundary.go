@@ -20,6 +20,7 @@ import (
 
 	"github.com/gofutures/gofutures/gofutures/gio"
 	"github.com/gofutures/gofutures/gofutures/gotask"
+	"github.com/gofutures/gofutures/gofutures/httpc"
 	"github.com/gofutures/gofutures/gofutures/internal/taskstats"
 	"github.com/gofutures/gofutures/gofutures/panics"
 	"github.com/gofutures/gofutures/gofutures/pool"
@@ -148,6 +149,9 @@ type tables struct {
 	Hooks      map[string][]string `json:"hooks"`
 	SpecFields []string            `json:"spec_fields"`
 	PumpClose  int                 `json:"pump_close"`
+	// What separates the fields of an HTTP response record
+	// (httpc.Response.AppendRecord).
+	HTTPRecordSep string `json:"http_record_sep"`
 }
 
 // Table returns, as JSON, every value Python shares with Go and C.
@@ -187,8 +191,9 @@ func Table() string {
 			Pump.Module:   {Pump.Deliver},
 			GoTask.Module: {GoTask.Deliver},
 		},
-		SpecFields: jsonFields(reflectSpec),
-		PumpClose:  PumpClose,
+		SpecFields:    jsonFields(reflectSpec),
+		PumpClose:     PumpClose,
+		HTTPRecordSep: string(httpc.RecordSep),
 	}
 	for name, k := range gotask.Kinds {
 		c.Op[name] = int(k)

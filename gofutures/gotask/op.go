@@ -148,7 +148,12 @@ func do(ctx context.Context, kind Kind, meta, body []byte) Result {
 			body = []byte{}
 		}
 		resp, data, err := httpc.Do(ctx, &rec.Request, body)
-		return done(resp, data, err)
+		if err == nil {
+			if meta, ok := resp.AppendRecord(make([]byte, 0, resp.RecordSize())); ok {
+				return Result{Status: StatusOK, Meta: meta, Body: data}
+			}
+		}
+		return done(resp, data, err) // JSON: an error, or a field holding httpc.RecordSep
 	}
 	return fail(gio.Errorf(gio.ClassValue, "unknown Go task kind %d", kind), nil)
 }

@@ -32,7 +32,7 @@ from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from email.message import Message
 from typing import Any, TypeAlias
 
-from gofutures import _gotask
+from gofutures import _gotask, _native
 
 __all__ = (
     "request",
@@ -154,7 +154,9 @@ class Response:
     method: str
 
     def __init__(self) -> None:
-        self._raw_headers: tuple[tuple[str, str], ...] = ()
+        # Name/value pairs, or (from Go's compact record) names and values
+        # in one str, separated by _record_sep().
+        self._raw_headers: tuple[tuple[str, str], ...] | str = ()
         self._headers: Headers | None = None
         self._encoding: str | None | object = _UNSET
         self._elapsed_ns = 0
@@ -164,7 +166,12 @@ class Response:
     def headers(self) -> Headers:
         """The response's headers (case-insensitive)."""
         if self._headers is None:
-            self._headers = Headers(self._raw_headers)
+            raw = self._raw_headers
+            if isinstance(raw, str):
+                fields = iter(raw.split(_record_sep()))
+                self._headers = Headers(zip(fields, fields))
+            else:
+                self._headers = Headers(raw)
         return self._headers
 
     @headers.setter
@@ -350,22 +357,38 @@ def _finisher(method: str) -> _gotask.Finish[Response]:
     def finish(status: int, meta: bytes, content: bytes) -> Response:
         if not _gotask.ok(status):
             _gotask.raise_error(meta)
-        rec = _json.loads(meta)
         r = Response()
-        r.status_code = rec["status"]
-        r.reason = rec["reason"]
-        # Tuples of str: the cyclic GC stops tracking them, as it cannot
-        # for lists (thousands of held responses are walked by every full
-        # collection).
-        r._raw_headers = tuple(map(tuple, rec["headers"]))
+        if meta[:1] == b"{":  # JSON: a field held the separator (rare)
+            rec = _json.loads(meta)
+            r.status_code = rec["status"]
+            r.reason = rec["reason"]
+            r.http_version = rec["proto"]
+            r._elapsed_ns = rec["elapsed_ns"]
+            r.url = rec["url"]
+            r._raw_headers = tuple(map(tuple, rec["headers"]))
+        else:
+            # The compact record (httpc.Response.AppendRecord): latin-1, as
+            # http.client decodes a status line and headers; the headers
+            # stay one str until read (no object for the cyclic GC).
+            status_code, r.reason, r.http_version, elapsed, r.url, *headers = meta.decode("latin-1").split(
+                _record_sep(), 5
+            )
+            r.status_code = int(status_code)
+            r._elapsed_ns = int(elapsed)
+            if headers:
+                r._raw_headers = headers[0]
         r.content = content
-        r.url = rec["url"]
-        r._elapsed_ns = rec["elapsed_ns"]
-        r.http_version = rec["proto"]
         r.method = method
         return r
 
     return finish
+
+
+@functools.cache  # the boundary table is read once
+def _record_sep() -> str:
+    """What separates the fields of a response record (boundary table)."""
+    sep: str = _native.contract["http_record_sep"]
+    return sep
 
 
 class Client:

@@ -1,0 +1,51 @@
+package httpc
+
+import (
+	"strconv"
+	"strings"
+)
+
+// RecordSep separates the fields of a compact response record.
+const RecordSep = '\x00'
+
+// AppendRecord appends r as the compact record gofutures/http.py reads: its
+// status, reason, proto, elapsed_ns and url, then each header's name and
+// value, separated by RecordSep, as raw bytes (Python decodes them as
+// latin-1, as http.client decodes a status line and headers; JSON would
+// replace a byte that is not UTF-8). It is about 5x cheaper to read than JSON, which was most of the
+// GIL time of completing a response. ok is false, and b returned unchanged,
+// when a field holds RecordSep: the caller sends JSON instead.
+//
+// Cost: one append per field, no allocation beyond b's growth.
+func (r *Response) AppendRecord(b []byte) (_ []byte, ok bool) {
+	if hasSep(r.Reason) || hasSep(r.Proto) || hasSep(r.URL) {
+		return b, false
+	}
+	for _, kv := range r.Headers {
+		if hasSep(kv[0]) || hasSep(kv[1]) {
+			return b, false
+		}
+	}
+	b = strconv.AppendInt(b, int64(r.Status), 10)
+	b = append(append(b, RecordSep), r.Reason...)
+	b = append(append(b, RecordSep), r.Proto...)
+	b = append(b, RecordSep)
+	b = strconv.AppendInt(b, r.ElapsedNs, 10)
+	b = append(append(b, RecordSep), r.URL...)
+	for _, kv := range r.Headers {
+		b = append(append(b, RecordSep), kv[0]...)
+		b = append(append(b, RecordSep), kv[1]...)
+	}
+	return b, true
+}
+
+// RecordSize is len(AppendRecord's output) for r, near enough to size a buffer.
+func (r *Response) RecordSize() int {
+	n := 48 + len(r.Reason) + len(r.Proto) + len(r.URL)
+	for _, kv := range r.Headers {
+		n += 2 + len(kv[0]) + len(kv[1])
+	}
+	return n
+}
+
+func hasSep(s string) bool { return strings.IndexByte(s, RecordSep) >= 0 }

@@ -2,6 +2,7 @@ package native
 
 import (
 	"runtime"
+	"time"
 
 	"github.com/gofutures/gofutures/gofutures/gotask"
 	"github.com/gofutures/gofutures/gofutures/panics"
@@ -14,7 +15,7 @@ import (
 // package, so they are in the extension; they stay there, and not behind a
 // build tag, because the suite tests the extension users install, not a
 // special build. Each is harmless if called: it reads a counter, or makes
-// one call or one task fail with a GoPanicError.
+// one call or one task fail with a GoPanicError, or makes one worker wait.
 
 // Goroutines returns the number of live goroutines, for leak tests.
 func Goroutines() (n int64, err error) {
@@ -46,6 +47,20 @@ func ThreadPoolPanicNextTask(id int64) (ok bool, err error) {
 	p, found := pybridge.ThreadPool(id)
 	if found {
 		p.PanicNextTask()
+	}
+	return found, nil
+}
+
+// ThreadPoolStallBetweenTasks makes the next worker of pool id that takes a
+// task in the middle of a burst wait ms milliseconds in Go first, as Go's
+// scheduler can make it wait for a P there: fault injection, so tests can
+// check that other Python threads run meanwhile (the worker does not hold
+// the GIL). It reports false when the pool is gone.
+func ThreadPoolStallBetweenTasks(id, ms int64) (ok bool, err error) {
+	defer panics.Catch(&err)
+	p, found := pybridge.ThreadPool(id)
+	if found {
+		p.StallBetweenTasks(time.Duration(ms) * time.Millisecond)
 	}
 	return found, nil
 }

@@ -166,7 +166,8 @@ type Pool struct {
 	spawned  sync.Cond     // broadcast when pending drops to 0
 	done     chan struct{} // closed once closed && nothing is live, pending or stopping
 
-	panicNext atomic.Bool // fault injection (faults.go): the next task panics in Go
+	panicNext atomic.Bool  // fault injection (faults.go): the next task panics in Go
+	stallNext atomic.Int64 // fault injection (faults.go): nanoseconds to wait in a burst
 
 	counters taskstats.Counters // stats.go
 }
@@ -499,6 +500,7 @@ func (p *Pool) run(w Worker, id int64) (startFailed bool) {
 		id, ok := p.tryNext()
 		if ok {
 			current = id
+			p.maybeInjectStall()
 			p.maybeInjectPanic()
 		}
 		return id, ok

@@ -293,6 +293,26 @@ func TestPanicNextTaskInjection(t *testing.T) {
 	assert.Contains(t, r.failed[1].Error(), "injected fault")
 }
 
+func TestStallBetweenTasksInjection(t *testing.T) {
+	const stall = 50 * time.Millisecond
+	r := newRecorder()
+	var mu sync.Mutex
+	var started []time.Time
+	r.run = func(int64) {
+		mu.Lock()
+		started = append(started, time.Now())
+		mu.Unlock()
+	}
+	p := pool.New(1, r.factory)
+	p.StallBetweenTasks(stall)
+	require.NoError(t, p.SubmitMany(ids(3))) // one worker: a burst of 3
+	p.Shutdown(false)
+	require.True(t, p.Wait(5*time.Second))
+	assert.Equal(t, []int64{1, 2, 3}, r.ran)
+	require.Len(t, started, 3)
+	assert.GreaterOrEqual(t, started[1].Sub(started[0]), stall, "the burst's second task waited")
+}
+
 func TestNewRejectsZeroWorkers(t *testing.T) {
 	assert.Panics(t, func() { pool.New(0, newRecorder().factory) })
 }

@@ -83,27 +83,49 @@ func (w *worker) Start() error {
 	return nil
 }
 
-// Run holds the GIL for a burst: the task and every task next yields while
-// the queue is non-empty, one cgo call (about 0.1 us) each. Other Python
-// threads still get the GIL: the eval loop hands it over on request.
+// Run runs the task and every task next yields while the queue is
+// non-empty (a burst), one cgo call each (gf_run), which takes the GIL when
+// the worker does not hold it. The worker keeps the GIL between tasks only
+// after a short call: Go code that runs after a long one may wait for the
+// scheduler, and must not make every Python thread wait with it (see
+// GF_KEEP_GIL_NS in gf_bridge.c). Other Python threads still get the GIL
+// during a burst: the eval loop hands it over on request.
 func (w *worker) Run(id int64, next func() (int64, bool)) error {
-	C.gf_enter(w.c)
-	defer C.gf_leave(w.c)
-	if C.gf_start(w.c) != 1 {
-		return errStartHook
-	}
+	var held C.int
+	defer func() {
+		if held != 0 { // a panic in next
+			C.gf_leave(w.c)
+		}
+	}()
+	var began C.longlong
 	if w.counters == nil {
 		for ok := true; ok; id, ok = next() {
-			C.gf_call_run(C.longlong(id))
+			if C.gf_run(w.c, C.longlong(id), &held, &began) == C.GF_START_FAILED {
+				return errStartHook
+			}
 		}
-		return nil
+	} else {
+		// Counted for stats(): a task starts once its worker holds the GIL
+		// (and ran its start hook); a task of a burst starts when the one
+		// before it ended (one clock read per task, two per burst).
+		var end int64
+		for ok := true; ok; id, ok = next() {
+			start := end
+			if held == 0 {
+				start = taskstats.Now()
+			}
+			w.counters.StartAt(start)
+			outcome := C.gf_run(w.c, C.longlong(id), &held, &began)
+			if outcome == C.GF_START_FAILED {
+				w.counters.NotRun()
+				return errStartHook
+			}
+			end = w.counters.Done(taskstats.Outcome(outcome), start+int64(began))
+		}
 	}
-	// Counted for stats(): a task of the burst starts when the one before
-	// it ended (one clock read per task).
-	start := taskstats.Now()
-	for ok := true; ok; id, ok = next() {
-		w.counters.StartAt(start)
-		start = w.counters.Done(taskstats.Outcome(C.gf_call_run(C.longlong(id))), start)
+	if held != 0 {
+		held = 0
+		C.gf_leave(w.c)
 	}
 	return nil
 }

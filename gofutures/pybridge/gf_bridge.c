@@ -135,7 +135,7 @@ int gf_attach(gf_worker *w, long long pool, long long index) {
 
 /* gf_start runs the start hook (thread name, initializer) once; the GIL must
  * be held. Returns 1 when the worker may run tasks, 0 when it failed. */
-int gf_start(gf_worker *w) {
+static int gf_start(gf_worker *w) {
     if (w->started) return 1;
     w->started = 1;
     gf_note_stack_size(); /* for the workers this one starts */
@@ -153,9 +153,9 @@ int gf_start(gf_worker *w) {
     return ok;
 }
 
-/* gf_call_run runs task id; the GIL must be held (gf_enter). It returns the
- * hook's result, the task's outcome (taskstats.Outcome), or -1. */
-long gf_call_run(long long id) {
+/* gf_call_run runs task id; the GIL must be held. It returns the hook's
+ * result, the task's outcome (taskstats.Outcome), or -1. */
+static long gf_call_run(long long id) {
     PyObject *arg = PyLong_FromLongLong(id);
     PyObject *r = arg ? PyObject_CallOneArg(gf_hook_run, arg) : NULL;
     Py_XDECREF(arg);
@@ -169,8 +169,36 @@ long gf_call_run(long long id) {
     return outcome;
 }
 
-/* gf_enter takes the GIL with the worker's kept thread state. */
-void gf_enter(gf_worker *w) { PyEval_RestoreThread(w->ts); }
+/* A worker keeps the GIL from one task to the next (a burst) only if the cgo
+ * call that ran the task returns in less than this. Go lets a thread that is
+ * in a C call keep its P (scheduler slot); its sysmon thread takes the P
+ * away only from a call it has seen twice, 20 us or more apart. A longer call
+ * (a task that blocked, or a long wait for the GIL) may come back to Go
+ * without a P, and every P is usually held by some worker blocked in C (a
+ * sleeping task, a wait for the GIL), so the thread then waits until sysmon
+ * takes one back and the scheduler hands it over: tens of microseconds on an
+ * idle machine, but 1 to 159 ms at a time measured (2,000 time.sleep(0.02)
+ * tasks on 500 new workers, about 130 ms a run in all) once hundreds of
+ * threads wait for the GIL and saturate the CPUs. Holding the GIL through
+ * that wait stalled every Python thread, whose waits for the GIL then grew,
+ * and so on. A call shorter than this
+ * cannot have lost its P, and bursts of short tasks keep the GIL as before. */
+#define GF_KEEP_GIL_NS 20000LL
+
+long gf_run(gf_worker *w, long long id, int *held, long long *began) {
+    long long t0 = gf_now_ns();
+    int had_gil = *held;
+    if (!had_gil) PyEval_RestoreThread(w->ts);
+    long outcome = GF_START_FAILED;
+    *began = 0;
+    if (gf_start(w)) {
+        if (!had_gil) *began = gf_now_ns() - t0;
+        outcome = gf_call_run(id);
+    }
+    *held = outcome != GF_START_FAILED && gf_now_ns() - t0 < GF_KEEP_GIL_NS;
+    if (!*held) w->ts = PyEval_SaveThread();
+    return outcome;
+}
 
 /* gf_leave releases the GIL, keeping the thread state for the next task. */
 void gf_leave(gf_worker *w) { w->ts = PyEval_SaveThread(); }

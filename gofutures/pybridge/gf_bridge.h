@@ -34,14 +34,17 @@ typedef struct {
 /* gf_attach gives this thread a Python thread state without taking the GIL;
  * returns 1, or -1 when Python is gone or the worker cannot be set up. */
 int gf_attach(gf_worker *w, long long pool, long long index);
-/* gf_start runs the start hook once (GIL held); 1: the worker may run tasks. */
-int gf_start(gf_worker *w);
-/* gf_call_run runs task id (GIL held) and returns what the run hook
- * returned (a taskstats.Outcome), or -1 if it raised or returned no int. */
-long gf_call_run(long long id);
-/* gf_enter takes the GIL with the worker's kept thread state; gf_leave
- * releases it, keeping the thread state. */
-void gf_enter(gf_worker *w);
+/* gf_run runs task id: it takes the GIL with the worker's kept thread state
+ * unless the worker still holds it (*held), runs the start hook once, then
+ * the task. It returns what the run hook returned (a taskstats.Outcome), -1
+ * if that raised or returned no int, or GF_START_FAILED if the start hook
+ * failed (the task did not run; the GIL is then released). *held says
+ * whether the worker still holds the GIL on return: only if the call took
+ * less than GF_KEEP_GIL_NS (see gf_bridge.c). *began is how long the call
+ * waited (GIL, start hook) before the task began, in nanoseconds. */
+#define GF_START_FAILED (-2L)
+long gf_run(gf_worker *w, long long id, int *held, long long *began);
+/* gf_leave releases the GIL that gf_run left held, keeping the thread state. */
 void gf_leave(gf_worker *w);
 /* gf_fail completes task id with an exception of kind (boundary.FailKind). */
 void gf_fail(gf_worker *w, long long id, int kind, const char *msg);

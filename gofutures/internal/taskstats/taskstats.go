@@ -143,6 +143,10 @@ func (c *Counters) StartAt(now int64) int64 {
 	return now
 }
 
+// NotRun takes back the Start of a task that did not run after all (its
+// worker failed to start; whoever fails the task counts it).
+func (c *Counters) NotRun() { c.running.Add(-1) }
+
 // Done ends a task that Start counted as running and returns the time it
 // ended.
 func (c *Counters) Done(o Outcome, start int64) (end int64) {

@@ -64,6 +64,9 @@ func TestCounters(t *testing.T) {
 	var c Counters
 	c.Submitted(5)
 	started := []int64{c.Start(), c.Start(), c.Start()}
+	c.Start()
+	assert.Equal(t, int64(4), c.Snapshot().Running)
+	c.NotRun()
 	assert.Equal(t, int64(3), c.Snapshot().Running)
 	c.Done(Completed, started[0])
 	c.Done(Failed, started[1])

@@ -86,9 +86,9 @@ func (w *worker) Start() error {
 // Run runs the task and every task next yields while the queue is
 // non-empty (a burst), one cgo call each (gf_run), which takes the GIL when
 // the worker does not hold it. The worker keeps the GIL between tasks only
-// after a short call: Go code that runs after a long one may wait for the
-// scheduler, and must not make every Python thread wait with it (see
-// GF_KEEP_GIL_NS in gf_bridge.c). Other Python threads still get the GIL
+// after a task shorter than 5 ms: Go code that runs after a long call may
+// wait for the scheduler, and must not make every Python thread wait with
+// it (see GF_KEEP_GIL_NS in gf_bridge.c). Other Python threads still get the GIL
 // during a burst: the eval loop hands it over on request.
 func (w *worker) Run(id int64, next func() (int64, bool)) error {
 	var held C.int

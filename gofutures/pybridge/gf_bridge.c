@@ -169,33 +169,47 @@ static long gf_call_run(long long id) {
     return outcome;
 }
 
-/* A worker keeps the GIL from one task to the next (a burst) only if the cgo
- * call that ran the task returns in less than this. Go lets a thread that is
- * in a C call keep its P (scheduler slot); its sysmon thread takes the P
- * away only from a call it has seen twice, 20 us or more apart. A longer call
- * (a task that blocked, or a long wait for the GIL) may come back to Go
- * without a P, and every P is usually held by some worker blocked in C (a
- * sleeping task, a wait for the GIL), so the thread then waits until sysmon
- * takes one back and the scheduler hands it over: tens of microseconds on an
- * idle machine, but 1 to 159 ms at a time measured (2,000 time.sleep(0.02)
- * tasks on 500 new workers, about 130 ms a run in all) once hundreds of
- * threads wait for the GIL and saturate the CPUs. Holding the GIL through
- * that wait stalled every Python thread, whose waits for the GIL then grew,
- * and so on. A call shorter than this
- * cannot have lost its P, and bursts of short tasks keep the GIL as before. */
-#define GF_KEEP_GIL_NS 20000LL
+/* A worker keeps the GIL from one task to the next (a burst) only after a
+ * task that ran for less than this: CPython's default switch interval.
+ *
+ * Go lets a thread that is in a C call keep its P (scheduler slot); its
+ * sysmon thread takes the P away only from a call it has seen twice, 20 us or
+ * more apart. After a longer call the thread may come back to Go without a P,
+ * and every P is usually held by some worker blocked in C (a sleeping task, a
+ * wait for the GIL), so it then waits until sysmon takes one back and the
+ * scheduler hands it over: tens of microseconds on an idle machine, but 1 to
+ * 159 ms at a time measured (2,000 time.sleep(0.02) tasks on 500 new
+ * workers, up to 130 ms a run in all) once hundreds of threads wait for the
+ * GIL and saturate the CPUs. Holding the GIL through that wait stalled every
+ * Python thread, whose waits for the GIL then grew, and so on. So after a
+ * task that ran long (it blocked, or computed) the worker releases the GIL
+ * before it returns to Go.
+ *
+ * Shorter tasks, and a long wait for the GIL or a new worker's start hook
+ * before a short task, do not count: the worker then goes on to the next
+ * task with the GIL, as the stdlib's worker does unless a switch interval
+ * ends just then, so the program does not see that task still pending (a
+ * map(buffersize=) closed right after a result cancels only the ones after
+ * it). A 20 us limit, the most that always keeps the P, broke that in 1 run
+ * of 2 under load (tests/test_map_buffersize.py: the short task ran longer).
+ * Tasks between the two can still make Python threads wait, as before. */
+#define GF_KEEP_GIL_NS 5000000LL
 
 long gf_run(gf_worker *w, long long id, int *held, long long *began) {
-    long long t0 = gf_now_ns();
-    int had_gil = *held;
-    if (!had_gil) PyEval_RestoreThread(w->ts);
+    long long t0 = gf_now_ns(), t1 = t0;
+    if (!*held) {
+        PyEval_RestoreThread(w->ts);
+        t1 = gf_now_ns();
+    }
+    long long t2 = t1;
+    int first = !w->started;
     long outcome = GF_START_FAILED;
-    *began = 0;
     if (gf_start(w)) {
-        if (!had_gil) *began = gf_now_ns() - t0;
+        if (first) t2 = gf_now_ns();
         outcome = gf_call_run(id);
     }
-    *held = outcome != GF_START_FAILED && gf_now_ns() - t0 < GF_KEEP_GIL_NS;
+    *began = t2 - t0;
+    *held = outcome != GF_START_FAILED && gf_now_ns() - t2 < GF_KEEP_GIL_NS;
     if (!*held) w->ts = PyEval_SaveThread();
     return outcome;
 }

@@ -39,9 +39,10 @@ int gf_attach(gf_worker *w, long long pool, long long index);
  * the task. It returns what the run hook returned (a taskstats.Outcome), -1
  * if that raised or returned no int, or GF_START_FAILED if the start hook
  * failed (the task did not run; the GIL is then released). *held says
- * whether the worker still holds the GIL on return: only if the call took
- * less than GF_KEEP_GIL_NS (see gf_bridge.c). *began is how long the call
- * waited (GIL, start hook) before the task began, in nanoseconds. */
+ * whether the worker still holds the GIL on return: only if the task ran
+ * for less than GF_KEEP_GIL_NS (see gf_bridge.c). *began is how
+ * long the call waited (GIL, start hook) before the task began, in
+ * nanoseconds. */
 #define GF_START_FAILED (-2L)
 long gf_run(gf_worker *w, long long id, int *held, long long *began);
 /* gf_leave releases the GIL that gf_run left held, keeping the thread state. */

@@ -170,9 +170,11 @@ def _gated_pool_run(drop: str) -> tuple[list[int], int]:
 def test_closing_cancels_the_rest(drop: str) -> None:
     ran, read = _gated_pool_run(drop)
     # 4 read at the call, 1 more by the first next(); 2, 3 and 4 were
-    # cancelled (1 was running).
+    # cancelled, and so was 1 unless the worker had taken it by then (the
+    # worker ran 0 inside the submit that started it, as the stdlib's does,
+    # and the program goes on holding the GIL: usually 1 is cancelled too).
     assert read == 5
-    assert ran == [0, 1]
+    assert ran in ([0], [0, 1])
 
 
 def test_process_closing_cancels_the_rest() -> None:

@@ -43,8 +43,14 @@ def test_first_exception_raised_at_its_position(cf: types.ModuleType, chunksize:
         assert got == [1 / (x - 5) for x in range(5)]
         with pytest.raises(ZeroDivisionError):
             next(it)
-    # Calls after the failing one still ran, as with per-item futures.
-    assert sorted(ran) == list(range(10))
+    # The calls before the failing one ran, and so did those after it in its
+    # own chunk (a chunk runs its calls one after another, whatever they
+    # raise, as per-item futures would run them). Later chunks ran or were
+    # cancelled, as pending futures are when map's iterator stops at an
+    # exception: which, depends on the workers' timing.
+    assert len(set(ran)) == len(ran), "no call ran twice"
+    chunk_end = (5 // chunksize + 1) * chunksize if cf.__name__ == "gofutures" else 6
+    assert set(range(min(chunk_end, 10))) <= set(ran)
 
 
 @pytest.mark.parametrize("chunksize", CHUNKS)

@@ -259,3 +259,27 @@ def test_worker_thread_has_the_stack_size_asked(tmp_path: Path, size_mib: int) -
         """,
         timeout=60,
     )
+
+
+def test_a_submit_that_starts_a_worker_lets_it_run_first(tmp_path: Path) -> None:
+    # The stdlib's submit waits until the thread it starts runs (Thread.start),
+    # and that thread keeps the GIL until it blocks: with forced switches out
+    # of reach, the task has run when submit returns. A pool growing one
+    # thread per submit, not hundreds at once, is what keeps a program's
+    # other threads from waiting in a herd of new workers for the GIL.
+    assert_same_output(
+        tmp_path,
+        """
+        import sys
+        import __CF__ as cf
+
+        sys.setswitchinterval(100)
+        seen = []
+        for i in range(3):
+            ex = cf.ThreadPoolExecutor(1)
+            ex.submit(seen.append, i)
+            print(i, list(seen))
+            ex.shutdown()
+        print("done", seen)
+        """,
+    )

@@ -54,8 +54,10 @@ func spawnWorker(run func()) error {
 	})
 	if err != nil {
 		workerStopped()
+		return err
 	}
-	return err
+	C.gf_count_spawn() // the submit that spawned it lets it start (gf_bridge.c)
+	return nil
 }
 
 // worker implements pool.Worker on its own thread with a kept Python thread

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "_cgo_export.h"
+#include "gf_bridge.h"
 #include "gf_gotask.h"
 
 /* One exception factory (a class, or a callable returning an exception) per
@@ -85,8 +86,10 @@ static PyObject *gf_fast_submit(PyObject *self, PyObject *const *args, Py_ssize_
     if (!gf_args_ll(args, nargs, 2, a, "thread_submit(pool, task)")) return NULL;
     gf_note_stack_size();
     char *msg = NULL;
+    long long spawns = gf_spawn_count(), first_gils = gf_first_gil_count();
     int kind = gfThreadSubmit(a[0], a[1], &msg);
     if (kind != 0) return gf_raise(kind, msg);
+    if (gf_spawn_count() != spawns) gf_let_new_worker_start(first_gils); /* as Thread.start() */
     Py_RETURN_NONE;
 }
 

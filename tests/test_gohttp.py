@@ -518,3 +518,11 @@ def test_a_reason_holding_the_record_separator_arrives_whole() -> None:
     assert (got.status_code, got.reason, got.content) == (want.status_code, want.reason, want.content)
     assert got.reason == "Odd\x00Reason"
     assert got.headers["content-length"] == "2"
+    assert got.headers["x-name"] == want.headers["x-name"] == "caf\xe9"  # latin-1, as on the compact path
+
+
+def test_a_url_with_a_raw_non_ascii_query_comes_back_whole(server: str) -> None:
+    # Go keeps a query's bytes as given; the record carries the URL as UTF-8.
+    r = ghttp.get(server + "/text?q=é", timeout=30)
+    assert r.status_code == 200
+    assert r.url == server + "/text?q=é"

@@ -152,6 +152,7 @@ func do(ctx context.Context, kind Kind, meta, body []byte) Result {
 			if meta, ok := resp.AppendRecord(make([]byte, 0, resp.RecordSize())); ok {
 				return Result{Status: StatusOK, Meta: meta, Body: data}
 			}
+			resp.Latin1Text() // read as the compact record would be
 		}
 		return done(resp, data, err) // JSON: an error, or a field holding httpc.RecordSep
 	}

@@ -48,4 +48,33 @@ func (r *Response) RecordSize() int {
 	return n
 }
 
+// Latin1Text rewrites the reason and the headers so that their JSON encoding
+// reads, in Python, as their bytes decoded as latin-1 (each byte becomes the
+// rune of its value), as the compact record reads: for the JSON record sent
+// when a field holds RecordSep.
+func (r *Response) Latin1Text() {
+	r.Reason = latin1(r.Reason)
+	for i, kv := range r.Headers {
+		r.Headers[i] = [2]string{latin1(kv[0]), latin1(kv[1])}
+	}
+}
+
+func latin1(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return s
+	}
+	runes := make([]rune, len(s))
+	for i := 0; i < len(s); i++ {
+		runes[i] = rune(s[i])
+	}
+	return string(runes)
+}
+
 func hasSep(s string) bool { return strings.IndexByte(s, RecordSep) >= 0 }

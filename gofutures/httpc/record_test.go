@@ -46,3 +46,10 @@ func TestAppendRecord(t *testing.T) {
 		})
 	}
 }
+
+func TestLatin1Text(t *testing.T) {
+	r := httpc.Response{Reason: "Caf\xe9", Headers: [][2]string{{"X-A", "plain"}, {"X-\xff", "\xe2\x9c\x93"}}}
+	r.Latin1Text()
+	assert.Equal(t, "Café", r.Reason)
+	assert.Equal(t, [][2]string{{"X-A", "plain"}, {"X-ÿ", "\u00e2\u009c\u0093"}}, r.Headers)
+}

@@ -367,14 +367,16 @@ def _finisher(method: str) -> _gotask.Finish[Response]:
             r.url = rec["url"]
             r._raw_headers = tuple(map(tuple, rec["headers"]))
         else:
-            # The compact record (httpc.Response.AppendRecord): latin-1, as
-            # http.client decodes a status line and headers; the headers
-            # stay one str until read (no object for the cyclic GC).
-            status_code, r.reason, r.http_version, elapsed, r.url, *headers = meta.decode("latin-1").split(
+            # The compact record (httpc.Response.AppendRecord): the reason
+            # and headers as latin-1, as http.client decodes a status line
+            # and headers; the URL as UTF-8 (a query may hold it raw). The
+            # headers stay one str until read (no object for the cyclic GC).
+            status_code, r.reason, r.http_version, elapsed, url, *headers = meta.decode("latin-1").split(
                 _record_sep(), 5
             )
             r.status_code = int(status_code)
             r._elapsed_ns = int(elapsed)
+            r.url = url if url.isascii() else url.encode("latin-1").decode("utf-8", "replace")
             if headers:
                 r._raw_headers = headers[0]
         r.content = content
@@ -389,6 +391,7 @@ def _record_sep() -> str:
     """What separates the fields of a response record (boundary table)."""
     sep: str = _native.contract["http_record_sep"]
     return sep
+
 
 
 class Client:

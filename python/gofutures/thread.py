@@ -5,8 +5,10 @@ Data flow::
     submit(fn, *args)            Python: a stdlib Future + a work item kept in
       |                          _work_items under a fresh task id
       v
-    fast_thread_submit           C builtin (pybridge/fastpath.c), GIL held: only
-      |                          the pool id and task id cross
+    fast_thread_submit           C builtin (pybridge/fastpath.c), GIL held (but
+      |                          released while a worker it started begins, as
+      |                          Thread.start() waits): only the pool id and
+      |                          task id cross
       v
     pool.Pool (Go)               FIFO of task ids; idle workers reused first,
       |                          new workers started lazily up to max_workers,

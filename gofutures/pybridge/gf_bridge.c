@@ -134,12 +134,17 @@ int gf_attach(gf_worker *w, long long pool, long long index) {
     return w->ts != NULL ? 1 : -1;
 }
 
-/* Workers spawned, and workers that took the GIL for the first time: a
- * submit that spawned one lets it start (gf_let_new_worker_start). */
-static _Atomic long long gf_spawned, gf_first_gil;
+/* Workers spawned by this thread, and workers that took the GIL for the
+ * first time: a submit that spawned one lets it start
+ * (gf_let_new_worker_start). The spawn count is per thread: Go spawns a
+ * submit's worker inside that submit's cgo callback, which runs on the
+ * submitting thread, so a submit counts only its own spawns (not those of
+ * other submitters, or of workers that start more workers). */
+static _Thread_local long long gf_spawned;
+static _Atomic long long gf_first_gil;
 
-void gf_count_spawn(void) { atomic_fetch_add(&gf_spawned, 1); }
-long long gf_spawn_count(void) { return atomic_load(&gf_spawned); }
+void gf_count_spawn(void) { gf_spawned++; }
+long long gf_spawn_count(void) { return gf_spawned; }
 long long gf_first_gil_count(void) { return atomic_load(&gf_first_gil); }
 
 /* The stdlib's submit starts a new worker thread and waits until it runs

@@ -65,9 +65,10 @@ void gf_unpark(gf_worker *w);
 /* threading.stack_size() for new worker threads (fastpath.c): noted with the
  * GIL held on each submit and worker start, read by the spawner without it. */
 void gf_note_stack_size(void);
-/* A new worker thread is counted when spawned (gf_count_spawn, from Go) and
- * when it first takes the GIL; a submit that spawned one waits for that
- * (gf_let_new_worker_start, GIL held, see gf_bridge.c). */
+/* A new worker thread is counted when spawned (gf_count_spawn, from Go, on
+ * the spawning thread) and when it first takes the GIL; a submit that
+ * spawned one waits for that (gf_let_new_worker_start, GIL held, see
+ * gf_bridge.c). */
 void gf_count_spawn(void);
 long long gf_spawn_count(void);
 long long gf_first_gil_count(void);

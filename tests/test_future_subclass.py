@@ -7,8 +7,10 @@ from __future__ import annotations
 import concurrent.futures
 import gc
 import logging
+import sys
 import threading
 import time
+import weakref
 from typing import Any
 
 import pytest
@@ -179,5 +181,46 @@ def test_a_future_nobody_waits_on_holds_no_lists() -> None:
     assert f.set_running_or_notify_cancel()
     f.set_result(1)
     assert f.result() == 1 and f.done()
-    assert _gc_tracked_referents(f) == ["RLock", "_FutureCondition"]
+    assert _gc_tracked_referents(f) == []
     assert len(_gc_tracked_referents(concurrent.futures.Future())) > 2
+    concurrent.futures.wait([f], timeout=0)  # the stdlib's wait() makes the condition
+    assert _gc_tracked_referents(f) == ["RLock", "_FutureCondition"]
+
+
+def test_a_waiter_racing_the_first_completion_is_woken(future_class: Any) -> None:
+    # result() makes the condition while the completing thread may be
+    # setting the state without one: the waiter must see the result or be
+    # notified, never wait out its timeout.
+    fs = [future_class() for _ in range(2000)]
+    got: list[Any] = []
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        t = threading.Thread(target=lambda: got.extend(f.result(timeout=TIMEOUT) for f in fs))
+        t.start()
+        for i, f in enumerate(fs):
+            f.set_result(i)
+        t.join(2 * TIMEOUT)
+    finally:
+        sys.setswitchinterval(interval)
+    assert got == list(range(len(fs)))
+
+
+@pytest.mark.parametrize("read", ["result", "exception"])
+def test_reading_a_failed_future_leaves_no_cycle(future_class: Any, read: str) -> None:
+    # The stdlib drops `self` from the frames the raised traceback holds.
+    f = future_class()
+    f.set_exception(ValueError("v"))
+    ref = weakref.ref(f)
+    gc.disable()
+    try:
+        try:
+            got = getattr(f, read)()
+            raise got
+        except ValueError as exc:
+            caught = exc
+        del f
+        assert ref() is None, "freed by reference counting"
+    finally:
+        gc.enable()
+    assert str(caught) == "v"

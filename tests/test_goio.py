@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import gofutures
-from gofutures import _future, _gotask, _native
+from gofutures import _gotask, _native
 from gofutures import io as gio
 
 from ._heartbeat import heartbeat
@@ -238,10 +238,11 @@ def test_a_task_queued_for_a_pool_go_no_longer_has_fails() -> None:
 
     with gofutures.ThreadPoolExecutor(1) as ex:  # a pool: the drainer and pump run
         assert ex.submit(gio.sleep, 0).result(timeout=30) is None
-    future: _future.Future[None] = _future.Future()
+    future: _gotask._GoFuture[None] = _gotask._GoFuture()
     task_id = next(_task_ids)
     go = gio._prepare_sleep(0)
-    _work_items[task_id] = (None, future, go.finish, (), None)  # as _gotask.submit does
+    future._go_pool, future._go_task, future._go_finish = 10**9, task_id, go.finish
+    _work_items[task_id] = future  # as _gotask.submit does
     _native.fast_go_submit(10**9, task_id, _gotask.kind("SLEEP"), go.meta, go.body)
     with pytest.raises(RuntimeError, match="^cannot schedule new futures after shutdown$"):
         future.result(timeout=30)

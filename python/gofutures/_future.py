@@ -15,14 +15,17 @@ overhead taken out: they hold the condition's lock directly (the stdlib goes
 through Condition.__enter__/__exit__), notify only when a thread waits, and
 call the callbacks only when there are some. About 1 us less a task.
 
-Lists and deques are made when first used, not per future: a future that
-nobody waits on with wait()/as_completed(), whose result() is not awaited
-while pending, and that has no done-callbacks is four objects for the
-cyclic GC while pending (the future, its condition, the condition's RLock,
-the executor's work item) and three once done, instead of seven. That
-halves the pause of a full collection with many futures held (80-100 ms
-with 20,000 held at seven objects each, 40-56 ms at four) and cuts the
-collections a burst of submits triggers.
+The condition, its lock, the lists and the deque are made when first
+used, not per future: a future that nobody waits on with wait() or
+as_completed(), whose result() is not awaited while pending, and that has
+no done-callbacks is two objects for the cyclic GC while pending (the
+future and the executor's work item) and one once done, instead of seven
+(the stdlib's: eight once done). Until its condition exists, the future's
+state changes under one module-wide lock (``_making``), under which no
+condition is made either; afterwards, under the condition's lock, as in the
+stdlib. Fewer objects mean fewer collections during a burst of submits and
+shorter pauses in a full one (with 20,000 futures held: 80-100 ms at seven
+objects each, 40-56 ms at four).
 
 The class keeps the stdlib name, so repr() reads ``<Future at ... state=...>``;
 it is a subclass, so isinstance checks, the stdlib's wait() and
@@ -90,36 +93,126 @@ class _WaiterList:
         return waiters
 
 
+# Guards the state of every future that has no condition yet, and the making
+# of conditions (see the module's docstring). Held for a few bytecodes at a
+# time; reentrant, so a repr() made while it is held can make a condition.
+_making = RLock()
+
+
 class Future(_base.Future, Generic[T]):  # type: ignore[type-arg]
     """concurrent.futures.Future, with the state the stdlib's __init__ sets;
-    ``_waiters`` and ``_done_callbacks`` are made when first used."""
+    ``_condition``, ``_waiters`` and ``_done_callbacks`` are made when first
+    used."""
 
-    _condition: _FutureCondition
+    _cond: _FutureCondition | None = None
     _waiters = _WaiterList()
     _waiter_list: Any = _UNUSED
     _done_callbacks: Any = _UNUSED
 
     def __init__(self) -> None:
-        self._condition = _FutureCondition()
         self._state = _base.PENDING
         self._result = None
         self._exception = None
 
+    @property  # type: ignore[override]
+    def _condition(self) -> _FutureCondition:
+        """The stdlib's condition (wait(), as_completed() and a result() that
+        waits use it), made on first use."""
+        cond = self._cond
+        if cond is None:
+            with _making:
+                cond = self._cond
+                if cond is None:
+                    cond = self._cond = _FutureCondition()
+        return cond
+
+    @_condition.setter
+    def _condition(self, cond: Any) -> None:
+        self._cond = cond
+
+    def _hold(self) -> Any:
+        """Acquires and returns the lock that guards this future's state: its
+        condition's once made, ``_making`` before (no condition can be made
+        while it is held). The caller releases it."""
+        cond = self._cond
+        if cond is None:
+            _making.acquire()
+            if self._cond is None:
+                return _making
+            cond = self._cond
+            _making.release()
+        lock = cond._lock
+        lock.acquire()
+        return lock
+
+    def _notify(self) -> None:
+        """Wakes the threads waiting on the condition (lock held)."""
+        cond = self._cond
+        if cond is not None and cond._waiters:
+            cond.notify_all()
+
+    # Reads of one field: the stdlib takes the lock for them; under the GIL a
+    # read is atomic, and taking it would make the condition.
+
+    def cancelled(self) -> bool:
+        return self._state in _CANCELLED_STATES
+
+    def running(self) -> bool:
+        return self._state == _RUNNING
+
+    def done(self) -> bool:
+        return self._state in _DONE
+
+    def result(self, timeout: float | None = None) -> T:
+        if self._state == _FINISHED:  # final: the outcome was set before it
+            exc = self._exception
+            if not exc:  # the stdlib's test
+                return self._result  # type: ignore[return-value]
+            try:
+                raise exc
+            finally:
+                del exc, self  # the traceback holds this frame: no cycle
+        return super().result(timeout)  # type: ignore[no-any-return]
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        if self._state == _FINISHED:
+            return self._exception
+        return super().exception(timeout)
+
+    def cancel(self) -> bool:
+        lock = self._hold()
+        try:
+            state = self._state
+            if state in (_RUNNING, _FINISHED):
+                return False
+            if state in _CANCELLED_STATES:
+                return True
+            self._state = _CANCELLED
+            self._notify()
+        finally:
+            lock.release()
+        self._invoke_callbacks()  # type: ignore[attr-defined]
+        return True
+
     def add_done_callback(self, fn: Any) -> None:
-        with self._condition._lock:
+        lock = self._hold()
+        try:
             if self._state not in _DONE:
                 if self._done_callbacks is _UNUSED:
                     self._done_callbacks = [fn]
                 else:
                     self._done_callbacks.append(fn)
                 return
+        finally:
+            lock.release()
         try:
             fn(self)
         except Exception:
             _base.LOGGER.exception("exception calling callback for %r", self)
 
     def set_running_or_notify_cancel(self) -> bool:
-        with self._condition._lock:
+        lock = self._hold()
+        try:
             state = self._state
             if state == _PENDING:
                 self._state = _RUNNING
@@ -130,8 +223,10 @@ class Future(_base.Future, Generic[T]):  # type: ignore[type-arg]
                     waiter.add_cancelled(self)
                 # cancel() already notified the condition, as in the stdlib.
                 return False
-            _base.LOGGER.critical("Future %s in unexpected state: %s", id(self), state)
-            raise RuntimeError("Future in unexpected state")
+        finally:
+            lock.release()
+        _base.LOGGER.critical("Future %s in unexpected state: %s", id(self), state)
+        raise RuntimeError("Future in unexpected state")
 
     def set_result(self, result: Any) -> None:
         self._finish("_result", result, "add_result")
@@ -141,19 +236,28 @@ class Future(_base.Future, Generic[T]):  # type: ignore[type-arg]
 
     def _finish(self, field: str, value: Any, waiter_method: str) -> None:
         """set_result/set_exception: store value in field, wake everyone."""
-        condition = self._condition
-        with condition._lock:
-            if self._state in _DONE:
-                raise InvalidStateError(f"{self._state}: {self!r}")
-            setattr(self, field, value)
-            self._state = _FINISHED
-            for waiter in self._waiter_list:
-                getattr(waiter, waiter_method)(self)
-            if condition._waiters:
-                condition.notify_all()
+        lock = self._hold()
+        try:
+            state = self._state
+            if state not in _DONE:
+                setattr(self, field, value)
+                self._state = _FINISHED
+                for waiter in self._waiter_list:
+                    getattr(waiter, waiter_method)(self)
+                self._notify()
+        finally:
+            lock.release()
+        if state in _DONE:
+            raise InvalidStateError(f"{state}: {self!r}")
         if self._done_callbacks:
             self._invoke_callbacks()  # type: ignore[attr-defined]
 
+    cancelled.__doc__ = _base.Future.cancelled.__doc__
+    running.__doc__ = _base.Future.running.__doc__
+    done.__doc__ = _base.Future.done.__doc__
+    result.__doc__ = _base.Future.result.__doc__
+    exception.__doc__ = _base.Future.exception.__doc__
+    cancel.__doc__ = _base.Future.cancel.__doc__
     add_done_callback.__doc__ = _base.Future.add_done_callback.__doc__
     set_running_or_notify_cancel.__doc__ = _base.Future.set_running_or_notify_cancel.__doc__
     set_result.__doc__ = _base.Future.set_result.__doc__
@@ -165,4 +269,5 @@ _RUNNING = _base.RUNNING
 _CANCELLED = _base.CANCELLED
 _CANCELLED_AND_NOTIFIED = _base.CANCELLED_AND_NOTIFIED
 _FINISHED = _base.FINISHED
+_CANCELLED_STATES = frozenset((_base.CANCELLED, _base.CANCELLED_AND_NOTIFIED))
 _DONE = frozenset((_base.CANCELLED, _base.CANCELLED_AND_NOTIFIED, _base.FINISHED))

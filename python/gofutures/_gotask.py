@@ -193,6 +193,7 @@ class _GoFuture(_future.Future[T]):
 
     _go_pool: int
     _go_task: int
+    _go_finish: Finish[T]
 
     def _refresh(self) -> None:
         """PENDING -> RUNNING if Go has started the task."""
@@ -200,9 +201,12 @@ class _GoFuture(_future.Future[T]):
             self._mark_running()
 
     def _mark_running(self) -> None:
-        with self._condition._lock:
+        lock = self._hold()
+        try:
             if self._state == _stdlib_base.PENDING:
                 self._state = _stdlib_base.RUNNING
+        finally:
+            lock.release()
 
     def running(self) -> bool:
         self._refresh()
@@ -252,9 +256,11 @@ def submit(
         return future
     future._go_pool = state.pool_id
     future._go_task = task_id
-    # No pool state in the item: the pool's views of waiting work (_threads,
-    # _work_queue) count what thread workers will take, and no worker takes this.
-    work_items[task_id] = (None, future, go.finish, (), None)
+    future._go_finish = go.finish
+    # The work item of a Go task is its future, not a tuple: one object less
+    # for the cyclic GC per pending task, and no pool state in it (the pool's
+    # views of waiting work count what thread workers will take).
+    work_items[task_id] = future
     try:
         # Queued for Go without calling into it (gf_gotask.h); running()
         # asks Go whether it has started.
@@ -278,13 +284,11 @@ def _deliver(batch: list[tuple[int, int, bytes, bytes]]) -> None:
     pump_ident = threading.get_ident()
 
     for task_id, status, meta, body in batch:
-        item = _work_items.pop(task_id, None)
-        if item is None:
-            continue
-        future, finish = item[1], item[2]
-        del item
+        future = _work_items.pop(task_id, None)
+        if type(future) is not _GoFuture:
+            continue  # taken back (None), or not a Go task's
         try:
-            result = finish(status, meta, body)
+            result = future._go_finish(status, meta, body)
         except BaseException as exc:
             try:
                 future.set_exception(exc)

@@ -43,7 +43,7 @@ from concurrent.futures import Executor, Future, InvalidStateError
 from concurrent.futures import _base as _stdlib_base
 from concurrent.futures import thread as _stdlib_thread
 from concurrent.futures.thread import BrokenThreadPool
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, cast, overload
 
 from gofutures import _buffmap, _chunked_map, _future, _gotask, _native, _stats
 from gofutures._executor import P, T, Ts, TypedMap, refuse_submit, shutdown_dropped
@@ -128,7 +128,7 @@ class _PoolState:
         """Tasks of this pool no worker has taken yet."""
         # list() copies the values without running Python code: atomic
         # under the GIL while workers pop items.
-        return sum(1 for item in list(_work_items.values()) if item[0] is self)
+        return sum(1 for item in list(_work_items.values()) if type(item) is tuple and item[0] is self)
 
     def settled(self) -> bool:
         """Whether no more workers will start (so none is worth waiting for)."""
@@ -137,13 +137,14 @@ class _PoolState:
 
 # A work item is a plain tuple (state, future, fn, args, kwargs or None): the
 # cheapest container for the cyclic GC, which dominates the cost of many
-# pending futures (a no-op submit spends about 40% of its time in GC).
+# pending futures (a no-op submit spends about 40% of its time in GC). A Go
+# task's item is its future alone (gofutures._gotask): no worker takes it.
 _WorkItem = tuple[_PoolState, Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any] | None]
 
 
 # Work waiting for (or running on) a worker, by task id. Ids are unique across
 # pools, so a worker needs nothing but the id to find its work.
-_work_items: dict[int, _WorkItem] = {}
+_work_items: dict[int, _WorkItem | Future[Any]] = {}
 _task_ids = itertools.count(1)
 # Pools that may still have workers, by pool id.
 _pools: dict[int, _PoolState] = {}
@@ -348,7 +349,7 @@ class ThreadPoolExecutor(TypedMap, _stdlib_thread.ThreadPoolExecutor):  # type: 
             for task_id in cancelled.split():
                 item = _work_items.pop(int(task_id), None)
                 if item is not None:
-                    item[1].cancel()
+                    (item[1] if isinstance(item, tuple) else item).cancel()
         if wait:
             me = threading.get_ident()
             if me in state.worker_idents or me == _gotask.pump_ident:
@@ -501,7 +502,7 @@ def _run_task(task_id: int) -> int:
     item = _work_items.pop(task_id, None)
     if item is None:
         return _CANCELLED
-    _, future, fn, args, kwargs = item
+    _, future, fn, args, kwargs = cast(_WorkItem, item)  # a worker's task: a tuple
     del item
     if not future.set_running_or_notify_cancel():
         return _CANCELLED
@@ -530,8 +531,8 @@ def _load_outcomes() -> None:
 
 def _fail_task(task_id: int, kind: int, message: str) -> None:
     item = _work_items.pop(task_id, None)
-    if item is None:
-        return
+    if not isinstance(item, tuple):
+        return  # gone, or a Go task's (the pump fails those)
     state, future = item[0], item[1]
     exc: BaseException
     if kind == _native.const("fail", "BROKEN"):

@@ -206,6 +206,35 @@ def test_a_waiter_racing_the_first_completion_is_woken(future_class: Any) -> Non
     assert got == list(range(len(fs)))
 
 
+def test_cancel_racing_set_result_has_one_winner(future_class: Any) -> None:
+    # Without a condition a future's state changes under a shared lock of
+    # the module: cancel() and set_result() on each pending future must still
+    # exclude each other (it ends with a result or cancelled, never both).
+    fs = [future_class() for _ in range(10000)]
+    finished: list[bool] = []
+
+    def complete() -> None:
+        for f in fs:
+            try:
+                f.set_result(1)
+                finished.append(True)
+            except concurrent.futures.InvalidStateError:
+                finished.append(False)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        t = threading.Thread(target=complete)
+        t.start()
+        cancelled = [f.cancel() for f in fs]
+        t.join(2 * TIMEOUT)
+    finally:
+        sys.setswitchinterval(interval)
+    assert len(finished) == len(fs)
+    assert [f.cancelled() for f in fs] == cancelled
+    assert all(won != c for won, c in zip(finished, cancelled, strict=True))
+
+
 @pytest.mark.parametrize("read", ["result", "exception"])
 def test_reading_a_failed_future_leaves_no_cycle(future_class: Any, read: str) -> None:
     # The stdlib drops `self` from the frames the raised traceback holds.

@@ -78,6 +78,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             # Header bytes that are not UTF-8, and UTF-8 ones: http.client
             # (so requests) reads both as latin-1.
             self._send(200, b"raw", {"X-Latin": "caf\xe9", "X-Utf8": "\u2713".encode().decode("latin-1")})
+        elif name == "line":  # the request line as it arrived
+            self._send(200, self.raw_requestline.rstrip(b"\r\n"), {"Content-Type": "text/plain"})
         elif name == "utf8":
             self._send(200, "héllo ✓".encode(), {"Content-Type": "text/html; charset=UTF-8"})
         elif name == "json":
@@ -521,8 +523,28 @@ def test_a_reason_holding_the_record_separator_arrives_whole() -> None:
     assert got.headers["x-name"] == want.headers["x-name"] == "caf\xe9"  # latin-1, as on the compact path
 
 
-def test_a_url_with_a_raw_non_ascii_query_comes_back_whole(server: str) -> None:
-    # Go keeps a query's bytes as given; the record carries the URL as UTF-8.
-    r = ghttp.get(server + "/text?q=é", timeout=30)
-    assert r.status_code == 200
-    assert r.url == server + "/text?q=é"
+# URLs requests rewrites before sending: each case's request line and
+# Response.url must be the ones requests gives.
+URLS_AS_REQUESTS_SENDS = [
+    ("/line/a b?q=hello world", None),
+    ("/line/café?q=é&r=✓", None),
+    ("/line/%41%7e%2F%e2%9c%93?x=%7e", None),
+    ("/line/x?bad=%zz&ok=%41", None),
+    ("/line/p|q\\r?a={b}&c=^`<>\"", None),
+    ("/line/[x]?y=[z]#frag ment", None),
+    ("/line/plain-path_1.2~?k=v;w=x:y@z/?", None),
+    ("/line/a b", {"q": "a b", "r": "é"}),
+    ("/line?x=1", "y=2 3"),
+    ("", None),
+    ("?q=1", None),
+]
+
+
+@pytest.mark.parametrize(("tail", "params"), URLS_AS_REQUESTS_SENDS, ids=lambda v: str(v)[:30])
+def test_the_url_is_sent_as_requests_sends_it(server: str, tail: str, params: Any) -> None:
+    # Go alone would send raw UTF-8, and a space as is (the server answers 400).
+    want = requests.get(server + tail, params=params, timeout=30)
+    got = ghttp.get(server + tail, params=params, timeout=30)
+    assert (got.status_code, got.content, got.url) == (want.status_code, want.content, want.url)
+    upper = server.replace("http://127.0.0.1", "HTTP://127.0.0.1")
+    assert ghttp.get(upper + "/line/é", timeout=30).url == requests.get(upper + "/line/é", timeout=30).url

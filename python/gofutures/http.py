@@ -32,7 +32,7 @@ from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from email.message import Message
 from typing import Any, TypeAlias
 
-from gofutures import _gotask, _native
+from gofutures import _gotask, _http_url, _native
 
 __all__ = (
     "request",
@@ -237,52 +237,6 @@ class Response:
         return f"<Response [{self.status_code}]>"
 
 
-# URLs _check_url accepted, most recent last: a program that requests the
-# same URLs again skips the parse (about 2.5 us of GIL time a request).
-_valid_urls: dict[str, None] = {}
-_VALID_URLS_KEPT = 1024
-
-
-def _check_url(url: str) -> None:
-    """requests' errors for a malformed URL, as ValueError."""
-    if url in _valid_urls:
-        return
-    _parse_url(url)
-    if len(_valid_urls) >= _VALID_URLS_KEPT:
-        _valid_urls.clear()
-    _valid_urls[url] = None
-
-
-def _parse_url(url: str) -> None:
-    scheme, sep, _ = url.partition("://")
-    if not sep:
-        raise ValueError(f"Invalid URL {url!r}: No scheme supplied. Perhaps you meant https://{url}?")
-    if scheme.lower() not in ("http", "https"):
-        raise ValueError(f"No connection adapters were found for {url!r}")
-    try:
-        parts = urllib.parse.urlsplit(url)
-        parts.port  # noqa: B018 (raises ValueError for a bad port)
-    except ValueError as exc:
-        raise ValueError(f"Invalid URL {url!r}: {exc}") from None
-    if not parts.hostname:
-        raise ValueError(f"Invalid URL {url!r}: No host supplied")
-
-
-def _with_params(url: str, params: Params) -> str:
-    if not params:
-        return url
-    if isinstance(params, bytes):
-        params = params.decode()
-    query = params if isinstance(params, str) else urllib.parse.urlencode(
-        list(params.items()) if isinstance(params, Mapping) else list(params), doseq=True
-    )
-    if not query:
-        return url
-    parts = urllib.parse.urlsplit(url)
-    joined = f"{parts.query}&{query}" if parts.query else query
-    return urllib.parse.urlunsplit(parts._replace(query=joined))
-
-
 def _timeout(timeout: Timeout) -> float:
     if timeout is None:
         return 0.0
@@ -438,8 +392,7 @@ class Client:
         if not isinstance(url, str):
             url = url.decode() if isinstance(url, bytes) else str(url)
         url = url.strip()
-        _check_url(url)
-        url = _with_params(url, params)
+        url = _http_url.request_url(url, params)
         method = method.upper() if isinstance(method, str) else method.decode().upper()
         merged = self.headers  # copied below before a change
         body: bytes | None = None

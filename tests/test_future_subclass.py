@@ -146,6 +146,17 @@ def test_waiting_without_the_lock_raises_as_in_the_stdlib(future_class: Any) -> 
     assert f.result(timeout=0) == 1
 
 
+def test_the_condition_reinitializes_after_fork(future_class: Any) -> None:
+    # threading's after-fork code calls _at_fork_reinit on conditions.
+    f = future_class()
+    for _ in range(2):  # before and after the deque is made
+        f._condition._at_fork_reinit()
+        with f._condition:
+            assert f._condition.wait(0) is False
+    f.set_result(1)
+    assert f.result(timeout=0) == 1
+
+
 def test_wait_and_callbacks_again_after_the_lists_exist(future_class: Any) -> None:
     fs = [future_class() for _ in range(3)]
     calls: list[Any] = []

@@ -61,6 +61,10 @@ class _FutureCondition(threading.Condition):
             self._waiters = collections.deque()
         return super().wait(timeout)
 
+    def _at_fork_reinit(self) -> None:
+        self._lock._at_fork_reinit()  # type: ignore[attr-defined]
+        self._waiters = _UNUSED
+
     def acquire(self, *args: Any) -> bool:
         return self._lock.acquire(*args)
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import concurrent.futures
 import gc
 import logging
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -155,6 +157,40 @@ def test_the_condition_reinitializes_after_fork(future_class: Any) -> None:
             assert f._condition.wait(0) is False
     f.set_result(1)
     assert f.result(timeout=0) == 1
+
+
+FORK_WHILE_A_STATE_LOCK_IS_HELD = r"""
+import concurrent.futures, os, sys, threading
+from gofutures import _future
+futures = [_future.Future() for _ in range(200)]
+held = _future._state_lock(futures[0])
+taken, release = threading.Event(), threading.Event()
+def hold():
+    with held:
+        taken.set()
+        release.wait()
+threading.Thread(target=hold, daemon=True).start()
+taken.wait()
+pid = os.fork()
+if pid == 0:
+    import signal
+    signal.alarm(10)  # a lock that stayed held: killed, not hung
+    f = futures[0]
+    f.set_result(1)
+    done, _ = concurrent.futures.wait([f], timeout=5)
+    f.add_done_callback(lambda f: None)
+    os._exit(0 if done == {f} and f.result() == 1 else 1)
+release.set()
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_state_lock_held_at_fork_is_free_in_the_child() -> None:
+    out = subprocess.run([sys.executable, "-c", FORK_WHILE_A_STATE_LOCK_IS_HELD], capture_output=True,
+                         text=True, timeout=60, check=False)
+    assert out.stdout.strip() == "0", out.stderr
 
 
 def test_wait_and_callbacks_again_after_the_lists_exist(future_class: Any) -> None:

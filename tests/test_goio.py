@@ -230,6 +230,19 @@ def test_submitted_tasks_run_on_no_worker_thread() -> None:
     assert threading.active_count() < 10
 
 
+def test_a_go_future_lets_go_of_its_task_when_done_or_cancelled() -> None:
+    # The finisher may hold the call's arguments: it goes with the task.
+    with gofutures.ThreadPoolExecutor(1) as ex:
+        done = ex.submit(gio.sleep, 0)
+        blocker = ex.submit(gio.sleep, 0.5)
+        queued = ex.submit(gio.sleep, 0)
+        assert queued.cancel()
+        assert done.result(timeout=30) is None
+        assert blocker.result(timeout=30) is None
+    for f in (done, blocker, queued):
+        assert "_go_finish" not in vars(f)
+
+
 def test_a_task_queued_for_a_pool_go_no_longer_has_fails() -> None:
     """fast_go_submit queues tasks without calling into Go; one whose pool
     Go no longer has (Python refuses such submits first: this is the

@@ -36,12 +36,15 @@ it.
 from __future__ import annotations
 
 import collections
+import os
 import threading
 from _thread import RLock
+from collections.abc import Callable
 from concurrent.futures import InvalidStateError, _base
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 # What a future's lists and its condition's deque read as until first used.
@@ -110,6 +113,16 @@ def _state_lock(future: object) -> Any:
     return _STATE_LOCKS[id(future) % 61]  # a prime: ids step by the object's size
 
 
+def _reinit_state_locks() -> None:
+    # A thread of the parent may have held one: in the child it never ends.
+    for lock in _STATE_LOCKS:
+        lock._at_fork_reinit()  # type: ignore[attr-defined]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reinit_state_locks)
+
+
 class Future(_base.Future, Generic[T]):  # type: ignore[type-arg]
     """concurrent.futures.Future, with the state the stdlib's __init__ sets;
     ``_condition``, ``_waiters`` and ``_done_callbacks`` are made when first
@@ -141,21 +154,18 @@ class Future(_base.Future, Generic[T]):  # type: ignore[type-arg]
     def _condition(self, cond: Any) -> None:
         self._cond = cond
 
-    def _hold(self) -> Any:
-        """Acquires and returns the lock that guards this future's state: its
-        condition's once made, ``_state_lock(self)`` before (no condition
-        can be made while it is held). The caller releases it."""
-        cond = self._cond
-        if cond is None:
-            lock = _state_lock(self)
-            lock.acquire()
-            if self._cond is None:
-                return lock
+    def _under_lock(self, step: Callable[..., R], *args: Any) -> R:
+        """step(self, *args), run holding the lock that guards this future's
+        state: its condition's once made, before that ``_state_lock(self)``
+        (no condition can be made while it is held). Taken with ``with``, so
+        that an interrupt cannot leave it held."""
+        while True:
             cond = self._cond
-            lock.release()
-        lock = cond._lock
-        lock.acquire()
-        return lock
+            lock = _state_lock(self) if cond is None else cond._lock
+            with lock:
+                if cond is None and self._cond is not None:
+                    continue  # made meanwhile: its lock guards from now on
+                return step(self, *args)
 
     def _notify(self) -> None:
         """Wakes the threads waiting on the condition (lock held)."""
@@ -192,51 +202,27 @@ class Future(_base.Future, Generic[T]):  # type: ignore[type-arg]
         return super().exception(timeout)
 
     def cancel(self) -> bool:
-        lock = self._hold()
-        try:
-            state = self._state
-            if state in (_RUNNING, _FINISHED):
-                return False
-            if state in _CANCELLED_STATES:
-                return True
-            self._state = _CANCELLED
-            self._notify()
-        finally:
-            lock.release()
-        self._invoke_callbacks()  # type: ignore[attr-defined]
+        state = self._under_lock(_cancel)
+        if state in (_RUNNING, _FINISHED):
+            return False
+        if state == _PENDING:
+            self._invoke_callbacks()  # type: ignore[attr-defined]
         return True
 
     def add_done_callback(self, fn: Any) -> None:
-        lock = self._hold()
-        try:
-            if self._state not in _DONE:
-                if self._done_callbacks is _UNUSED:
-                    self._done_callbacks = [fn]
-                else:
-                    self._done_callbacks.append(fn)
-                return
-        finally:
-            lock.release()
+        if self._under_lock(_add_callback, fn):
+            return
         try:
             fn(self)
         except Exception:
             _base.LOGGER.exception("exception calling callback for %r", self)
 
     def set_running_or_notify_cancel(self) -> bool:
-        lock = self._hold()
-        try:
-            state = self._state
-            if state == _PENDING:
-                self._state = _RUNNING
-                return True
-            if state == _CANCELLED:
-                self._state = _CANCELLED_AND_NOTIFIED
-                for waiter in self._waiter_list:
-                    waiter.add_cancelled(self)
-                # cancel() already notified the condition, as in the stdlib.
-                return False
-        finally:
-            lock.release()
+        state = self._under_lock(_start)
+        if state == _PENDING:
+            return True
+        if state == _CANCELLED:
+            return False
         _base.LOGGER.critical("Future %s in unexpected state: %s", id(self), state)
         raise RuntimeError("Future in unexpected state")
 
@@ -248,17 +234,21 @@ class Future(_base.Future, Generic[T]):  # type: ignore[type-arg]
 
     def _finish(self, field: str, value: Any, waiter_method: str) -> None:
         """set_result/set_exception: store value in field, wake everyone."""
-        lock = self._hold()
-        try:
-            state = self._state
-            if state not in _DONE:
-                setattr(self, field, value)
-                self._state = _FINISHED
-                for waiter in self._waiter_list:
-                    getattr(waiter, waiter_method)(self)
-                self._notify()
-        finally:
-            lock.release()
+        # _under_lock(_complete, ...) inlined: the hot path of every task.
+        while True:
+            cond = self._cond
+            lock = _STATE_LOCKS[id(self) % 61] if cond is None else cond._lock
+            with lock:
+                if cond is None and self._cond is not None:
+                    continue  # made meanwhile: its lock guards from now on
+                state = self._state
+                if state not in _DONE:
+                    setattr(self, field, value)
+                    self._state = _FINISHED
+                    for waiter in self._waiter_list:
+                        getattr(waiter, waiter_method)(self)
+                    self._notify()
+                break
         if state in _DONE:
             raise InvalidStateError(f"{state}: {self!r}")
         if self._done_callbacks:
@@ -283,3 +273,37 @@ _CANCELLED_AND_NOTIFIED = _base.CANCELLED_AND_NOTIFIED
 _FINISHED = _base.FINISHED
 _CANCELLED_STATES = frozenset((_base.CANCELLED, _base.CANCELLED_AND_NOTIFIED))
 _DONE = frozenset((_base.CANCELLED, _base.CANCELLED_AND_NOTIFIED, _base.FINISHED))
+
+
+# The state changes, run by Future._under_lock; each returns the state it found.
+
+
+def _cancel(f: Future[Any]) -> str:
+    state = f._state
+    if state == _PENDING:
+        f._state = _CANCELLED
+        f._notify()
+    return state
+
+
+def _add_callback(f: Future[Any], fn: Any) -> bool:
+    """Whether fn was added (False: the future is done, call it now)."""
+    if f._state in _DONE:
+        return False
+    if f._done_callbacks is _UNUSED:
+        f._done_callbacks = [fn]
+    else:
+        f._done_callbacks.append(fn)
+    return True
+
+
+def _start(f: Future[Any]) -> str:
+    state = f._state
+    if state == _PENDING:
+        f._state = _RUNNING
+    elif state == _CANCELLED:
+        f._state = _CANCELLED_AND_NOTIFIED
+        for waiter in f._waiter_list:
+            waiter.add_cancelled(f)
+        # cancel() already notified the condition, as in the stdlib.
+    return state

@@ -201,12 +201,7 @@ class _GoFuture(_future.Future[T]):
             self._mark_running()
 
     def _mark_running(self) -> None:
-        lock = self._hold()
-        try:
-            if self._state == _stdlib_base.PENDING:
-                self._state = _stdlib_base.RUNNING
-        finally:
-            lock.release()
+        self._under_lock(_mark_running)
 
     def running(self) -> bool:
         self._refresh()
@@ -229,11 +224,17 @@ class _GoFuture(_future.Future[T]):
             from gofutures.thread import _work_items
 
             _work_items.pop(self._go_task, None)
+            self.__dict__.pop("_go_finish", None)
             return True
         return False
 
     running.__doc__ = _stdlib_base.Future.running.__doc__
     cancel.__doc__ = _stdlib_base.Future.cancel.__doc__
+
+
+def _mark_running(future: _GoFuture[Any]) -> None:
+    if future._state == _stdlib_base.PENDING:
+        future._state = _stdlib_base.RUNNING
 
 
 def submit(
@@ -287,8 +288,10 @@ def _deliver(batch: list[tuple[int, int, bytes, bytes]]) -> None:
         future = _work_items.pop(task_id, None)
         if type(future) is not _GoFuture:
             continue  # taken back (None), or not a Go task's
+        finish = future._go_finish
+        del future._go_finish  # what it holds goes with the task, not the future
         try:
-            result = future._go_finish(status, meta, body)
+            result = finish(status, meta, body)
         except BaseException as exc:
             try:
                 future.set_exception(exc)

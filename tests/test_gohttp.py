@@ -535,9 +535,40 @@ URLS_AS_REQUESTS_SENDS = [
     ("/line/plain-path_1.2~?k=v;w=x:y@z/?", None),
     ("/line/a b", {"q": "a b", "r": "é"}),
     ("/line?x=1", "y=2 3"),
+    ("/line/p?x=%41", "a=%zz"),
+    ("/line/p", {"a": None, "b": [None, "1"], "c": "x y"}),
+    ("/line/a/../b/./c?", None),
+    ("/line/x ", None),
     ("", None),
     ("?q=1", None),
 ]
+
+# The same rewriting where a server cannot see it (hosts, ports, user info):
+# gofutures.http's URL against the one requests prepares.
+URLS_AS_REQUESTS_PREPARES = [
+    ("http://EXAMPLE.com/X", None), ("HTTP://h/", None), ("http://h", None),
+    ("http://[::1]:8080/x", None), ("http://user:p@ss@h/x", None), ("http://bücher.de/x", None),
+    ("http://BÜCHER.de:81/x", None), ("http://h:08080/x", None), ("http://h:/x", None),
+    ("http://h/a\nb\tc", None), ("http://h/x#", None), ("http://h/x?#", None),
+    ("http://h/p", [("a", "1"), ("a", "2")]), ("http://h/p", b"x=1"), ("http://h/p?z=0#f", {"q": "1"}),
+    ("http://h/p", "é=%"),
+]
+
+
+@pytest.mark.parametrize(("url", "params"), URLS_AS_REQUESTS_PREPARES, ids=lambda v: str(v)[:30])
+def test_the_url_is_written_as_requests_prepares_it(url: str, params: Any) -> None:
+    from gofutures import _http_url
+
+    want = requests.Request("GET", url, params=params).prepare().url
+    assert _http_url.request_url(url, params) == want
+
+
+@pytest.mark.parametrize("url", ["http://ho\tst/", "http://ho st/", "http://h\n/"])
+def test_a_host_with_blanks_is_refused_as_requests_refuses_it(url: str) -> None:
+    with pytest.raises(requests.exceptions.InvalidURL):
+        requests.Request("GET", url).prepare()
+    with pytest.raises(ValueError, match="Invalid URL"):
+        ghttp.get(url, timeout=30)
 
 
 @pytest.mark.parametrize(("tail", "params"), URLS_AS_REQUESTS_SENDS, ids=lambda v: str(v)[:30])

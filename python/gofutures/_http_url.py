@@ -1,13 +1,15 @@
 """The URL gofutures.http sends: checked, with its params, and written as
 requests writes it.
 
-requests sends a URL as urllib3 normalizes it and ``requote_uri`` then
-re-quotes it: the scheme and host lower-cased, an empty path made ``/``, in
-the path, query and fragment every character outside the part's allowed set
-percent-encoded as UTF-8 (a ``%`` that starts no valid escape is encoded as
-``%25``, with every other ``%`` of its part), valid escapes upper-cased, and
-escapes of unreserved characters decoded. Go's net/http would instead send
-a query's raw bytes, and a space as is (a request line the server rejects).
+requests sends a URL as urllib3 parses and normalizes it, with the params
+appended to the query, re-quoted by ``requote_uri``: scheme and host
+lower-cased (a non-ASCII host IDNA-encoded), an empty path made ``/``, dot
+segments removed, and in the path, query and fragment every character
+outside the part's allowed set percent-encoded as UTF-8 (a ``%`` that
+starts no valid escape is encoded as ``%25``, with every other ``%`` of its
+part), valid escapes upper-cased; then escapes of unreserved characters
+decoded. Go's net/http would instead send a query's raw bytes, and a space
+as is (a request line the server rejects).
 
 Cost: a URL made of plain characters is checked with one regular
 expression; ``request_url`` caches the result per URL (about 2.5 us of GIL
@@ -23,39 +25,51 @@ from collections.abc import Mapping
 from typing import Any
 
 _UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
-# RFC 3986 as urllib3 applies it: the path's characters, and the query's
-# and fragment's (the path's and "?").
-_PATH_CHARS = _UNRESERVED | frozenset("!$&'()*+,;=:@/")
+# RFC 3986 as urllib3 applies it: the characters of the user info, the
+# path, and the query and fragment (the path's and "?").
+_USERINFO_CHARS = _UNRESERVED | frozenset("!$&'()*+,;=:")
+_PATH_CHARS = _USERINFO_CHARS | {"@", "/"}
 _QUERY_CHARS = _PATH_CHARS | {"?"}
 _ESCAPE = re.compile(r"%[a-fA-F0-9]{2}")
-# A URL requests sends unchanged: lower-case scheme and host, a path, and
+# A URL requests sends unchanged: lower-case scheme and host (no user info),
+# a port without leading zeros, a path, and
 # only plain characters after the host.
 _PLAIN = re.compile(
-    r"https?://[-a-z0-9._~!$&'()*+,;=:@\[\]]+"
+    r"https?://([-a-z0-9._~]+|\[[0-9a-f:.]+\])(:[1-9][0-9]*)?"
     r"/[-A-Za-z0-9._~!$&'()*+,;=:@/]*"
-    r"(\?[-A-Za-z0-9._~!$&'()*+,;=:@/?]*)?"
-    r"(#[-A-Za-z0-9._~!$&'()*+,;=:@/?]*)?\Z"
+    r"(\?[-A-Za-z0-9._~!$&'()*+,;=:@/?]+)?"
+    r"(#[-A-Za-z0-9._~!$&'()*+,;=:@/?]+)?\Z"
 )
 
-# URLs already written, most recent last (a program that requests the same
-# URLs again skips the parse).
-_written: dict[str, str] = {}
-_WRITTEN_KEPT = 1024
+# urllib3's split of a URL: scheme, authority, path, query, fragment.
+_PARTS = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*)://([^\\/?#]*)([^?#]*)(?:\?([^#]*))?(?:#(.*))?\Z", re.DOTALL)
+# What no host holds (requests: InvalidURL).
+_BAD_HOST = re.compile(r"[\x00-\x20\x7f]")
+
+# URLs already parsed, most recent last (a program that requests the same
+# URLs again skips the parse): the URL as requests sends it without params,
+# and its parts (head, query, fragment) before the re-quoting.
+_parsed: dict[str, tuple[str, tuple[str, str, str]]] = {}
+_PARSED_KEPT = 1024
 
 
 def request_url(url: str, params: Any) -> str:
     """url with params as requests sends it; ValueError (requests'
     InvalidURL, MissingSchema and InvalidSchema messages) if malformed."""
-    written = _written.get(url)
-    if written is None:
+    entry = _parsed.get(url)
+    if entry is None:
         check(url)
-        written = as_requests_writes(url)
-        if len(_written) >= _WRITTEN_KEPT:
-            _written.clear()
-        _written[url] = written
-    if params:
-        return as_requests_writes(with_params(written, params))
-    return written
+        parts = _normalized_parts(url)
+        plain = _PLAIN.match(url) is not None and "/." not in url
+        entry = (url if plain else _requote(_join(*parts)), parts)
+        if len(_parsed) >= _PARSED_KEPT:
+            _parsed.clear()
+        _parsed[url] = entry
+    query = encode_params(params) if params else ""
+    if not query:
+        return entry[0]
+    head, own_query, fragment = entry[1]
+    return _requote(_join(head, f"{own_query}&{query}" if own_query else query, fragment))
 
 
 def check(url: str) -> None:
@@ -72,36 +86,81 @@ def check(url: str) -> None:
         raise ValueError(f"Invalid URL {url!r}: {exc}") from None
     if not parts.hostname:
         raise ValueError(f"Invalid URL {url!r}: No host supplied")
+    match = _PARTS.match(url)
+    if match is None or _BAD_HOST.search(match.group(2)):
+        raise ValueError(f"Invalid URL {url!r}: Invalid host")
 
 
-def with_params(url: str, params: Any) -> str:
-    """url with params (a str, bytes, mapping or pairs) appended to its
-    query, encoded as requests encodes them."""
+def encode_params(params: Any) -> str:
+    """params (a str, bytes, mapping or pairs; a value may be a list, and
+    None values are left out) as requests encodes them for a query."""
     if isinstance(params, bytes):
-        params = params.decode()
-    query = params if isinstance(params, str) else urllib.parse.urlencode(
-        list(params.items()) if isinstance(params, Mapping) else list(params), doseq=True
-    )
-    if not query:
-        return url
-    parts = urllib.parse.urlsplit(url)
-    joined = f"{parts.query}&{query}" if parts.query else query
-    return urllib.parse.urlunsplit(parts._replace(query=joined))
+        return params.decode("ascii")
+    if isinstance(params, str):
+        return params
+    pairs = []
+    for key, values in params.items() if isinstance(params, Mapping) else params:
+        if isinstance(values, str | bytes) or not hasattr(values, "__iter__"):
+            values = [values]
+        pairs += [(key, v) for v in values if v is not None]
+    return urllib.parse.urlencode(pairs, doseq=True)
 
 
-def as_requests_writes(url: str) -> str:
-    """A checked URL as requests puts it on the wire (and in Response.url)."""
-    if _PLAIN.match(url):
-        return url
-    parts = urllib.parse.urlsplit(url)
-    userinfo, at, hostport = parts.netloc.rpartition("@")
-    netloc = userinfo + at + (hostport.lower() if hostport.isascii() else hostport)
-    written = f"{parts.scheme}://{netloc}{_encode(parts.path, _PATH_CHARS) or '/'}"
-    if parts.query:
-        written += "?" + _encode(parts.query, _QUERY_CHARS)
-    if parts.fragment:
-        written += "#" + _encode(parts.fragment, _QUERY_CHARS)
-    return _requote(written)
+def _normalized_parts(url: str) -> tuple[str, str, str]:
+    """urllib3's normalization of a checked URL: (scheme://host/path, query,
+    fragment), each part percent-encoded, not yet re-quoted."""
+    match = _PARTS.match(url)
+    assert match is not None  # check() accepted it
+    scheme, authority, path, query, fragment = match.groups()
+    userinfo, at, hostport = authority.rpartition("@")
+    if hostport.startswith("["):  # an IPv6 address
+        host, bracket, port = hostport.partition("]")
+        host += bracket
+        port = port[1:]
+    else:
+        host, _, port = hostport.partition(":")
+    head = f"{scheme.lower()}://{_encode(userinfo, _USERINFO_CHARS)}{at}{_ascii_host(host)}"
+    if port:
+        head += f":{int(port)}"  # check() parsed it
+    head += _encode(_remove_dot_segments(path), _PATH_CHARS) if path else "/"
+    return head, _encode(query or "", _QUERY_CHARS), _encode(fragment or "", _QUERY_CHARS)
+
+
+def _join(head: str, query: str, fragment: str) -> str:
+    return head + ("?" + query if query else "") + ("#" + fragment if fragment else "")
+
+
+def _ascii_host(host: str) -> str:
+    """The host lower-cased, IDNA-encoded if not ASCII (as requests does,
+    with the idna package when it is installed)."""
+    if host.isascii():
+        return host.lower()
+    try:
+        import idna  # type: ignore[import-untyped,unused-ignore]
+
+        encoded: str = idna.encode(host, uts46=True).decode()
+    except ImportError:
+        encoded = host.encode("idna").decode()
+    except Exception:  # left to Go, which reports a host it cannot resolve
+        return host
+    return encoded
+
+
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986's removal of "." and ".." segments, as urllib3 does it."""
+    output: list[str] = []
+    for segment in path.split("/"):
+        if segment == ".":
+            continue
+        if segment != "..":
+            output.append(segment)
+        elif output:
+            output.pop()
+    if path.startswith("/") and (not output or output[0]):
+        output.insert(0, "")
+    if path.endswith(("/.", "/..")):
+        output.append("")
+    return "/".join(output)
 
 
 def _encode(part: str, allowed: frozenset[str]) -> str:

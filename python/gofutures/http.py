@@ -391,7 +391,7 @@ class Client:
     ) -> _gotask.GoCall[Response]:
         if not isinstance(url, str):
             url = url.decode() if isinstance(url, bytes) else str(url)
-        url = url.strip()
+        url = url.lstrip()  # as requests: trailing blanks are sent, encoded
         url = _http_url.request_url(url, params)
         method = method.upper() if isinstance(method, str) else method.decode().upper()
         merged = self.headers  # copied below before a change

@@ -178,6 +178,7 @@ func Do(ctx context.Context, r *Request, body []byte) (Response, []byte, error) 
 			if len(via) > maxRedirects {
 				return errTooManyRedirects
 			}
+			req.URL.RawQuery = RequoteQuery(req.URL.RawQuery)
 			return nil
 		},
 	}

@@ -82,6 +82,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._send(302, b"", {"Location": MOVED_TO[int(parts[1])].encode().decode("latin-1")})
         elif name == "line":  # the request line as it arrived
             self._send(200, self.raw_requestline.rstrip(b"\r\n"), {"Content-Type": "text/plain"})
+        elif name == "cp1252":  # no charset: requests guesses one
+            self._send(200, "café naïve “quoted”".encode("cp1252"), {"Content-Type": "application/octet-stream"})
         elif name == "utf8":
             self._send(200, "héllo ✓".encode(), {"Content-Type": "text/html; charset=UTF-8"})
         elif name == "json":
@@ -154,6 +156,7 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
 def _fields(r: Any) -> dict[str, Any]:
     headers = {k.lower(): v for k, v in r.headers.items() if k.lower() not in ("date",)}
     return {
+        "apparent_encoding": r.apparent_encoding,
         "status_code": r.status_code,
         "reason": r.reason,
         "ok": r.ok,
@@ -168,6 +171,8 @@ def _fields(r: Any) -> dict[str, Any]:
 SAME_AS_REQUESTS = [
     ("GET", "/text", {}),
     ("GET", "/utf8", {}),
+    ("GET", "/cp1252", {}),
+    ("GET", "/json?x=é", {}),
     ("GET", "/rawheaders", {}),
     ("GET", "/json?a=1", {"params": {"b": ["2", "3"]}}),
     ("GET", "/status/404", {}),

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import importlib
 import json as _json
 import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
@@ -212,12 +213,26 @@ class Response:
     @property
     def text(self) -> str:
         """The body decoded by the response's charset (ISO-8859-1 for text/*
-        without one, as requests; else UTF-8), undecodable bytes replaced."""
-        encoding = self.encoding or "utf-8"
+        without one), or else by ``apparent_encoding``, undecodable bytes
+        replaced, as requests decodes it."""
+        if not self.content:
+            return ""
+        encoding = self.encoding or self.apparent_encoding or "utf-8"
         try:
             return str(self.content, encoding, errors="replace")
         except LookupError:
             return str(self.content, "utf-8", errors="replace")
+
+    @property
+    def apparent_encoding(self) -> str | None:
+        """The body's encoding as requests guesses it: chardet's guess, or
+        charset_normalizer's (requests installs it), or "utf-8" with neither
+        installed. Costs a pass over the body each time it is read."""
+        detector = _char_detector()
+        if detector is None:
+            return "utf-8"
+        guess: str | None = detector.detect(self.content)["encoding"]
+        return guess
 
     def json(self, **kwargs: Any) -> Any:
         """The body parsed as JSON (json.loads' errors)."""
@@ -338,6 +353,17 @@ def _finisher(method: str) -> _gotask.Finish[Response]:
         return r
 
     return finish
+
+
+@functools.cache
+def _char_detector() -> Any:
+    """chardet or charset_normalizer, as requests picks it, or None."""
+    for name in ("chardet", "charset_normalizer"):
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            pass
+    return None
 
 
 @functools.cache  # the boundary table is read once

@@ -571,6 +571,8 @@ URLS_AS_REQUESTS_PREPARES = [
     ("http://h/a\nb\tc", None), ("http://h/x#", None), ("http://h/x?#", None),
     ("http://h/p", [("a", "1"), ("a", "2")]), ("http://h/p", b"x=1"), ("http://h/p?z=0#f", {"q": "1"}),
     ("http://h/p", "é=%"),
+    ("https://user@good.com\\@evil.com/", None),  # requests connects to good.com
+    ("http://@h/", None), ("http://h:0/", None), ("http://us er@h/", None),
 ]
 
 
@@ -582,7 +584,7 @@ def test_the_url_is_written_as_requests_prepares_it(url: str, params: Any) -> No
     assert _http_url.request_url(url, params) == want
 
 
-@pytest.mark.parametrize("url", ["http://ho\tst/", "http://ho st/", "http://h\n/"])
+@pytest.mark.parametrize("url", ["http://ho\tst/", "http://ho st/", "http://h\n/", "http://\\x/", "http://[::1]9/"])
 def test_a_host_with_blanks_is_refused_as_requests_refuses_it(url: str) -> None:
     with pytest.raises(requests.exceptions.InvalidURL):
         requests.Request("GET", url).prepare()

@@ -2,27 +2,59 @@ package httpc
 
 import "strings"
 
-// RequoteQuery writes a redirect's query as requests does (requote_uri):
-// escapes of unreserved characters are decoded, and every byte outside the
-// unreserved characters and !#$%&'()*+,/:;=?@[]~ is percent-encoded (a
-// space, a raw UTF-8 byte). If an escape's two characters are letters or
-// digits but not hex, every "%" is encoded too. net/http would send a
-// Location's query as it came, space included: a request line the server
-// rejects. O(len(q)); q itself when nothing changes.
+// RequoteQuery writes a redirect's query as requests sends it: re-quoted
+// (requote_uri: escapes of unreserved characters decoded, every byte
+// outside the unreserved characters and !#$%&'()*+,/:;=?@[]~
+// percent-encoded; if an escape's two characters are letters or digits but
+// not hex, every "%" too), then as urllib3 writes a request's query (valid
+// escapes upper-cased, "[" and "]" encoded, and every "%" when one starts
+// no valid escape). net/http would send a Location's query as it came,
+// space included: a request line the server rejects. O(len(q)); q itself
+// when nothing changes.
 func RequoteQuery(q string) string {
 	if !needsRequote(q) {
 		return q
 	}
 	decoded, ok := unquoteUnreserved(q)
 	if !ok {
-		return quote(q, false)
+		return encodeQuery(quote(q, false))
 	}
-	return quote(decoded, true)
+	return encodeQuery(quote(decoded, true))
+}
+
+// encodeQuery is urllib3's encoding of a query: "%" kept only if every one
+// starts a valid escape (upper-cased), bytes outside its characters encoded.
+func encodeQuery(q string) string {
+	valid, percents := 0, 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '%' {
+			percents++
+			if i+2 < len(q) && isHex(q[i+1]) && isHex(q[i+2]) {
+				valid++
+			}
+		}
+	}
+	keepPercent := valid == percents
+	var b strings.Builder
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case c == '%' && keepPercent:
+			b.WriteByte('%')
+			b.WriteString(strings.ToUpper(q[i+1 : i+3]))
+			i += 2
+		case c != '%' && c != '[' && c != ']' && c != '#' && isSafe(c, false):
+			b.WriteByte(c)
+		default:
+			writeEscape(&b, c)
+		}
+	}
+	return b.String()
 }
 
 func needsRequote(q string) bool {
 	for i := 0; i < len(q); i++ {
-		if q[i] == '%' || !isSafe(q[i], true) {
+		if c := q[i]; c == '%' || c == '[' || c == ']' || !isSafe(c, false) {
 			return true
 		}
 	}
@@ -57,18 +89,22 @@ func unquoteUnreserved(q string) (string, bool) {
 }
 
 func quote(s string, keepPercent bool) string {
-	const hexDigits = "0123456789ABCDEF"
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; isSafe(c, keepPercent) {
 			b.WriteByte(c)
 		} else {
-			b.WriteByte('%')
-			b.WriteByte(hexDigits[c>>4])
-			b.WriteByte(hexDigits[c&15])
+			writeEscape(&b, c)
 		}
 	}
 	return b.String()
+}
+
+func writeEscape(b *strings.Builder, c byte) {
+	const hexDigits = "0123456789ABCDEF"
+	b.WriteByte('%')
+	b.WriteByte(hexDigits[c>>4])
+	b.WriteByte(hexDigits[c&15])
 }
 
 func isSafe(c byte, percent bool) bool {

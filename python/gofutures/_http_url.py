@@ -86,8 +86,11 @@ def check(url: str) -> None:
         raise ValueError(f"Invalid URL {url!r}: {exc}") from None
     if not parts.hostname:
         raise ValueError(f"Invalid URL {url!r}: No host supplied")
+    # urllib3's split, which ends the host at a backslash too: what Go is
+    # given must name the host requests connects to.
     match = _PARTS.match(url)
-    if match is None or _BAD_HOST.search(match.group(2)):
+    host = _host_and_port(match.group(2).rpartition("@")[2])[0] if match else ""
+    if not host or _BAD_HOST.search(host):
         raise ValueError(f"Invalid URL {url!r}: Invalid host")
 
 
@@ -112,18 +115,29 @@ def _normalized_parts(url: str) -> tuple[str, str, str]:
     match = _PARTS.match(url)
     assert match is not None  # check() accepted it
     scheme, authority, path, query, fragment = match.groups()
-    userinfo, at, hostport = authority.rpartition("@")
-    if hostport.startswith("["):  # an IPv6 address
-        host, bracket, port = hostport.partition("]")
-        host += bracket
-        port = port[1:]
-    else:
-        host, _, port = hostport.partition(":")
-    head = f"{scheme.lower()}://{_encode(userinfo, _USERINFO_CHARS)}{at}{_ascii_host(host)}"
-    if port:
-        head += f":{int(port)}"  # check() parsed it
-    head += _encode(_remove_dot_segments(path), _PATH_CHARS) if path else "/"
+    userinfo, _, hostport = authority.rpartition("@")
+    host, port = _host_and_port(hostport)
+    head = f"{scheme.lower()}://"
+    if userinfo:  # requests drops an empty one
+        head += _encode(userinfo, _USERINFO_CHARS) + "@"
+    head += _ascii_host(host)
+    if port and int(port):  # check() parsed it; requests drops port 0
+        head += f":{int(port)}"
+    if not path.startswith("/"):
+        path = "/" + path  # as urlunparse writes it (urllib3 ends the host at "\\")
+    head += _encode(_remove_dot_segments(path), _PATH_CHARS)
     return head, _encode(query or "", _QUERY_CHARS), _encode(fragment or "", _QUERY_CHARS)
+
+
+def _host_and_port(hostport: str) -> tuple[str, str]:
+    """("host", "port") of "host[:port]" or "[v6]:port"; ("", "") if neither."""
+    if hostport.startswith("["):  # an IPv6 address
+        host, bracket, rest = hostport.partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            return "", ""
+        return host + bracket, rest[1:]
+    host, _, port = hostport.partition(":")
+    return host, port
 
 
 def _join(head: str, query: str, fragment: str) -> str:

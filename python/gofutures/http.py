@@ -217,10 +217,12 @@ class Response:
         replaced, as requests decodes it."""
         if not self.content:
             return ""
-        encoding = self.encoding or self.apparent_encoding or "utf-8"
+        encoding = self.encoding
+        if encoding is None:
+            encoding = self.apparent_encoding
         try:
-            return str(self.content, encoding, errors="replace")
-        except LookupError:
+            return str(self.content, encoding, errors="replace")  # type: ignore[arg-type]
+        except (LookupError, TypeError):  # unknown, or None
             return str(self.content, "utf-8", errors="replace")
 
     @property

@@ -108,11 +108,12 @@ class _WaiterList:
 # repr() made while one is held can make a condition. One lock for all
 # futures made threads queue on it whenever the GIL switched inside one of
 # those few bytecodes: 20,000 no-op submits and results took 1.5x as long.
-_STATE_LOCKS = tuple(RLock() for _ in range(61))
+_STATE_LOCK_COUNT = 61  # a prime: ids step by the object's size
+_STATE_LOCKS = tuple(RLock() for _ in range(_STATE_LOCK_COUNT))
 
 
 def _state_lock(future: object) -> Any:
-    return _STATE_LOCKS[id(future) % 61]  # a prime: ids step by the object's size
+    return _STATE_LOCKS[id(future) % _STATE_LOCK_COUNT]
 
 
 def _reinit_state_locks() -> None:
@@ -239,7 +240,7 @@ class Future(_base.Future, Generic[T]):  # type: ignore[type-arg]
         # _under_lock(_complete, ...) inlined: the hot path of every task.
         while True:
             cond = self._cond
-            lock = _STATE_LOCKS[id(self) % 61] if cond is None else cond._lock
+            lock = _STATE_LOCKS[id(self) % _STATE_LOCK_COUNT] if cond is None else cond._lock
             with lock:
                 if cond is None and self._cond is not None:
                     continue  # made meanwhile: its lock guards from now on

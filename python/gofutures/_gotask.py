@@ -201,7 +201,7 @@ class _GoFuture(_future.Future[T]):
             self._mark_running()
 
     def _mark_running(self) -> None:
-        self._under_lock(_mark_running)
+        self._under_lock(_pending_to_running)
 
     def running(self) -> bool:
         self._refresh()
@@ -232,7 +232,7 @@ class _GoFuture(_future.Future[T]):
     cancel.__doc__ = _stdlib_base.Future.cancel.__doc__
 
 
-def _mark_running(future: _GoFuture[Any]) -> None:
+def _pending_to_running(future: _GoFuture[Any]) -> None:
     if future._state == _stdlib_base.PENDING:
         future._state = _stdlib_base.RUNNING
 

@@ -58,8 +58,7 @@ def request_url(url: str, params: Any) -> str:
     InvalidURL, MissingSchema and InvalidSchema messages) if malformed."""
     entry = _parsed.get(url)
     if entry is None:
-        check(url)
-        parts = _normalized_parts(url)
+        parts = _normalized_parts(check(url))
         plain = _PLAIN.match(url) is not None and "/." not in url
         entry = (url if plain else _requote(_join(*parts)), parts)
         if len(_parsed) >= _PARSED_KEPT:
@@ -72,8 +71,9 @@ def request_url(url: str, params: Any) -> str:
     return _requote(_join(head, f"{own_query}&{query}" if own_query else query, fragment))
 
 
-def check(url: str) -> None:
-    """requests' errors for a malformed URL, as ValueError."""
+def check(url: str) -> re.Match[str]:
+    """urllib3's split of url (_PARTS); requests' errors for a malformed URL,
+    as ValueError."""
     scheme, sep, _ = url.partition("://")
     if not sep:
         raise ValueError(f"Invalid URL {url!r}: No scheme supplied. Perhaps you meant https://{url}?")
@@ -90,8 +90,9 @@ def check(url: str) -> None:
     # given must name the host requests connects to.
     match = _PARTS.match(url)
     host = _host_and_port(match.group(2).rpartition("@")[2])[0] if match else ""
-    if not host or _BAD_HOST.search(host):
+    if match is None or not host or _BAD_HOST.search(host):
         raise ValueError(f"Invalid URL {url!r}: Invalid host")
+    return match
 
 
 def encode_params(params: Any) -> str:
@@ -109,11 +110,10 @@ def encode_params(params: Any) -> str:
     return urllib.parse.urlencode(pairs, doseq=True)
 
 
-def _normalized_parts(url: str) -> tuple[str, str, str]:
-    """urllib3's normalization of a checked URL: (scheme://host/path, query,
-    fragment), each part percent-encoded, not yet re-quoted."""
-    match = _PARTS.match(url)
-    assert match is not None  # check() accepted it
+def _normalized_parts(match: re.Match[str]) -> tuple[str, str, str]:
+    """urllib3's normalization of a checked URL (check's split of it):
+    (scheme://host/path, query, fragment), each part percent-encoded, not
+    yet re-quoted."""
     scheme, authority, path, query, fragment = match.groups()
     userinfo, _, hostport = authority.rpartition("@")
     host, port = _host_and_port(hostport)

@@ -375,7 +375,6 @@ def _record_sep() -> str:
     return sep
 
 
-
 class Client:
     """Settings shared by many requests: base headers (``headers``), a default
     ``timeout``, ``follow_redirects``, ``verify`` (False, or a CA bundle's

@@ -67,13 +67,18 @@ def _as_completed(impl: Impl, n: int) -> Measurement:
 
 def _sleep(impl: Impl, n: int, workers: int, seconds: float, warm: bool = False) -> Measurement:
     """n sleeps on a new pool, its creation timed; with warm, an untimed round
-    first starts every worker (the steady state of a long-lived pool)."""
+    first starts every worker (the steady state of a long-lived pool): one
+    task per worker, all waiting at a barrier, so no worker can take two.
+    (A round of n sleeps left 300-420 of 500 workers started, different
+    numbers for each implementation: pools start a thread only when no
+    worker is idle.)"""
     t0 = perf_counter()
     pool = impl.thread_pool(workers)
     try:
         submit = pool.submit
         if warm:
-            for f in [submit(sleep_task, seconds, i) for i in range(n)]:
+            everyone = threading.Barrier(workers)
+            for f in [submit(everyone.wait, 60) for _ in range(workers)]:
                 f.result()
             t0 = perf_counter()
         futures = [submit(sleep_task, seconds, i) for i in range(n)]

@@ -543,6 +543,8 @@ URLS_AS_REQUESTS_SENDS = [
     ("/line/a b", {"q": "a b", "r": "é"}),
     ("/line?x=1", "y=2 3"),
     ("/line/p?x=%41", "a=%zz"),
+    ("/line/p", "ids[]=1&x=%2f&y=%"),  # urllib3 encodes the target again when sending
+    ("/line/p?a=1", "b=[c]&d={e}"),
     ("/line/p", {"a": None, "b": [None, "1"], "c": "x y"}),
     ("/line/a/../b/./c?", None),
     ("/line/x ", None),

@@ -71,6 +71,21 @@ def request_url(url: str, params: Any) -> str:
     return _requote(_join(head, f"{own_query}&{query}" if own_query else query, fragment))
 
 
+def sent_url(url: str) -> str:
+    """A prepared URL (request_url's) with its path and query encoded once
+    more, as urllib3 encodes a request target when it sends it. Only params
+    given as a str or bytes, which requests appends unencoded, can leave
+    anything to encode (``[``, a lower-case escape, a stray ``%``): then
+    requests' ``Response.url`` shows the prepared URL and the server sees
+    this one."""
+    match = _PARTS.match(url)
+    if match is None:  # not from request_url
+        return url
+    scheme, authority, path, query, fragment = match.groups()
+    return _join(f"{scheme}://{authority}{_encode(path, _PATH_CHARS)}",
+                 "" if query is None else _encode(query, _QUERY_CHARS), fragment or "")
+
+
 def check(url: str) -> re.Match[str]:
     """urllib3's split of url (_PARTS); requests' errors for a malformed URL,
     as ValueError."""

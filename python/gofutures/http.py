@@ -319,6 +319,19 @@ def _record_prefix(
     return prefix
 
 
+def _showing_url(finish: _gotask.Finish[Response], sent: str, shown: str) -> _gotask.Finish[Response]:
+    """finish, with ``Response.url`` shown as requests shows it when the
+    server was sent ``sent`` (_http_url.sent_url) and did not redirect."""
+
+    def finish_showing(status: int, meta: bytes, content: bytes) -> Response:
+        response = finish(status, meta, content)
+        if response.url == sent:
+            response.url = shown
+        return response
+
+    return finish_showing
+
+
 @functools.lru_cache(maxsize=64)
 def _finisher(method: str) -> _gotask.Finish[Response]:
     """How a response to a ``method`` request becomes a Response: one
@@ -420,6 +433,12 @@ class Client:
             url = url.decode() if isinstance(url, bytes) else str(url)
         url = url.lstrip()  # as requests: trailing blanks are sent, encoded
         url = _http_url.request_url(url, params)
+        finish = _finisher(method)
+        sent = url
+        if params and isinstance(params, str | bytes):
+            sent = _http_url.sent_url(url)
+            if sent != url:
+                finish = _showing_url(finish, sent, url)
         method = method.upper() if isinstance(method, str) else method.decode().upper()
         merged = self.headers  # copied below before a change
         body: bytes | None = None
@@ -458,9 +477,9 @@ class Client:
             verify,
             self.max_connections or 0,
             body is not None,
-        ) + _quote(url) + "}"
+        ) + _quote(sent) + "}"
 
-        return _gotask.GoCall("HTTP", record, body or b"", _finisher(method))
+        return _gotask.GoCall("HTTP", record, body or b"", finish)
 
     def request(self, method: str, url: str, **kwargs: Any) -> Response:
         """Send a request (keywords: params, headers, data, json, timeout,

@@ -19,19 +19,22 @@ with their errno, ``socket.gaierror`` for a name that does not resolve,
 
 ``timeout`` is in seconds for the whole exchange (connect, send, and read
 the whole response), not per read as in requests; a ``(connect, read)``
-tuple gives their sum.
+tuple gives their sum (a None part adds nothing; both None: no limit).
 """
 
 from __future__ import annotations
 
+import codecs
 import datetime
 import functools
 import importlib
+import itertools
 import json as _json
-import urllib.parse
+import os
+import re
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from email.message import Message
-from typing import Any, TypeAlias
+from typing import Any, Self, TypeAlias
 
 from gofutures import _gotask, _http_url, _native
 
@@ -137,6 +140,33 @@ def _encoding_from_headers(headers: Headers) -> str | None:
 _UNSET = object()
 
 
+def _json_utf(data: bytes) -> str | None:
+    """The UTF a JSON body is in, from a BOM or where its first bytes hold
+    nulls (JSON starts with two ASCII characters): requests'
+    guess_json_utf."""
+    sample = data[:4]
+    if sample in (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE):
+        return "utf-32"
+    if sample[:3] == codecs.BOM_UTF8:
+        return "utf-8-sig"
+    if sample[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return "utf-16"
+    nulls = sample.count(0)
+    if nulls == 0:
+        return "utf-8"
+    if nulls == 2:
+        if sample[::2] == b"\0\0":
+            return "utf-16-be"
+        if sample[1::2] == b"\0\0":
+            return "utf-16-le"
+    if nulls == 3:
+        if sample[:3] == b"\0\0\0":
+            return "utf-32-be"
+        if sample[1:] == b"\0\0\0":
+            return "utf-32-le"
+    return None
+
+
 class Response:
     """A response, read whole, with requests' names for its parts.
 
@@ -237,8 +267,76 @@ class Response:
         return guess
 
     def json(self, **kwargs: Any) -> Any:
-        """The body parsed as JSON (json.loads' errors)."""
-        return _json.loads(self.content, **kwargs)
+        """The body parsed as JSON (json.JSONDecodeError, a ValueError, if
+        it is not): decoded by the response's charset, or without one as
+        requests guesses a JSON body's UTF (a BOM, or where the nulls are)."""
+        content = self.content
+        if not self.encoding and len(content) > 3:
+            encoding = _json_utf(content)
+            if encoding is not None:
+                try:
+                    return _json.loads(content.decode(encoding), **kwargs)
+                except UnicodeDecodeError:
+                    pass
+        return _json.loads(self.text, **kwargs)
+
+    def iter_content(self, chunk_size: int | None = 1, decode_unicode: bool = False) -> Iterator[Any]:
+        """The body in pieces of chunk_size bytes (all of it at once for None
+        or less than 1), as str when decode_unicode and the response has an
+        encoding, as requests does once a body is read."""
+        if chunk_size is not None and not isinstance(chunk_size, int):
+            raise TypeError(f"chunk_size must be an int, it is instead a {type(chunk_size)}.")
+        content = self.content
+        size = len(content) if chunk_size is None or chunk_size <= 0 else chunk_size
+        chunks = (content[i : i + size] for i in range(0, len(content), size))
+        if not decode_unicode or self.encoding is None:
+            return chunks
+        decoder = codecs.getincrementaldecoder(self.encoding)(errors="replace")
+        decoded = (decoder.decode(chunk) for chunk in chunks)
+        tail = decoder.decode(b"", final=True)
+        return itertools.chain((d for d in decoded if d), [tail] if tail else [])
+
+    def iter_lines(
+        self, chunk_size: int = 512, decode_unicode: bool = False, delimiter: str | bytes | None = None
+    ) -> Iterator[Any]:
+        """The body line by line (requests' iter_lines, over the read body)."""
+        pending = None
+        for chunk in self.iter_content(chunk_size=chunk_size, decode_unicode=decode_unicode):
+            if pending is not None:
+                chunk = pending + chunk
+            lines = chunk.split(delimiter) if delimiter else chunk.splitlines()
+            if lines and lines[-1] and chunk and lines[-1][-1] == chunk[-1]:
+                pending = lines.pop()
+            else:
+                pending = None
+            yield from lines
+        if pending is not None:
+            yield pending
+
+    def __iter__(self) -> Iterator[bytes]:
+        """The body in pieces of 128 bytes, as iterating a requests Response."""
+        return self.iter_content(128)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Nothing to release: the body is read whole and the connection is
+        back in Go's pool (kept for requests' API)."""
+
+    @property
+    def is_redirect(self) -> bool:
+        """Whether this is a redirect that could be followed (a 3xx with a
+        Location), as in requests."""
+        return "location" in self.headers and self.status_code in (301, 302, 303, 307, 308)
+
+    @property
+    def is_permanent_redirect(self) -> bool:
+        """Whether this is a 301 or 308 with a Location."""
+        return "location" in self.headers and self.status_code in (301, 308)
 
     def raise_for_status(self) -> None:
         """Raise HTTPError for a 4xx or 5xx status, with requests' message."""
@@ -255,18 +353,40 @@ class Response:
 
 
 def _timeout(timeout: Timeout) -> float:
+    """Seconds for the whole exchange (0: no limit) from requests' timeout:
+    a number, None, or a (connect, read) tuple, whose parts are added up (a
+    None part adds nothing). Invalid ones raise requests' ValueError."""
     if timeout is None:
         return 0.0
     if isinstance(timeout, tuple):
-        connect, read = timeout
-        return _timeout(connect) + _timeout(read) if connect is not None and read is not None else 0.0
-    value = float(timeout)
-    if not value > 0:
+        try:
+            connect, read = timeout
+            return _seconds(connect, "connect") + _seconds(read, "read")
+        except ValueError:
+            raise ValueError(
+                f"Invalid timeout {timeout}. Pass a (connect, read) timeout tuple, or a single "
+                "float to set both timeouts to the same value."
+            ) from None
+    return _seconds(timeout, "connect")
+
+
+def _seconds(value: Any, name: str) -> float:
+    """One timeout value checked as urllib3 checks it (None: 0)."""
+    if value is None:
+        return 0.0
+    if isinstance(value, bool):
+        raise ValueError("Timeout cannot be a boolean value. It must be an int, float or None.")  # noqa: TRY004 (urllib3's class)
+    try:
+        seconds = float(value)
+        positive = value > 0
+    except (TypeError, ValueError):
+        raise ValueError(f"Timeout value {name} was {value}, but it must be an int, float or None.") from None
+    if not positive:
         raise ValueError(
-            f"Attempted to set timeout to {timeout}, but the timeout cannot be set to a "
+            f"Attempted to set {name} timeout to {value}, but the timeout cannot be set to a "
             "value less than or equal to 0."
         )
-    return value
+    return seconds
 
 
 _DEFAULT = object()
@@ -301,7 +421,7 @@ def _record_prefix(
     if prefix is None:
         record = {
             "method": method,
-            "headers": [[k, v if type(v) is str else str(v)] for k, v in pairs],
+            "headers": [_header(k, v) for k, v in pairs if v is not None],
             "timeout": timeout,
             "follow_redirects": follow_redirects,
             "max_redirects": max_redirects,
@@ -330,6 +450,36 @@ def _showing_url(finish: _gotask.Finish[Response], sent: str, shown: str) -> _go
         return response
 
     return finish_showing
+
+
+# requests' header checks (requests._internal_utils): no leading blank, no
+# ":" in a name, no CR or LF anywhere.
+_VALID_NAME = re.compile(r"[^:\s][^:\r\n]*\Z")
+_VALID_VALUE = re.compile(r"(\S[^\r\n]*)?\Z")
+
+
+def _header(name: Any, value: Any) -> list[str]:
+    """A header as the record carries it, checked as requests and
+    http.client check it (ValueError, or UnicodeEncodeError for a value
+    that is not Latin-1): [name, value], bytes decoded as Latin-1 (Go
+    sends the value's characters as Latin-1 bytes)."""
+    pair = []
+    for part, valid, kind in ((name, _VALID_NAME, "name"), (value, _VALID_VALUE, "value")):
+        if isinstance(part, bytes):
+            part = part.decode("latin-1")
+        elif not isinstance(part, str):
+            raise ValueError(  # noqa: TRY004 (requests' InvalidHeader is a ValueError)
+                f"Header part ({part!r}) from {(name, value)} must be of type str or bytes, not {type(part)}"
+            )
+        if not valid.match(part):
+            raise ValueError(
+                "Invalid leading whitespace, reserved character(s), or return character(s) in "
+                f"header {kind}: {part!r}"
+            )
+        pair.append(part)
+    pair[0].encode("ascii")  # http.client's errors
+    pair[1].encode("latin-1")
+    return pair
 
 
 @functools.lru_cache(maxsize=64)
@@ -388,6 +538,34 @@ def _record_sep() -> str:
     return sep
 
 
+def _body(data: Any, json: Any) -> tuple[bytes | None, str | None]:
+    """The body and Content-Type requests makes of data and json (its
+    PreparedRequest.prepare_body): json when data is empty; a file or an
+    iterator read whole (requests streams it: sent with a Content-Length
+    here, not chunked); a form (a mapping or pairs; None values left out)
+    urlencoded; str as UTF-8."""
+    if not data and json is not None:
+        return _json.dumps(json, allow_nan=False).encode(), "application/json"
+    if isinstance(data, bytes):
+        return (data or None), None
+    if isinstance(data, str):
+        return (data.encode() or None), None
+    if isinstance(data, bytearray | memoryview):
+        return bytes(data), None
+    if hasattr(data, "read"):
+        content = data.read()
+        return (content.encode() if isinstance(content, str) else bytes(content)), None
+    if hasattr(data, "__iter__") and not isinstance(data, list | tuple | Mapping):
+        return b"".join(c.encode() if isinstance(c, str) else bytes(c) for c in data), None
+    if not data:
+        return None, None
+    if not hasattr(data, "__iter__"):
+        raise TypeError(
+            f"'body' must be a bytes-like object, file-like object, or iterable. Instead was {data!r}"
+        )
+    return _http_url.encode_params(data).encode(), "application/x-www-form-urlencoded"
+
+
 class Client:
     """Settings shared by many requests: base headers (``headers``), a default
     ``timeout``, ``follow_redirects``, ``verify`` (False, or a CA bundle's
@@ -428,6 +606,7 @@ class Client:
         timeout: Any = _DEFAULT,
         follow_redirects: bool | None = None,
         verify: bool | str | None = None,
+        allow_redirects: bool | None = None,
     ) -> _gotask.GoCall[Response]:
         if not isinstance(url, str):
             url = url.decode() if isinstance(url, bytes) else str(url)
@@ -440,39 +619,30 @@ class Client:
             if sent != url:
                 finish = _showing_url(finish, sent, url)
         method = method.upper() if isinstance(method, str) else method.decode().upper()
+        body, content_type = _body(data, json)
         merged = self.headers  # copied below before a change
-        body: bytes | None = None
-        content_type = None
-        if data is not None and data != {} and data != []:
-            if isinstance(data, bytes | bytearray | memoryview):
-                body = bytes(data)
-            elif isinstance(data, str):
-                body = data.encode()
-            else:
-                items = list(data.items()) if isinstance(data, Mapping) else list(data)
-                body = urllib.parse.urlencode(items, doseq=True).encode()
-                content_type = "application/x-www-form-urlencoded"
-        elif json is not None:
-            body = _json.dumps(json, allow_nan=False).encode()
-            content_type = "application/json"
-        if content_type is not None or headers:
-            merged = merged.copy()
-        if content_type is not None:
-            merged["Content-Type"] = content_type
         if headers:
+            merged = merged.copy()
             for k, v in headers.items():
                 if v is None:
                     merged.pop(k, None)
                 else:
                     merged[k] = v
-        if body is None and method not in ("GET", "HEAD", "OPTIONS"):
+        if content_type is not None and merged.get("Content-Type") is None:  # the user's wins
+            merged = merged.copy() if merged is self.headers else merged
+            merged["Content-Type"] = content_type
+        if body is None and method not in ("GET", "HEAD"):
             body = b""  # Content-Length: 0, as requests sends
         verify = self.verify if verify is None else verify
+        if verify is True:  # as requests (trust_env): a CA bundle from the environment
+            verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        if follow_redirects is None:
+            follow_redirects = self.follow_redirects if allow_redirects is None else allow_redirects
         record = _record_prefix(
             method,
             merged,
             _timeout(self.timeout if timeout is _DEFAULT else timeout),
-            self.follow_redirects if follow_redirects is None else follow_redirects,
+            follow_redirects,
             self.max_redirects,
             verify,
             self.max_connections or 0,
@@ -490,7 +660,8 @@ class Client:
         return self.request("GET", url, **kwargs)
 
     def head(self, url: str, **kwargs: Any) -> Response:
-        return self.request("HEAD", url, **kwargs)
+        """HEAD url; redirects are not followed unless asked (as requests.head)."""
+        return self.request("HEAD", url, **_head_keywords(kwargs))
 
     def options(self, url: str, **kwargs: Any) -> Response:
         return self.request("OPTIONS", url, **kwargs)
@@ -508,12 +679,20 @@ class Client:
         return self.request("DELETE", url, **kwargs)
 
 
+def _head_keywords(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """head()'s keywords: requests.head follows no redirect unless asked
+    (``request("HEAD", ...)`` does, as in requests)."""
+    if "follow_redirects" not in kwargs and "allow_redirects" not in kwargs:
+        kwargs["follow_redirects"] = False
+    return kwargs
+
+
 # Bound Client methods are Go tasks too (ex.submit(client.get, url)): each
 # method's preparer takes the same arguments, after the client.
 _CLIENT_PREPARERS: dict[Any, Any] = {
     Client.request: lambda c, method, url, **kw: c._prepare(method, url, **kw),
     Client.get: lambda c, url, **kw: c._prepare("GET", url, **kw),
-    Client.head: lambda c, url, **kw: c._prepare("HEAD", url, **kw),
+    Client.head: lambda c, url, **kw: c._prepare("HEAD", url, **_head_keywords(kw)),
     Client.options: lambda c, url, **kw: c._prepare("OPTIONS", url, **kw),
     Client.post: lambda c, url, data=None, json=None, **kw: c._prepare(
         "POST", url, data=data, json=json, **kw
@@ -551,12 +730,13 @@ def get(url: str, **kwargs: Any) -> Response:
 
 
 def _prepare_head(url: str, **kwargs: Any) -> _gotask.GoCall[Response]:
-    return _default._prepare("HEAD", url, **kwargs)
+    return _default._prepare("HEAD", url, **_head_keywords(kwargs))
 
 
 @_gotask.go_function(_prepare_head)
 def head(url: str, **kwargs: Any) -> Response:
-    """HEAD url (see request)."""
+    """HEAD url, not following redirects unless asked, as requests.head
+    (see request)."""
     return _gotask.call(_prepare_head(url, **kwargs))
 
 

@@ -1,0 +1,227 @@
+"""What gofutures.http sends and how it reads a response, against requests
+on the same loopback server: bodies and headers made from data, json and
+headers (and refused as requests refuses them), timeouts checked as
+urllib3 checks them, head() not following redirects, Response.json() by
+the charset, and the Response API requests' users iterate and close."""
+
+from __future__ import annotations
+
+import codecs
+import http.server
+import io
+import json
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from gofutures import http as ghttp
+
+from .test_gohttp import tls_server  # noqa: F401 (a fixture)
+
+requests = pytest.importorskip("requests")
+
+
+class Echo(http.server.BaseHTTPRequestHandler):
+    """Answers every request with what it received (method, headers as
+    sent, body as latin-1); /redirect answers 302 to /; /body/<name>
+    answers a fixed body."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _answer(self) -> None:
+        if self.headers.get("Transfer-Encoding") == "chunked":
+            body = b""
+            while size := int(self.rfile.readline().strip(), 16):
+                body += self.rfile.read(size)
+                self.rfile.readline()
+            self.rfile.readline()
+        else:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path.startswith("/redirect"):
+            return self._send(302, b"", {"Location": "/"})
+        if self.path.startswith("/body/"):
+            content, content_type = BODIES[self.path[len("/body/"):]]
+            return self._send(200, content, {"Content-Type": content_type})
+        sent = {
+            "method": self.command,
+            # Framing aside (requests streams a generator chunked; we send
+            # it whole with a Content-Length), as the server saw them.
+            "headers": sorted(
+                (k.lower(), v) for k, v in self.headers.items()
+                if k.lower() not in ("user-agent", "content-length", "transfer-encoding")
+            ),
+            "has_length": "Content-Length" in self.headers or "Transfer-Encoding" in self.headers,
+            "body": body.decode("latin-1"),
+        }
+        self._send(200, json.dumps(sent).encode(), {"Content-Type": "application/json"})
+
+    def _send(self, code: int, body: bytes, headers: dict[str, str]) -> None:
+        self.send_response(code)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _answer
+
+
+BODIES = {
+    "latin1-json": ('{"name": "José"}'.encode("latin-1"), "application/json; charset=latin-1"),
+    "utf16-json": (codecs.BOM_UTF16_LE + '{"a": "✓"}'.encode("utf-16-le"), "application/octet-stream"),
+    "utf32-json": ('{"a": 1}'.encode("utf-32-be"), "application/octet-stream"),
+    "lines": (b"one\ntwo\r\nthree\n\nfour", "text/plain; charset=utf-8"),
+    "accents": (("héllo wörld ✓ " * 40).encode(), "text/plain; charset=utf-8"),
+}
+
+
+@pytest.fixture(scope="module")
+def echo() -> Iterator[str]:
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_port}"
+    srv.shutdown()
+    srv.server_close()
+
+
+def _outcome(call: Callable[[], Any]) -> Any:
+    """What the server saw, or the error (class family, message)."""
+    try:
+        r = call()
+    except ValueError as exc:  # requests' InvalidHeader, InvalidJSONError...
+        return ("ValueError", str(exc))
+    except TypeError as exc:
+        return ("TypeError", str(exc))
+    return r.json()
+
+
+# (method, keywords): each a fresh value per call (files and generators are
+# consumed).
+SENT_AS_REQUESTS_SENDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+    ("POST", lambda: {"data": {"a": None, "b": 1, "c": [None, "x"]}}),
+    ("POST", lambda: {"data": b"", "json": {"x": 1}}),
+    ("POST", lambda: {"data": {}, "json": {"x": "é"}}),
+    ("POST", lambda: {"json": {"x": 1}, "headers": {"Content-Type": None}}),
+    ("POST", lambda: {"json": {"x": 1}, "headers": {"content-type": "application/vnd.x+json"}}),
+    ("POST", lambda: {"data": {"a": "1"}, "headers": {"Content-Type": "text/x"}}),
+    ("POST", lambda: {"data": io.BytesIO(b"from a file")}),
+    # ASCII: requests sends a text file as UTF-8 with its length in
+    # characters (a server reads one byte short per accent).
+    ("POST", lambda: {"data": io.StringIO("from a text file")}),
+    ("POST", lambda: {"data": (chunk for chunk in [b"gen", "é", b"!"])}),
+    ("POST", lambda: {"data": bytearray(b"bytes-like")}),
+    ("POST", lambda: {"data": 5}),
+    ("PUT", lambda: {"data": "é Ω"}),
+    ("GET", lambda: {"data": b""}),
+    ("GET", lambda: {"headers": {"X-Bytes": b"abc", b"X-Name": "v"}}),
+    ("GET", lambda: {"headers": {"X-Int": 1}}),
+    ("GET", lambda: {"headers": {"X-Lead": " space"}}),
+    ("GET", lambda: {"headers": {"X-Crlf": "a\r\nInjected: 1"}}),
+    ("GET", lambda: {"headers": {"X Bad:Name": "v"}}),
+    ("GET", lambda: {"headers": {"X-Empty": ""}}),
+]
+
+
+@pytest.mark.parametrize(("method", "kwargs"), SENT_AS_REQUESTS_SENDS, ids=lambda v: v if isinstance(v, str) else "")
+def test_a_request_is_sent_as_requests_sends_it(echo: str, method: str, kwargs: Callable[[], dict[str, Any]]) -> None:
+    want = _outcome(lambda: requests.request(method, echo, timeout=30, **kwargs()))
+    got = _outcome(lambda: ghttp.request(method, echo, timeout=30, **kwargs()))
+    if isinstance(want, dict):
+        for sent in (want, got):
+            sent["headers"] = [h for h in sent["headers"] if h[0] != "connection"]
+    assert got == want
+
+
+def test_a_header_value_that_is_not_latin1_is_refused_as_http_client_refuses_it(echo: str) -> None:
+    with pytest.raises(UnicodeEncodeError) as want:
+        requests.get(echo, headers={"X-Greek": "Ωmega"}, timeout=30)
+    with pytest.raises(UnicodeEncodeError) as got:
+        ghttp.get(echo, headers={"X-Greek": "Ωmega"}, timeout=30)
+    assert str(got.value) == str(want.value)
+
+
+def test_client_headers_set_to_none_are_not_sent(echo: str) -> None:
+    session = requests.Session()
+    session.headers.update({"Accept": None, "X-Base": "1"})
+    client = ghttp.Client(headers={"Accept": None, "X-Base": "1"})
+    want = session.get(echo, timeout=30).json()["headers"]
+    got = client.get(echo, timeout=30).json()["headers"]
+    assert [h for h in got if h[0] != "connection"] == [h for h in want if h[0] != "connection"]
+
+
+@pytest.mark.parametrize(
+    "timeout",
+    [True, "5", (0, 1), (1, 2, 3), 0, -1, [1, 2], (1, "x"), float("-inf")],
+    ids=repr,
+)
+def test_a_bad_timeout_is_refused_as_requests_refuses_it(echo: str, timeout: Any) -> None:
+    with pytest.raises(ValueError) as want:
+        requests.get(echo, timeout=timeout)
+    with pytest.raises(ValueError) as got:
+        ghttp.get(echo, timeout=timeout)
+    assert str(got.value) == str(want.value)
+
+
+def test_a_timeout_tuple_with_a_none_part_still_times_out(echo: str) -> None:
+    # requests: no connect limit, a read limit; ours: the sum of the parts
+    # given. Before, a None part turned the whole limit off.
+    assert ghttp._timeout((None, 0.5)) == 0.5
+    assert ghttp._timeout((2, None)) == 2
+    assert ghttp._timeout((None, None)) == 0  # no limit, as in requests
+
+
+def test_head_does_not_follow_redirects_unless_asked(echo: str) -> None:
+    for call in (ghttp.head, ghttp.Client().head):
+        assert call(echo + "/redirect", timeout=30).status_code == requests.head(echo + "/redirect").status_code == 302
+        assert call(echo + "/redirect", follow_redirects=True, timeout=30).status_code == 200
+        assert call(echo + "/redirect", allow_redirects=True, timeout=30).status_code == 200
+    # request("HEAD", ...) follows them, as requests.request does.
+    assert ghttp.request("HEAD", echo + "/redirect", timeout=30).status_code == 200
+    assert requests.request("HEAD", echo + "/redirect", timeout=30).status_code == 200
+    assert ghttp.get(echo + "/redirect", allow_redirects=False, timeout=30).status_code == 302
+
+
+@pytest.mark.parametrize("name", ["latin1-json", "utf16-json", "utf32-json"])
+def test_json_is_decoded_as_requests_decodes_it(echo: str, name: str) -> None:
+    assert ghttp.get(f"{echo}/body/{name}", timeout=30).json() == requests.get(f"{echo}/body/{name}", timeout=30).json()
+
+
+@pytest.mark.parametrize("name", ["lines", "accents"])
+def test_iterating_a_response_agrees_with_requests(echo: str, name: str) -> None:
+    want = requests.get(f"{echo}/body/{name}", timeout=30)
+    with ghttp.get(f"{echo}/body/{name}", timeout=30) as got:
+        assert list(got) == list(want)
+        for size in (1, 7, None, 0):
+            assert list(got.iter_content(size)) == list(want.iter_content(size))
+            assert list(got.iter_content(size, decode_unicode=True)) == list(want.iter_content(size, decode_unicode=True))
+        for size, delimiter in ((512, None), (3, None), (4, b"\n")):
+            assert list(got.iter_lines(size, delimiter=delimiter)) == list(want.iter_lines(size, delimiter=delimiter))
+        assert list(got.iter_lines(5, decode_unicode=True)) == list(want.iter_lines(5, decode_unicode=True))
+        with pytest.raises(TypeError, match="chunk_size must be an int"):
+            next(got.iter_content("1"))  # type: ignore[arg-type]
+
+
+def test_is_redirect_agrees_with_requests(echo: str) -> None:
+    for url in (echo + "/redirect", echo):
+        want = requests.get(url, allow_redirects=False, timeout=30)
+        got = ghttp.get(url, follow_redirects=False, timeout=30)
+        assert (got.is_redirect, got.is_permanent_redirect) == (want.is_redirect, want.is_permanent_redirect)
+
+
+def test_a_ca_bundle_from_the_environment_is_used(
+    tls_server: tuple[str, str], monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    url, bundle = tls_server
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", bundle)
+    assert requests.get(url + "/text", timeout=30).status_code == 200
+    assert ghttp.get(url + "/text", timeout=30).status_code == 200
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    monkeypatch.setenv("CURL_CA_BUNDLE", bundle)
+    assert ghttp.get(url + "/text", timeout=30).status_code == 200

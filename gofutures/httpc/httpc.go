@@ -136,8 +136,6 @@ func CloseIdle() {
 	}
 }
 
-var errTooManyRedirects = errors.New("too many redirects")
-
 // Do sends the request and reads the whole response. Its errors are *gio.Error.
 func Do(ctx context.Context, r *Request, body []byte) (Response, []byte, error) {
 	var out Response
@@ -168,20 +166,7 @@ func Do(ctx context.Context, r *Request, body []byte) (Response, []byte, error) 
 		}
 		req.Header[kv[0]] = append(req.Header[kv[0]], kv[1])
 	}
-	maxRedirects := r.MaxRedirects
-	client := &http.Client{
-		Transport: tr,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if !r.FollowRedirects {
-				return http.ErrUseLastResponse
-			}
-			if len(via) > maxRedirects {
-				return errTooManyRedirects
-			}
-			req.URL.RawQuery = RequoteQuery(req.URL.RawQuery)
-			return nil
-		},
-	}
+	client := &http.Client{Transport: tr, CheckRedirect: checkRedirect(r)}
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
@@ -270,11 +255,12 @@ func Classify(ctx context.Context, err error) *gio.Error {
 	var alert tls.AlertError
 	var errno syscall.Errno
 	var netErr net.Error
+	var tooMany *tooManyRedirects
 	switch {
 	case errors.As(err, &ge):
 		return ge
-	case errors.Is(err, errTooManyRedirects):
-		return gio.Errorf(gio.ClassRedirect, "Exceeded redirects.")
+	case errors.As(err, &tooMany):
+		return gio.Errorf(gio.ClassRedirect, "%s", tooMany.Error())
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return gio.Errorf(gio.ClassCanceled, "%v", ctx.Err())
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),

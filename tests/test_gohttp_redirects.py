@@ -1,0 +1,144 @@
+"""gofutures.http follows redirects as requests does, and sends and reads
+what requests sends and reads, on loopback servers started here: two plain
+HTTP servers on two ports and a TLS one, each echoing the request it got
+(method, path, headers as received, body) or redirecting where told."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import ssl
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from gofutures import http as ghttp
+
+requests = pytest.importorskip("requests")
+trustme = pytest.importorskip("trustme")
+
+
+class Echo(http.server.BaseHTTPRequestHandler):
+    """/redirect/<status>?loc=<Location>[&cookie=<Set-Cookie>...]: that
+    redirect; /hops/<n>: n redirects, then the echo; /short, /shortchunked:
+    a body cut short; anything else: the request as JSON."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _reply(self, code: int, body: bytes, headers: list[tuple[str, str]]) -> None:
+        self.send_response(code)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _cut_short(self, head: bytes, body: bytes) -> None:
+        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n" + head + b"\r\n" + body)
+        self.close_connection = True
+
+    def _handle(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        path, _, query = self.path.partition("?")
+        args = urllib.parse.parse_qs(query)
+        parts = path.strip("/").split("/")
+        if parts[0] == "redirect":
+            cookies = [("Set-Cookie", c) for c in args.get("cookie", [])]
+            self._reply(int(parts[1]), b"", [("Location", args["loc"][0]), *cookies])
+        elif parts[0] == "hops" and int(parts[1]) > 0:
+            self._reply(302, b"", [("Location", f"/hops/{int(parts[1]) - 1}")])
+        elif parts[0] == "short":
+            self._cut_short(b"Content-Length: 10\r\n", b"abc")
+        elif parts[0] == "shortchunked":
+            self._cut_short(b"Transfer-Encoding: chunked\r\n", b"5\r\nhello\r\n")
+        else:
+            echo = {
+                "method": self.command,
+                "path": self.path,
+                "headers": sorted([k.lower(), v] for k, v in self.headers.items()),
+                "body": body.decode("latin-1"),
+            }
+            self._reply(200, json.dumps(echo).encode(), [("Content-Type", "application/json")])
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_PROPFIND = _handle
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+
+@dataclass
+class Servers:
+    a: str  # http://127.0.0.1:<port a>
+    b: str  # http://127.0.0.1:<port b>
+    tls: str  # https://127.0.0.1:<port c>
+    ca: trustme.CA
+    bundle: str  # the CA of tls, a PEM file
+
+
+def _start(srv: Server) -> None:
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    ca = trustme.CA()
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(ctx)
+    bundle = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    plain = [Server(("127.0.0.1", 0), Echo) for _ in range(2)]
+    tls = Server(("127.0.0.1", 0), Echo)
+    tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
+    for srv in [*plain, tls]:
+        _start(srv)
+    a, b = (f"http://127.0.0.1:{srv.server_port}" for srv in plain)
+    yield Servers(a, b, f"https://127.0.0.1:{tls.server_port}", ca, str(bundle))
+    for srv in [*plain, tls]:
+        srv.shutdown()
+        srv.server_close()
+
+
+def _to(status: int, location: str, *cookies: str) -> str:
+    """The path of a redirect to location (setting cookies)."""
+    query = urllib.parse.urlencode([("loc", location), *(("cookie", c) for c in cookies)])
+    return f"/redirect/{status}?{query}"
+
+
+def _both(method: str, url: str, **kwargs: Any) -> tuple[Any, Any]:
+    """requests' response and ours to the same request."""
+    want = requests.request(method, url, timeout=30, **kwargs)
+    got = ghttp.request(method, url, timeout=30, **kwargs)
+    return got, want
+
+
+def _sent(response: Any, *names: str) -> dict[str, Any]:
+    """What the server got: its method, path and body, and the values of
+    the headers named (lower case; None when not sent)."""
+    echo = response.json()
+    headers = dict(map(tuple, echo["headers"]))
+    sent = {"method": echo["method"], "path": echo["path"], "body": echo["body"]}
+    return sent | {name: headers.get(name) for name in names}
+
+
+# ---- the redirect limit ----
+
+@pytest.mark.parametrize("limit", [30, 3, 0])
+def test_the_redirect_limit_and_its_message_are_requests(servers: Servers, limit: int) -> None:
+    session = requests.Session()
+    session.max_redirects = limit
+    client = ghttp.Client(max_redirects=limit, timeout=30)
+    assert client.get(f"{servers.a}/hops/{limit}").url == session.get(f"{servers.a}/hops/{limit}").url
+    with pytest.raises(requests.TooManyRedirects) as want:
+        session.get(f"{servers.a}/hops/{limit + 1}", timeout=30)
+    with pytest.raises(ghttp.TooManyRedirects) as got:
+        client.get(f"{servers.a}/hops/{limit + 1}")
+    assert str(got.value) == str(want.value) == f"Exceeded {limit} redirects."

@@ -142,3 +142,25 @@ def test_the_redirect_limit_and_its_message_are_requests(servers: Servers, limit
     with pytest.raises(ghttp.TooManyRedirects) as got:
         client.get(f"{servers.a}/hops/{limit + 1}")
     assert str(got.value) == str(want.value) == f"Exceeded {limit} redirects."
+
+
+# ---- Authorization on a redirect (requests' should_strip_auth) ----
+
+AUTH_REDIRECTS = [
+    ("same server", lambda s: s.a + _to(302, "/echo")),
+    ("absolute, same server", lambda s: s.a + _to(302, s.a + "/echo")),
+    ("other port", lambda s: s.a + _to(302, s.b + "/echo")),
+    ("other host name", lambda s: s.a + _to(302, s.a.replace("127.0.0.1", "localhost") + "/echo")),
+    ("http to https, other port", lambda s: s.a + _to(302, s.tls + "/echo")),
+    ("https to http", lambda s: s.tls + _to(302, s.a + "/echo")),
+    ("away and back", lambda s: s.a + _to(302, s.b + _to(302, s.a + "/echo"))),
+    ("307", lambda s: s.a + _to(307, s.b + "/echo")),
+]
+
+
+@pytest.mark.parametrize(("name", "url"), AUTH_REDIRECTS, ids=[c[0] for c in AUTH_REDIRECTS])
+@pytest.mark.parametrize("spelling", ["Authorization", "authorization"])
+def test_authorization_is_kept_or_dropped_as_requests_does(servers: Servers, name: str, url: Any,
+                                                            spelling: str) -> None:
+    got, want = _both("GET", url(servers), headers={spelling: "Bearer secret"}, verify=servers.bundle)
+    assert _sent(got, "authorization") == _sent(want, "authorization")

@@ -3,6 +3,9 @@ package httpc
 import (
 	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 )
 
 // tooManyRedirects is checkRedirect's error past a request's limit; Classify
@@ -14,7 +17,10 @@ func (e *tooManyRedirects) Error() string { return fmt.Sprintf("Exceeded %d redi
 // checkRedirect is the http.Client CheckRedirect of r. It makes each hop
 // the one requests' Session.resolve_redirects sends: at most r.MaxRedirects
 // of them (the next redirect response is a *tooManyRedirects error), the
-// Location's query re-quoted.
+// Location's query re-quoted, Authorization dropped from the first hop
+// shouldStripAuth says to and from every later one (net/http copies it from
+// the first request to each hop, even to another port, another scheme or a
+// subdomain).
 func checkRedirect(r *Request) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
 		if !r.FollowRedirects {
@@ -23,7 +29,65 @@ func checkRedirect(r *Request) func(*http.Request, []*http.Request) error {
 		if len(via) > r.MaxRedirects {
 			return &tooManyRedirects{r.MaxRedirects}
 		}
+		prev := via[len(via)-1]
 		req.URL.RawQuery = RequoteQuery(req.URL.RawQuery)
+		if (len(via) > 1 && !hasHeader(prev.Header, "Authorization")) || shouldStripAuth(prev.URL, req.URL) {
+			delHeader(req.Header, "Authorization")
+		}
 		return nil
+	}
+}
+
+// defaultPorts are requests' DEFAULT_PORTS.
+var defaultPorts = map[string]int{"http": 80, "https": 443}
+
+// shouldStripAuth is requests' SessionRedirectMixin.should_strip_auth:
+// whether a redirect from one URL to the next must drop Authorization. It
+// must when the host name changes, or the port or the scheme, except from
+// http to https with neither port given other than its scheme's default,
+// and except when both ports are the scheme's default, given or not.
+func shouldStripAuth(from, to *url.URL) bool {
+	if !strings.EqualFold(from.Hostname(), to.Hostname()) {
+		return true
+	}
+	fromPort, toPort := port(from), port(to)
+	if from.Scheme == "http" && (fromPort < 0 || fromPort == 80) && to.Scheme == "https" && (toPort < 0 || toPort == 443) {
+		return false
+	}
+	def, known := defaultPorts[from.Scheme]
+	isDefault := func(p int) bool { return p < 0 || known && p == def }
+	changedScheme := from.Scheme != to.Scheme
+	if !changedScheme && isDefault(fromPort) && isDefault(toPort) {
+		return false
+	}
+	return changedScheme || fromPort != toPort
+}
+
+// port is u's port as urllib's urlparse reads it: -1 when none is given.
+func port(u *url.URL) int {
+	p, err := strconv.Atoi(u.Port())
+	if err != nil {
+		return -1
+	}
+	return p
+}
+
+// hasHeader reports whether h has name, in any spelling (Python passes
+// header names as the user wrote them).
+func hasHeader(h http.Header, name string) bool {
+	for k := range h {
+		if strings.EqualFold(k, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// delHeader deletes name from h, in every spelling.
+func delHeader(h http.Header, name string) {
+	for k := range h {
+		if strings.EqualFold(k, name) {
+			delete(h, k)
+		}
 	}
 }

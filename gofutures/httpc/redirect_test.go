@@ -85,3 +85,76 @@ func TestRedirectLimit(t *testing.T) {
 		})
 	}
 }
+
+// Each case is what requests' Session().should_strip_auth(from, to) returns.
+func TestShouldStripAuth(t *testing.T) {
+	for _, tc := range []struct {
+		from, to string
+		strip    bool
+	}{
+		{"http://h/", "http://h/x", false},
+		{"http://h/", "http://other/", true},
+		{"http://h/", "http://H/", false},
+		{"http://h/", "http://sub.h/", true},
+		{"http://sub.h/", "http://h/", true},
+		{"http://h/", "https://h/", false},
+		{"http://h:80/", "https://h:443/", false},
+		{"http://h/", "https://h:8443/", true},
+		{"http://h:8080/", "https://h/", true},
+		{"http://h:8080/", "https://h:8080/", true},
+		{"https://h/", "http://h/", true},
+		{"http://h/", "http://h:80/", false},
+		{"https://h:443/", "https://h/", false},
+		{"https://h/", "https://h:80/", true},
+		{"http://h:8080/", "http://h:8081/", true},
+		{"http://h:8080/", "http://h:8080/x", false},
+		{"http://h/", "http://h:8080/", true},
+		{"http://[::1]:8080/", "http://[::1]:8080/x", false},
+		{"http://[::1]:8080/", "http://[::2]:8080/", true},
+		{"http://h:443/", "https://h/", true},
+		{"http://h:080/", "http://h/", false},
+		{"http://u:p@h/", "http://h/", false},
+		{"http://h/", "http://h.:80/", true},
+	} {
+		from, err := url.Parse(tc.from)
+		require.NoError(t, err)
+		to, err := url.Parse(tc.to)
+		require.NoError(t, err)
+		assert.Equal(t, tc.strip, httpc.ShouldStripAuth(from, to), "%s -> %s", tc.from, tc.to)
+	}
+}
+
+func TestRedirectAuthorization(t *testing.T) {
+	a := httptest.NewServer(redirectHandler())
+	defer a.Close()
+	b := httptest.NewServer(redirectHandler())
+	defer b.Close()
+	tls := httptest.NewTLSServer(redirectHandler())
+	defer tls.Close()
+	defer httpc.CloseIdle()
+	localhost := strings.Replace(a.URL, "127.0.0.1", "localhost", 1)
+
+	for _, tc := range []struct {
+		name string
+		url  string
+		kept bool
+	}{
+		{"no redirect", a.URL + "/echo", true},
+		{"same server", a.URL + to(302, "/echo"), true},
+		{"other port", a.URL + to(302, b.URL+"/echo"), false},
+		{"other host name", a.URL + to(302, localhost+"/echo"), false},
+		{"http to https, other port", a.URL + to(302, tls.URL+"/echo"), false},
+		{"https to http", tls.URL + to(302, a.URL+"/echo"), false},
+		{"away and back", a.URL + to(302, b.URL+to(307, a.URL+"/echo")), false},
+		{"two hops on one server", a.URL + to(301, to(308, "/echo")), true},
+	} {
+		for _, name := range []string{"Authorization", "authorization"} {
+			t.Run(tc.name+"/"+name, func(t *testing.T) {
+				r := httpc.Request{Method: "GET", URL: tc.url, Headers: [][2]string{{name, "Bearer secret"}}}
+				_, e := do(t, r, nil)
+				_, kept := e.Header["Authorization"] // canonical: Go's server's spelling
+				assert.Equal(t, tc.kept, kept, "%v", e.Header)
+			})
+		}
+	}
+}

@@ -164,3 +164,14 @@ def test_authorization_is_kept_or_dropped_as_requests_does(servers: Servers, nam
                                                             spelling: str) -> None:
     got, want = _both("GET", url(servers), headers={spelling: "Bearer secret"}, verify=servers.bundle)
     assert _sent(got, "authorization") == _sent(want, "authorization")
+
+
+# ---- the method, body and body headers of the next hop ----
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+def test_a_redirect_changes_the_method_as_requests_does(servers: Servers, method: str, status: int) -> None:
+    got, want = _both(method, servers.a + _to(status, "/echo"), data=b"payload",
+                      headers={"Content-Type": "text/x", "Content-Language": "en"})
+    names = ("content-length", "content-type", "content-language", "transfer-encoding")
+    assert _sent(got, *names) == _sent(want, *names)

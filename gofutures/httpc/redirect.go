@@ -15,12 +15,19 @@ type tooManyRedirects struct{ limit int }
 func (e *tooManyRedirects) Error() string { return fmt.Sprintf("Exceeded %d redirects.", e.limit) }
 
 // checkRedirect is the http.Client CheckRedirect of r. It makes each hop
-// the one requests' Session.resolve_redirects sends: at most r.MaxRedirects
-// of them (the next redirect response is a *tooManyRedirects error), the
-// Location's query re-quoted, Authorization dropped from the first hop
-// shouldStripAuth says to and from every later one (net/http copies it from
-// the first request to each hop, even to another port, another scheme or a
-// subdomain).
+// the one requests' Session.resolve_redirects sends:
+//
+//   - at most r.MaxRedirects of them (the next redirect response is a
+//     *tooManyRedirects error);
+//   - the Location's query re-quoted;
+//   - Authorization dropped from the first hop shouldStripAuth says to and
+//     from every later one (net/http copies it from the first request to
+//     each hop, even to another port, another scheme or a subdomain);
+//   - after a 301, the method kept unless it was POST (net/http turns every
+//     method but GET and HEAD into GET);
+//   - after a 301, 302 or 303, the body and Content-Type dropped, as
+//     net/http drops them, but Content-Encoding, Content-Language and
+//     Content-Location kept (bodyHeadersKept).
 func checkRedirect(r *Request) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
 		if !r.FollowRedirects {
@@ -30,6 +37,12 @@ func checkRedirect(r *Request) func(*http.Request, []*http.Request) error {
 			return &tooManyRedirects{r.MaxRedirects}
 		}
 		prev := via[len(via)-1]
+		if req.Response.StatusCode == http.StatusMovedPermanently && prev.Method != http.MethodPost {
+			req.Method = prev.Method
+		}
+		for _, name := range bodyHeadersKept {
+			copyHeader(req.Header, via[0].Header, name)
+		}
 		req.URL.RawQuery = RequoteQuery(req.URL.RawQuery)
 		if (len(via) > 1 && !hasHeader(prev.Header, "Authorization")) || shouldStripAuth(prev.URL, req.URL) {
 			delHeader(req.Header, "Authorization")
@@ -37,6 +50,10 @@ func checkRedirect(r *Request) func(*http.Request, []*http.Request) error {
 		return nil
 	}
 }
+
+// bodyHeadersKept are the headers of a request's body that net/http drops
+// on a redirect that drops the body, and requests keeps.
+var bodyHeadersKept = []string{"Content-Encoding", "Content-Language", "Content-Location"}
 
 // defaultPorts are requests' DEFAULT_PORTS.
 var defaultPorts = map[string]int{"http": 80, "https": 443}
@@ -88,6 +105,16 @@ func delHeader(h http.Header, name string) {
 	for k := range h {
 		if strings.EqualFold(k, name) {
 			delete(h, k)
+		}
+	}
+}
+
+// copyHeader makes name's values in dst those in src, in their spellings.
+func copyHeader(dst, src http.Header, name string) {
+	delHeader(dst, name)
+	for k, v := range src {
+		if strings.EqualFold(k, name) {
+			dst[k] = v
 		}
 	}
 }

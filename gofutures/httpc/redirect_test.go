@@ -158,3 +158,43 @@ func TestRedirectAuthorization(t *testing.T) {
 		}
 	}
 }
+
+func TestRedirectMethodAndBody(t *testing.T) {
+	srv := httptest.NewServer(redirectHandler())
+	defer srv.Close()
+	defer httpc.CloseIdle()
+
+	for _, tc := range []struct {
+		method string
+		path   string
+		want   string // the method of the last hop
+		body   bool   // whether the last hop has the body and its Content-Type
+	}{
+		{"POST", to(301, "/echo"), "GET", false},
+		{"PUT", to(301, "/echo"), "PUT", false},
+		{"PATCH", to(301, "/echo"), "PATCH", false},
+		{"DELETE", to(301, "/echo"), "DELETE", false},
+		{"GET", to(301, "/echo"), "GET", false},
+		{"PUT", to(302, "/echo"), "GET", false},
+		{"PUT", to(303, "/echo"), "GET", false},
+		{"OPTIONS", to(303, "/echo"), "GET", false},
+		{"PUT", to(307, "/echo"), "PUT", true},
+		{"POST", to(308, "/echo"), "POST", true},
+		{"PUT", to(301, to(307, "/echo")), "PUT", false},
+	} {
+		t.Run(tc.method+tc.path, func(t *testing.T) {
+			r := httpc.Request{Method: tc.method, URL: srv.URL + tc.path,
+				Headers: [][2]string{{"Content-Type", "text/x"}, {"content-language", "en"}}}
+			_, e := do(t, r, []byte("payload"))
+			assert.Equal(t, tc.want, e.Method)
+			if tc.body {
+				assert.Equal(t, "payload", e.Body)
+				assert.Equal(t, "text/x", e.Header.Get("Content-Type"))
+			} else {
+				assert.Empty(t, e.Body)
+				assert.NotContains(t, e.Header, "Content-Type")
+			}
+			assert.Equal(t, "en", e.Header.Get("Content-Language"), "kept, as requests keeps it")
+		})
+	}
+}

@@ -175,3 +175,13 @@ def test_a_redirect_changes_the_method_as_requests_does(servers: Servers, method
                       headers={"Content-Type": "text/x", "Content-Language": "en"})
     names = ("content-length", "content-type", "content-language", "transfer-encoding")
     assert _sent(got, *names) == _sent(want, *names)
+
+
+# ---- Referer ----
+
+@pytest.mark.parametrize("headers", [{}, {"Referer": "http://mine/"}, {"referer": "http://mine/"}], ids=str)
+@pytest.mark.parametrize("to", ["same server", "other server"])
+def test_no_referer_is_added_on_a_redirect(servers: Servers, headers: dict[str, str], to: str) -> None:
+    target = "/echo" if to == "same server" else servers.b + "/echo"
+    got, want = _both("GET", servers.a + _to(302, target) + "#frag", headers=headers)
+    assert _sent(got, "referer") == _sent(want, "referer")

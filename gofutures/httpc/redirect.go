@@ -27,7 +27,9 @@ func (e *tooManyRedirects) Error() string { return fmt.Sprintf("Exceeded %d redi
 //     method but GET and HEAD into GET);
 //   - after a 301, 302 or 303, the body and Content-Type dropped, as
 //     net/http drops them, but Content-Encoding, Content-Language and
-//     Content-Location kept (bodyHeadersKept).
+//     Content-Location kept (bodyHeadersKept);
+//   - a Referer only if the first request had one, that one (net/http adds
+//     the previous hop's URL, fragment included).
 func checkRedirect(r *Request) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
 		if !r.FollowRedirects {
@@ -43,6 +45,7 @@ func checkRedirect(r *Request) func(*http.Request, []*http.Request) error {
 		for _, name := range bodyHeadersKept {
 			copyHeader(req.Header, via[0].Header, name)
 		}
+		copyHeader(req.Header, via[0].Header, "Referer")
 		req.URL.RawQuery = RequoteQuery(req.URL.RawQuery)
 		if (len(via) > 1 && !hasHeader(prev.Header, "Authorization")) || shouldStripAuth(prev.URL, req.URL) {
 			delHeader(req.Header, "Authorization")

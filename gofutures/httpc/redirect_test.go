@@ -198,3 +198,30 @@ func TestRedirectMethodAndBody(t *testing.T) {
 		})
 	}
 }
+
+func TestRedirectReferer(t *testing.T) {
+	a := httptest.NewServer(redirectHandler())
+	defer a.Close()
+	tls := httptest.NewTLSServer(redirectHandler())
+	defer tls.Close()
+	defer httpc.CloseIdle()
+
+	for _, tc := range []struct {
+		name    string
+		url     string
+		headers [][2]string
+		want    []string // the Referer values the last hop has
+	}{
+		{"none", a.URL + to(302, "/echo") + "#f", nil, nil},
+		{"none, two hops", a.URL + to(302, to(307, "/echo")), nil, nil},
+		{"the user's", a.URL + to(302, "/echo"), [][2]string{{"Referer", "http://mine/"}}, []string{"http://mine/"}},
+		{"the user's, lower case", a.URL + to(302, "/echo"), [][2]string{{"referer", "http://mine/"}}, []string{"http://mine/"}},
+		{"the user's, https to http", tls.URL + to(302, a.URL+"/echo"), [][2]string{{"Referer", "http://mine/"}},
+			[]string{"http://mine/"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, e := do(t, httpc.Request{Method: "GET", URL: tc.url, Headers: tc.headers}, nil)
+			assert.Equal(t, tc.want, e.Header["Referer"])
+		})
+	}
+}

@@ -185,3 +185,22 @@ def test_no_referer_is_added_on_a_redirect(servers: Servers, headers: dict[str, 
     target = "/echo" if to == "same server" else servers.b + "/echo"
     got, want = _both("GET", servers.a + _to(302, target) + "#frag", headers=headers)
     assert _sent(got, "referer") == _sent(want, "referer")
+
+
+# ---- the URL's fragment ----
+
+FRAGMENTS = [
+    ("carried over", lambda s: s.a + _to(302, "/echo") + "#frag"),
+    ("escaped", lambda s: s.a + _to(302, "/echo") + "#a b%41é"),
+    ("replaced", lambda s: s.a + _to(302, "/echo#new") + "#old"),
+    ("carried over from a hop", lambda s: s.a + _to(302, _to(301, "/echo#hop")) + "#old"),
+    ("to another server", lambda s: s.a + _to(302, s.b + "/echo") + "#frag"),
+    ("empty in the Location", lambda s: s.a + _to(302, "/echo#") + "#frag"),
+    ("none", lambda s: s.a + _to(302, "/echo")),
+]
+
+
+@pytest.mark.parametrize(("name", "url"), FRAGMENTS, ids=[c[0] for c in FRAGMENTS])
+def test_the_fragment_is_carried_over_as_requests_does(servers: Servers, name: str, url: Any) -> None:
+    got, want = _both("GET", url(servers))
+    assert (got.url, _sent(got)) == (want.url, _sent(want))

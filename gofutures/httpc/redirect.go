@@ -29,7 +29,9 @@ func (e *tooManyRedirects) Error() string { return fmt.Sprintf("Exceeded %d redi
 //     net/http drops them, but Content-Encoding, Content-Language and
 //     Content-Location kept (bodyHeadersKept);
 //   - a Referer only if the first request had one, that one (net/http adds
-//     the previous hop's URL, fragment included).
+//     the previous hop's URL, fragment included);
+//   - the previous hop's fragment if the Location has none (it is never
+//     sent, but Response.url shows it).
 func checkRedirect(r *Request) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
 		if !r.FollowRedirects {
@@ -47,6 +49,9 @@ func checkRedirect(r *Request) func(*http.Request, []*http.Request) error {
 		}
 		copyHeader(req.Header, via[0].Header, "Referer")
 		req.URL.RawQuery = RequoteQuery(req.URL.RawQuery)
+		if req.URL.Fragment == "" {
+			req.URL.Fragment, req.URL.RawFragment = prev.URL.Fragment, prev.URL.RawFragment
+		}
 		if (len(via) > 1 && !hasHeader(prev.Header, "Authorization")) || shouldStripAuth(prev.URL, req.URL) {
 			delHeader(req.Header, "Authorization")
 		}

@@ -225,3 +225,30 @@ func TestRedirectReferer(t *testing.T) {
 		})
 	}
 }
+
+func TestRedirectFragment(t *testing.T) {
+	a := httptest.NewServer(redirectHandler())
+	defer a.Close()
+	b := httptest.NewServer(redirectHandler())
+	defer b.Close()
+	defer httpc.CloseIdle()
+
+	for _, tc := range []struct {
+		name string
+		url  string
+		want string // Response.URL
+	}{
+		{"carried over", a.URL + to(302, "/echo") + "#frag", a.URL + "/echo#frag"},
+		{"escaped", a.URL + to(302, "/echo") + "#a%20b", a.URL + "/echo#a%20b"},
+		{"to another server", a.URL + to(302, b.URL+"/echo") + "#frag", b.URL + "/echo#frag"},
+		{"replaced", a.URL + to(302, "/echo#new") + "#old", a.URL + "/echo#new"},
+		{"carried over from a hop", a.URL + to(302, to(301, "/echo#hop")) + "#old", a.URL + "/echo#hop"},
+		{"none", a.URL + to(302, "/echo"), a.URL + "/echo"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, e := do(t, httpc.Request{Method: "GET", URL: tc.url}, nil)
+			assert.Equal(t, tc.want, resp.URL)
+			assert.Equal(t, "/echo", e.URI, "never sent")
+		})
+	}
+}

@@ -204,3 +204,25 @@ FRAGMENTS = [
 def test_the_fragment_is_carried_over_as_requests_does(servers: Servers, name: str, url: Any) -> None:
     got, want = _both("GET", url(servers))
     assert (got.url, _sent(got)) == (want.url, _sent(want))
+
+
+# ---- cookies set by a redirect ----
+
+COOKIES = [
+    ("path /", lambda s: s.a + _to(302, "/echo", "a=1; Path=/")),
+    ("two", lambda s: s.a + _to(302, "/echo", "a=1; Path=/", "b=2; Path=/")),
+    ("default path", lambda s: s.a + _to(302, "/echo", "a=1")),
+    ("path matching", lambda s: s.a + _to(302, "/redirect/302?loc=/echo", "a=1")),
+    ("to another server", lambda s: s.a + _to(302, s.b + "/echo", "a=1; Path=/")),
+    ("to another host name", lambda s: s.a + _to(302, s.a.replace("127.0.0.1", "localhost") + "/echo",
+                                                 "a=1; Path=/")),
+    ("kept over hops", lambda s: s.a + _to(302, _to(302, "/echo", "b=2; Path=/"), "a=1; Path=/")),
+    ("expired", lambda s: s.a + _to(302, _to(302, "/echo", "a=; Path=/; Max-Age=0"), "a=1; Path=/")),
+]
+
+
+@pytest.mark.parametrize(("name", "url"), COOKIES, ids=[c[0] for c in COOKIES])
+def test_a_cookie_set_by_a_redirect_is_sent_as_requests_sends_it(servers: Servers, name: str, url: Any) -> None:
+    got, want = _both("GET", url(servers))
+    assert _sent(got, "cookie") == _sent(want, "cookie")
+    assert "a=1" not in str(ghttp.get(servers.a + "/echo", timeout=30).json()), "no cookie outlives its request"

@@ -167,6 +167,9 @@ func Do(ctx context.Context, r *Request, body []byte) (Response, []byte, error) 
 		req.Header[kv[0]] = append(req.Header[kv[0]], kv[1])
 	}
 	client := &http.Client{Transport: tr, CheckRedirect: checkRedirect(r)}
+	if r.FollowRedirects {
+		client.Jar = new(redirectJar)
+	}
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {

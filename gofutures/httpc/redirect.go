@@ -3,6 +3,7 @@ package httpc
 import (
 	"fmt"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strconv"
 	"strings"
@@ -125,4 +126,27 @@ func copyHeader(dst, src http.Header, name string) {
 			dst[k] = v
 		}
 	}
+}
+
+// redirectJar is the cookie jar of one request that follows redirects, as
+// the Session requests makes for each call: a cookie a redirect response
+// sets is sent on the next hops, as its domain and path allow, and is gone
+// with the request. Its cookiejar.Jar (no public suffix list) is made at
+// the first Set-Cookie, so a request that gets none costs one small
+// allocation. The one http.Client that uses it calls it from one goroutine,
+// so it takes no lock.
+type redirectJar struct{ jar *cookiejar.Jar }
+
+func (j *redirectJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
+	if j.jar == nil {
+		j.jar, _ = cookiejar.New(nil) // never fails without options
+	}
+	j.jar.SetCookies(u, cookies)
+}
+
+func (j *redirectJar) Cookies(u *url.URL) []*http.Cookie {
+	if j.jar == nil {
+		return nil
+	}
+	return j.jar.Cookies(u)
 }

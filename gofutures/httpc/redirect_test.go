@@ -252,3 +252,39 @@ func TestRedirectFragment(t *testing.T) {
 		})
 	}
 }
+
+func TestRedirectCookies(t *testing.T) {
+	a := httptest.NewServer(redirectHandler())
+	defer a.Close()
+	b := httptest.NewServer(redirectHandler())
+	defer b.Close()
+	defer httpc.CloseIdle()
+	localhost := strings.Replace(a.URL, "127.0.0.1", "localhost", 1)
+
+	for _, tc := range []struct {
+		name string
+		path string
+		want []string // the Cookie header of the last hop
+	}{
+		{"path /", to(302, "/echo", "a=1; Path=/"), []string{"a=1"}},
+		{"two", to(302, "/echo", "a=1; Path=/", "b=2; Path=/"), []string{"a=1; b=2"}},
+		{"default path", to(302, "/echo", "a=1"), nil},
+		{"path matching", to(302, "/to/302?loc=/echo", "a=1"), nil},
+		{"kept over hops", to(302, to(307, "/echo", "b=2; Path=/"), "a=1; Path=/"), []string{"a=1; b=2"}},
+		{"expired", to(302, to(302, "/echo", "a=; Path=/; Max-Age=0"), "a=1; Path=/"), nil},
+		{"to another server", to(302, b.URL+"/echo", "a=1; Path=/"), []string{"a=1"}},
+		{"to another host name", to(302, localhost+"/echo", "a=1; Path=/"), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, e := do(t, httpc.Request{Method: "GET", URL: a.URL + tc.path}, nil)
+			assert.Equal(t, tc.want, e.Header["Cookie"])
+		})
+	}
+
+	_, e := do(t, httpc.Request{Method: "GET", URL: a.URL + "/echo"}, nil)
+	assert.Empty(t, e.Header["Cookie"], "a request's cookies end with it")
+	resp, _, err := get(t, a.URL+to(302, "/echo", "a=1; Path=/"), func(r *httpc.Request) { r.FollowRedirects = false })
+	require.NoError(t, err)
+	assert.Equal(t, 302, resp.Status)
+	assert.Contains(t, resp.Headers, [2]string{"Set-Cookie", "a=1; Path=/"})
+}

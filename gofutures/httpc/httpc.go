@@ -64,6 +64,13 @@ type Response struct {
 // 10,000 in flight with a limit of 1,024, 9,000 new connections a wave).
 const DefaultMaxIdlePerHost = 16384
 
+// sendZeroLength is the TransferEncoding of a request with an empty body
+// (http.NoBody): with it net/http writes "Content-Length: 0" for every
+// method but GET and HEAD, as requests does, where it would for POST, PUT
+// and PATCH only (transferWriter.shouldSendContentLength). net/http only
+// reads it.
+var sendZeroLength = []string{"identity"}
+
 // DialTimeout bounds a connect when the request has no timeout (as the
 // system's own connect timeout would).
 const DialTimeout = 60 * time.Second
@@ -158,6 +165,7 @@ func Do(ctx context.Context, r *Request, body []byte) (Response, []byte, error) 
 	}
 	if body != nil && len(body) == 0 {
 		req.Body, req.GetBody = http.NoBody, func() (io.ReadCloser, error) { return http.NoBody, nil }
+		req.TransferEncoding = sendZeroLength
 	}
 	for _, kv := range r.Headers {
 		if strings.EqualFold(kv[0], "Host") {

@@ -32,7 +32,9 @@ func (e *tooManyRedirects) Error() string { return fmt.Sprintf("Exceeded %d redi
 //   - a Referer only if the first request had one, that one (net/http adds
 //     the previous hop's URL, fragment included);
 //   - the previous hop's fragment if the Location has none (it is never
-//     sent, but Response.url shows it).
+//     sent, but Response.url shows it);
+//   - an empty body that a 307 or 308 keeps sent with "Content-Length: 0",
+//     as the first request sent it (sendZeroLength).
 func checkRedirect(r *Request) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
 		if !r.FollowRedirects {
@@ -49,6 +51,9 @@ func checkRedirect(r *Request) func(*http.Request, []*http.Request) error {
 			copyHeader(req.Header, via[0].Header, name)
 		}
 		copyHeader(req.Header, via[0].Header, "Referer")
+		if req.Body == http.NoBody {
+			req.TransferEncoding = sendZeroLength
+		}
 		req.URL.RawQuery = RequoteQuery(req.URL.RawQuery)
 		if req.URL.Fragment == "" {
 			req.URL.Fragment, req.URL.RawFragment = prev.URL.Fragment, prev.URL.RawFragment

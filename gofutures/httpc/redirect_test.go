@@ -288,3 +288,34 @@ func TestRedirectCookies(t *testing.T) {
 	assert.Equal(t, 302, resp.Status)
 	assert.Contains(t, resp.Headers, [2]string{"Set-Cookie", "a=1; Path=/"})
 }
+
+func TestEmptyBodyContentLength(t *testing.T) {
+	srv := httptest.NewServer(redirectHandler())
+	defer srv.Close()
+	defer httpc.CloseIdle()
+
+	for _, tc := range []struct {
+		method string
+		path   string
+		body   []byte
+		want   []string // the Content-Length header of the last hop
+	}{
+		{"DELETE", "/echo", []byte{}, []string{"0"}},
+		{"OPTIONS", "/echo", []byte{}, []string{"0"}},
+		{"PROPFIND", "/echo", []byte{}, []string{"0"}},
+		{"POST", "/echo", []byte{}, []string{"0"}},
+		{"GET", "/echo", []byte{}, nil},
+		{"DELETE", "/echo", nil, nil},
+		{"DELETE", to(307, "/echo"), []byte{}, []string{"0"}},
+		{"PROPFIND", to(308, to(307, "/echo")), []byte{}, []string{"0"}},
+		{"DELETE", to(301, "/echo"), []byte{}, nil},
+		{"PUT", to(301, "/echo"), []byte{}, []string{"0"}},
+		{"POST", "/echo", []byte("x"), []string{"1"}},
+	} {
+		t.Run(fmt.Sprintf("%s%s/%q", tc.method, tc.path, tc.body), func(t *testing.T) {
+			_, e := do(t, httpc.Request{Method: tc.method, URL: srv.URL + tc.path}, tc.body)
+			assert.Equal(t, tc.method, e.Method)
+			assert.Equal(t, tc.want, e.Header["Content-Length"])
+		})
+	}
+}

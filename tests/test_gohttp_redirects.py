@@ -251,3 +251,11 @@ def test_an_empty_body_is_sent_as_requests_sends_it(servers: Servers, method: st
                                                      kwargs: dict[str, Any]) -> None:
     got, want = _both(method, servers.a + path, **kwargs)
     assert _sent(got, "content-length", "transfer-encoding") == _sent(want, "content-length", "transfer-encoding")
+
+
+# ---- header values ----
+
+@pytest.mark.parametrize("value", ["café", "\xff\xa0x", "plain"])
+def test_a_header_value_is_sent_as_latin1_as_requests_sends_it(servers: Servers, value: str) -> None:
+    got, want = _both("GET", servers.a + "/echo", headers={"X-Test": value})
+    assert _sent(got, "x-test") == _sent(want, "x-test") == _sent(want) | {"x-test": value}

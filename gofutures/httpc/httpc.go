@@ -28,6 +28,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofutures/gofutures/gofutures/gio"
 )
@@ -172,7 +173,7 @@ func Do(ctx context.Context, r *Request, body []byte) (Response, []byte, error) 
 			req.Host = kv[1]
 			continue
 		}
-		req.Header[kv[0]] = append(req.Header[kv[0]], kv[1])
+		req.Header[kv[0]] = append(req.Header[kv[0]], latin1Value(kv[1]))
 	}
 	client := &http.Client{Transport: tr, CheckRedirect: checkRedirect(r)}
 	if r.FollowRedirects {
@@ -244,6 +245,29 @@ func decode(encoding string, data []byte) ([]byte, error) {
 		return io.ReadAll(flate.NewReader(bytes.NewReader(data)))
 	}
 	return data, nil
+}
+
+// latin1Value is a header value as http.client sends a str, encoded as
+// latin-1: each rune one byte, when every rune is below 256 (Python refuses
+// a value with others before it reaches Go); s itself when it is ASCII, or
+// holds a rune above 255 or bytes that are not UTF-8.
+func latin1Value(s string) string {
+	i := 0
+	for i < len(s) && s[i] < utf8.RuneSelf {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
+	b := make([]byte, i, len(s))
+	copy(b, s[:i])
+	for _, r := range s[i:] {
+		if r > 0xff {
+			return s // utf8.RuneError too
+		}
+		b = append(b, byte(r))
+	}
+	return string(b)
 }
 
 func unwrapURL(err error) error {

@@ -177,3 +177,27 @@ func TestTLS(t *testing.T) {
 	assert.Equal(t, 200, resp.Status)
 	assert.Equal(t, "hello GET ", string(body))
 }
+
+// Each want is what http.client sends for the str value: its latin-1 bytes.
+func TestLatin1HeaderValues(t *testing.T) {
+	for _, tc := range []struct{ value, want string }{
+		{"", ""},
+		{"plain", "plain"},
+		{"café", "caf\xe9"},
+		{"\u00ff\u00a0x\u0080", "\xff\xa0x\x80"},
+		{"✓", "✓"},           // above 255: Python refuses it first; sent as it came
+		{"é✓", "é✓"},         // the same, with a rune below 256 before
+		{"a\xe9b", "a\xe9b"}, // not UTF-8: as it came
+	} {
+		assert.Equal(t, tc.want, httpc.Latin1Value(tc.value), "%q", tc.value)
+	}
+
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Header.Get("X-Test"))
+	}))
+	defer srv.Close()
+	defer httpc.CloseIdle()
+	_, body, err := get(t, srv.URL+"/", func(r *httpc.Request) { r.Headers = [][2]string{{"X-Test", "café"}} })
+	require.NoError(t, err)
+	assert.Equal(t, "caf\xe9", string(body))
+}

@@ -259,3 +259,23 @@ def test_an_empty_body_is_sent_as_requests_sends_it(servers: Servers, method: st
 def test_a_header_value_is_sent_as_latin1_as_requests_sends_it(servers: Servers, value: str) -> None:
     got, want = _both("GET", servers.a + "/echo", headers={"X-Test": value})
     assert _sent(got, "x-test") == _sent(want, "x-test") == _sent(want) | {"x-test": value}
+
+
+# ---- a body cut short ----
+
+def test_a_body_shorter_than_its_content_length_is_an_incomplete_read(servers: Servers) -> None:
+    with pytest.raises(requests.exceptions.ChunkedEncodingError) as want:
+        requests.get(servers.a + "/short", timeout=30)
+    with pytest.raises(OSError) as got:
+        ghttp.get(servers.a + "/short", timeout=30)
+    assert type(got.value) is OSError and got.value.errno is None
+    assert str(got.value) == want.value.args[0].args[0] == "Connection broken: IncompleteRead(3 bytes read, 7 more expected)"
+
+
+def test_a_chunked_body_cut_short_is_an_incomplete_read(servers: Servers) -> None:
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        requests.get(servers.a + "/shortchunked", timeout=30)
+    with pytest.raises(OSError) as got:
+        ghttp.get(servers.a + "/shortchunked", timeout=30)
+    assert type(got.value) is OSError and got.value.errno is None
+    assert str(got.value) == "Connection broken: IncompleteRead(5 bytes read)"

@@ -187,6 +187,9 @@ func Do(ctx context.Context, r *Request, body []byte) (Response, []byte, error) 
 	out.ElapsedNs = time.Since(start).Nanoseconds()
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return out, nil, incompleteRead(len(data), resp.ContentLength)
+	}
 	if err != nil {
 		return out, nil, Classify(ctx, err)
 	}
@@ -218,6 +221,19 @@ func Do(ctx context.Context, r *Request, body []byte) (Response, []byte, error) 
 		out.Headers = append(out.Headers, [2]string{k, strings.Join(resp.Header[k], ", ")})
 	}
 	return out, data, nil
+}
+
+// incompleteRead is the error of a body that ended early, n bytes in, as
+// urllib3 words it (requests raises it as ChunkedEncodingError, an OSError
+// without errno): with how many more bytes were expected when
+// contentLength is known (not -1). It is no ConnectionResetError: the
+// response did arrive.
+func incompleteRead(n int, contentLength int64) *gio.Error {
+	if contentLength < 0 {
+		return gio.Errorf(gio.ClassOS, "Connection broken: IncompleteRead(%d bytes read)", n)
+	}
+	return gio.Errorf(gio.ClassOS, "Connection broken: IncompleteRead(%d bytes read, %d more expected)",
+		n, contentLength-int64(n))
 }
 
 // decode undoes a gzip or deflate Content-Encoding (as urllib3: deflate is
@@ -314,7 +330,7 @@ func Classify(ctx context.Context, err error) *gio.Error {
 		return gio.Errorf(gio.ClassSSL, "%v", unwrapURL(err))
 	case errors.As(err, &errno):
 		return &gio.Error{Class: gio.ClassOS, Errno: int(errno), Msg: gio.OSError(errno, "").Msg}
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF): // before a response: see incompleteRead
 		return &gio.Error{Class: gio.ClassOS, Errno: int(syscall.ECONNRESET),
 			Msg: "Remote end closed connection without response"}
 	}

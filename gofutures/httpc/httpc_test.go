@@ -61,6 +61,15 @@ func handler() http.Handler {
 		conn.(*net.TCPConn).SetLinger(0)
 		conn.Close()
 	})
+	cutShort := func(head, body string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			io.WriteString(conn, "HTTP/1.1 200 OK\r\n"+head+"\r\n"+body)
+			conn.Close()
+		}
+	}
+	mux.HandleFunc("/short", cutShort("Content-Length: 10\r\n", "abc"))
+	mux.HandleFunc("/shortchunked", cutShort("Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n"))
 	mux.HandleFunc("/status/418", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(418)
 	})
@@ -148,6 +157,20 @@ func TestErrors(t *testing.T) {
 				assert.Equal(t, int(tc.errno), ge.Errno, ge.Msg)
 			}
 		})
+	}
+}
+
+// A body cut short is an OSError without errno, in urllib3's words.
+func TestIncompleteRead(t *testing.T) {
+	srv := httptest.NewServer(handler())
+	defer srv.Close()
+	defer httpc.CloseIdle()
+	for _, tc := range []struct{ path, msg string }{
+		{"/short", "Connection broken: IncompleteRead(3 bytes read, 7 more expected)"},
+		{"/shortchunked", "Connection broken: IncompleteRead(5 bytes read)"},
+	} {
+		_, _, err := get(t, srv.URL+tc.path)
+		assert.Equal(t, &gio.Error{Class: gio.ClassOS, Msg: tc.msg}, err, tc.path)
 	}
 }
 

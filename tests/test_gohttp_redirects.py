@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import http.server
 import json
+import shutil
 import ssl
+import subprocess
 import threading
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -279,3 +282,24 @@ def test_a_chunked_body_cut_short_is_an_incomplete_read(servers: Servers) -> Non
         ghttp.get(servers.a + "/shortchunked", timeout=30)
     assert type(got.value) is OSError and got.value.errno is None
     assert str(got.value) == "Connection broken: IncompleteRead(5 bytes read)"
+
+
+# ---- verify: a directory of CA certificates ----
+
+def test_verify_accepts_a_directory_of_ca_certificates(servers: Servers, tmp_path: Path) -> None:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("needs openssl to name the certificate by its hash, as OpenSSL's capath wants")
+    pem = servers.ca.cert_pem.bytes()
+    subject_hash = subprocess.run([openssl, "x509", "-hash", "-noout"], input=pem, capture_output=True,
+                                  check=True).stdout.decode().strip()
+    (tmp_path / f"{subject_hash}.0").write_bytes(pem)
+    (tmp_path / "README").write_text("not a certificate")
+    (tmp_path / "sub").mkdir()
+    got, want = _both("GET", servers.tls + "/echo", verify=str(tmp_path))
+    assert (got.status_code, _sent(got)) == (want.status_code, _sent(want))
+    empty = tmp_path / "sub"
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(servers.tls + "/echo", verify=str(empty), timeout=30)
+    with pytest.raises(ssl.SSLError):
+        ghttp.get(servers.tls + "/echo", verify=str(empty), timeout=30)

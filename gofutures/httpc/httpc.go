@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -107,13 +108,9 @@ func transportFor(r *Request) (*http.Transport, error) {
 	}
 	tlsConf := &tls.Config{InsecureSkipVerify: !key.verify} //nolint:gosec // verify=False asked for it
 	if key.caBundle != "" {
-		pem, err := os.ReadFile(key.caBundle)
+		pool, err := loadRoots(key.caBundle)
 		if err != nil {
-			return nil, gio.FromError(nil, err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, gio.Errorf(gio.ClassSSL, "no certificate found in CA bundle %s", key.caBundle)
+			return nil, err
 		}
 		tlsConf.RootCAs = pool
 	}
@@ -133,6 +130,46 @@ func transportFor(r *Request) (*http.Transport, error) {
 	}
 	transports[key] = t
 	return t, nil
+}
+
+// loadRoots reads the CA certificates of verify=path: a PEM bundle, or a
+// directory of PEM files (requests hands a directory to OpenSSL as its
+// capath). Every file of the directory is read, whatever its name, its
+// subdirectories are not, and a file that holds no certificate is skipped.
+// Its errors are *gio.Error: the os error of path, or ClassSSL when no
+// certificate was found.
+func loadRoots(path string) (*x509.CertPool, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, gio.FromError(nil, err)
+	}
+	files := []string{path}
+	if info.IsDir() {
+		entries, err := os.ReadDir(path)
+		if err != nil {
+			return nil, gio.FromError(nil, err)
+		}
+		files = files[:0]
+		for _, e := range entries {
+			files = append(files, filepath.Join(path, e.Name()))
+		}
+	}
+	pool, found := x509.NewCertPool(), false
+	for _, f := range files {
+		pem, err := os.ReadFile(f)
+		switch {
+		case err == nil:
+			found = pool.AppendCertsFromPEM(pem) || found
+		case !info.IsDir():
+			return nil, gio.FromError(nil, err)
+		}
+		// In a directory, a subdirectory or a file that cannot be read is
+		// skipped, as OpenSSL's lookup in a capath skips it.
+	}
+	if !found {
+		return nil, gio.Errorf(gio.ClassSSL, "no certificate found in CA bundle %s", path)
+	}
+	return pool, nil
 }
 
 // CloseIdle closes every idle connection (for leak tests and exit).

@@ -201,6 +201,47 @@ func TestTLS(t *testing.T) {
 	assert.Equal(t, "hello GET ", string(body))
 }
 
+// verify=<a directory>: every PEM file in it, not in its subdirectories.
+func TestTLSCADirectory(t *testing.T) {
+	srv := httptest.NewTLSServer(handler())
+	defer srv.Close()
+	defer httpc.CloseIdle()
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	dir := func(files map[string][]byte) string {
+		d := t.TempDir()
+		require.NoError(t, os.Mkdir(filepath.Join(d, "sub"), 0o700))
+		for name, data := range files {
+			require.NoError(t, os.WriteFile(filepath.Join(d, name), data, 0o600))
+		}
+		return d
+	}
+
+	for _, tc := range []struct {
+		name  string
+		path  string
+		class gio.Class // "": no error
+		errno syscall.Errno
+	}{
+		{"a certificate and a text", dir(map[string][]byte{"any-name.crt": ca, "README": []byte("hi")}), "", 0},
+		{"no certificate", dir(map[string][]byte{"README": []byte("hi")}), gio.ClassSSL, 0},
+		{"one in a subdirectory", dir(map[string][]byte{"sub/ca.pem": ca}), gio.ClassSSL, 0},
+		{"missing", filepath.Join(t.TempDir(), "nope"), gio.ClassOS, syscall.ENOENT},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, _, err := get(t, srv.URL+"/hello", func(r *httpc.Request) { r.CABundle = tc.path })
+			if tc.class == "" {
+				require.NoError(t, err)
+				assert.Equal(t, 200, resp.Status)
+				return
+			}
+			var ge *gio.Error
+			require.ErrorAs(t, err, &ge)
+			assert.Equal(t, tc.class, ge.Class, ge.Msg)
+			assert.Equal(t, int(tc.errno), ge.Errno, ge.Msg)
+		})
+	}
+}
+
 // Each want is what http.client sends for the str value: its latin-1 bytes.
 func TestLatin1HeaderValues(t *testing.T) {
 	for _, tc := range []struct{ value, want string }{

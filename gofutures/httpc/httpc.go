@@ -22,12 +22,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofutures/gofutures/gofutures/gio"
 )
@@ -64,6 +66,13 @@ type Response struct {
 // 10,000 in flight with a limit of 1,024, 9,000 new connections a wave).
 const DefaultMaxIdlePerHost = 16384
 
+// sendZeroLength is the TransferEncoding of a request with an empty body
+// (http.NoBody): with it net/http writes "Content-Length: 0" for every
+// method but GET and HEAD, as requests does, where it would for POST, PUT
+// and PATCH only (transferWriter.shouldSendContentLength). net/http only
+// reads it.
+var sendZeroLength = []string{"identity"}
+
 // DialTimeout bounds a connect when the request has no timeout (as the
 // system's own connect timeout would).
 const DialTimeout = 60 * time.Second
@@ -99,13 +108,9 @@ func transportFor(r *Request) (*http.Transport, error) {
 	}
 	tlsConf := &tls.Config{InsecureSkipVerify: !key.verify} //nolint:gosec // verify=False asked for it
 	if key.caBundle != "" {
-		pem, err := os.ReadFile(key.caBundle)
+		pool, err := loadRoots(key.caBundle)
 		if err != nil {
-			return nil, gio.FromError(nil, err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, gio.Errorf(gio.ClassSSL, "no certificate found in CA bundle %s", key.caBundle)
+			return nil, err
 		}
 		tlsConf.RootCAs = pool
 	}
@@ -127,6 +132,46 @@ func transportFor(r *Request) (*http.Transport, error) {
 	return t, nil
 }
 
+// loadRoots reads the CA certificates of verify=path: a PEM bundle, or a
+// directory of PEM files (requests hands a directory to OpenSSL as its
+// capath). Every file of the directory is read, whatever its name, its
+// subdirectories are not, and a file that holds no certificate is skipped.
+// Its errors are *gio.Error: the os error of path, or ClassSSL when no
+// certificate was found.
+func loadRoots(path string) (*x509.CertPool, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, gio.FromError(nil, err)
+	}
+	files := []string{path}
+	if info.IsDir() {
+		entries, err := os.ReadDir(path)
+		if err != nil {
+			return nil, gio.FromError(nil, err)
+		}
+		files = files[:0]
+		for _, e := range entries {
+			files = append(files, filepath.Join(path, e.Name()))
+		}
+	}
+	pool, found := x509.NewCertPool(), false
+	for _, f := range files {
+		pem, err := os.ReadFile(f)
+		switch {
+		case err == nil:
+			found = pool.AppendCertsFromPEM(pem) || found
+		case !info.IsDir():
+			return nil, gio.FromError(nil, err)
+		}
+		// In a directory, a subdirectory or a file that cannot be read is
+		// skipped, as OpenSSL's lookup in a capath skips it.
+	}
+	if !found {
+		return nil, gio.Errorf(gio.ClassSSL, "no certificate found in CA bundle %s", path)
+	}
+	return pool, nil
+}
+
 // CloseIdle closes every idle connection (for leak tests and exit).
 func CloseIdle() {
 	transportsMu.Lock()
@@ -135,8 +180,6 @@ func CloseIdle() {
 		t.CloseIdleConnections()
 	}
 }
-
-var errTooManyRedirects = errors.New("too many redirects")
 
 // Do sends the request and reads the whole response. Its errors are *gio.Error.
 func Do(ctx context.Context, r *Request, body []byte) (Response, []byte, error) {
@@ -160,27 +203,18 @@ func Do(ctx context.Context, r *Request, body []byte) (Response, []byte, error) 
 	}
 	if body != nil && len(body) == 0 {
 		req.Body, req.GetBody = http.NoBody, func() (io.ReadCloser, error) { return http.NoBody, nil }
+		req.TransferEncoding = sendZeroLength
 	}
 	for _, kv := range r.Headers {
 		if strings.EqualFold(kv[0], "Host") {
 			req.Host = kv[1]
 			continue
 		}
-		req.Header[kv[0]] = append(req.Header[kv[0]], kv[1])
+		req.Header[kv[0]] = append(req.Header[kv[0]], latin1Value(kv[1]))
 	}
-	maxRedirects := r.MaxRedirects
-	client := &http.Client{
-		Transport: tr,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if !r.FollowRedirects {
-				return http.ErrUseLastResponse
-			}
-			if len(via) > maxRedirects {
-				return errTooManyRedirects
-			}
-			req.URL.RawQuery = RequoteQuery(req.URL.RawQuery)
-			return nil
-		},
+	client := &http.Client{Transport: tr, CheckRedirect: checkRedirect(r)}
+	if r.FollowRedirects {
+		client.Jar = new(redirectJar)
 	}
 	start := time.Now()
 	resp, err := client.Do(req)
@@ -190,6 +224,9 @@ func Do(ctx context.Context, r *Request, body []byte) (Response, []byte, error) 
 	out.ElapsedNs = time.Since(start).Nanoseconds()
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return out, nil, incompleteRead(len(data), resp.ContentLength)
+	}
 	if err != nil {
 		return out, nil, Classify(ctx, err)
 	}
@@ -223,6 +260,19 @@ func Do(ctx context.Context, r *Request, body []byte) (Response, []byte, error) 
 	return out, data, nil
 }
 
+// incompleteRead is the error of a body that ended early, n bytes in, as
+// urllib3 words it (requests raises it as ChunkedEncodingError, an OSError
+// without errno): with how many more bytes were expected when
+// contentLength is known (not -1). It is no ConnectionResetError: the
+// response did arrive.
+func incompleteRead(n int, contentLength int64) *gio.Error {
+	if contentLength < 0 {
+		return gio.Errorf(gio.ClassOS, "Connection broken: IncompleteRead(%d bytes read)", n)
+	}
+	return gio.Errorf(gio.ClassOS, "Connection broken: IncompleteRead(%d bytes read, %d more expected)",
+		n, contentLength-int64(n))
+}
+
 // decode undoes a gzip or deflate Content-Encoding (as urllib3: deflate is
 // zlib-wrapped, or raw if that fails); others are left as they are.
 func decode(encoding string, data []byte) ([]byte, error) {
@@ -250,6 +300,29 @@ func decode(encoding string, data []byte) ([]byte, error) {
 	return data, nil
 }
 
+// latin1Value is a header value as http.client sends a str, encoded as
+// latin-1: each rune one byte, when every rune is below 256 (Python refuses
+// a value with others before it reaches Go); s itself when it is ASCII, or
+// holds a rune above 255 or bytes that are not UTF-8.
+func latin1Value(s string) string {
+	i := 0
+	for i < len(s) && s[i] < utf8.RuneSelf {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
+	b := make([]byte, i, len(s))
+	copy(b, s[:i])
+	for _, r := range s[i:] {
+		if r > 0xff {
+			return s // utf8.RuneError too
+		}
+		b = append(b, byte(r))
+	}
+	return string(b)
+}
+
 func unwrapURL(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
@@ -270,11 +343,12 @@ func Classify(ctx context.Context, err error) *gio.Error {
 	var alert tls.AlertError
 	var errno syscall.Errno
 	var netErr net.Error
+	var tooMany *tooManyRedirects
 	switch {
 	case errors.As(err, &ge):
 		return ge
-	case errors.Is(err, errTooManyRedirects):
-		return gio.Errorf(gio.ClassRedirect, "Exceeded redirects.")
+	case errors.As(err, &tooMany):
+		return gio.Errorf(gio.ClassRedirect, "%s", tooMany.Error())
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return gio.Errorf(gio.ClassCanceled, "%v", ctx.Err())
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
@@ -293,7 +367,7 @@ func Classify(ctx context.Context, err error) *gio.Error {
 		return gio.Errorf(gio.ClassSSL, "%v", unwrapURL(err))
 	case errors.As(err, &errno):
 		return &gio.Error{Class: gio.ClassOS, Errno: int(errno), Msg: gio.OSError(errno, "").Msg}
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF): // before a response: see incompleteRead
 		return &gio.Error{Class: gio.ClassOS, Errno: int(syscall.ECONNRESET),
 			Msg: "Remote end closed connection without response"}
 	}

@@ -61,6 +61,15 @@ func handler() http.Handler {
 		conn.(*net.TCPConn).SetLinger(0)
 		conn.Close()
 	})
+	cutShort := func(head, body string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			io.WriteString(conn, "HTTP/1.1 200 OK\r\n"+head+"\r\n"+body)
+			conn.Close()
+		}
+	}
+	mux.HandleFunc("/short", cutShort("Content-Length: 10\r\n", "abc"))
+	mux.HandleFunc("/shortchunked", cutShort("Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n"))
 	mux.HandleFunc("/status/418", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(418)
 	})
@@ -151,6 +160,20 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+// A body cut short is an OSError without errno, in urllib3's words.
+func TestIncompleteRead(t *testing.T) {
+	srv := httptest.NewServer(handler())
+	defer srv.Close()
+	defer httpc.CloseIdle()
+	for _, tc := range []struct{ path, msg string }{
+		{"/short", "Connection broken: IncompleteRead(3 bytes read, 7 more expected)"},
+		{"/shortchunked", "Connection broken: IncompleteRead(5 bytes read)"},
+	} {
+		_, _, err := get(t, srv.URL+tc.path)
+		assert.Equal(t, &gio.Error{Class: gio.ClassOS, Msg: tc.msg}, err, tc.path)
+	}
+}
+
 func TestTLS(t *testing.T) {
 	srv := httptest.NewUnstartedServer(handler())
 	srv.EnableHTTP2 = true
@@ -176,4 +199,69 @@ func TestTLS(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 200, resp.Status)
 	assert.Equal(t, "hello GET ", string(body))
+}
+
+// verify=<a directory>: every PEM file in it, not in its subdirectories.
+func TestTLSCADirectory(t *testing.T) {
+	srv := httptest.NewTLSServer(handler())
+	defer srv.Close()
+	defer httpc.CloseIdle()
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	dir := func(files map[string][]byte) string {
+		d := t.TempDir()
+		require.NoError(t, os.Mkdir(filepath.Join(d, "sub"), 0o700))
+		for name, data := range files {
+			require.NoError(t, os.WriteFile(filepath.Join(d, name), data, 0o600))
+		}
+		return d
+	}
+
+	for _, tc := range []struct {
+		name  string
+		path  string
+		class gio.Class // "": no error
+		errno syscall.Errno
+	}{
+		{"a certificate and a text", dir(map[string][]byte{"any-name.crt": ca, "README": []byte("hi")}), "", 0},
+		{"no certificate", dir(map[string][]byte{"README": []byte("hi")}), gio.ClassSSL, 0},
+		{"one in a subdirectory", dir(map[string][]byte{"sub/ca.pem": ca}), gio.ClassSSL, 0},
+		{"missing", filepath.Join(t.TempDir(), "nope"), gio.ClassOS, syscall.ENOENT},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, _, err := get(t, srv.URL+"/hello", func(r *httpc.Request) { r.CABundle = tc.path })
+			if tc.class == "" {
+				require.NoError(t, err)
+				assert.Equal(t, 200, resp.Status)
+				return
+			}
+			var ge *gio.Error
+			require.ErrorAs(t, err, &ge)
+			assert.Equal(t, tc.class, ge.Class, ge.Msg)
+			assert.Equal(t, int(tc.errno), ge.Errno, ge.Msg)
+		})
+	}
+}
+
+// Each want is what http.client sends for the str value: its latin-1 bytes.
+func TestLatin1HeaderValues(t *testing.T) {
+	for _, tc := range []struct{ value, want string }{
+		{"", ""},
+		{"plain", "plain"},
+		{"café", "caf\xe9"},
+		{"\u00ff\u00a0x\u0080", "\xff\xa0x\x80"},
+		{"✓", "✓"},           // above 255: Python refuses it first; sent as it came
+		{"é✓", "é✓"},         // the same, with a rune below 256 before
+		{"a\xe9b", "a\xe9b"}, // not UTF-8: as it came
+	} {
+		assert.Equal(t, tc.want, httpc.Latin1Value(tc.value), "%q", tc.value)
+	}
+
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Header.Get("X-Test"))
+	}))
+	defer srv.Close()
+	defer httpc.CloseIdle()
+	_, body, err := get(t, srv.URL+"/", func(r *httpc.Request) { r.Headers = [][2]string{{"X-Test", "café"}} })
+	require.NoError(t, err)
+	assert.Equal(t, "caf\xe9", string(body))
 }

@@ -119,6 +119,8 @@ SENT_AS_REQUESTS_SENDS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("POST", lambda: {"data": bytearray(b"bytes-like")}),
     ("POST", lambda: {"data": 5}),
     ("PUT", lambda: {"data": "é Ω"}),
+    ("DELETE", lambda: {}),
+    ("OPTIONS", lambda: {}),
     ("GET", lambda: {"data": b""}),
     ("GET", lambda: {"headers": {"X-Bytes": b"abc", b"X-Name": "v"}}),
     ("GET", lambda: {"headers": {"X-Int": 1}}),

@@ -283,3 +283,36 @@ def test_a_submit_that_starts_a_worker_lets_it_run_first(tmp_path: Path) -> None
         print("done", seen)
         """,
     )
+
+
+def test_thread_started_by_a_task_outlives_the_program_main(tmp_path: Path) -> None:
+    # The stdlib's workers are non-daemon Threads, so a Thread a task starts
+    # is one too and interpreter exit waits for it. gofutures' workers are
+    # C threads: threading saw them as daemon _DummyThreads, the new thread
+    # inherited daemon=True, and its print was lost at exit. So was one
+    # started by a done-callback of a Go task (run on the Go-task pump).
+    assert_same_output(
+        tmp_path,
+        """
+        import threading
+        import time
+        import __CF__ as cf
+        from gofutures import io
+
+        def later(what, delay):
+            time.sleep(delay)
+            print("later:", what, flush=True)
+
+        def task(i):
+            threading.Thread(target=later, args=(f"task {i}", 0.2)).start()
+            return threading.current_thread().daemon
+
+        def callback(_):
+            threading.Thread(target=later, args=("callback", 0.6)).start()
+
+        with cf.ThreadPoolExecutor(1) as ex:
+            print("worker daemon:", ex.submit(task, 0).result())
+            ex.submit(io.sleep, 0).add_done_callback(callback)
+        print("main done", flush=True)
+        """,
+    )

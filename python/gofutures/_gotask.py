@@ -43,7 +43,7 @@ from concurrent.futures import _base as _stdlib_base
 from types import MethodType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
-from gofutures import _future, _native
+from gofutures import _future, _native, _thread_views
 
 if TYPE_CHECKING:
     from gofutures.thread import _PoolState
@@ -282,7 +282,11 @@ def _deliver(batch: list[tuple[int, int, bytes, bytes]]) -> None:
     from gofutures.thread import _work_items
 
     global pump_ident
-    pump_ident = threading.get_ident()
+    if pump_ident != threading.get_ident():
+        # The pump's first batch: done-callbacks run on this thread, as they
+        # run on a (non-daemon) worker thread for the stdlib.
+        _thread_views.adopt_current_thread()
+        pump_ident = threading.get_ident()
 
     for task_id, status, meta, body in batch:
         future = _work_items.pop(task_id, None)

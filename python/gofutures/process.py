@@ -68,6 +68,7 @@ from gofutures import (
     _procview,
     _stats,
     _task_fate,
+    _thread_views,
     _timeout,
     _zygote,
 )
@@ -750,7 +751,12 @@ def _deliver(pool_id: int, events: list[tuple[int, int, bytes]]) -> int:
     st = _pools.get(pool_id)
     if st is None:
         return 0
-    st.pump_ident = threading.get_ident()
+    ident = threading.get_ident()
+    if st.pump_ident != ident:
+        # The pump's first batch: callbacks run on this thread, where the
+        # stdlib runs them on its (non-daemon) manager thread.
+        _thread_views.adopt_current_thread()
+        st.pump_ident = ident
     done: list[tuple[Future[Any], int, bytes]] = []
     broken: str | None = None
     event_broken = _native.const("event", "BROKEN")

@@ -316,3 +316,37 @@ def test_thread_started_by_a_task_outlives_the_program_main(tmp_path: Path) -> N
         print("main done", flush=True)
         """,
     )
+
+
+def test_workers_get_threading_settrace_and_setprofile_hooks(tmp_path: Path) -> None:
+    # Thread._bootstrap_inner installs threading.settrace()'s and
+    # threading.setprofile()'s hooks before run(); gofutures' C-started
+    # workers ran tasks with neither (coverage, debuggers and profilers
+    # missed every task).
+    assert_same_output(
+        tmp_path,
+        """
+        import sys
+        import threading
+        import __CF__ as cf
+
+        traced = []
+
+        def tracer(frame, event, arg):
+            if event == "call" and frame.f_code.co_name == "work":
+                traced.append(frame.f_locals["i"])
+
+        def profiler(frame, event, arg):
+            pass
+
+        threading.settrace(tracer)
+        threading.setprofile(profiler)
+
+        def work(i):
+            return sys.gettrace() is tracer, sys.getprofile() is profiler
+
+        with cf.ThreadPoolExecutor(2) as ex:
+            print("hooks in tasks:", set(ex.map(work, range(4))))
+        print("traced calls:", sorted(traced))
+        """,
+    )

@@ -14,6 +14,7 @@ waiting in gofutures.thread._work_items.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -58,12 +59,23 @@ def adopt_current_thread() -> threading.Thread:
     The dummy is made now, not by user code later, so it is also forgotten
     when the thread ends (_ForgetOnThreadEnd).
 
+    The hooks of ``threading.settrace()`` and ``threading.setprofile()`` are
+    installed, as ``Thread._bootstrap_inner`` installs them before ``run()``.
+    (3.12's ``threading.settrace_all_threads()`` reaches this thread anyway:
+    it has a Python thread state for its whole life.)
+
     Call it once per thread, first: a few attribute reads and one object."""
     thread = threading.current_thread()
     if isinstance(thread, threading._DummyThread):
         thread._daemonic = False  # type: ignore[attr-defined]
         if not hasattr(threading, "_DeleteDummyThreadOnDel"):  # before 3.13
             _ForgetOnThreadEnd(thread)
+    trace = threading._trace_hook  # type: ignore[attr-defined]
+    if trace is not None:
+        sys.settrace(trace)
+    profile = threading._profile_hook
+    if profile is not None:
+        sys.setprofile(profile)
     return thread
 
 

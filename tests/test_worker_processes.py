@@ -674,3 +674,36 @@ def test_the_zygotes_probe_tells_imports_that_start_a_thread(tmp_path: Path) -> 
         "imported here": [],
         "threads after": 1,
     }
+
+
+# --------------------------------------------------------------------------
+# Workers do not read the program's stdin: multiprocessing's child bootstrap
+# points sys.stdin at /dev/null (util._close_stdin).
+# Failed before: None and 'fork' (a fork of the program read its input away).
+# --------------------------------------------------------------------------
+
+STDIN_SCRIPT = """
+import sys
+import __CF__ as cf
+
+def read_stdin():
+    return sys.stdin.read()
+
+def ask():
+    try:
+        return input()
+    except EOFError as e:
+        return f"EOFError: {e}"
+
+if __name__ == "__main__":
+    with cf.ProcessPoolExecutor(1, mp_context=__CTX__) as ex:
+        print("worker read:", repr(ex.submit(read_stdin).result(timeout=30)))
+        print("worker input:", ex.submit(ask).result(timeout=30))
+    print("program read:", repr(sys.stdin.read()))
+"""
+
+
+@pytest.mark.parametrize("ctx", ALL_CTX)
+def test_workers_do_not_read_the_programs_stdin(tmp_path: Path, ctx: str | None) -> None:
+    gof = assert_same_output(tmp_path, _source(STDIN_SCRIPT, ctx=ctx), stdin="hello input\n")
+    assert "program read: 'hello input\\n'" in gof.stdout

@@ -94,9 +94,10 @@ _DIED_PHASE = {
 _DEPTH = 1
 
 _BROKEN_MESSAGE = "A child process terminated abruptly, the process pool is not usable anymore"
-# What the stdlib tells the futures a dead worker took down with it.
+# What the stdlib tells the futures a broken pool fails (a worker died, or an
+# initializer raised: its worker then exits), word for word.
 _DIED_MESSAGE = (
-    "A process in the process pool was terminated abruptly while the future was running or pending"
+    "A process in the process pool was terminated abruptly while the future was running or pending."
 )
 
 
@@ -110,8 +111,8 @@ def _broken_messages(facts_json: str | bytes) -> tuple[str, str]:
     cause = causes.get(facts["cause"], "FAILURE")
     pid = facts.get("pid", 0)
     if cause == "INITIALIZER_RAISED":
-        message = f"{_BROKEN_MESSAGE} (the initializer failed in worker pid {pid}: {facts.get('detail', '')})"
-        return message, message
+        detail = f"(the initializer failed in worker pid {pid}: {facts.get('detail', '')})"
+        return f"{_DIED_MESSAGE} {detail}", f"{_BROKEN_MESSAGE} {detail}"
     if cause in _DIED_PHASE:
         detail = f"(worker pid {pid} {facts.get('status', '')}{_DIED_PHASE[cause]})"
         return f"{_DIED_MESSAGE} {detail}", f"{_BROKEN_MESSAGE} {detail}"

@@ -232,6 +232,11 @@ class _GoFuture(_future.Future[T]):
     cancel.__doc__ = _stdlib_base.Future.cancel.__doc__
 
 
+# repr() and type(f).__name__ read "Future", as for a thread pool's other
+# futures; the class keeps its private name in this module.
+_GoFuture.__name__ = _GoFuture.__qualname__ = "Future"
+
+
 def _pending_to_running(future: _GoFuture[Any]) -> None:
     if future._state == _stdlib_base.PENDING:
         future._state = _stdlib_base.RUNNING

@@ -152,6 +152,12 @@ class _ProcFuture(_future.Future[Any]):
     cancel.__doc__ = _stdlib_base.Future.cancel.__doc__
 
 
+# repr() (and so the "exception calling callback for" log line) and
+# type(f).__name__ read "Future", as for the stdlib's futures; the class
+# keeps its private name in this module.
+_ProcFuture.__name__ = _ProcFuture.__qualname__ = "Future"
+
+
 class _Item:
     __slots__ = ("future", "counted")
 

@@ -317,12 +317,18 @@ def main_attr(qualname: str) -> Any:
 
 class _MainRefPickler(pickle.Pickler):
     """Pickles classes and functions of ``__main__`` as references that the
-    parent resolves in its own ``__main__``."""
+    parent resolves in its own ``__main__``: only those it can resolve (a
+    dotted name of identifiers). A lambda or a local class or function is
+    left to fail here with pickle's own error, as the stdlib's worker fails
+    (the future gets that error, with the worker's traceback), never with an
+    AttributeError from the parent's lookup."""
 
     def reducer_override(self, obj: Any) -> Any:
         is_named = isinstance(obj, type) or (callable(obj) and hasattr(obj, "__qualname__"))
         if is_named and getattr(obj, "__module__", None) == "__main__":
-            return main_attr, (obj.__qualname__,)
+            qualname = obj.__qualname__
+            if isinstance(qualname, str) and all(part.isidentifier() for part in qualname.split(".")):
+                return main_attr, (qualname,)
         return NotImplemented
 
 

@@ -48,11 +48,13 @@ def run_script(
     env: dict[str, str] | None = None,
     name: str = "script.py",
     launcher: tuple[str, ...] = (),
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``source`` as ``python [flags] name`` from ``directory`` with ``impl``
     as the module under test; raise ScriptHung if it outlives ``timeout``.
     A ``launcher`` command, if given, is run with that command line appended
-    (it prepares the process, then execs it)."""
+    (it prepares the process, then execs it). ``stdin``, if given, is piped
+    to the script (``echo ... | python name``); else stdin is /dev/null."""
     sub = directory / impl.replace(".", "_")
     sub.mkdir(exist_ok=True)
     path = write_script(sub, source, impl, name)
@@ -62,6 +64,7 @@ def run_script(
         timeout=timeout,
         env=env,
         label=f"{impl}: {name}",
+        stdin=stdin,
     )
 
 
@@ -72,11 +75,14 @@ def run_command(
     timeout: float = 60,
     env: dict[str, str] | None = None,
     label: str = "",
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``command`` from ``cwd`` in its own session, with the test
     interpreter's ``sys.path`` as ``PYTHONPATH`` plus ``env``; raise
     ScriptHung (after killing its process group) if it outlives ``timeout``.
-    Whatever it leaves running in its process group is killed."""
+    Whatever it leaves running in its process group is killed. ``stdin``,
+    if given, is written to a pipe that is then closed; else stdin is
+    /dev/null."""
     full_env = child_env()
     if env:
         full_env.update(env)
@@ -85,13 +91,13 @@ def run_command(
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
         text=True,
         env=full_env,
         start_new_session=True,
     )
     try:
-        out, err = proc.communicate(timeout=timeout)
+        out, err = proc.communicate(stdin, timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(proc.pid)
         out, err = proc.communicate()

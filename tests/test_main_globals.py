@@ -108,3 +108,40 @@ def test_helpers_and_classes_of_main_share_the_namespace(tmp_path: Path) -> None
                 print(list(ex.map(task, range(3))))
         """,
     )
+
+
+def test_result_that_cannot_be_pickled_fails_with_the_workers_pickling_error(
+    tmp_path: Path,
+) -> None:
+    # A lambda or a local class or function returned from __main__ code: the
+    # worker's pickling error, with its traceback as cause, as in the stdlib.
+    # Before, a reference was pickled instead and the parent's lookup failed:
+    # "AttributeError: 'function' object has no attribute '<locals>'", no cause.
+    assert_same_output(
+        tmp_path,
+        """
+        import re
+        import __CF__ as cf
+
+        top_lambda = lambda: 2
+
+        def local_lambda():
+            return lambda: 1
+
+        def local_class():
+            class Local:
+                pass
+            return Local()
+
+        def main_lambda():
+            return top_lambda
+
+        if __name__ == "__main__":
+            with cf.ProcessPoolExecutor(1) as ex:
+                for fn in (local_lambda, local_class, main_lambda):
+                    exc = ex.submit(fn).exception(timeout=60)
+                    print(fn.__name__, type(exc).__name__, re.sub(r"0x[0-9a-f]+", "0x...", str(exc)),
+                          type(exc.__cause__).__name__)
+                print(ex.submit(pow, 2, 5).result(timeout=60))
+        """,
+    )

@@ -123,3 +123,74 @@ def test_callback_of_a_cancelled_future_may_use_the_pool(tmp_path: Path) -> None
         """,
         timeout=90,
     )
+
+
+def test_thread_started_by_a_callback_outlives_the_program_main(tmp_path: Path) -> None:
+    # The stdlib runs done-callbacks on its manager thread, a non-daemon
+    # Thread: a Thread started there is not a daemon, and interpreter exit
+    # waits for it. gofutures' pump is a C thread that threading saw as a
+    # daemon _DummyThread, so the thread inherited daemon=True and its print
+    # was lost at exit.
+    assert_same_output(
+        tmp_path,
+        """
+        import threading
+        import time
+        import __CF__ as cf
+
+        def later():
+            time.sleep(0.3)
+            print("later: callback", flush=True)
+
+        def callback(_):
+            print("callback thread daemon:", threading.current_thread().daemon, flush=True)
+            threading.Thread(target=later).start()
+
+        if __name__ == "__main__":
+            with cf.ProcessPoolExecutor(1) as ex:
+                f = ex.submit(pow, 2, 2)
+                f.add_done_callback(callback)
+                f.result()
+                time.sleep(0.1)  # the callback ran
+            print("main done", flush=True)
+        """,
+    )
+
+
+def test_futures_repr_and_callback_log_line_say_future(tmp_path: Path) -> None:
+    # The stdlib's futures are all Future; gofutures' process futures (and a
+    # thread pool's Go-task futures) showed their private class in repr(),
+    # type(f).__name__ and the "exception calling callback for" log line.
+    assert_same_output(
+        tmp_path,
+        """
+        import logging
+        import re
+        import __CF__ as cf
+        from gofutures import io
+
+        class Print(logging.Handler):
+            def emit(self, record):
+                print("logged:", shown(record.getMessage()))
+
+        logging.getLogger("concurrent.futures").addHandler(Print())
+
+        def shown(text):
+            return re.sub(r"0x[0-9a-f]+", "0x...", text)
+
+        def fail(_):
+            raise ValueError("callback fails")
+
+        if __name__ == "__main__":
+            with cf.ProcessPoolExecutor(1) as ex:
+                f = ex.submit(divmod, 1, 0)
+                f.exception()
+                print(shown(repr(f)), type(f).__name__)
+                f.add_done_callback(fail)
+            with cf.ThreadPoolExecutor(1) as ex:
+                f = ex.submit(io.sleep, 0)
+                f.result()
+                print(shown(repr(f)), type(f).__name__)
+                f.add_done_callback(fail)
+        """,
+    )

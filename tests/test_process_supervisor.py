@@ -236,3 +236,41 @@ def test_argument_and_result_over_1_gib(tmp_path: Path) -> None:
         pytest.skip("needs 10 GB of available memory (MemAvailable in /proc/meminfo)")
     run = assert_same_output(tmp_path, BIG_PAYLOADS, timeout=240)
     assert run.stdout.splitlines() == ["argument True", "result True"]
+
+
+INITIALIZER_RAISES = """
+import multiprocessing as mp
+
+import __CF__ as cf
+
+# The stdlib's sentence, word for word; gofutures may add details after it.
+STDLIB_MESSAGE = (
+    "A process in the process pool was terminated abruptly while the future was running or pending."
+)
+
+
+def init():
+    raise OSError("no database")
+
+
+if __name__ == "__main__":
+    ex = cf.ProcessPoolExecutor(2, mp_context=mp.get_context("__CTX__"), initializer=init)
+    for future in [ex.submit(pow, 2, i) for i in range(3)]:
+        exc = future.exception(timeout=60)
+        print(type(exc).__name__, str(exc).startswith(STDLIB_MESSAGE), exc.__cause__)
+    try:
+        ex.submit(abs, 1)
+    except cf.process.BrokenProcessPool as exc:
+        print("submit:", str(exc).startswith("A child process terminated abruptly"))
+    ex.shutdown(wait=True)
+"""
+
+
+@pytest.mark.parametrize("ctx", CONTEXTS)
+def test_initializer_that_raises_fails_futures_with_the_stdlibs_sentence(
+    tmp_path: Path, ctx: str
+) -> None:
+    # Before: the futures got the pool's "not usable anymore" sentence, which
+    # the stdlib gives only to later submits.
+    run = assert_same_output(tmp_path, INITIALIZER_RAISES.replace("__CTX__", ctx), timeout=120)
+    assert run.stdout.splitlines() == ["BrokenProcessPool True None"] * 3 + ["submit: True"]

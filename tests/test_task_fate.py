@@ -240,7 +240,7 @@ def test_fail_task_segfault_and_exit_among_1000(tmp_path: Path, ctx: str) -> Non
     readable reason; so does a task whose worker is SIGKILLed from outside.
     Workers are replaced and nothing is left."""
     out = _run(tmp_path, FAIL_TASK_AMONG_1000.format(ctx=ctx))
-    died = "A process in the process pool was terminated abruptly while the future was running or pending"
+    died = "A process in the process pool was terminated abruptly while the future was running or pending."
     assert out == (
         "WorkerDiedError True None 11 True True\n"
         f"{died}\n"

@@ -283,3 +283,70 @@ def test_a_submit_that_starts_a_worker_lets_it_run_first(tmp_path: Path) -> None
         print("done", seen)
         """,
     )
+
+
+def test_thread_started_by_a_task_outlives_the_program_main(tmp_path: Path) -> None:
+    # The stdlib's workers are non-daemon Threads, so a Thread a task starts
+    # is one too and interpreter exit waits for it. gofutures' workers are
+    # C threads: threading saw them as daemon _DummyThreads, the new thread
+    # inherited daemon=True, and its print was lost at exit. So was one
+    # started by a done-callback of a Go task (run on the Go-task pump).
+    assert_same_output(
+        tmp_path,
+        """
+        import threading
+        import time
+        import __CF__ as cf
+        from gofutures import io
+
+        def later(what, delay):
+            time.sleep(delay)
+            print("later:", what, flush=True)
+
+        def task(i):
+            threading.Thread(target=later, args=(f"task {i}", 0.2)).start()
+            return threading.current_thread().daemon
+
+        def callback(_):
+            threading.Thread(target=later, args=("callback", 0.6)).start()
+
+        with cf.ThreadPoolExecutor(1) as ex:
+            print("worker daemon:", ex.submit(task, 0).result())
+            ex.submit(io.sleep, 0).add_done_callback(callback)
+        print("main done", flush=True)
+        """,
+    )
+
+
+def test_workers_get_threading_settrace_and_setprofile_hooks(tmp_path: Path) -> None:
+    # Thread._bootstrap_inner installs threading.settrace()'s and
+    # threading.setprofile()'s hooks before run(); gofutures' C-started
+    # workers ran tasks with neither (coverage, debuggers and profilers
+    # missed every task).
+    assert_same_output(
+        tmp_path,
+        """
+        import sys
+        import threading
+        import __CF__ as cf
+
+        traced = []
+
+        def tracer(frame, event, arg):
+            if event == "call" and frame.f_code.co_name == "work":
+                traced.append(frame.f_locals["i"])
+
+        def profiler(frame, event, arg):
+            pass
+
+        threading.settrace(tracer)
+        threading.setprofile(profiler)
+
+        def work(i):
+            return sys.gettrace() is tracer, sys.getprofile() is profiler
+
+        with cf.ThreadPoolExecutor(2) as ex:
+            print("hooks in tasks:", set(ex.map(work, range(4))))
+        print("traced calls:", sorted(traced))
+        """,
+    )

@@ -674,3 +674,77 @@ def test_the_zygotes_probe_tells_imports_that_start_a_thread(tmp_path: Path) -> 
         "imported here": [],
         "threads after": 1,
     }
+
+
+# --------------------------------------------------------------------------
+# Workers do not read the program's stdin: multiprocessing's child bootstrap
+# points sys.stdin at /dev/null (util._close_stdin).
+# Failed before: None and 'fork' (a fork of the program read its input away).
+# --------------------------------------------------------------------------
+
+STDIN_SCRIPT = """
+import sys
+import __CF__ as cf
+
+def read_stdin():
+    return sys.stdin.read()
+
+def ask():
+    try:
+        return input()
+    except EOFError as e:
+        return f"EOFError: {e}"
+
+if __name__ == "__main__":
+    with cf.ProcessPoolExecutor(1, mp_context=__CTX__) as ex:
+        print("worker read:", repr(ex.submit(read_stdin).result(timeout=30)))
+        print("worker input:", ex.submit(ask).result(timeout=30))
+    print("program read:", repr(sys.stdin.read()))
+"""
+
+
+@pytest.mark.parametrize("ctx", ALL_CTX)
+def test_workers_do_not_read_the_programs_stdin(tmp_path: Path, ctx: str | None) -> None:
+    gof = assert_same_output(tmp_path, _source(STDIN_SCRIPT, ctx=ctx), stdin="hello input\n")
+    assert "program read: 'hello input\\n'" in gof.stdout
+
+
+# --------------------------------------------------------------------------
+# A multiprocessing Connection or a socket among a task's arguments reaches
+# the worker as the stdlib sends it (ForkingPickler: the descriptor through
+# multiprocessing's resource sharer).
+# Failed before: every start method (a socket did not pickle; a Connection
+# went as its descriptor's number, another file or none in the worker).
+# --------------------------------------------------------------------------
+
+PIPE_ARG_SCRIPT = """
+import socket
+import __CF__ as cf
+
+def send_through(conn, msg):
+    conn.send(msg.upper())
+    conn.close()
+    return "sent"
+
+def send_on_socket(sock, msg):
+    sock.sendall(msg.encode())
+    sock.close()
+    return "sent"
+
+if __name__ == "__main__":
+    with cf.ProcessPoolExecutor(1, mp_context=__CTX__) as ex:
+        print(ex.submit(pow, 2, 2).result(timeout=30))  # workers run before the pipes exist
+        for _ in range(3):
+            mine, theirs = mp.Pipe()
+            print(ex.submit(send_through, theirs, "hello").result(timeout=30),
+                  mine.recv() if mine.poll(10) else "nothing")
+            theirs.close()
+        mine, theirs = socket.socketpair()
+        print(ex.submit(send_on_socket, theirs, "hi").result(timeout=30), mine.recv(10))
+"""
+
+
+@pytest.mark.parametrize("ctx", ALL_CTX)
+def test_connection_and_socket_arguments(tmp_path: Path, ctx: str | None) -> None:
+    gof = assert_same_output(tmp_path, _source(PIPE_ARG_SCRIPT, ctx=ctx))
+    assert gof.stdout.splitlines() == ["4", "sent HELLO", "sent HELLO", "sent HELLO", "sent b'hi'"]

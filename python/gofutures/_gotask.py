@@ -43,7 +43,7 @@ from concurrent.futures import _base as _stdlib_base
 from types import MethodType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
-from gofutures import _future, _native
+from gofutures import _future, _native, _thread_views
 
 if TYPE_CHECKING:
     from gofutures.thread import _PoolState
@@ -232,6 +232,11 @@ class _GoFuture(_future.Future[T]):
     cancel.__doc__ = _stdlib_base.Future.cancel.__doc__
 
 
+# repr() and type(f).__name__ read "Future", as for a thread pool's other
+# futures; the class keeps its private name in this module.
+_GoFuture.__name__ = _GoFuture.__qualname__ = "Future"
+
+
 def _pending_to_running(future: _GoFuture[Any]) -> None:
     if future._state == _stdlib_base.PENDING:
         future._state = _stdlib_base.RUNNING
@@ -282,7 +287,11 @@ def _deliver(batch: list[tuple[int, int, bytes, bytes]]) -> None:
     from gofutures.thread import _work_items
 
     global pump_ident
-    pump_ident = threading.get_ident()
+    if pump_ident != threading.get_ident():
+        # The pump's first batch: done-callbacks run on this thread, as they
+        # run on a (non-daemon) worker thread for the stdlib.
+        _thread_views.adopt_current_thread()
+        pump_ident = threading.get_ident()
 
     for task_id, status, meta, body in batch:
         future = _work_items.pop(task_id, None)

@@ -13,11 +13,19 @@ parent's ``__main__``. So:
   class came from the parent's ``__main__`` (sent by value) are pickled with
   a reference that the parent resolves in its own ``__main__``, so the parent
   gets instances of its own class back.
+
+Both ways, an object that multiprocessing's ForkingPickler pickles unlike
+plain pickle (a ``multiprocessing.Pipe()`` end, a socket: their descriptor
+goes through multiprocessing's resource sharer, ``reduction.DupFd``, not as
+a number) is pickled with ForkingPickler's dispatch table, as the stdlib's
+process pool pickles everything (see ``_needs_forking``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copyreg
+import functools
 import io
 import pickle
 import sys
@@ -32,6 +40,110 @@ _MAIN_MARKER = b"__main__"
 # payloads) are pickled again by _MainDetector, which costs one copy instead
 # of a byte-by-byte search (about 0.3 ms a MiB).
 _SCAN_LIMIT = 64 << 10
+
+
+# ForkingPickler._extra_reducers: what reduction.register adds (sockets,
+# Connection objects, and whatever a library registers); loaded when first
+# needed. The dict is never replaced, only added to.
+_extra: dict[Any, Any] | None = None
+# Classes registered there that plain pickle pickles the same way.
+_PLAIN_ALIKE = frozenset(
+    (types.MethodType, types.MethodDescriptorType, types.WrapperDescriptorType, functools.partial)
+)
+# For the registrations as last seen (their count): the classes pickled
+# differently, the names of their modules as pickles hold them, and
+# ForkingPickler's dispatch table (copyreg's, then the registered reducers).
+_seen_count = -1
+_special: frozenset[type] = frozenset()
+_markers: tuple[bytes, ...] = ()
+_table: dict[Any, Any] = {}
+
+
+def _extra_reducers() -> dict[Any, Any]:
+    global _extra
+    if _extra is None:
+        from multiprocessing import reduction
+
+        _extra = reduction.ForkingPickler._extra_reducers  # type: ignore[attr-defined]
+    return _extra
+
+
+def _refresh() -> None:
+    """Recompute what depends on the registrations when their count changed
+    (a registration that replaces the reducer of a class already listed is
+    seen at the next new one)."""
+    global _seen_count, _special, _markers, _table
+    extra = _extra_reducers()
+    count = len(extra) + len(copyreg.dispatch_table)
+    if count == _seen_count:
+        return
+    _special = frozenset(cls for cls in extra if cls not in _PLAIN_ALIKE)
+    _markers = tuple({cls.__module__.encode() for cls in _special})
+    table = dict(copyreg.dispatch_table)
+    table.update(extra)
+    _table, _seen_count = table, count
+
+
+def forking_reducers() -> dict[Any, Any]:
+    """ForkingPickler's dispatch table, as a dict (the C pickler reads it
+    without calling Python)."""
+    _refresh()
+    return _table
+
+
+def _forking_dumps(obj: Any) -> bytes:
+    buf = io.BytesIO()
+    pickler = pickle.Pickler(buf, PROTOCOL)
+    pickler.dispatch_table = forking_reducers()
+    pickler.dump(obj)
+    return buf.getvalue()
+
+
+# Results that hold nothing else: no search of their pickle.
+_ATOMIC = frozenset((int, float, bool, str, bytes, type(None)))
+
+
+class _NeedsForking(Exception):
+    pass
+
+
+class _SpecialDetector(pickle.Pickler):
+    """Pickles like pickle.dumps but raises _NeedsForking at the first object
+    of a class that ForkingPickler pickles differently."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if type(obj) in _special:
+            raise _NeedsForking
+        return NotImplemented
+
+
+def _needs_forking(obj: Any, data: bytes) -> bool:
+    """Whether plain pickle ``data`` of ``obj`` holds an object that
+    ForkingPickler pickles differently. Such an object's pickle names its
+    class's module: a pickle up to 64 KiB is searched for those names (two
+    by default, well under 1 us for a small call; a false match costs one
+    pickling more), a larger one pickled again by _SpecialDetector, as
+    refers_to_main does. Pickling everything with ForkingPickler's table
+    instead cost process.submit's benchmark about 25% (a Pickler and a
+    BytesIO per call, against pickle.dumps)."""
+    # (Inlined checks: this runs for every call and result.)
+    extra = _extra if _extra is not None else _extra_reducers()
+    if len(extra) + len(copyreg.dispatch_table) != _seen_count:
+        _refresh()
+    if not _markers:
+        return False
+    if len(data) <= _SCAN_LIMIT:
+        for marker in _markers:
+            if marker in data:
+                return True
+        return False
+    try:
+        _SpecialDetector(io.BytesIO(), PROTOCOL).dump(obj)
+    except _NeedsForking:
+        return True
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return True  # (data is cloudpickle's) cannot tell: assume so
+    return False
 
 
 class _RefersToMain(Exception):
@@ -108,10 +220,15 @@ def dumps_call(
     reference, as with the stdlib's 'fork' (their globals are never pickled,
     so a function may use an open file or a lock of the program); any other
     ``__main__`` code goes by value. ``reducers`` (a mapping of class to
-    reducer, such as multiprocessing's) replace the default dispatch table."""
+    reducer, such as multiprocessing's) replace the default dispatch table;
+    without them, what needs ForkingPickler's is pickled with it."""
+    forking = False
     try:
         if reducers is None:
             data = pickle.dumps(obj, PROTOCOL)
+            forking = _needs_forking(obj, data)
+            if forking:
+                data = _forking_dumps(obj)
         else:
             buf = io.BytesIO()
             pickler = pickle.Pickler(buf, PROTOCOL)
@@ -121,7 +238,7 @@ def dumps_call(
     except (pickle.PicklingError, AttributeError, TypeError):
         return _cloudpickle_dumps(obj, reducers)
     if refers_to_main(obj, data) and not _main_is_inherited(obj, inherited_main):
-        return _cloudpickle_dumps(obj, reducers)
+        return _cloudpickle_dumps(obj, _extra_reducers() if forking else reducers)
     return data
 
 
@@ -145,7 +262,9 @@ def dumps_call_pieces(obj: Any) -> bytes | list[Any]:
     allocation that glibc maps and unmaps each time (a page fault per 4 KiB)."""
     file = _Pieces()
     try:
-        _MainDetector(file, PROTOCOL).dump(obj)
+        pickler = _MainDetector(file, PROTOCOL)
+        pickler.dispatch_table = forking_reducers()
+        pickler.dump(obj)
     except (_RefersToMain, pickle.PicklingError, AttributeError, TypeError):
         return _cloudpickle_dumps(obj)
     return file.pieces
@@ -172,9 +291,20 @@ def has_big_buffer(args: tuple[Any, ...]) -> bool:
 
 
 def _cloudpickle_dumps(obj: Any, reducers: Any = None) -> bytes:
+    """cloudpickle, with ``reducers`` over its own dispatch table; without
+    them, with ForkingPickler's registered reducers where they are needed (a
+    pickler with them costs a class made for the call)."""
     from gofutures import _mainvalue
 
-    return _mainvalue.dumps(obj, PROTOCOL, reducers)
+    if reducers is not None:
+        return _mainvalue.dumps(obj, PROTOCOL, reducers)
+    try:
+        data = _mainvalue.dumps(obj, PROTOCOL)
+    except TypeError:  # such as "cannot pickle 'socket' object"
+        return _mainvalue.dumps(obj, PROTOCOL, _extra_reducers())
+    if _needs_forking(obj, data):
+        return _mainvalue.dumps(obj, PROTOCOL, _extra_reducers())
+    return data
 
 
 def main_attr(qualname: str) -> Any:
@@ -187,12 +317,18 @@ def main_attr(qualname: str) -> Any:
 
 class _MainRefPickler(pickle.Pickler):
     """Pickles classes and functions of ``__main__`` as references that the
-    parent resolves in its own ``__main__``."""
+    parent resolves in its own ``__main__``: only those it can resolve (a
+    dotted name of identifiers). A lambda or a local class or function is
+    left to fail here with pickle's own error, as the stdlib's worker fails
+    (the future gets that error, with the worker's traceback), never with an
+    AttributeError from the parent's lookup."""
 
     def reducer_override(self, obj: Any) -> Any:
         is_named = isinstance(obj, type) or (callable(obj) and hasattr(obj, "__qualname__"))
         if is_named and getattr(obj, "__module__", None) == "__main__":
-            return main_attr, (obj.__qualname__,)
+            qualname = obj.__qualname__
+            if isinstance(qualname, str) and all(part.isidentifier() for part in qualname.split(".")):
+                return main_attr, (qualname,)
         return NotImplemented
 
 
@@ -201,7 +337,9 @@ def dumps_result_pieces(obj: Any) -> bytes | list[Any]:
     buffer: a list of pieces that refer to it (see dumps_call_pieces)."""
     file = _Pieces()
     try:
-        pickle.Pickler(file, PROTOCOL).dump(obj)
+        pickler = pickle.Pickler(file, PROTOCOL)
+        pickler.dispatch_table = forking_reducers()
+        pickler.dump(obj)
     except (pickle.PicklingError, AttributeError, TypeError):
         return dumps_result(obj)
     return file.pieces
@@ -210,11 +348,16 @@ def dumps_result_pieces(obj: Any) -> bytes | list[Any]:
 def dumps_result(obj: Any) -> bytes:
     """Pickle a worker's result (or exception) for the parent."""
     try:
-        return pickle.dumps(obj, PROTOCOL)
+        data = pickle.dumps(obj, PROTOCOL)
+        if type(obj) in _ATOMIC or not _needs_forking(obj, data):
+            return data
+        return _forking_dumps(obj)
     except (pickle.PicklingError, AttributeError, TypeError) as first:
         buf = io.BytesIO()
         try:
-            _MainRefPickler(buf, PROTOCOL).dump(obj)
+            pickler = _MainRefPickler(buf, PROTOCOL)
+            pickler.dispatch_table = forking_reducers()
+            pickler.dump(obj)
         except Exception:
             raise first from None
         return buf.getvalue()

@@ -14,11 +14,69 @@ waiting in gofutures.thread._work_items.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from typing import Any
+
+
+class _ForgetOnThreadEnd:
+    """Takes a ``_DummyThread`` out of ``threading._active`` when its thread's
+    Python state is cleared, as 3.13's threading does (its
+    ``_DeleteDummyThreadOnDel``): held only by a thread-local, it is freed
+    then. Before 3.13 a dummy stayed listed by ``threading.enumerate()`` and
+    counted by ``active_count()`` after its thread (a pool's pump) ended."""
+
+    __slots__ = ("_thread", "_ident")
+
+    def __init__(self, thread: threading.Thread) -> None:
+        self._thread = thread
+        self._ident = thread.ident
+        _thread_local.forget_on_end = self  # the only reference
+
+    def __del__(self) -> None:
+        with threading._active_limbo_lock:  # type: ignore[attr-defined]
+            if threading._active.get(self._ident) is self._thread:  # type: ignore[attr-defined]
+                del threading._active[self._ident]  # type: ignore[attr-defined]
+
+
+_thread_local = threading.local()
+
+
+def adopt_current_thread() -> threading.Thread:
+    """Make the calling thread, one gofutures created in C (a thread pool's
+    worker, a pump that runs done-callbacks), read to ``threading`` as the
+    stdlib's thread in its place (a non-daemon ``threading.Thread``) does;
+    return its Thread object.
+
+    ``threading.current_thread()`` makes a daemon ``_DummyThread`` for a
+    foreign thread, and a Thread started there inherits the flag, so its
+    work would be lost at exit. Only the flag changes: interpreter exit still
+    never waits for this thread (``threading`` joins only the threads it
+    started, by their tstate locks or handles); gofutures' exit hooks stop it.
+    The dummy is made now, not by user code later, so it is also forgotten
+    when the thread ends (_ForgetOnThreadEnd).
+
+    The hooks of ``threading.settrace()`` and ``threading.setprofile()`` are
+    installed, as ``Thread._bootstrap_inner`` installs them before ``run()``.
+    (3.12's ``threading.settrace_all_threads()`` reaches this thread anyway:
+    it has a Python thread state for its whole life.)
+
+    Call it once per thread, first: a few attribute reads and one object."""
+    thread = threading.current_thread()
+    if isinstance(thread, threading._DummyThread):
+        thread._daemonic = False  # type: ignore[attr-defined]
+        if not hasattr(threading, "_DeleteDummyThreadOnDel"):  # before 3.13
+            _ForgetOnThreadEnd(thread)
+    trace = threading._trace_hook  # type: ignore[attr-defined]
+    if trace is not None:
+        sys.settrace(trace)
+    profile = threading._profile_hook
+    if profile is not None:
+        sys.setprofile(profile)
+    return thread
 
 
 class WorkerThread:

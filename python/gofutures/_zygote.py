@@ -486,9 +486,16 @@ def _run_multiprocessing_exit() -> None:
 
 def _become_multiprocessing_child() -> None:
     """What multiprocessing does in a process it forks (Process._bootstrap):
-    forget the program's children and finalizers, and run the after-fork
-    hooks of its objects (a Queue inherited from the program drops its
-    feeder thread, which did not survive the fork)."""
+    point sys.stdin at /dev/null, forget the program's children and
+    finalizers, and run the after-fork hooks of its objects (a Queue
+    inherited from the program drops its feeder thread, which did not
+    survive the fork)."""
+    from multiprocessing import util as mp_util
+
+    # The program's input stays the program's: a task reading sys.stdin sees
+    # its end, not what the program had not read yet. fd 0 stays open, as
+    # there (sys.stdin does not own it).
+    mp_util._close_stdin()  # type: ignore[attr-defined]
     process = sys.modules.get("multiprocessing.process")
     if process is not None:
         process._children = set()  # type: ignore[attr-defined]

@@ -68,6 +68,7 @@ from gofutures import (
     _procview,
     _stats,
     _task_fate,
+    _thread_views,
     _timeout,
     _zygote,
 )
@@ -93,9 +94,10 @@ _DIED_PHASE = {
 _DEPTH = 1
 
 _BROKEN_MESSAGE = "A child process terminated abruptly, the process pool is not usable anymore"
-# What the stdlib tells the futures a dead worker took down with it.
+# What the stdlib tells the futures a broken pool fails (a worker died, or an
+# initializer raised: its worker then exits), word for word.
 _DIED_MESSAGE = (
-    "A process in the process pool was terminated abruptly while the future was running or pending"
+    "A process in the process pool was terminated abruptly while the future was running or pending."
 )
 
 
@@ -109,8 +111,8 @@ def _broken_messages(facts_json: str | bytes) -> tuple[str, str]:
     cause = causes.get(facts["cause"], "FAILURE")
     pid = facts.get("pid", 0)
     if cause == "INITIALIZER_RAISED":
-        message = f"{_BROKEN_MESSAGE} (the initializer failed in worker pid {pid}: {facts.get('detail', '')})"
-        return message, message
+        detail = f"(the initializer failed in worker pid {pid}: {facts.get('detail', '')})"
+        return f"{_DIED_MESSAGE} {detail}", f"{_BROKEN_MESSAGE} {detail}"
     if cause in _DIED_PHASE:
         detail = f"(worker pid {pid} {facts.get('status', '')}{_DIED_PHASE[cause]})"
         return f"{_DIED_MESSAGE} {detail}", f"{_BROKEN_MESSAGE} {detail}"
@@ -148,6 +150,12 @@ class _ProcFuture(_future.Future[Any]):
         return True
 
     cancel.__doc__ = _stdlib_base.Future.cancel.__doc__
+
+
+# repr() (and so the "exception calling callback for" log line) and
+# type(f).__name__ read "Future", as for the stdlib's futures; the class
+# keeps its private name in this module.
+_ProcFuture.__name__ = _ProcFuture.__qualname__ = "Future"
 
 
 class _Item:
@@ -750,7 +758,12 @@ def _deliver(pool_id: int, events: list[tuple[int, int, bytes]]) -> int:
     st = _pools.get(pool_id)
     if st is None:
         return 0
-    st.pump_ident = threading.get_ident()
+    ident = threading.get_ident()
+    if st.pump_ident != ident:
+        # The pump's first batch: callbacks run on this thread, where the
+        # stdlib runs them on its (non-daemon) manager thread.
+        _thread_views.adopt_current_thread()
+        st.pump_ident = ident
     done: list[tuple[Future[Any], int, bytes]] = []
     broken: str | None = None
     event_broken = _native.const("event", "BROKEN")

@@ -47,7 +47,13 @@ from typing import TYPE_CHECKING, Any, cast, overload
 
 from gofutures import _buffmap, _chunked_map, _future, _gotask, _native, _stats
 from gofutures._executor import P, T, Ts, TypedMap, refuse_submit, shutdown_dropped
-from gofutures._thread_views import ThreadsView, WorkerThread, WorkQueueView, register_fork_handler
+from gofutures._thread_views import (
+    ThreadsView,
+    WorkerThread,
+    WorkQueueView,
+    adopt_current_thread,
+    register_fork_handler,
+)
 
 __all__ = ("ThreadPoolExecutor", "BrokenThreadPool")
 
@@ -477,7 +483,7 @@ def _worker_start(pool_id: int, index: int) -> bool:
     """First call on a new worker thread: name it, run the initializer.
     Returns False when the initializer failed (the pool is then broken)."""
     state = _pools[pool_id]
-    threading.current_thread().name = "%s_%d" % (state.name_prefix, index)
+    adopt_current_thread().name = "%s_%d" % (state.name_prefix, index)
     thread = WorkerThread()
     state.worker_idents.add(threading.get_ident())
     _live_workers[threading.get_ident()] = thread

@@ -97,6 +97,23 @@ def test_run_matches_subprocess_run(case: str, way: str) -> None:
     assert got == want
 
 
+@pytest.mark.parametrize("way", sorted(WAYS))
+def test_run_passes_the_current_environment(way: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """env=None: the child gets os.environ as it is now (Go's own copy is the
+    one the process started with), and the program is searched in its PATH."""
+    gio.sleep(0)  # Go has started: what follows changes os.environ only
+    prog = tmp_path / "gofutures-env-probe"
+    prog.write_text("#!/bin/sh\necho probe X=$GOFUTURES_X HOME=${HOME-unset}\n")
+    prog.chmod(0o755)
+    monkeypatch.setenv("GOFUTURES_X", "set after Go started")
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    for args in (["gofutures-env-probe"], ["sh", "-c", "echo $PATH"]):
+        want = _outcome(lambda: _stdlib_run(args))  # noqa: B023 (called at once)
+        assert _outcome(lambda: WAYS[way](gio.run)(args)) == want  # noqa: B023
+    assert b"set after Go started" in gio.run(["gofutures-env-probe"]).stdout
+
+
 def test_run_inherits_stdin_without_input(tmp_path: Path) -> None:
     src = tmp_path / "in.txt"
     src.write_bytes(b"from stdin\n")

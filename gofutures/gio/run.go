@@ -19,9 +19,13 @@ import (
 // cwd=, env=, capture_output=True) takes it. Strings are file system bytes
 // (base64 in JSON).
 type RunSpec struct {
-	Argv    [][]byte `json:"argv"`
-	Env     [][]byte `json:"env"`     // "KEY=value"; nil with !HasEnv: inherit
-	HasEnv  bool     `json:"has_env"` // env= was given (possibly empty)
+	Argv [][]byte `json:"argv"`
+	// Env is the child's environment, "KEY=value". With !HasEnv the child
+	// gets os.Environ(), which in a program that embeds Go (a Python
+	// extension) is the environment as it was when Go started: gofutures.io
+	// always sends the one os.environ holds now.
+	Env     [][]byte `json:"env"`
+	HasEnv  bool     `json:"has_env"` // Env applies (even empty)
 	Cwd     []byte   `json:"cwd"`     // empty: inherit
 	Input   bool     `json:"input"`   // input= was given: the body is stdin, else stdin is inherited
 	Timeout float64  `json:"timeout"` // seconds; HasTimeout says whether it applies

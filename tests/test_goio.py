@@ -81,6 +81,13 @@ RUN_CASES: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
     "timeout": ((["sh", "-c", "echo early; exec sleep 10"],), {"timeout": 1.0}),
     "timeout no output": ((["sleep", "10"],), {"timeout": 0.2}),
     "timeout not reached": ((["echo", "x"],), {"timeout": 30}),
+    # The child exits at once; a grandchild keeps a pipe (stdout; stdin, not
+    # reading the input) past the timeout.
+    "timeout, grandchild holds stdout": ((["sh", "-c", "sleep 3 & echo started"],), {"timeout": 0.5}),
+    "timeout, grandchild holds stdin": (
+        (["sh", "-c", "exec 3<&0; sleep 3 <&3 >/dev/null 2>&1 & echo started"],),
+        {"timeout": 0.5, "input": b"x" * (1 << 20)},
+    ),
     "bad arg type": (([1],), {}),
     "empty args": (([],), {}),
     "input str": ((["cat"],), {"input": "text"}),
@@ -188,9 +195,14 @@ def test_heartbeat_keeps_ticking_during_a_direct_call() -> None:
     assert during_run > 20
 
 
-@pytest.mark.parametrize("call", ["sleep", "run"])
+@pytest.mark.parametrize("call", ["sleep", "run", "run, grandchild holds stdout"])
 def test_ctrl_c_interrupts_a_direct_call(call: str) -> None:
-    stmt = {"sleep": "io.sleep(30)", "run": "io.run(['sleep', '30'])"}[call]
+    stmt = {
+        "sleep": "io.sleep(30)",
+        "run": "io.run(['sleep', '30'])",
+        # The child has exited: run() waits for the pipes.
+        "run, grandchild holds stdout": "io.run(['sh', '-c', 'sleep 10 & echo started'])",
+    }[call]
     proc = spawn_python(
         f"""
         import os, time

@@ -50,6 +50,7 @@ func TestRun(t *testing.T) {
 		{name: "stderr", spec: gio.RunSpec{Argv: bs("sh", "-c", "echo oops >&2; exit 3")}, wantCode: 3, wantErr: "oops\n"},
 		{name: "signal", spec: gio.RunSpec{Argv: bs("sh", "-c", "kill -TERM $$")}, wantCode: -15},
 		{name: "input", spec: gio.RunSpec{Argv: bs("cat"), Input: true}, input: []byte("abc"), wantOut: "abc"},
+		{name: "input not read", spec: gio.RunSpec{Argv: bs("true"), Input: true}, input: make([]byte, 1<<20)},
 		{name: "empty env", spec: gio.RunSpec{Argv: bs("/usr/bin/env"), HasEnv: true}, wantOut: ""},
 		{name: "env", spec: gio.RunSpec{Argv: bs("/usr/bin/env"), HasEnv: true, Env: bs("A=1")}, wantOut: "A=1\n"},
 		{name: "cwd", spec: gio.RunSpec{Argv: bs("pwd"), Cwd: []byte(dir)}, wantOut: dir + "\n"},
@@ -104,6 +105,46 @@ func TestRunGrandchildHoldingPipesAfterTimeout(t *testing.T) {
 	}, nil)
 	assert.Equal(t, gio.ClassExpired, classOf(t, err).Class)
 	assert.Less(t, time.Since(start), 4*time.Second)
+}
+
+func TestRunWaitForPipesHonoursTimeoutAndCancel(t *testing.T) {
+	// The child exits at once; a grandchild holds a pipe for 5 s: stdout
+	// (it writes nothing more), or stdin (it reads nothing, and the input
+	// does not fit in the pipe). subprocess.run waits for the pipes until
+	// the timeout, then raises TimeoutExpired with the output so far.
+	holdOut := bs("sh", "-c", "sleep 5 & echo started")
+	holdIn := bs("sh", "-c", "exec 3<&0; sleep 5 <&3 >/dev/null 2>&1 & echo started")
+	big := make([]byte, 1<<20)
+	for _, tc := range []struct {
+		name      string
+		spec      gio.RunSpec
+		input     []byte
+		cancel    bool
+		wantClass gio.Class
+		wantEnded bool // stdout and stderr had reached their end
+	}{
+		{name: "stdout, timeout", spec: gio.RunSpec{Argv: holdOut, HasTimeout: true, Timeout: 0.3}, wantClass: gio.ClassExpired},
+		{name: "stdout, cancel", spec: gio.RunSpec{Argv: holdOut}, cancel: true, wantClass: gio.ClassCanceled},
+		{name: "stdin, timeout", spec: gio.RunSpec{Argv: holdIn, Input: true, HasTimeout: true, Timeout: 0.3},
+			input: big, wantClass: gio.ClassExpired, wantEnded: true},
+		{name: "stdin, cancel", spec: gio.RunSpec{Argv: holdIn, Input: true}, input: big, cancel: true,
+			wantClass: gio.ClassCanceled, wantEnded: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tc.cancel {
+				time.AfterFunc(300*time.Millisecond, cancel)
+			}
+			start := time.Now()
+			res, err := gio.Run(ctx, tc.spec, tc.input)
+			assert.Less(t, time.Since(start), 2*time.Second)
+			assert.Equal(t, tc.wantClass, classOf(t, err).Class)
+			assert.Equal(t, "started\n", string(res.Stdout))
+			assert.Equal(t, tc.wantEnded, res.StdoutEnded)
+			assert.Equal(t, tc.wantEnded, res.StderrEnded)
+		})
+	}
 }
 
 func TestFiles(t *testing.T) {

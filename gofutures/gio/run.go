@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -40,6 +41,10 @@ type RunResult struct {
 	Code   int
 	Stdout []byte
 	Stderr []byte
+	// StdoutEnded and StderrEnded say, after a timeout, whether the pipe
+	// had reached its end by then (subprocess.TimeoutExpired then holds b""
+	// for an empty output, else None).
+	StdoutEnded, StderrEnded bool
 }
 
 // restoreSignals makes the children get SIGXFSZ's default action, as
@@ -95,9 +100,8 @@ func Run(ctx context.Context, spec RunSpec, input []byte) (RunResult, error) {
 		return res, FromError(nil, err)
 	}
 	cmd.Stdout, cmd.Stderr = outW, errW
-	var inW *os.File
+	var inR, inW *os.File
 	if spec.Input {
-		var inR *os.File
 		if inR, inW, err = os.Pipe(); err != nil {
 			outR.Close()
 			outW.Close()
@@ -106,14 +110,16 @@ func Run(ctx context.Context, spec RunSpec, input []byte) (RunResult, error) {
 			return res, FromError(nil, err)
 		}
 		cmd.Stdin = inR
-		defer inR.Close()
 	} else {
 		cmd.Stdin = os.Stdin
 	}
 	restoreSignals()
 	startErr := cmd.Start()
-	outW.Close()
+	outW.Close() // the child's ends: only the child (and its children) hold them now
 	errW.Close()
+	if inR != nil {
+		inR.Close()
+	}
 	if startErr != nil {
 		outR.Close()
 		errR.Close()
@@ -122,15 +128,19 @@ func Run(ctx context.Context, spec RunSpec, input []byte) (RunResult, error) {
 		}
 		return res, startError(startErr, argv[0])
 	}
-	var wg sync.WaitGroup
+	// The pipes: stdout and stderr read to their end, the input written
+	// (or refused: a child may exit without reading, and its EPIPE is not
+	// an error, as subprocess ignores BrokenPipeError).
+	var pipes sync.WaitGroup
 	var stdout, stderr bytes.Buffer
-	wg.Add(2)
-	go drain(&wg, outR, &stdout)
-	go drain(&wg, errR, &stderr)
+	var stdoutEnded, stderrEnded atomic.Bool
+	pipes.Add(2)
+	go drain(&pipes, outR, &stdout, &stdoutEnded)
+	go drain(&pipes, errR, &stderr, &stderrEnded)
 	if inW != nil {
+		pipes.Add(1)
 		go func() {
-			// The child may exit without reading: its EPIPE is not an error
-			// (subprocess ignores BrokenPipeError too).
+			defer pipes.Done()
 			_, _ = inW.Write(input)
 			inW.Close()
 		}()
@@ -148,34 +158,31 @@ func Run(ctx context.Context, spec RunSpec, input []byte) (RunResult, error) {
 		defer t.Stop()
 		timer = t.C
 	}
-	var fail *Error
-	select {
-	case <-exited:
-	case <-timer:
-		fail = &Error{Class: ClassExpired, Msg: "timed out"}
-	case <-ctx.Done():
-		fail = Errorf(ClassCanceled, "%v", ctx.Err())
-	}
+	ended := func() { res.StdoutEnded, res.StderrEnded = stdoutEnded.Load(), stderrEnded.Load() }
+	fail := await(ctx, exited, timer)
 	if fail != nil {
+		ended()
 		_ = cmd.Process.Kill()
 		<-exited
 	}
-	outputs := make(chan struct{})
+	pipesDone := make(chan struct{})
 	go func() {
-		wg.Wait()
-		close(outputs)
+		pipes.Wait()
+		close(pipesDone)
 	}()
 	if fail != nil {
 		select {
-		case <-outputs:
+		case <-pipesDone:
 		case <-time.After(outputGrace):
-			outR.Close() // a grandchild holds the pipes: stop reading
-			errR.Close()
-			<-outputs
+			stopPipes(outR, errR, inW) // a grandchild holds the pipes: stop reading
 		}
-	} else {
-		<-outputs // as subprocess: a grandchild holding the pipes is waited for
+	} else if fail = await(ctx, pipesDone, timer); fail != nil {
+		// As subprocess: a grandchild holding the pipes is waited for, until
+		// the timeout (TimeoutExpired with the output so far) or Ctrl-C.
+		ended()
+		stopPipes(outR, errR, inW)
 	}
+	<-pipesDone
 	outR.Close()
 	errR.Close()
 	res.Stdout, res.Stderr = stdout.Bytes(), stderr.Bytes()
@@ -184,6 +191,30 @@ func Run(ctx context.Context, spec RunSpec, input []byte) (RunResult, error) {
 		return res, fail
 	}
 	return res, nil
+}
+
+// await waits until done is closed, timer fires or ctx is done, and returns
+// the failure that ended the wait (nil for done).
+func await(ctx context.Context, done <-chan struct{}, timer <-chan time.Time) *Error {
+	select {
+	case <-done:
+		return nil
+	case <-timer:
+		return &Error{Class: ClassExpired, Msg: "timed out"}
+	case <-ctx.Done():
+		return Errorf(ClassCanceled, "%v", ctx.Err())
+	}
+}
+
+// stopPipes makes the goroutines reading out and errs and writing in (nil:
+// none) return at once: a pending read or write fails with a deadline error.
+func stopPipes(out, errs, in *os.File) {
+	now := time.Now()
+	_ = out.SetReadDeadline(now)
+	_ = errs.SetReadDeadline(now)
+	if in != nil {
+		_ = in.SetWriteDeadline(now) // fails harmlessly if the writer closed it
+	}
 }
 
 func strs(bs [][]byte) []string {
@@ -197,9 +228,13 @@ func strs(bs [][]byte) []string {
 	return out
 }
 
-func drain(wg *sync.WaitGroup, r io.Reader, into *bytes.Buffer) {
+// drain reads r into into until its end, which it then records in ended.
+// A read error ends the output too (not recorded as its end).
+func drain(wg *sync.WaitGroup, r io.Reader, into *bytes.Buffer, ended *atomic.Bool) {
 	defer wg.Done()
-	_, _ = into.ReadFrom(r) // a read error ends the output, as EOF would
+	if _, err := into.ReadFrom(r); err == nil {
+		ended.Store(true)
+	}
 }
 
 func exitCode(ps *os.ProcessState, err error) int {

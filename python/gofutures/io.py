@@ -207,9 +207,15 @@ def _prepare_run(
         rec = json.loads(meta)
         if not _gotask.ok(status):
             if rec.get("class") == "expired":
+                # As subprocess: an output is None if nothing was read from
+                # its pipe (not even its end) before the timeout.
                 n = rec["stdout_len"]
+                stdout, stderr = out[:n], out[n:]
                 raise subprocess.TimeoutExpired(
-                    shown, timeout, output=out[:n] or None, stderr=out[n:] or None  # type: ignore[arg-type]
+                    shown,
+                    timeout,  # type: ignore[arg-type]
+                    output=stdout if stdout or rec["stdout_ended"] else None,
+                    stderr=stderr if stderr or rec["stderr_ended"] else None,
                 )
             if rec.get("class") == "os" and "filename" in rec:
                 # The name as the caller gave it, as subprocess reports it.

@@ -121,6 +121,18 @@ def test_run_passes_the_current_environment(way: str, tmp_path: Path, monkeypatc
     assert b"set after Go started" in gio.run(["gofutures-env-probe"]).stdout
 
 
+@pytest.mark.parametrize("way", sorted(WAYS))
+def test_run_timeout_does_not_wait_for_a_grandchild(way: str) -> None:
+    """sh forks sleep, which holds the pipes after sh is killed: on POSIX
+    subprocess.run raises TimeoutExpired at the timeout without reading on."""
+    args, timeout = ["sh", "-c", "echo start; sleep 5"], 0.5
+    want = _outcome(lambda: _stdlib_run(args, timeout=timeout))
+    start = time.monotonic()
+    got = _outcome(lambda: WAYS[way](gio.run)(args, timeout=timeout))
+    assert time.monotonic() - start < timeout + 0.4
+    assert got == want
+
+
 def test_run_inherits_stdin_without_input(tmp_path: Path) -> None:
     src = tmp_path / "in.txt"
     src.write_bytes(b"from stdin\n")

@@ -55,10 +55,6 @@ type RunResult struct {
 // (SIGPIPE, which Python ignores too, Go handles already.)
 var restoreSignals = sync.OnceFunc(func() { signal.Notify(make(chan os.Signal, 1), syscall.SIGXFSZ) })
 
-// outputGrace is how long Run keeps reading a killed child's pipes (a
-// grandchild may hold them open) before it gives up on them.
-const outputGrace = time.Second
-
 // Run runs a subprocess to completion, capturing its output. Failures are
 // *Error: ClassOS for a program or directory that cannot be used (errno and
 // the file name, as subprocess raises), ClassExpired when the timeout
@@ -158,28 +154,23 @@ func Run(ctx context.Context, spec RunSpec, input []byte) (RunResult, error) {
 		defer t.Stop()
 		timer = t.C
 	}
-	ended := func() { res.StdoutEnded, res.StderrEnded = stdoutEnded.Load(), stderrEnded.Load() }
-	fail := await(ctx, exited, timer)
-	if fail != nil {
-		ended()
-		_ = cmd.Process.Kill()
-		<-exited
-	}
 	pipesDone := make(chan struct{})
 	go func() {
 		pipes.Wait()
 		close(pipesDone)
 	}()
-	if fail != nil {
-		select {
-		case <-pipesDone:
-		case <-time.After(outputGrace):
-			stopPipes(outR, errR, inW) // a grandchild holds the pipes: stop reading
-		}
-	} else if fail = await(ctx, pipesDone, timer); fail != nil {
+	fail := await(ctx, exited, timer)
+	if fail == nil {
 		// As subprocess: a grandchild holding the pipes is waited for, until
 		// the timeout (TimeoutExpired with the output so far) or Ctrl-C.
-		ended()
+		fail = await(ctx, pipesDone, timer)
+	}
+	if fail != nil {
+		res.StdoutEnded, res.StderrEnded = stdoutEnded.Load(), stderrEnded.Load()
+		_ = cmd.Process.Kill() // ErrProcessDone if it had exited
+		<-exited
+		// subprocess.run on POSIX reads no more once it has killed the
+		// child: a grandchild may hold the pipes for as long as it lives.
 		stopPipes(outR, errR, inW)
 	}
 	<-pipesDone

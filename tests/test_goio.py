@@ -12,6 +12,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +83,15 @@ RUN_CASES: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
     "timeout": ((["sh", "-c", "echo early; exec sleep 10"],), {"timeout": 1.0}),
     "timeout no output": ((["sleep", "10"],), {"timeout": 0.2}),
     "timeout not reached": ((["echo", "x"],), {"timeout": 30}),
+    "timeout int": ((["echo", "x"],), {"timeout": 30}),
+    "timeout Fraction": ((["echo", "x"],), {"timeout": Fraction(30)}),
+    "timeout -inf": ((["sleep", "10"],), {"timeout": float("-inf")}),
+    "timeout past poll's int range": ((["true"],), {"timeout": 1e7}),
+    "timeout past PyTime_t": ((["true"],), {"timeout": 1e10}),
+    "timeout inf": ((["true"],), {"timeout": float("inf")}),
+    "timeout NaN": ((["true"],), {"timeout": float("nan")}),
+    "timeout str": ((["true"],), {"timeout": "5"}),
+    "timeout Decimal": ((["true"],), {"timeout": Decimal(5)}),
     # The child exits at once; a grandchild keeps a pipe (stdout; stdin, not
     # reading the input) past the timeout.
     "timeout, grandchild holds stdout": ((["sh", "-c", "sleep 3 & echo started"],), {"timeout": 0.5}),
@@ -183,11 +194,29 @@ def test_write_file_replaces_and_reads_back(tmp_path: Path) -> None:
     assert (path.stat().st_mode & 0o777) == 0o644 or True  # mode follows the umask, as open()
 
 
-@pytest.mark.parametrize("seconds", [0.05, 0, -1, "1", float("nan"), None])
-def test_sleep_matches_time_sleep(seconds: Any) -> None:
+class _Index:
+    """An integer only through __index__ (time.sleep takes it)."""
+
+    def __index__(self) -> int:
+        return 0
+
+
+SLEEP_CASES = {
+    "float": 0.05, "zero": 0, "-0.0": -0.0, "True": True, "__index__": _Index(),
+    "negative": -1, "negative float": -1e-300, "str": "1", "None": None, "NaN": float("nan"),
+    "Decimal": Decimal("0.01"), "Fraction": Fraction(1, 100),
+    "float past PyTime_t": 1e10, "int past PyTime_t": 10**10, "int past int64": 2**63,
+    "negative int past int64": -(2**63), "inf": float("inf"), "-inf": float("-inf"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("way", sorted(WAYS))
+@pytest.mark.parametrize("case", sorted(SLEEP_CASES))
+def test_sleep_matches_time_sleep(case: str, way: str) -> None:
+    seconds = SLEEP_CASES[case]
     want = _outcome(lambda: time.sleep(seconds))
     start = time.monotonic()
-    got = _outcome(lambda: gio.sleep(seconds))
+    got = _outcome(lambda: WAYS[way](gio.sleep)(seconds))
     assert got == want
     if seconds == 0.05:
         assert time.monotonic() - start >= 0.05

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"syscall"
 	"time"
@@ -137,6 +138,17 @@ func ReadFile(ctx context.Context, path string) ([]byte, error) {
 func WriteFile(ctx context.Context, path string, data []byte) error {
 	err := withFileSlot(ctx, func() error { return os.WriteFile(path, data, 0o666) })
 	return FromError(ctx, err)
+}
+
+// Seconds converts a timeout in seconds to a Duration, rounded up to the
+// nanosecond as CPython rounds timeouts. ok is false for NaN and for a
+// value past Duration's range (±292 years), which Python refuses first.
+func Seconds(s float64) (d time.Duration, ok bool) {
+	ns := math.Ceil(s * 1e9)
+	if !(ns >= math.MinInt64 && ns < math.MaxInt64) { // MaxInt64 is 2^63 as a float64
+		return 0, false
+	}
+	return time.Duration(ns), true
 }
 
 // Sleep waits d, or until ctx is done.

@@ -2,6 +2,7 @@ package gio_test
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -178,6 +179,29 @@ func TestFiles(t *testing.T) {
 	}
 	_, err = os.Stat(path)
 	require.NoError(t, err)
+}
+
+func TestSeconds(t *testing.T) {
+	for _, tc := range []struct {
+		seconds float64
+		want    time.Duration
+		ok      bool
+	}{
+		{1.5, 1500 * time.Millisecond, true},
+		{1e-10, 1, true}, // rounded up, as CPython rounds a timeout
+		{-1e-10, 0, true},
+		{0, 0, true},
+		{9.2e9, 9.2e18, true},
+		{9.3e9, 0, false}, // past math.MaxInt64 ns
+		{-9.3e9, 0, false},
+		{math.Inf(1), 0, false},
+		{math.Inf(-1), 0, false},
+		{math.NaN(), 0, false},
+	} {
+		d, ok := gio.Seconds(tc.seconds)
+		assert.Equal(t, tc.ok, ok, "%v", tc.seconds)
+		assert.Equal(t, tc.want, d, "%v", tc.seconds)
+	}
 }
 
 func TestSleep(t *testing.T) {

@@ -66,6 +66,10 @@ func Run(ctx context.Context, spec RunSpec, input []byte) (RunResult, error) {
 	if len(spec.Argv) == 0 {
 		return res, Errorf(ClassValue, "args must not be empty")
 	}
+	timeout, ok := Seconds(spec.Timeout)
+	if !ok {
+		return res, Errorf(ClassValue, "timeout out of range: %v", spec.Timeout)
+	}
 	argv, cwd := strs(spec.Argv), string(spec.Cwd)
 	env := strs(spec.Env)
 	if !spec.HasEnv {
@@ -150,7 +154,7 @@ func Run(ctx context.Context, spec RunSpec, input []byte) (RunResult, error) {
 	}()
 	var timer <-chan time.Time
 	if spec.HasTimeout {
-		t := time.NewTimer(time.Duration(spec.Timeout * float64(time.Second)))
+		t := time.NewTimer(timeout)
 		defer t.Stop()
 		timer = t.C
 	}

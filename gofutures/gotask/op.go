@@ -20,7 +20,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/gofutures/gofutures/gofutures/gio"
 	"github.com/gofutures/gofutures/gofutures/httpc"
@@ -106,7 +105,11 @@ func do(ctx context.Context, kind Kind, meta, body []byte) Result {
 		if err != nil {
 			return badRecord(err)
 		}
-		return done(struct{}{}, nil, gio.Sleep(ctx, time.Duration(seconds*float64(time.Second))))
+		d, ok := gio.Seconds(seconds)
+		if !ok {
+			return fail(gio.Errorf(gio.ClassValue, "sleep length out of range: %v", seconds), nil)
+		}
+		return done(struct{}{}, nil, gio.Sleep(ctx, d))
 	case KindRun:
 		var spec gio.RunSpec
 		if err := json.Unmarshal(meta, &spec); err != nil {

@@ -23,8 +23,10 @@ from __future__ import annotations
 import base64
 import json
 import math
+import operator
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
@@ -44,12 +46,29 @@ def _b64(b: bytes) -> str:
 # ---- sleep ----
 
 
+# CPython keeps a timeout in nanoseconds in an int64 (PyTime_t): time.sleep
+# and poll() refuse one past it with these OverflowErrors.
+_NS_LIMIT = 2**63
+_TOO_LARGE = "timestamp too large to convert to C " + ("PyTime_t" if sys.version_info >= (3, 13) else "_PyTime_t")
+_OUT_OF_RANGE = "timestamp out of range for platform time_t"
+
+
 def _sleep_seconds(seconds: float) -> float:
-    if isinstance(seconds, str | bytes | bytearray) or not hasattr(seconds, "__float__"):
-        raise TypeError(f"'{type(seconds).__name__}' object cannot be interpreted as an integer")
-    value = float(seconds)
-    if math.isnan(value):
-        raise ValueError("Invalid value NaN (not a number)")
+    """``seconds`` as a float, checked as ``time.sleep`` checks it (its
+    exception classes and messages): a float must be a number whose
+    nanoseconds fit in int64; anything else must be an int, or have
+    ``__index__``, and fit too; neither may be negative."""
+    if isinstance(seconds, float):
+        if math.isnan(seconds):
+            raise ValueError("Invalid value NaN (not a number)")
+        if not -_NS_LIMIT <= seconds * 1e9 < _NS_LIMIT:  # False for infinities
+            raise OverflowError(_OUT_OF_RANGE)
+        value = float(seconds)
+    else:
+        n = operator.index(seconds)  # TypeError: '...' object cannot be interpreted as an integer
+        if not -_NS_LIMIT <= n * 10**9 < _NS_LIMIT:
+            raise OverflowError(_TOO_LARGE)
+        value = float(n)
     if value < 0:
         raise ValueError("sleep length must be non-negative")
     return value
@@ -61,10 +80,8 @@ def _finish_none(status: int, meta: bytes, body: bytes) -> None:
 
 
 def _prepare_sleep(seconds: float) -> _gotask.GoCall[None]:
-    value = _sleep_seconds(seconds)
-    # A float's repr is its JSON (2 us less than an encoder), but for inf.
-    record = f'{{"seconds":{value!r}}}' if value != math.inf else {"seconds": value}
-    return _gotask.GoCall("SLEEP", record, b"", _finish_none)
+    # A finite float's repr is its JSON (2 us less than an encoder).
+    return _gotask.GoCall("SLEEP", f'{{"seconds":{_sleep_seconds(seconds)!r}}}', b"", _finish_none)
 
 
 @_gotask.go_function(_prepare_sleep)
@@ -168,6 +185,24 @@ def _current_env_json() -> str:
     return text
 
 
+def _run_timeout(timeout: float) -> float:
+    """The seconds ``run`` gives Go for ``timeout`` (0 for one already
+    passed), checked as ``subprocess.run`` checks it on POSIX: its deadline
+    ``time() + timeout`` raises TypeError for a non-number, and its poll()
+    of the pipes (``selectors.PollSelector``) ValueError for NaN and
+    OverflowError for infinity, a timeout whose nanoseconds do not fit in
+    int64 and one whose milliseconds do not fit in a C int (24.8 days)."""
+    remaining = time.monotonic() + timeout - time.monotonic()
+    if remaining <= 0:  # False for NaN
+        return 0.0
+    ms = math.ceil(remaining * 1e3)
+    if ms * 10**6 >= _NS_LIMIT:
+        raise OverflowError(_TOO_LARGE)
+    if ms > 2**31 - 1:
+        raise OverflowError("timeout is too large")
+    return float(remaining)
+
+
 def _prepare_run(
     args: _CMD,
     *,
@@ -197,7 +232,7 @@ def _prepare_run(
             pairs.append(_b64(key + b"=" + os.fsencode(v)))
         record["env"] = pairs
     if timeout is not None:
-        record["timeout"] = float(timeout)
+        record["timeout"] = _run_timeout(timeout)
     body = bytes(memoryview(input)) if input is not None else b""
     meta: dict[str, Any] | str = record
     if env is None:

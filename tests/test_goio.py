@@ -100,6 +100,12 @@ RUN_CASES: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
         {"timeout": 0.5, "input": b"x" * (1 << 20)},
     ),
     "bad arg type": (([1],), {}),
+    "NUL in an arg": ((["echo", "a\0b"],), {}),
+    "NUL in the program": (("ech\0o",), {}),
+    "NUL in cwd": ((["pwd"],), {"cwd": "/tmp\0x"}),
+    "NUL in an env value": ((["env"],), {"env": {"A": "1\0"}}),
+    "NUL in an env key": ((["env"],), {"env": {b"A\0": b"1"}}),
+    "NUL and = in an env key": ((["env"],), {"env": {"A\0=": "1"}}),
     "empty args": (([],), {}),
     "input str": ((["cat"],), {"input": "text"}),
     "signal dispositions": ((["grep", "^Sig[IB]", "/proc/self/status"],), {}),
@@ -169,7 +175,12 @@ FILE_CASES: dict[str, Callable[[Path], tuple[Callable[[], Any], Callable[[], Any
     ),
     "read a directory": lambda d: (lambda: gio.read_file(str(d)), lambda: open(str(d), "rb").read()),  # noqa: SIM115
     "read bad type": lambda d: (lambda: gio.read_file(1.5), lambda: open(1.5, "rb")),  # type: ignore[arg-type,call-overload]  # noqa: SIM115
+    "read NUL in path": lambda d: (lambda: gio.read_file(f"{d}/f\0"), lambda: open(f"{d}/f\0", "rb")),  # noqa: SIM115
+    "read NUL in bytes path": (
+        lambda d: (lambda: gio.read_file(os.fsencode(d) + b"/\0"), lambda: open(os.fsencode(d) + b"/\0", "rb"))  # noqa: SIM115
+    ),
     "write": lambda d: (lambda: gio.write_file(d / "w", b"data"), lambda: (d / "w").write_bytes(b"data")),
+    "write NUL in path": lambda d: (lambda: gio.write_file(f"{d}/w\0", b""), lambda: open(f"{d}/w\0", "wb")),  # noqa: SIM115
     "write missing dir": (
         lambda d: (lambda: gio.write_file(str(d / "a" / "b"), b""), lambda: open(str(d / "a" / "b"), "wb"))  # noqa: SIM115
     ),

@@ -66,6 +66,9 @@ func TestRun(t *testing.T) {
 		{name: "timeout", spec: gio.RunSpec{Argv: bs("sh", "-c", "echo early; exec sleep 10"), HasTimeout: true, Timeout: 0.3},
 			wantClass: gio.ClassExpired, wantOut: "early\n", wantCode: -9, maxSeconds: 5},
 		{name: "empty argv", spec: gio.RunSpec{}, wantClass: gio.ClassValue},
+		{name: "NUL in an arg", spec: gio.RunSpec{Argv: bs("echo", "a\x00")}, wantClass: gio.ClassValue},
+		{name: "NUL in cwd", spec: gio.RunSpec{Argv: bs("pwd"), Cwd: []byte(dir + "\x00")}, wantClass: gio.ClassValue},
+		{name: "NUL in env", spec: gio.RunSpec{Argv: bs("true"), HasEnv: true, Env: bs("A=\x00")}, wantClass: gio.ClassValue},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
@@ -179,6 +182,11 @@ func TestFiles(t *testing.T) {
 	}
 	_, err = os.Stat(path)
 	require.NoError(t, err)
+
+	_, err = gio.ReadFile(ctx, path+"\x00")
+	assert.Equal(t, &gio.Error{Class: gio.ClassValue, Msg: "embedded null byte"}, err)
+	err = gio.WriteFile(ctx, path+"\x00", nil)
+	assert.Equal(t, &gio.Error{Class: gio.ClassValue, Msg: "embedded null byte"}, err)
 }
 
 func TestSeconds(t *testing.T) {

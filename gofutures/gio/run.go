@@ -72,6 +72,9 @@ func Run(ctx context.Context, spec RunSpec, input []byte) (RunResult, error) {
 	}
 	argv, cwd := strs(spec.Argv), string(spec.Cwd)
 	env := strs(spec.Env)
+	if err := checkNUL(append(append([]string{cwd}, argv...), env...)...); err != nil {
+		return res, err
+	}
 	if !spec.HasEnv {
 		env = os.Environ()
 	} else if env == nil {

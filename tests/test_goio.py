@@ -5,6 +5,7 @@ works, Ctrl-C interrupts a direct call, and a Go panic becomes GoPanicError."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -148,6 +149,49 @@ def test_run_timeout_does_not_wait_for_a_grandchild(way: str) -> None:
     got = _outcome(lambda: WAYS[way](gio.run)(args, timeout=timeout))
     assert time.monotonic() - start < timeout + 0.4
     assert got == want
+
+
+# Prints the fds open in a Python child (not the one that lists them).
+_FD_PROBE = """
+import json, os
+def is_open(fd):
+    try:
+        return bool(os.fstat(fd))
+    except OSError:
+        return False
+print(json.dumps([fd for fd in map(int, os.listdir("/proc/self/fd")) if is_open(fd)]))
+"""
+
+
+@pytest.mark.parametrize("way", sorted(WAYS))
+def test_run_passes_on_only_the_fds_the_process_made_inheritable(way: str) -> None:
+    """A documented difference (README): subprocess.run closes every fd
+    but 0-2 in the child; Go's exec passes on the inheritable ones. None of
+    gofutures' own is: a pool with Go and Python tasks has run here."""
+    with gofutures.ThreadPoolExecutor(2) as ex:
+        ex.submit(gio.sleep, 0).result(timeout=30)
+        ex.submit(time.sleep, 0).result(timeout=30)
+    probe = [sys.executable, "-c", _FD_PROBE]
+    private_r, private_w = os.pipe()  # close-on-exec, as Python makes every fd
+    shared_r, shared_w = os.pipe()
+    os.set_inheritable(shared_w, True)
+    try:
+        inheritable = {fd for fd in map(int, os.listdir("/proc/self/fd")) if fd > 2 and _inheritable(fd)}
+        child = set(json.loads(WAYS[way](gio.run)(probe).stdout))
+        stdlib = set(json.loads(_stdlib_run(probe).stdout))
+    finally:
+        for fd in (private_r, private_w, shared_r, shared_w):
+            os.close(fd)
+    assert shared_w in inheritable
+    assert stdlib == {0, 1, 2}
+    assert child == {0, 1, 2} | inheritable
+
+
+def _inheritable(fd: int) -> bool:
+    try:
+        return os.get_inheritable(fd)
+    except OSError:  # the fd that listed /proc/self/fd, closed since
+        return False
 
 
 def test_run_inherits_stdin_without_input(tmp_path: Path) -> None:

@@ -287,7 +287,8 @@ def run(
     if given, else inherited. On a timeout or Ctrl-C the child is killed.
     With ``env=None`` the child gets ``os.environ`` as it is at the call (a
     submitted call: at ``submit``), and the program is searched in its
-    ``PATH``."""
+    ``PATH``. Unlike ``subprocess.run`` (``close_fds=True``), the child also
+    gets the file descriptors the process has made inheritable."""
     if _native.forked:
         return subprocess.run(
             args, input=input, timeout=timeout, cwd=cwd, env=env, check=check, capture_output=True

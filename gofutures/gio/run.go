@@ -56,11 +56,13 @@ type RunResult struct {
 var restoreSignals = sync.OnceFunc(func() { signal.Notify(make(chan os.Signal, 1), syscall.SIGXFSZ) })
 
 // Run runs a subprocess to completion, capturing its output. Failures are
-// *Error: ClassOS for a program or directory that cannot be used (errno and
+// *Error: ClassValue for no argv, a NUL in a string or a timeout out of
+// range, ClassOS for a program or directory that cannot be used (errno and
 // the file name, as subprocess raises), ClassExpired when the timeout
-// passed (the child is killed; RunResult holds the output so far), and
-// ClassCanceled when ctx was cancelled (the child is killed, as
-// subprocess.run kills it on KeyboardInterrupt).
+// passed, while the child runs or a grandchild holds its pipes (the child
+// is killed; RunResult holds the output so far), and ClassCanceled when
+// ctx was cancelled (the child is killed, as subprocess.run kills it on
+// KeyboardInterrupt). After either, Run reads the pipes no more.
 func Run(ctx context.Context, spec RunSpec, input []byte) (RunResult, error) {
 	var res RunResult
 	if len(spec.Argv) == 0 {

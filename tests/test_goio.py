@@ -5,6 +5,7 @@ works, Ctrl-C interrupts a direct call, and a Go panic becomes GoPanicError."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,6 +13,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +84,29 @@ RUN_CASES: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
     "timeout": ((["sh", "-c", "echo early; exec sleep 10"],), {"timeout": 1.0}),
     "timeout no output": ((["sleep", "10"],), {"timeout": 0.2}),
     "timeout not reached": ((["echo", "x"],), {"timeout": 30}),
+    "timeout int": ((["echo", "x"],), {"timeout": 30}),
+    "timeout Fraction": ((["echo", "x"],), {"timeout": Fraction(30)}),
+    "timeout -inf": ((["sleep", "10"],), {"timeout": float("-inf")}),
+    "timeout past poll's int range": ((["true"],), {"timeout": 1e7}),
+    "timeout past PyTime_t": ((["true"],), {"timeout": 1e10}),
+    "timeout inf": ((["true"],), {"timeout": float("inf")}),
+    "timeout NaN": ((["true"],), {"timeout": float("nan")}),
+    "timeout str": ((["true"],), {"timeout": "5"}),
+    "timeout Decimal": ((["true"],), {"timeout": Decimal(5)}),
+    # The child exits at once; a grandchild keeps a pipe (stdout; stdin, not
+    # reading the input) past the timeout.
+    "timeout, grandchild holds stdout": ((["sh", "-c", "sleep 3 & echo started"],), {"timeout": 0.5}),
+    "timeout, grandchild holds stdin": (
+        (["sh", "-c", "exec 3<&0; sleep 3 <&3 >/dev/null 2>&1 & echo started"],),
+        {"timeout": 0.5, "input": b"x" * (1 << 20)},
+    ),
     "bad arg type": (([1],), {}),
+    "NUL in an arg": ((["echo", "a\0b"],), {}),
+    "NUL in the program": (("ech\0o",), {}),
+    "NUL in cwd": ((["pwd"],), {"cwd": "/tmp\0x"}),
+    "NUL in an env value": ((["env"],), {"env": {"A": "1\0"}}),
+    "NUL in an env key": ((["env"],), {"env": {b"A\0": b"1"}}),
+    "NUL and = in an env key": ((["env"],), {"env": {"A\0=": "1"}}),
     "empty args": (([],), {}),
     "input str": ((["cat"],), {"input": "text"}),
     "signal dispositions": ((["grep", "^Sig[IB]", "/proc/self/status"],), {}),
@@ -95,6 +120,78 @@ def test_run_matches_subprocess_run(case: str, way: str) -> None:
     want = _outcome(lambda: _stdlib_run(*args, **kwargs))
     got = _outcome(lambda: WAYS[way](gio.run)(*args, **kwargs))
     assert got == want
+
+
+@pytest.mark.parametrize("way", sorted(WAYS))
+def test_run_passes_the_current_environment(way: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """env=None: the child gets os.environ as it is now (Go's own copy is the
+    one the process started with), and the program is searched in its PATH."""
+    gio.sleep(0)  # Go has started: what follows changes os.environ only
+    prog = tmp_path / "gofutures-env-probe"
+    prog.write_text("#!/bin/sh\necho probe X=$GOFUTURES_X HOME=${HOME-unset}\n")
+    prog.chmod(0o755)
+    monkeypatch.setenv("GOFUTURES_X", "set after Go started")
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    for args in (["gofutures-env-probe"], ["sh", "-c", "echo $PATH"]):
+        want = _outcome(lambda: _stdlib_run(args))  # noqa: B023 (called at once)
+        assert _outcome(lambda: WAYS[way](gio.run)(args)) == want  # noqa: B023
+    assert b"set after Go started" in gio.run(["gofutures-env-probe"]).stdout
+
+
+@pytest.mark.parametrize("way", sorted(WAYS))
+def test_run_timeout_does_not_wait_for_a_grandchild(way: str) -> None:
+    """sh forks sleep, which holds the pipes after sh is killed: on POSIX
+    subprocess.run raises TimeoutExpired at the timeout without reading on."""
+    args, timeout = ["sh", "-c", "echo start; sleep 5"], 0.5
+    want = _outcome(lambda: _stdlib_run(args, timeout=timeout))
+    start = time.monotonic()
+    got = _outcome(lambda: WAYS[way](gio.run)(args, timeout=timeout))
+    assert time.monotonic() - start < timeout + 0.4
+    assert got == want
+
+
+# Prints the fds open in a Python child (not the one that lists them).
+_FD_PROBE = """
+import json, os
+def is_open(fd):
+    try:
+        return bool(os.fstat(fd))
+    except OSError:
+        return False
+print(json.dumps([fd for fd in map(int, os.listdir("/proc/self/fd")) if is_open(fd)]))
+"""
+
+
+@pytest.mark.parametrize("way", sorted(WAYS))
+def test_run_passes_on_only_the_fds_the_process_made_inheritable(way: str) -> None:
+    """A documented difference (README): subprocess.run closes every fd
+    but 0-2 in the child; Go's exec passes on the inheritable ones. None of
+    gofutures' own is: a pool with Go and Python tasks has run here."""
+    with gofutures.ThreadPoolExecutor(2) as ex:
+        ex.submit(gio.sleep, 0).result(timeout=30)
+        ex.submit(time.sleep, 0).result(timeout=30)
+    probe = [sys.executable, "-c", _FD_PROBE]
+    private_r, private_w = os.pipe()  # close-on-exec, as Python makes every fd
+    shared_r, shared_w = os.pipe()
+    os.set_inheritable(shared_w, True)
+    try:
+        inheritable = {fd for fd in map(int, os.listdir("/proc/self/fd")) if fd > 2 and _inheritable(fd)}
+        child = set(json.loads(WAYS[way](gio.run)(probe).stdout))
+        stdlib = set(json.loads(_stdlib_run(probe).stdout))
+    finally:
+        for fd in (private_r, private_w, shared_r, shared_w):
+            os.close(fd)
+    assert shared_w in inheritable
+    assert stdlib == {0, 1, 2}
+    assert child == {0, 1, 2} | inheritable
+
+
+def _inheritable(fd: int) -> bool:
+    try:
+        return os.get_inheritable(fd)
+    except OSError:  # the fd that listed /proc/self/fd, closed since
+        return False
 
 
 def test_run_inherits_stdin_without_input(tmp_path: Path) -> None:
@@ -122,7 +219,12 @@ FILE_CASES: dict[str, Callable[[Path], tuple[Callable[[], Any], Callable[[], Any
     ),
     "read a directory": lambda d: (lambda: gio.read_file(str(d)), lambda: open(str(d), "rb").read()),  # noqa: SIM115
     "read bad type": lambda d: (lambda: gio.read_file(1.5), lambda: open(1.5, "rb")),  # type: ignore[arg-type,call-overload]  # noqa: SIM115
+    "read NUL in path": lambda d: (lambda: gio.read_file(f"{d}/f\0"), lambda: open(f"{d}/f\0", "rb")),  # noqa: SIM115
+    "read NUL in bytes path": (
+        lambda d: (lambda: gio.read_file(os.fsencode(d) + b"/\0"), lambda: open(os.fsencode(d) + b"/\0", "rb"))  # noqa: SIM115
+    ),
     "write": lambda d: (lambda: gio.write_file(d / "w", b"data"), lambda: (d / "w").write_bytes(b"data")),
+    "write NUL in path": lambda d: (lambda: gio.write_file(f"{d}/w\0", b""), lambda: open(f"{d}/w\0", "wb")),  # noqa: SIM115
     "write missing dir": (
         lambda d: (lambda: gio.write_file(str(d / "a" / "b"), b""), lambda: open(str(d / "a" / "b"), "wb"))  # noqa: SIM115
     ),
@@ -147,11 +249,29 @@ def test_write_file_replaces_and_reads_back(tmp_path: Path) -> None:
     assert (path.stat().st_mode & 0o777) == 0o644 or True  # mode follows the umask, as open()
 
 
-@pytest.mark.parametrize("seconds", [0.05, 0, -1, "1", float("nan"), None])
-def test_sleep_matches_time_sleep(seconds: Any) -> None:
+class _Index:
+    """An integer only through __index__ (time.sleep takes it)."""
+
+    def __index__(self) -> int:
+        return 0
+
+
+SLEEP_CASES = {
+    "float": 0.05, "zero": 0, "-0.0": -0.0, "True": True, "__index__": _Index(),
+    "negative": -1, "negative float": -1e-300, "str": "1", "None": None, "NaN": float("nan"),
+    "Decimal": Decimal("0.01"), "Fraction": Fraction(1, 100),
+    "float past PyTime_t": 1e10, "int past PyTime_t": 10**10, "int past int64": 2**63,
+    "negative int past int64": -(2**63), "inf": float("inf"), "-inf": float("-inf"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("way", sorted(WAYS))
+@pytest.mark.parametrize("case", sorted(SLEEP_CASES))
+def test_sleep_matches_time_sleep(case: str, way: str) -> None:
+    seconds = SLEEP_CASES[case]
     want = _outcome(lambda: time.sleep(seconds))
     start = time.monotonic()
-    got = _outcome(lambda: gio.sleep(seconds))
+    got = _outcome(lambda: WAYS[way](gio.sleep)(seconds))
     assert got == want
     if seconds == 0.05:
         assert time.monotonic() - start >= 0.05
@@ -171,9 +291,14 @@ def test_heartbeat_keeps_ticking_during_a_direct_call() -> None:
     assert during_run > 20
 
 
-@pytest.mark.parametrize("call", ["sleep", "run"])
+@pytest.mark.parametrize("call", ["sleep", "run", "run, grandchild holds stdout"])
 def test_ctrl_c_interrupts_a_direct_call(call: str) -> None:
-    stmt = {"sleep": "io.sleep(30)", "run": "io.run(['sleep', '30'])"}[call]
+    stmt = {
+        "sleep": "io.sleep(30)",
+        "run": "io.run(['sleep', '30'])",
+        # The child has exited: run() waits for the pipes.
+        "run, grandchild holds stdout": "io.run(['sh', '-c', 'sleep 10 & echo started'])",
+    }[call]
     proc = spawn_python(
         f"""
         import os, time

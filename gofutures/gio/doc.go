@@ -16,7 +16,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -105,6 +107,18 @@ func classify(ctx context.Context, err error) *Error {
 	return Errorf(ClassRuntime, "%v", err)
 }
 
+// checkNUL returns the error Python raises for a path or argument holding a
+// NUL byte, which no system call can take (Go's would fail with EINVAL):
+// ValueError("embedded null byte"); nil if none does.
+func checkNUL(ss ...string) *Error {
+	for _, s := range ss {
+		if strings.IndexByte(s, 0) >= 0 {
+			return Errorf(ClassValue, "embedded null byte")
+		}
+	}
+	return nil
+}
+
 // MaxFileOps bounds the file reads and writes in flight (blocking system
 // calls: each holds an OS thread while it runs).
 const MaxFileOps = 16
@@ -124,6 +138,9 @@ func withFileSlot(ctx context.Context, f func() error) error {
 // ReadFile returns the contents of the file at path, as Python's
 // open(path, "rb").read().
 func ReadFile(ctx context.Context, path string) ([]byte, error) {
+	if err := checkNUL(path); err != nil {
+		return nil, err
+	}
 	var data []byte
 	err := withFileSlot(ctx, func() (err error) {
 		data, err = os.ReadFile(path)
@@ -135,8 +152,22 @@ func ReadFile(ctx context.Context, path string) ([]byte, error) {
 // WriteFile replaces the contents of the file at path (creating it with mode
 // 0666 less the umask), as Python's open(path, "wb").write(data).
 func WriteFile(ctx context.Context, path string, data []byte) error {
+	if err := checkNUL(path); err != nil {
+		return err
+	}
 	err := withFileSlot(ctx, func() error { return os.WriteFile(path, data, 0o666) })
 	return FromError(ctx, err)
+}
+
+// Seconds converts a timeout in seconds to a Duration, rounded up to the
+// nanosecond as CPython rounds timeouts. ok is false for NaN and for a
+// value past Duration's range (±292 years), which Python refuses first.
+func Seconds(s float64) (d time.Duration, ok bool) {
+	ns := math.Ceil(s * 1e9)
+	if !(ns >= math.MinInt64 && ns < math.MaxInt64) { // MaxInt64 is 2^63 as a float64
+		return 0, false
+	}
+	return time.Duration(ns), true
 }
 
 // Sleep waits d, or until ctx is done.

@@ -2,6 +2,7 @@ package gio_test
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -50,6 +51,7 @@ func TestRun(t *testing.T) {
 		{name: "stderr", spec: gio.RunSpec{Argv: bs("sh", "-c", "echo oops >&2; exit 3")}, wantCode: 3, wantErr: "oops\n"},
 		{name: "signal", spec: gio.RunSpec{Argv: bs("sh", "-c", "kill -TERM $$")}, wantCode: -15},
 		{name: "input", spec: gio.RunSpec{Argv: bs("cat"), Input: true}, input: []byte("abc"), wantOut: "abc"},
+		{name: "input not read", spec: gio.RunSpec{Argv: bs("true"), Input: true}, input: make([]byte, 1<<20)},
 		{name: "empty env", spec: gio.RunSpec{Argv: bs("/usr/bin/env"), HasEnv: true}, wantOut: ""},
 		{name: "env", spec: gio.RunSpec{Argv: bs("/usr/bin/env"), HasEnv: true, Env: bs("A=1")}, wantOut: "A=1\n"},
 		{name: "cwd", spec: gio.RunSpec{Argv: bs("pwd"), Cwd: []byte(dir)}, wantOut: dir + "\n"},
@@ -64,6 +66,9 @@ func TestRun(t *testing.T) {
 		{name: "timeout", spec: gio.RunSpec{Argv: bs("sh", "-c", "echo early; exec sleep 10"), HasTimeout: true, Timeout: 0.3},
 			wantClass: gio.ClassExpired, wantOut: "early\n", wantCode: -9, maxSeconds: 5},
 		{name: "empty argv", spec: gio.RunSpec{}, wantClass: gio.ClassValue},
+		{name: "NUL in an arg", spec: gio.RunSpec{Argv: bs("echo", "a\x00")}, wantClass: gio.ClassValue},
+		{name: "NUL in cwd", spec: gio.RunSpec{Argv: bs("pwd"), Cwd: []byte(dir + "\x00")}, wantClass: gio.ClassValue},
+		{name: "NUL in env", spec: gio.RunSpec{Argv: bs("true"), HasEnv: true, Env: bs("A=\x00")}, wantClass: gio.ClassValue},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
@@ -97,13 +102,55 @@ func TestRunCancelKillsTheChild(t *testing.T) {
 }
 
 func TestRunGrandchildHoldingPipesAfterTimeout(t *testing.T) {
-	// The grandchild keeps stdout open: Run stops reading after a grace.
+	// The grandchild keeps stdout open: Run stops reading once the child is
+	// killed, as subprocess.run does on POSIX.
 	start := time.Now()
-	_, err := gio.Run(context.Background(), gio.RunSpec{
-		Argv: bs("sh", "-c", "sleep 5 & exec sleep 10"), HasTimeout: true, Timeout: 0.2,
+	res, err := gio.Run(context.Background(), gio.RunSpec{
+		Argv: bs("sh", "-c", "echo start; sleep 5 & exec sleep 10"), HasTimeout: true, Timeout: 0.2,
 	}, nil)
 	assert.Equal(t, gio.ClassExpired, classOf(t, err).Class)
-	assert.Less(t, time.Since(start), 4*time.Second)
+	assert.Less(t, time.Since(start), 700*time.Millisecond)
+	assert.Equal(t, "start\n", string(res.Stdout))
+}
+
+func TestRunWaitForPipesHonoursTimeoutAndCancel(t *testing.T) {
+	// The child exits at once; a grandchild holds a pipe for 5 s: stdout
+	// (it writes nothing more), or stdin (it reads nothing, and the input
+	// does not fit in the pipe). subprocess.run waits for the pipes until
+	// the timeout, then raises TimeoutExpired with the output so far.
+	holdOut := bs("sh", "-c", "sleep 5 & echo started")
+	holdIn := bs("sh", "-c", "exec 3<&0; sleep 5 <&3 >/dev/null 2>&1 & echo started")
+	big := make([]byte, 1<<20)
+	for _, tc := range []struct {
+		name      string
+		spec      gio.RunSpec
+		input     []byte
+		cancel    bool
+		wantClass gio.Class
+		wantEnded bool // stdout and stderr had reached their end
+	}{
+		{name: "stdout, timeout", spec: gio.RunSpec{Argv: holdOut, HasTimeout: true, Timeout: 0.3}, wantClass: gio.ClassExpired},
+		{name: "stdout, cancel", spec: gio.RunSpec{Argv: holdOut}, cancel: true, wantClass: gio.ClassCanceled},
+		{name: "stdin, timeout", spec: gio.RunSpec{Argv: holdIn, Input: true, HasTimeout: true, Timeout: 0.3},
+			input: big, wantClass: gio.ClassExpired, wantEnded: true},
+		{name: "stdin, cancel", spec: gio.RunSpec{Argv: holdIn, Input: true}, input: big, cancel: true,
+			wantClass: gio.ClassCanceled, wantEnded: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tc.cancel {
+				time.AfterFunc(300*time.Millisecond, cancel)
+			}
+			start := time.Now()
+			res, err := gio.Run(ctx, tc.spec, tc.input)
+			assert.Less(t, time.Since(start), 2*time.Second)
+			assert.Equal(t, tc.wantClass, classOf(t, err).Class)
+			assert.Equal(t, "started\n", string(res.Stdout))
+			assert.Equal(t, tc.wantEnded, res.StdoutEnded)
+			assert.Equal(t, tc.wantEnded, res.StderrEnded)
+		})
+	}
 }
 
 func TestFiles(t *testing.T) {
@@ -135,6 +182,34 @@ func TestFiles(t *testing.T) {
 	}
 	_, err = os.Stat(path)
 	require.NoError(t, err)
+
+	_, err = gio.ReadFile(ctx, path+"\x00")
+	assert.Equal(t, &gio.Error{Class: gio.ClassValue, Msg: "embedded null byte"}, err)
+	err = gio.WriteFile(ctx, path+"\x00", nil)
+	assert.Equal(t, &gio.Error{Class: gio.ClassValue, Msg: "embedded null byte"}, err)
+}
+
+func TestSeconds(t *testing.T) {
+	for _, tc := range []struct {
+		seconds float64
+		want    time.Duration
+		ok      bool
+	}{
+		{1.5, 1500 * time.Millisecond, true},
+		{1e-10, 1, true}, // rounded up, as CPython rounds a timeout
+		{-1e-10, 0, true},
+		{0, 0, true},
+		{9.2e9, 9.2e18, true},
+		{9.3e9, 0, false}, // past math.MaxInt64 ns
+		{-9.3e9, 0, false},
+		{math.Inf(1), 0, false},
+		{math.Inf(-1), 0, false},
+		{math.NaN(), 0, false},
+	} {
+		d, ok := gio.Seconds(tc.seconds)
+		assert.Equal(t, tc.ok, ok, "%v", tc.seconds)
+		assert.Equal(t, tc.want, d, "%v", tc.seconds)
+	}
 }
 
 func TestSleep(t *testing.T) {

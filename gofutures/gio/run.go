@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -19,9 +20,13 @@ import (
 // cwd=, env=, capture_output=True) takes it. Strings are file system bytes
 // (base64 in JSON).
 type RunSpec struct {
-	Argv    [][]byte `json:"argv"`
-	Env     [][]byte `json:"env"`     // "KEY=value"; nil with !HasEnv: inherit
-	HasEnv  bool     `json:"has_env"` // env= was given (possibly empty)
+	Argv [][]byte `json:"argv"`
+	// Env is the child's environment, "KEY=value". With !HasEnv the child
+	// gets os.Environ(), which in a program that embeds Go (a Python
+	// extension) is the environment as it was when Go started: gofutures.io
+	// always sends the one os.environ holds now.
+	Env     [][]byte `json:"env"`
+	HasEnv  bool     `json:"has_env"` // Env applies (even empty)
 	Cwd     []byte   `json:"cwd"`     // empty: inherit
 	Input   bool     `json:"input"`   // input= was given: the body is stdin, else stdin is inherited
 	Timeout float64  `json:"timeout"` // seconds; HasTimeout says whether it applies
@@ -36,6 +41,10 @@ type RunResult struct {
 	Code   int
 	Stdout []byte
 	Stderr []byte
+	// StdoutEnded and StderrEnded say, after a timeout, whether the pipe
+	// had reached its end by then (subprocess.TimeoutExpired then holds b""
+	// for an empty output, else None).
+	StdoutEnded, StderrEnded bool
 }
 
 // restoreSignals makes the children get SIGXFSZ's default action, as
@@ -46,23 +55,28 @@ type RunResult struct {
 // (SIGPIPE, which Python ignores too, Go handles already.)
 var restoreSignals = sync.OnceFunc(func() { signal.Notify(make(chan os.Signal, 1), syscall.SIGXFSZ) })
 
-// outputGrace is how long Run keeps reading a killed child's pipes (a
-// grandchild may hold them open) before it gives up on them.
-const outputGrace = time.Second
-
 // Run runs a subprocess to completion, capturing its output. Failures are
-// *Error: ClassOS for a program or directory that cannot be used (errno and
+// *Error: ClassValue for no argv, a NUL in a string or a timeout out of
+// range, ClassOS for a program or directory that cannot be used (errno and
 // the file name, as subprocess raises), ClassExpired when the timeout
-// passed (the child is killed; RunResult holds the output so far), and
-// ClassCanceled when ctx was cancelled (the child is killed, as
-// subprocess.run kills it on KeyboardInterrupt).
+// passed, while the child runs or a grandchild holds its pipes (the child
+// is killed; RunResult holds the output so far), and ClassCanceled when
+// ctx was cancelled (the child is killed, as subprocess.run kills it on
+// KeyboardInterrupt). After either, Run reads the pipes no more.
 func Run(ctx context.Context, spec RunSpec, input []byte) (RunResult, error) {
 	var res RunResult
 	if len(spec.Argv) == 0 {
 		return res, Errorf(ClassValue, "args must not be empty")
 	}
+	timeout, ok := Seconds(spec.Timeout)
+	if !ok {
+		return res, Errorf(ClassValue, "timeout out of range: %v", spec.Timeout)
+	}
 	argv, cwd := strs(spec.Argv), string(spec.Cwd)
 	env := strs(spec.Env)
+	if err := checkNUL(append(append([]string{cwd}, argv...), env...)...); err != nil {
+		return res, err
+	}
 	if !spec.HasEnv {
 		env = os.Environ()
 	} else if env == nil {
@@ -91,9 +105,8 @@ func Run(ctx context.Context, spec RunSpec, input []byte) (RunResult, error) {
 		return res, FromError(nil, err)
 	}
 	cmd.Stdout, cmd.Stderr = outW, errW
-	var inW *os.File
+	var inR, inW *os.File
 	if spec.Input {
-		var inR *os.File
 		if inR, inW, err = os.Pipe(); err != nil {
 			outR.Close()
 			outW.Close()
@@ -102,14 +115,16 @@ func Run(ctx context.Context, spec RunSpec, input []byte) (RunResult, error) {
 			return res, FromError(nil, err)
 		}
 		cmd.Stdin = inR
-		defer inR.Close()
 	} else {
 		cmd.Stdin = os.Stdin
 	}
 	restoreSignals()
 	startErr := cmd.Start()
-	outW.Close()
+	outW.Close() // the child's ends: only the child (and its children) hold them now
 	errW.Close()
+	if inR != nil {
+		inR.Close()
+	}
 	if startErr != nil {
 		outR.Close()
 		errR.Close()
@@ -118,15 +133,19 @@ func Run(ctx context.Context, spec RunSpec, input []byte) (RunResult, error) {
 		}
 		return res, startError(startErr, argv[0])
 	}
-	var wg sync.WaitGroup
+	// The pipes: stdout and stderr read to their end, the input written
+	// (or refused: a child may exit without reading, and its EPIPE is not
+	// an error, as subprocess ignores BrokenPipeError).
+	var pipes sync.WaitGroup
 	var stdout, stderr bytes.Buffer
-	wg.Add(2)
-	go drain(&wg, outR, &stdout)
-	go drain(&wg, errR, &stderr)
+	var stdoutEnded, stderrEnded atomic.Bool
+	pipes.Add(2)
+	go drain(&pipes, outR, &stdout, &stdoutEnded)
+	go drain(&pipes, errR, &stderr, &stderrEnded)
 	if inW != nil {
+		pipes.Add(1)
 		go func() {
-			// The child may exit without reading: its EPIPE is not an error
-			// (subprocess ignores BrokenPipeError too).
+			defer pipes.Done()
 			_, _ = inW.Write(input)
 			inW.Close()
 		}()
@@ -140,38 +159,30 @@ func Run(ctx context.Context, spec RunSpec, input []byte) (RunResult, error) {
 	}()
 	var timer <-chan time.Time
 	if spec.HasTimeout {
-		t := time.NewTimer(time.Duration(spec.Timeout * float64(time.Second)))
+		t := time.NewTimer(timeout)
 		defer t.Stop()
 		timer = t.C
 	}
-	var fail *Error
-	select {
-	case <-exited:
-	case <-timer:
-		fail = &Error{Class: ClassExpired, Msg: "timed out"}
-	case <-ctx.Done():
-		fail = Errorf(ClassCanceled, "%v", ctx.Err())
-	}
-	if fail != nil {
-		_ = cmd.Process.Kill()
-		<-exited
-	}
-	outputs := make(chan struct{})
+	pipesDone := make(chan struct{})
 	go func() {
-		wg.Wait()
-		close(outputs)
+		pipes.Wait()
+		close(pipesDone)
 	}()
-	if fail != nil {
-		select {
-		case <-outputs:
-		case <-time.After(outputGrace):
-			outR.Close() // a grandchild holds the pipes: stop reading
-			errR.Close()
-			<-outputs
-		}
-	} else {
-		<-outputs // as subprocess: a grandchild holding the pipes is waited for
+	fail := await(ctx, exited, timer)
+	if fail == nil {
+		// As subprocess: a grandchild holding the pipes is waited for, until
+		// the timeout (TimeoutExpired with the output so far) or Ctrl-C.
+		fail = await(ctx, pipesDone, timer)
 	}
+	if fail != nil {
+		res.StdoutEnded, res.StderrEnded = stdoutEnded.Load(), stderrEnded.Load()
+		_ = cmd.Process.Kill() // ErrProcessDone if it had exited
+		<-exited
+		// subprocess.run on POSIX reads no more once it has killed the
+		// child: a grandchild may hold the pipes for as long as it lives.
+		stopPipes(outR, errR, inW)
+	}
+	<-pipesDone
 	outR.Close()
 	errR.Close()
 	res.Stdout, res.Stderr = stdout.Bytes(), stderr.Bytes()
@@ -180,6 +191,30 @@ func Run(ctx context.Context, spec RunSpec, input []byte) (RunResult, error) {
 		return res, fail
 	}
 	return res, nil
+}
+
+// await waits until done is closed, timer fires or ctx is done, and returns
+// the failure that ended the wait (nil for done).
+func await(ctx context.Context, done <-chan struct{}, timer <-chan time.Time) *Error {
+	select {
+	case <-done:
+		return nil
+	case <-timer:
+		return &Error{Class: ClassExpired, Msg: "timed out"}
+	case <-ctx.Done():
+		return Errorf(ClassCanceled, "%v", ctx.Err())
+	}
+}
+
+// stopPipes makes the goroutines reading out and errs and writing in (nil:
+// none) return at once: a pending read or write fails with a deadline error.
+func stopPipes(out, errs, in *os.File) {
+	now := time.Now()
+	_ = out.SetReadDeadline(now)
+	_ = errs.SetReadDeadline(now)
+	if in != nil {
+		_ = in.SetWriteDeadline(now) // fails harmlessly if the writer closed it
+	}
 }
 
 func strs(bs [][]byte) []string {
@@ -193,9 +228,13 @@ func strs(bs [][]byte) []string {
 	return out
 }
 
-func drain(wg *sync.WaitGroup, r io.Reader, into *bytes.Buffer) {
+// drain reads r into into until its end, which it then records in ended.
+// A read error ends the output too (not recorded as its end).
+func drain(wg *sync.WaitGroup, r io.Reader, into *bytes.Buffer, ended *atomic.Bool) {
 	defer wg.Done()
-	_, _ = into.ReadFrom(r) // a read error ends the output, as EOF would
+	if _, err := into.ReadFrom(r); err == nil {
+		ended.Store(true)
+	}
 }
 
 func exitCode(ps *os.ProcessState, err error) int {

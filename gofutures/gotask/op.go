@@ -20,7 +20,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/gofutures/gofutures/gofutures/gio"
 	"github.com/gofutures/gofutures/gofutures/httpc"
@@ -106,7 +105,11 @@ func do(ctx context.Context, kind Kind, meta, body []byte) Result {
 		if err != nil {
 			return badRecord(err)
 		}
-		return done(struct{}{}, nil, gio.Sleep(ctx, time.Duration(seconds*float64(time.Second))))
+		d, ok := gio.Seconds(seconds)
+		if !ok {
+			return fail(gio.Errorf(gio.ClassValue, "sleep length out of range: %v", seconds), nil)
+		}
+		return done(struct{}{}, nil, gio.Sleep(ctx, d))
 	case KindRun:
 		var spec gio.RunSpec
 		if err := json.Unmarshal(meta, &spec); err != nil {
@@ -118,7 +121,7 @@ func do(ctx context.Context, kind Kind, meta, body []byte) Result {
 		if err != nil {
 			if ge, ok := err.(*gio.Error); ok && ge.Class == gio.ClassExpired {
 				rec := RunRecord{Code: r.Code, StdoutLen: len(r.Stdout)}
-				return fail(&expired{*ge, rec}, out)
+				return fail(&expired{*ge, rec, r.StdoutEnded, r.StderrEnded}, out)
 			}
 		}
 		return done(RunRecord{Code: r.Code, StdoutLen: len(r.Stdout)}, out, err)
@@ -159,10 +162,13 @@ func do(ctx context.Context, kind Kind, meta, body []byte) Result {
 	return fail(gio.Errorf(gio.ClassValue, "unknown Go task kind %d", kind), nil)
 }
 
-// expired is a timed-out run's error record: the error and the output so far.
+// expired is a timed-out run's error record: the error, the output so far
+// and which of its pipes had reached their end.
 type expired struct {
 	gio.Error
 	RunRecord
+	StdoutEnded bool `json:"stdout_ended"`
+	StderrEnded bool `json:"stderr_ended"`
 }
 
 // httpRecords caches decoded HTTP records by everything before their URL.

@@ -319,6 +319,8 @@ func TestDoRecoversAndReportsErrors(t *testing.T) {
 		class string
 	}{
 		{"bad record", gotask.KindSleep, "{", "value"},
+		{"sleep past Duration", gotask.KindSleep, `{"seconds":1e10}`, "value"}, // not at once
+		{"timeout past Duration", gotask.KindRun, `{"argv":["dHJ1ZQ=="],"timeout":1e10,"has_timeout":true}`, "value"},
 		{"unknown kind", gotask.Kind(99), "{}", "value"},
 		{"missing file", gotask.KindRead, `{"path":"L25vL3N1Y2g="}`, "os"},
 		{"bad url", gotask.KindHTTP, `{"method":"GET","url":"http://[::1","verify":true}`, "value"},

@@ -748,3 +748,38 @@ if __name__ == "__main__":
 def test_connection_and_socket_arguments(tmp_path: Path, ctx: str | None) -> None:
     gof = assert_same_output(tmp_path, _source(PIPE_ARG_SCRIPT, ctx=ctx))
     assert gof.stdout.splitlines() == ["4", "sent HELLO", "sent HELLO", "sent HELLO", "sent b'hi'"]
+
+
+# --------------------------------------------------------------------------
+# A forked worker writes where the program's sys.stdout/sys.stderr write (a
+# redirect to a file goes on working), with their encoding and errors.
+# Failed before: None and 'fork' (the worker wrote to fd 1 and 2, UTF-8
+# strict, whatever the program had set).
+# --------------------------------------------------------------------------
+
+STREAMS_SCRIPT = """
+import sys
+import __CF__ as cf
+
+def task(i):
+    print("worker says", i, "caf\\u00e9 \\u2603")
+    print("worker warns", i, file=sys.stderr)
+    return sys.stdout.encoding, sys.stdout.errors
+
+if __name__ == "__main__":
+    real = sys.stdout
+    sys.stdout = open("out.log", "w", encoding="ascii", errors="backslashreplace")
+    with cf.ProcessPoolExecutor(1, mp_context=__CTX__) as ex:
+        got = ex.submit(task, 1).result(timeout=30)
+    sys.stdout.close()
+    sys.stdout = real
+    print("worker's stdout:", got)
+    print("the log holds:", open("out.log").read().splitlines())
+"""
+
+
+@pytest.mark.parametrize("ctx", ALL_CTX)
+def test_workers_write_where_the_programs_streams_write(tmp_path: Path, ctx: str | None) -> None:
+    gof = assert_same_output(tmp_path, _source(STREAMS_SCRIPT, ctx=ctx))
+    if ctx in (None, "fork"):
+        assert "caf\\\\xe9" in gof.stdout

@@ -562,14 +562,24 @@ def _close_other_zygotes_pipes() -> None:
 
 
 def _rebind_std_streams() -> None:
-    """Point sys.stdout/sys.stderr at fds 1 and 2: the program's may have
-    wrapped a descriptor that was just closed (a redirect, pytest's capture)."""
+    """Keep the program's sys.stdout/sys.stderr, as a worker forked by the
+    stdlib does (a redirect to a file goes on working, with the program's
+    encoding and errors), unless the descriptor it writes to is not open
+    here (pytest's capture, a stream with none): then write to fd 1 or 2,
+    with the program's stream's encoding and errors."""
     for name, fd in (("stdout", 1), ("stderr", 2)):
+        stream = getattr(sys, name)
+        try:
+            os.fstat(stream.fileno())
+            continue
+        except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+            pass
         try:
             os.fstat(fd)
         except OSError:
             continue
-        setattr(sys, name, open(fd, "w", buffering=1, closefd=False))  # noqa: SIM115
+        encoding, errors = getattr(stream, "encoding", None), getattr(stream, "errors", None)
+        setattr(sys, name, open(fd, "w", buffering=1, closefd=False, encoding=encoding, errors=errors))  # noqa: SIM115
 
 
 def fork_program(inherited_init: tuple[Any, Any]) -> tuple[int, int, int]:
@@ -584,6 +594,9 @@ def fork_program(inherited_init: tuple[Any, Any]) -> tuple[int, int, int]:
     warning about those threads."""
     cmd_r, cmd_w = os.pipe()
     rep_r, rep_w = os.pipe()
+    for stream in (sys.stdout, sys.stderr):  # as multiprocessing before a fork:
+        with contextlib.suppress(Exception):  # the child must not write it again
+            stream.flush()
     pid = _fork()
     if pid == 0:
         code = 1

@@ -29,6 +29,20 @@ type echoed struct {
 // redirectHandler answers /to/<status>?loc=<Location>[&cookie=<Set-Cookie>...]
 // with that redirect, /hops/<n> with n redirects before the echo, and
 // anything else with the echo: the request it got, as JSON.
+// redirectServers starts two redirectHandler servers, closed (with the
+// idle connections to them) when the test ends, and returns them and the
+// first one's URL with "localhost" for its host.
+func redirectServers(t *testing.T) (a, b *httptest.Server, localhost string) {
+	a = httptest.NewServer(redirectHandler())
+	b = httptest.NewServer(redirectHandler())
+	t.Cleanup(func() {
+		httpc.CloseIdle()
+		a.Close()
+		b.Close()
+	})
+	return a, b, strings.Replace(a.URL, "127.0.0.1", "localhost", 1)
+}
+
 func redirectHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -125,14 +139,9 @@ func TestShouldStripAuth(t *testing.T) {
 }
 
 func TestRedirectAuthorization(t *testing.T) {
-	a := httptest.NewServer(redirectHandler())
-	defer a.Close()
-	b := httptest.NewServer(redirectHandler())
-	defer b.Close()
+	a, b, localhost := redirectServers(t)
 	tls := httptest.NewTLSServer(redirectHandler())
 	defer tls.Close()
-	defer httpc.CloseIdle()
-	localhost := strings.Replace(a.URL, "127.0.0.1", "localhost", 1)
 
 	for _, tc := range []struct {
 		name string
@@ -227,11 +236,7 @@ func TestRedirectReferer(t *testing.T) {
 }
 
 func TestRedirectFragment(t *testing.T) {
-	a := httptest.NewServer(redirectHandler())
-	defer a.Close()
-	b := httptest.NewServer(redirectHandler())
-	defer b.Close()
-	defer httpc.CloseIdle()
+	a, b, _ := redirectServers(t)
 
 	for _, tc := range []struct {
 		name string
@@ -254,12 +259,7 @@ func TestRedirectFragment(t *testing.T) {
 }
 
 func TestRedirectCookies(t *testing.T) {
-	a := httptest.NewServer(redirectHandler())
-	defer a.Close()
-	b := httptest.NewServer(redirectHandler())
-	defer b.Close()
-	defer httpc.CloseIdle()
-	localhost := strings.Replace(a.URL, "127.0.0.1", "localhost", 1)
+	a, b, localhost := redirectServers(t)
 
 	for _, tc := range []struct {
 		name string

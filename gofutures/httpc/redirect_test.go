@@ -29,18 +29,22 @@ type echoed struct {
 // redirectHandler answers /to/<status>?loc=<Location>[&cookie=<Set-Cookie>...]
 // with that redirect, /hops/<n> with n redirects before the echo, and
 // anything else with the echo: the request it got, as JSON.
-// redirectServers starts two redirectHandler servers, closed (with the
-// idle connections to them) when the test ends, and returns them and the
+// redirectServers starts two redirectServers and returns them and the
 // first one's URL with "localhost" for its host.
 func redirectServers(t *testing.T) (a, b *httptest.Server, localhost string) {
-	a = httptest.NewServer(redirectHandler())
-	b = httptest.NewServer(redirectHandler())
+	a, b = redirectServer(t), redirectServer(t)
+	return a, b, strings.Replace(a.URL, "127.0.0.1", "localhost", 1)
+}
+
+// redirectServer starts a redirectHandler server, closed (with the idle
+// connections to it) when the test ends.
+func redirectServer(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(redirectHandler())
 	t.Cleanup(func() {
 		httpc.CloseIdle()
-		a.Close()
-		b.Close()
+		srv.Close()
 	})
-	return a, b, strings.Replace(a.URL, "127.0.0.1", "localhost", 1)
+	return srv
 }
 
 func redirectHandler() http.Handler {
@@ -81,9 +85,7 @@ func do(t *testing.T, r httpc.Request, body []byte) (httpc.Response, echoed) {
 }
 
 func TestRedirectLimit(t *testing.T) {
-	srv := httptest.NewServer(redirectHandler())
-	defer srv.Close()
-	defer httpc.CloseIdle()
+	srv := redirectServer(t)
 	for _, limit := range []int{0, 3, 30} {
 		t.Run(strconv.Itoa(limit), func(t *testing.T) {
 			limited := func(r *httpc.Request) { r.MaxRedirects = limit }
@@ -169,9 +171,7 @@ func TestRedirectAuthorization(t *testing.T) {
 }
 
 func TestRedirectMethodAndBody(t *testing.T) {
-	srv := httptest.NewServer(redirectHandler())
-	defer srv.Close()
-	defer httpc.CloseIdle()
+	srv := redirectServer(t)
 
 	for _, tc := range []struct {
 		method string
@@ -290,9 +290,7 @@ func TestRedirectCookies(t *testing.T) {
 }
 
 func TestEmptyBodyContentLength(t *testing.T) {
-	srv := httptest.NewServer(redirectHandler())
-	defer srv.Close()
-	defer httpc.CloseIdle()
+	srv := redirectServer(t)
 
 	for _, tc := range []struct {
 		method string

@@ -22,6 +22,7 @@ import gofutures
 from gofutures import http as ghttp
 
 from ._heartbeat import heartbeat
+from ._loopback import LoopbackServer
 
 requests = pytest.importorskip("requests")
 trustme = pytest.importorskip("trustme")
@@ -121,9 +122,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._send(404, b"not found", {"Content-Type": "text/plain"})
 
 
-class Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 1024
+Server = LoopbackServer
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,8 @@ import pytest
 
 from gofutures import http as ghttp
 
+from ._loopback import LoopbackServer
+
 requests = pytest.importorskip("requests")
 trustme = pytest.importorskip("trustme")
 
@@ -74,8 +76,7 @@ class Echo(http.server.BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_PROPFIND = _handle
 
 
-class Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
+Server = LoopbackServer
 
 
 @dataclass

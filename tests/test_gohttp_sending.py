@@ -18,6 +18,7 @@ import pytest
 
 from gofutures import http as ghttp
 
+from ._loopback import LoopbackServer
 from .test_gohttp import tls_server  # noqa: F401 (a fixture)
 
 requests = pytest.importorskip("requests")
@@ -78,13 +79,13 @@ BODIES = {
     "utf32-json": ('{"a": 1}'.encode("utf-32-be"), "application/octet-stream"),
     "lines": (b"one\ntwo\r\nthree\n\nfour", "text/plain; charset=utf-8"),
     "accents": (("héllo wörld ✓ " * 40).encode(), "text/plain; charset=utf-8"),
+    "cut-utf8": (b"abc\xe2\x82", "text/plain; charset=utf-8"),  # a character cut short
 }
 
 
 @pytest.fixture(scope="module")
 def echo() -> Iterator[str]:
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
-    srv.daemon_threads = True
+    srv = LoopbackServer(("127.0.0.1", 0), Echo)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{srv.server_port}"
     srv.shutdown()
@@ -227,3 +228,39 @@ def test_a_ca_bundle_from_the_environment_is_used(
     monkeypatch.delenv("REQUESTS_CA_BUNDLE")
     monkeypatch.setenv("CURL_CA_BUNDLE", bundle)
     assert ghttp.get(url + "/text", timeout=30).status_code == 200
+
+
+def test_allow_redirects_given_as_an_int_is_a_bool(echo: str) -> None:
+    # An int went into the record as a number (Go refused it), and the
+    # record cache then served that record to plain requests too.
+    client = ghttp.Client()
+    assert client.get(echo + "/redirect", allow_redirects=0, timeout=30).status_code == 302
+    assert client.get(echo + "/redirect", allow_redirects=1, timeout=30).status_code == 200
+    assert client.get(echo + "/redirect", timeout=30).status_code == 200
+    assert client.get(echo + "/redirect", follow_redirects=0, timeout=30).status_code == 302
+
+
+@pytest.mark.parametrize("timeout", [float("inf"), (float("inf"), 1), float("nan"), (1, float("nan"))], ids=repr)
+def test_a_timeout_that_is_not_finite_fails_as_in_requests(echo: str, timeout: Any) -> None:
+    with pytest.raises((ValueError, OverflowError)) as want:
+        requests.get(echo, timeout=timeout)
+    with pytest.raises((ValueError, OverflowError)) as got:
+        ghttp.get(echo, timeout=timeout)
+    assert (type(got.value), str(got.value)) == (type(want.value), str(want.value))
+    assert ghttp.get(echo, timeout=1e12).status_code == 200  # past Go's longest: no limit
+
+
+def test_decoding_chunks_flushes_the_decoders_tail(echo: str) -> None:
+    want = requests.get(f"{echo}/body/cut-utf8", timeout=30)
+    got = ghttp.get(f"{echo}/body/cut-utf8", timeout=30)
+    for size in (2, 3, None):
+        assert list(got.iter_content(size, decode_unicode=True)) == list(want.iter_content(size, decode_unicode=True))
+    assert list(got.iter_lines(2, decode_unicode=True)) == list(want.iter_lines(2, decode_unicode=True))
+
+
+def test_a_bad_ca_bundle_in_the_environment_leaves_http_alone(echo: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # requests uses the environment's bundle for https only; Go loads the
+    # one it is given for any scheme.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/ca.pem")
+    assert requests.get(echo, timeout=30).status_code == 200
+    assert ghttp.get(echo, timeout=30).status_code == 200

@@ -343,6 +343,7 @@ def test_go_panic_becomes_go_panic_error(way: str) -> None:
 
 
 def test_submitted_tasks_run_on_no_worker_thread() -> None:
+    before = threading.active_count()  # earlier tests' servers may have some
     with gofutures.ThreadPoolExecutor(5) as ex:
         futures = [ex.submit(gio.sleep, 0.2) for _ in range(20)]
         time.sleep(0.05)
@@ -352,7 +353,7 @@ def test_submitted_tasks_run_on_no_worker_thread() -> None:
             f.result(timeout=30)
     # 20 sleeps of 0.2 s, 5 at a time: 4 rounds (0.8 s), not fewer.
     assert time.monotonic() - start >= 0.55
-    assert threading.active_count() < 10
+    assert threading.active_count() - before < 3  # the pump, at most
 
 
 def test_a_go_future_lets_go_of_its_task_when_done_or_cancelled() -> None:

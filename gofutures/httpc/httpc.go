@@ -210,7 +210,14 @@ func Do(ctx context.Context, r *Request, body []byte) (Response, []byte, error) 
 			req.Host = kv[1]
 			continue
 		}
-		req.Header[kv[0]] = append(req.Header[kv[0]], latin1Value(kv[1]))
+		name := kv[0]
+		if strings.EqualFold(name, "Cookie") {
+			// net/http's cookie handling on redirects (AddCookie, the
+			// header copier) looks for this spelling only: "cookie" would
+			// go out next to the jar's Cookie line, a second one.
+			name = "Cookie"
+		}
+		req.Header[name] = append(req.Header[name], latin1Value(kv[1]))
 	}
 	client := &http.Client{Transport: tr, CheckRedirect: checkRedirect(r)}
 	if r.FollowRedirects {

@@ -26,9 +26,6 @@ type echoed struct {
 	Body   string
 }
 
-// redirectHandler answers /to/<status>?loc=<Location>[&cookie=<Set-Cookie>...]
-// with that redirect, /hops/<n> with n redirects before the echo, and
-// anything else with the echo: the request it got, as JSON.
 // redirectServers starts two redirectServers and returns them and the
 // first one's URL with "localhost" for its host.
 func redirectServers(t *testing.T) (a, b *httptest.Server, localhost string) {
@@ -47,6 +44,9 @@ func redirectServer(t *testing.T) *httptest.Server {
 	return srv
 }
 
+// redirectHandler answers /to/<status>?loc=<Location>[&cookie=<Set-Cookie>...]
+// with that redirect, /hops/<n> with n redirects before the echo, and
+// anything else with the echo: the request it got, as JSON.
 func redirectHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -283,6 +283,9 @@ func TestRedirectCookies(t *testing.T) {
 
 	_, e := do(t, httpc.Request{Method: "GET", URL: a.URL + "/echo"}, nil)
 	assert.Empty(t, e.Header["Cookie"], "a request's cookies end with it")
+	_, e = do(t, httpc.Request{Method: "GET", URL: a.URL + to(302, "/echo", "a=1; Path=/"),
+		Headers: [][2]string{{"cookie", "u=2"}}}, nil)
+	assert.Equal(t, []string{"u=2; a=1"}, e.Header["Cookie"], "a user's cookie, whatever its spelling, and the jar's: one line")
 	resp, _, err := get(t, a.URL+to(302, "/echo", "a=1; Path=/"), func(r *httpc.Request) { r.FollowRedirects = false })
 	require.NoError(t, err)
 	assert.Equal(t, 302, resp.Status)

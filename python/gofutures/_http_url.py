@@ -71,6 +71,18 @@ def request_url(url: str, params: Any) -> str:
     return _requote(_join(head, f"{own_query}&{query}" if own_query else query, fragment))
 
 
+# A query urllib3 sends as it is: allowed characters, no "%".
+_PLAIN_QUERY = re.compile(r"[-A-Za-z0-9._~!$&'()*+,;=:@/?]*\Z")
+
+
+def plain_query(params: str | bytes) -> bool:
+    """Whether str or bytes params hold nothing urllib3 would encode when
+    sending (then sent_url has nothing to do): one regular expression."""
+    if isinstance(params, bytes):
+        params = params.decode("latin-1")
+    return _PLAIN_QUERY.match(params) is not None
+
+
 def sent_url(url: str) -> str:
     """A prepared URL (request_url's) with its path and query encoded once
     more, as urllib3 encodes a request target when it sends it. Only params

@@ -28,8 +28,8 @@ import codecs
 import datetime
 import functools
 import importlib
-import itertools
 import json as _json
+import math
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
@@ -138,6 +138,17 @@ def _encoding_from_headers(headers: Headers) -> str | None:
 
 
 _UNSET = object()
+
+
+def _decoded(chunks: Iterator[bytes], encoding: str) -> Iterator[str]:
+    """chunks decoded incrementally, empty pieces left out, the decoder's
+    tail last (requests' stream_decode_response_unicode)."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    for chunk in chunks:
+        if text := decoder.decode(chunk):
+            yield text
+    if tail := decoder.decode(b"", final=True):
+        yield tail
 
 
 def _json_utf(data: bytes) -> str | None:
@@ -291,10 +302,7 @@ class Response:
         chunks = (content[i : i + size] for i in range(0, len(content), size))
         if not decode_unicode or self.encoding is None:
             return chunks
-        decoder = codecs.getincrementaldecoder(self.encoding)(errors="replace")
-        decoded = (decoder.decode(chunk) for chunk in chunks)
-        tail = decoder.decode(b"", final=True)
-        return itertools.chain((d for d in decoded if d), [tail] if tail else [])
+        return _decoded(chunks, self.encoding)
 
     def iter_lines(
         self, chunk_size: int = 512, decode_unicode: bool = False, delimiter: str | bytes | None = None
@@ -358,22 +366,27 @@ def _timeout(timeout: Timeout) -> float:
     None part adds nothing). Invalid ones raise requests' ValueError."""
     if timeout is None:
         return 0.0
+    if isinstance(timeout, float | int) and type(timeout) is not bool and 0 < timeout < _LONGEST_TIMEOUT:
+        return float(timeout)  # the usual one
     if isinstance(timeout, tuple):
         try:
             connect, read = timeout
-            return _seconds(connect, "connect") + _seconds(read, "read")
+            total = _seconds(connect, "connect") + _seconds(read, "read")
         except ValueError:
             raise ValueError(
                 f"Invalid timeout {timeout}. Pass a (connect, read) timeout tuple, or a single "
                 "float to set both timeouts to the same value."
             ) from None
-    return _seconds(timeout, "connect")
+        return _limit(total)
+    return _limit(_seconds(timeout, "connect"))
 
 
 def _seconds(value: Any, name: str) -> float:
     """One timeout value checked as urllib3 checks it (None: 0)."""
     if value is None:
         return 0.0
+    if isinstance(value, float) and (math.isnan(value) or value == math.inf):
+        return value  # urllib3 lets them by; _limit refuses them as the socket does
     if isinstance(value, bool):
         raise ValueError("Timeout cannot be a boolean value. It must be an int, float or None.")  # noqa: TRY004 (urllib3's class)
     try:
@@ -387,6 +400,19 @@ def _seconds(value: Any, name: str) -> float:
             "value less than or equal to 0."
         )
     return seconds
+
+
+def _limit(seconds: float) -> float:
+    """The record's timeout: NaN and infinity refused as requests' socket
+    refuses them; past Go's longest duration (about 292 years), no limit."""
+    if math.isnan(seconds):
+        raise ValueError("Invalid value NaN (not a number)")
+    if seconds == math.inf:
+        raise OverflowError("timestamp out of range for platform time_t")
+    return seconds if seconds < _LONGEST_TIMEOUT else 0.0
+
+
+_LONGEST_TIMEOUT = (2**63 - 1) / 1e9
 
 
 _DEFAULT = object()
@@ -538,12 +564,29 @@ def _record_sep() -> str:
     return sep
 
 
+def _environment_ca_bundle() -> str | None:
+    """The CA bundle requests takes from the environment for an https URL
+    (trust_env): REQUESTS_CA_BUNDLE, else CURL_CA_BUNDLE. Only https URLs
+    look (as requests uses it only for them; Go would load it for any, and
+    a bad path would fail plain http too), so an http URL redirected to
+    https is verified with the system's certificates."""
+    env = os.environ
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        if name in env:  # no KeyError raised inside, as get() does for a miss
+            value = env[name]
+            if value:
+                return value
+    return None
+
+
 def _body(data: Any, json: Any) -> tuple[bytes | None, str | None]:
     """The body and Content-Type requests makes of data and json (its
     PreparedRequest.prepare_body): json when data is empty; a file or an
     iterator read whole (requests streams it: sent with a Content-Length
     here, not chunked); a form (a mapping or pairs; None values left out)
     urlencoded; str as UTF-8."""
+    if data is None:  # the usual request: no hasattr() misses (an exception each)
+        return (None, None) if json is None else (_json.dumps(json, allow_nan=False).encode(), "application/json")
     if not data and json is not None:
         return _json.dumps(json, allow_nan=False).encode(), "application/json"
     if isinstance(data, bytes):
@@ -614,7 +657,7 @@ class Client:
         url = _http_url.request_url(url, params)
         finish = _finisher(method)
         sent = url
-        if params and isinstance(params, str | bytes):
+        if params and isinstance(params, str | bytes) and not _http_url.plain_query(params):
             sent = _http_url.sent_url(url)
             if sent != url:
                 finish = _showing_url(finish, sent, url)
@@ -634,10 +677,11 @@ class Client:
         if body is None and method not in ("GET", "HEAD"):
             body = b""  # Content-Length: 0, as requests sends
         verify = self.verify if verify is None else verify
-        if verify is True:  # as requests (trust_env): a CA bundle from the environment
-            verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        if verify is True and url.startswith("https:"):
+            verify = _environment_ca_bundle() or True
         if follow_redirects is None:
             follow_redirects = self.follow_redirects if allow_redirects is None else allow_redirects
+        follow_redirects = bool(follow_redirects)
         record = _record_prefix(
             method,
             merged,

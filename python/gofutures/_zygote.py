@@ -561,25 +561,33 @@ def _close_other_zygotes_pipes() -> None:
     _zygote_pipes.clear()
 
 
+# The program's sys.stdout and sys.stderr, kept (never written, closed or
+# flushed) in a zygote forked from the program: released, a stream the
+# program opened would close its descriptor, which the new stream writes to.
+_program_streams: list[Any] = []
+
+
 def _rebind_std_streams() -> None:
-    """Keep the program's sys.stdout/sys.stderr, as a worker forked by the
-    stdlib does (a redirect to a file goes on working, with the program's
-    encoding and errors), unless the descriptor it writes to is not open
-    here (pytest's capture, a stream with none): then write to fd 1 or 2,
-    with the program's stream's encoding and errors."""
+    """Write where the program's sys.stdout/sys.stderr write, as a worker
+    forked by the stdlib does (a redirect to a file goes on working), with
+    their encoding and errors: through new streams on the same descriptors,
+    not the program's objects, whose locks another thread of the program
+    may have held at the fork. A stream whose descriptor is not open here
+    (pytest's capture, a stream without one) is replaced by one on fd 1 or 2."""
     for name, fd in (("stdout", 1), ("stderr", 2)):
         stream = getattr(sys, name)
         try:
-            os.fstat(stream.fileno())
-            continue
+            target = stream.fileno()
+            os.fstat(target)
         except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
-            pass
-        try:
-            os.fstat(fd)
-        except OSError:
-            continue
+            target = fd
+            try:
+                os.fstat(fd)
+            except OSError:
+                continue
         encoding, errors = getattr(stream, "encoding", None), getattr(stream, "errors", None)
-        setattr(sys, name, open(fd, "w", buffering=1, closefd=False, encoding=encoding, errors=errors))  # noqa: SIM115
+        _program_streams.append(stream)
+        setattr(sys, name, open(target, "w", buffering=1, closefd=False, encoding=encoding, errors=errors))  # noqa: SIM115
 
 
 def fork_program(inherited_init: tuple[Any, Any]) -> tuple[int, int, int]:

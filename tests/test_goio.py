@@ -423,3 +423,32 @@ def test_a_burst_of_go_submits_leaves_the_gil_to_other_threads() -> None:
             f.result(timeout=60)
     assert elapsed > 0.005, "the loop must outlast a few slices to show them"
     assert during > 0, f"the ticker never ran during {elapsed * 1000:.0f} ms of submits"
+
+
+def test_run_while_another_thread_changes_os_environ() -> None:
+    # env=None reads os.environ: iterated while another thread changed it,
+    # it raised "dictionary changed size during iteration" (233 of 300 runs
+    # here before the copy).
+    stop = threading.Event()
+
+    def churn() -> None:
+        i = 0
+        while not stop.is_set():
+            os.environ[f"GOFUTURES_TEST_CHURN_{i % 50}"] = str(i)
+            if i % 7 == 0:
+                os.environ.pop(f"GOFUTURES_TEST_CHURN_{i * 3 % 50}", None)
+            i += 1
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    thread = threading.Thread(target=churn)
+    thread.start()
+    try:
+        for _ in range(200):
+            assert gio.run(["true"]).returncode == 0
+    finally:
+        stop.set()
+        thread.join()
+        sys.setswitchinterval(interval)
+        for key in [k for k in os.environ if k.startswith("GOFUTURES_TEST_CHURN_")]:
+            del os.environ[key]

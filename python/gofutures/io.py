@@ -180,8 +180,9 @@ def _current_env_json() -> str:
     data: dict[bytes, bytes] = getattr(os.environb, "_data", None) or dict(os.environb)
     cached, text = _environ_json
     if data != cached:
-        text = _gotask.encode([_b64(k + b"=" + v) for k, v in data.items()])
-        _environ_json = (dict(data), text)
+        snapshot = dict(data)  # one C call: another thread's os.environ change cannot cut in
+        text = _gotask.encode([_b64(k + b"=" + v) for k, v in snapshot.items()])
+        _environ_json = (snapshot, text)
     return text
 
 

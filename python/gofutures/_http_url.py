@@ -71,8 +71,8 @@ def request_url(url: str, params: Any) -> str:
     return _requote(_join(head, f"{own_query}&{query}" if own_query else query, fragment))
 
 
-# A query urllib3 sends as it is: allowed characters, no "%".
-_PLAIN_QUERY = re.compile(r"[-A-Za-z0-9._~!$&'()*+,;=:@/?]*\Z")
+# A query urllib3 sends as it is: only _QUERY_CHARS (no "%").
+_PLAIN_QUERY = re.compile("[" + re.escape("".join(sorted(_QUERY_CHARS))) + "]*\\Z")
 
 
 def plain_query(params: str | bytes) -> bool:

@@ -12,7 +12,10 @@ thread:
 - ``gf+requests``: the same Python code on gofutures' ThreadPoolExecutor;
 - ``gf.http``: ``ex.submit(gofutures.http.get, url)`` on gofutures'
   ThreadPoolExecutor (Go tasks: no Python thread per request);
-- ``aiohttp`` and ``httpx`` (AsyncClient) when installed.
+- ``aiohttp`` and ``httpx`` (AsyncClient) when installed;
+- ``go``: a reference, not a peer: the same GETs from a Go program
+  (benchmarks/goio_client) with net/http set up as gofutures.http sets it
+  up. What gf.http costs beyond it is gofutures' own.
 
 Then ``gofutures.io.sleep(0.02)`` x 2,000 with max_workers=500 (ideal
 0.08 s), against ``time.sleep`` on both thread pools.
@@ -197,14 +200,46 @@ def _client(setup: str, url: str, n: int, inflight: int, timeout: float) -> dict
     return result
 
 
+def _go_client(url: str, n: int, inflight: int, timeout: float) -> dict[str, float] | str:
+    """The Go reference client's result, in the shape of _client's."""
+    try:
+        out = subprocess.run([_go_binary("goio_client"), f"-url={url}", f"-n={n}", f"-inflight={inflight}"],
+                             capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return f"timed out after {timeout:.0f} s"
+    if out.returncode != 0:
+        return (out.stderr.strip().splitlines() or ["failed"])[-1][:80]
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    if result["ok"] != n:
+        return f"{n - result['ok']:.0f} of {n} failed"
+    return result
+
+
+def _run_client(name: str, url: str, n: int, inflight: int, timeout: float) -> dict[str, float] | str:
+    if name == "go":
+        return _go_client(url, n, inflight, timeout)
+    return _client(CLIENTS[name], url, n, inflight, timeout)
+
+
+def _go_binary(program: str) -> str:
+    """benchmarks/<program>/main.go built once (CGO off), its path."""
+    binary = _BUILT.get(program)
+    if binary is None:
+        go = shutil.which("go")
+        if go is None:
+            raise SystemExit("the benchmark's server and reference client need Go on PATH")
+        binary = os.path.join(tempfile.mkdtemp(prefix="gofutures-bench-"), program)
+        subprocess.run([go, "build", "-o", binary, os.path.join(HERE, program, "main.go")], check=True,
+                       env={**os.environ, "CGO_ENABLED": "0"})
+        _BUILT[program] = binary
+    return binary
+
+
+_BUILT: dict[str, str] = {}
+
+
 def _server(delay: float) -> tuple[subprocess.Popen[str], str]:
-    go = shutil.which("go")
-    if go is None:
-        raise SystemExit("the benchmark's server needs Go on PATH")
-    binary = os.path.join(tempfile.mkdtemp(prefix="gofutures-bench-"), "server")
-    subprocess.run([go, "build", "-o", binary, os.path.join(HERE, "goio_server", "main.go")], check=True,
-                   env={**os.environ, "CGO_ENABLED": "0"})
-    srv = subprocess.Popen([binary, f"-delay={delay}s"], stdout=subprocess.PIPE, text=True)
+    srv = subprocess.Popen([_go_binary("goio_server"), f"-delay={delay}s"], stdout=subprocess.PIPE, text=True)
     assert srv.stdout is not None
     return srv, "http://" + srv.stdout.readline().strip() + "/"
 
@@ -229,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--delay", type=float, default=0.2)
     p.add_argument("--cost-requests", type=int, default=20_000, help="requests of the no-delay run (64 in flight)")
     p.add_argument("--sleeps", type=int, default=2_000)
-    p.add_argument("--clients", default=",".join(CLIENTS))
+    p.add_argument("--clients", default=",".join([*CLIENTS, "go"]))
     p.add_argument("--timeout", type=float, default=300)
     args = p.parse_args(argv)
     clients = [c for c in args.clients.split(",") if c]
@@ -246,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
                 if name in REQUIRES and not _installed(REQUIRES[name]):
                     print(_row(name, inflight, "not installed", None), flush=True)
                     continue
-                r = _client(CLIENTS[name], url, args.requests, inflight, args.timeout)
+                r = _run_client(name, url, args.requests, inflight, args.timeout)
                 print(_row(name, inflight, r, ideal), flush=True)
     finally:
         srv.kill()
@@ -258,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in clients:
             if name in REQUIRES and not _installed(REQUIRES[name]):
                 continue
-            print(_row(name, 64, _client(CLIENTS[name], url, args.cost_requests, 64, args.timeout), None),
+            print(_row(name, 64, _run_client(name, url, args.cost_requests, 64, args.timeout), None),
                   flush=True)
     finally:
         srv.kill()

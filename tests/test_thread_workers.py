@@ -318,6 +318,32 @@ def test_thread_started_by_a_task_outlives_the_program_main(tmp_path: Path) -> N
     )
 
 
+def test_go_task_callbacks_run_on_a_non_daemon_thread_after_pump_restarts() -> None:
+    # Go starts the Go-task pump again after one stopped (at exit, when an
+    # atexit handler submits more), and the new thread can get the ended
+    # one's ident. The pump used to recognise its own thread by ident, so a
+    # restarted pump on a reused ident was never adopted: its done-callbacks
+    # ran on a daemon _DummyThread (3 times in 60 restarts here).
+    import threading
+
+    import gofutures
+    from gofutures import _native, io
+
+    seen: list[tuple[int, bool]] = []
+
+    def callback(_: object) -> None:
+        seen.append((threading.get_ident(), threading.current_thread().daemon))
+
+    for _ in range(60):
+        with gofutures.ThreadPoolExecutor(1) as ex:
+            ex.submit(io.sleep, 0).add_done_callback(callback)
+        while not _native.call("GoTaskPumpStop", _native.JOIN_SLICE_MS):
+            pass
+    assert len(seen) == 60
+    assert [s for s in seen if s[1]] == []
+    assert len({ident for ident, _ in seen}) < 60, "no ident was reused: the case did not happen"
+
+
 def test_workers_get_threading_settrace_and_setprofile_hooks(tmp_path: Path) -> None:
     # Thread._bootstrap_inner installs threading.settrace()'s and
     # threading.setprofile()'s hooks before run(); gofutures' C-started

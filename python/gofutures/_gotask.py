@@ -287,9 +287,10 @@ def _deliver(batch: list[tuple[int, int, bytes, bytes]]) -> None:
     from gofutures.thread import _work_items
 
     global pump_ident
-    if pump_ident != threading.get_ident():
+    if not _thread_views.adopted():
         # The pump's first batch: done-callbacks run on this thread, as they
-        # run on a (non-daemon) worker thread for the stdlib.
+        # run on a (non-daemon) worker thread for the stdlib. (Go starts a
+        # pump again after one stopped, at times on a thread with its ident.)
         _thread_views.adopt_current_thread()
         pump_ident = threading.get_ident()
 

@@ -64,7 +64,13 @@ def adopt_current_thread() -> threading.Thread:
     (3.12's ``threading.settrace_all_threads()`` reaches this thread anyway:
     it has a Python thread state for its whole life.)
 
-    Call it once per thread, first: a few attribute reads and one object."""
+    Call it first on the thread: a few attribute reads and one object; later
+    calls on the same thread return its Thread and change nothing. (A pump
+    that Go starts again after one ended can run on a thread with the ended
+    one's ident: ask adopted(), not the ident.)"""
+    adopted_thread: threading.Thread | None = getattr(_thread_local, "adopted", None)
+    if adopted_thread is not None:
+        return adopted_thread
     thread = threading.current_thread()
     if isinstance(thread, threading._DummyThread):
         thread._daemonic = False  # type: ignore[attr-defined]
@@ -76,7 +82,13 @@ def adopt_current_thread() -> threading.Thread:
     profile = threading._profile_hook
     if profile is not None:
         sys.setprofile(profile)
+    _thread_local.adopted = thread
     return thread
+
+
+def adopted() -> bool:
+    """Whether adopt_current_thread() ran on the calling thread."""
+    return getattr(_thread_local, "adopted", None) is not None
 
 
 class WorkerThread:

@@ -337,7 +337,7 @@ def test_go_task_callbacks_run_on_a_non_daemon_thread_after_pump_restarts() -> N
     for _ in range(60):
         with gofutures.ThreadPoolExecutor(1) as ex:
             ex.submit(io.sleep, 0).add_done_callback(callback)
-        while not _native.call("GoTaskPumpStop", _native.JOIN_SLICE_MS):
+        while not _native.fast_go_pump_stop(_native.JOIN_SLICE_MS):
             pass
     assert len(seen) == 60
     assert [s for s in seen if s[1]] == []

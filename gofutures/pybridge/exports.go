@@ -1,10 +1,15 @@
 package pybridge
 
-// The Go half of the submit fast path (fastpath.c). These functions are
+// The Go half of the fast path (fastpath.c). The per-task functions are
 // called from C with the GIL held, so that a submit is not a chance for a
 // GIL hand-off (a gopy call releases the GIL and, with workers waiting for
 // it, costs a thread switch each way). They never block on the GIL or on a
 // running task: the pool mutex is only ever held briefly.
+//
+// The others (shutdown, join, stopping the pump) wait, and come right after
+// a burst of Go tasks, when Go has no free P: entering Go from C waits for
+// one, and gopy releases the GIL only once inside Go. C calls these with
+// the GIL released (up to 70 ms held otherwise, after 20,000 submits).
 
 /*
 #include <stdint.h>
@@ -15,6 +20,7 @@ import "C"
 
 import (
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/gofutures/gofutures/gofutures/boundary"
@@ -69,6 +75,55 @@ func gfProcSubmit(poolID, taskID C.longlong, data *C.char, n C.size_t, msg **C.c
 			copy(buf, unsafe.Slice((*byte)(unsafe.Pointer(data)), int(n)))
 		}
 		return procSubmit(int64(poolID), int64(taskID), buf)
+	})
+}
+
+// gfThreadShutdown is ShutdownThreadPool: the cancelled ids in *ids (C
+// memory the caller frees; NULL when none) and their count in *n. GIL
+// released.
+//
+//export gfThreadShutdown
+func gfThreadShutdown(poolID C.longlong, cancel C.int, ids **C.longlong, n *C.size_t, msg **C.char) C.int {
+	return guarded(msg, func() error {
+		got := ShutdownThreadPool(int64(poolID), cancel != 0)
+		if len(got) == 0 {
+			return nil
+		}
+		out := (*C.longlong)(C.malloc(C.size_t(len(got)) * C.size_t(unsafe.Sizeof(C.longlong(0)))))
+		if out == nil {
+			panic("gofutures: no memory for the cancelled task ids") // recovered into an exception
+		}
+		for i, id := range got {
+			unsafe.Slice(out, len(got))[i] = C.longlong(id)
+		}
+		*ids, *n = out, C.size_t(len(got))
+		return nil
+	})
+}
+
+// gfThreadJoin is JoinThreadPool with a timeout in milliseconds (forever if
+// negative); *done reports whether the pool finished. GIL released.
+//
+//export gfThreadJoin
+func gfThreadJoin(poolID, timeoutMs C.longlong, done *C.int, msg **C.char) C.int {
+	return guarded(msg, func() error {
+		if JoinThreadPool(int64(poolID), time.Duration(timeoutMs)*time.Millisecond) {
+			*done = 1
+		}
+		return nil
+	})
+}
+
+// gfGoPumpStop is StopGoPump with a timeout in milliseconds (forever if
+// negative); *done reports whether the pump stopped. GIL released.
+//
+//export gfGoPumpStop
+func gfGoPumpStop(timeoutMs C.longlong, done *C.int, msg **C.char) C.int {
+	return guarded(msg, func() error {
+		if StopGoPump(time.Duration(timeoutMs) * time.Millisecond) {
+			*done = 1
+		}
+		return nil
 	})
 }
 

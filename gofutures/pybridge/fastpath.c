@@ -3,6 +3,12 @@
  * waiting for the GIL that release becomes two thread switches per submit.
  * These builtins call Go with the GIL held (about 0.1-0.2 us).
  *
+ * And builtins for the calls that wait (a thread pool's shutdown and join,
+ * stopping the Go-task pump), which gopy would make stall other threads:
+ * entering Go from C waits for a free P, and right after a burst of Go
+ * tasks there may be none for tens of milliseconds; gopy releases the GIL
+ * only once inside Go. These release it before they call Go.
+ *
  * gf_install_fastpath() publishes them as attributes of gofutures._native
  * (see gf_fast_defs); the facade's InstallFastPath calls it once, when the
  * extension is loaded.
@@ -102,6 +108,58 @@ static PyObject *gf_fast_thread_new(PyObject *self, PyObject *arg) {
     int kind = gfThreadNew(workers, &id, &msg);
     if (kind != 0) return gf_raise(kind, msg);
     return PyLong_FromLongLong(id);
+}
+
+/* fast_thread_shutdown(pool, cancel) -> list of ids: refuse new tasks; with
+ * cancel, take back the queued ones and return their ids. GIL released. */
+static PyObject *gf_fast_thread_shutdown(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    long long a[2];
+    if (!gf_args_ll(args, nargs, 2, a, "thread_shutdown(pool, cancel)")) return NULL;
+    long long *ids = NULL;
+    size_t n = 0;
+    char *msg = NULL;
+    int kind;
+    Py_BEGIN_ALLOW_THREADS
+    kind = gfThreadShutdown(a[0], a[1] != 0, &ids, &n, &msg);
+    Py_END_ALLOW_THREADS
+    if (kind != 0) return gf_raise(kind, msg);
+    PyObject *list = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; list != NULL && i < n; i++) {
+        PyObject *id = PyLong_FromLongLong(ids[i]);
+        if (id == NULL) Py_CLEAR(list);
+        else PyList_SET_ITEM(list, (Py_ssize_t)i, id);
+    }
+    free(ids);
+    return list;
+}
+
+/* fast_thread_join(pool, ms) -> bool: wait up to ms (forever if negative)
+ * for a shut down pool to finish; whether it did. GIL released. */
+static PyObject *gf_fast_thread_join(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    long long a[2];
+    if (!gf_args_ll(args, nargs, 2, a, "thread_join(pool, ms)")) return NULL;
+    int done = 0, kind;
+    char *msg = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    kind = gfThreadJoin(a[0], a[1], &done, &msg);
+    Py_END_ALLOW_THREADS
+    if (kind != 0) return gf_raise(kind, msg);
+    return PyBool_FromLong(done);
+}
+
+/* fast_go_pump_stop(ms) -> bool: make the Go-task pump deliver what it holds
+ * and exit; wait up to ms (forever if negative); whether it did. GIL
+ * released. */
+static PyObject *gf_fast_go_pump_stop(PyObject *self, PyObject *arg) {
+    long long ms = PyLong_AsLongLong(arg);
+    if (ms == -1 && PyErr_Occurred()) return NULL;
+    int done = 0, kind;
+    char *msg = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    kind = gfGoPumpStop(ms, &done, &msg);
+    Py_END_ALLOW_THREADS
+    if (kind != 0) return gf_raise(kind, msg);
+    return PyBool_FromLong(done);
 }
 
 /* The buffers of a task whose pieces Go writes without copying: held (with
@@ -240,6 +298,12 @@ static PyMethodDef gf_fast_defs[] = {
      "fast_set_error_factories(factories): the exception factory of each Go error kind."},
     {"fast_thread_submit", (PyCFunction)(void (*)(void))gf_fast_submit, METH_FASTCALL,
      "fast_thread_submit(pool, task): queue task id on a thread pool, GIL held."},
+    {"fast_thread_shutdown", (PyCFunction)(void (*)(void))gf_fast_thread_shutdown, METH_FASTCALL,
+     "fast_thread_shutdown(pool, cancel) -> list: shut a thread pool down; the cancelled task ids."},
+    {"fast_thread_join", (PyCFunction)(void (*)(void))gf_fast_thread_join, METH_FASTCALL,
+     "fast_thread_join(pool, ms) -> bool: wait up to ms for a shut down thread pool, GIL released."},
+    {"fast_go_pump_stop", (PyCFunction)gf_fast_go_pump_stop, METH_O,
+     "fast_go_pump_stop(ms) -> bool: stop the Go-task pump, waiting up to ms, GIL released."},
     {"fast_go_call", (PyCFunction)(void (*)(void))gf_go_call, METH_FASTCALL,
      "fast_go_call(kind, meta, body) -> (status, meta, body): run a Go task here, GIL released."},
     {"fast_go_submit", (PyCFunction)(void (*)(void))gf_go_submit, METH_FASTCALL,

@@ -69,7 +69,8 @@ void gf_gpump_detach(gf_gpump *p) {
 
 /* fast_go_call(kind, meta, body) -> (status, meta, body): runs a Go task
  * here, GIL released while Go works; Ctrl-C (any exception a signal handler
- * raises) cancels it. */
+ * raises) cancels it. Every call into Go is made without the GIL: entering
+ * Go waits for a free P, which a busy Go may not have for milliseconds. */
 PyObject *gf_go_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 3) {
         PyErr_SetString(PyExc_TypeError, "go_call(kind, meta, body) takes 3 arguments");
@@ -81,35 +82,42 @@ PyObject *gf_go_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     Py_ssize_t mlen, blen;
     if (PyBytes_AsStringAndSize(args[1], &meta, &mlen) < 0) return NULL;
     if (PyBytes_AsStringAndSize(args[2], &body, &blen) < 0) return NULL;
-    /* Go copies both before it returns: Python may free them after. */
-    long long op = gfOpStart((int)kind, meta, (size_t)mlen, body, (size_t)blen);
+    long long op = 0;
     int status = 0;
     size_t out_m = 0, out_b = 0;
     int interrupted = 0;
-    for (;;) {
+    for (int first = 1;; first = 0) {
         int done;
         Py_BEGIN_ALLOW_THREADS
+        /* Go copies meta and body before it returns (args keeps them alive). */
+        if (first) op = gfOpStart((int)kind, meta, (size_t)mlen, body, (size_t)blen);
         done = gfOpWait(op, interrupted ? -1 : GF_GO_SLICE_MS, &status, &out_m, &out_b);
         Py_END_ALLOW_THREADS
         if (done) break;
         if (PyErr_CheckSignals() < 0) {
             interrupted = 1; /* cancel, then wait (unsliced) for Go to stop */
+            Py_BEGIN_ALLOW_THREADS
             gfOpCancel(op);
+            Py_END_ALLOW_THREADS
         }
     }
-    if (interrupted) {
-        gfOpFree(op);
-        return NULL; /* the signal handler's exception */
+    PyObject *m = NULL, *b = NULL;
+    if (!interrupted) {
+        m = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)out_m);
+        b = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)out_b);
     }
-    PyObject *m = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)out_m);
-    PyObject *b = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)out_b);
-    if (m == NULL || b == NULL) {
+    if (m == NULL || b == NULL) { /* interrupted (the signal handler's exception), or no memory */
         Py_XDECREF(m);
         Py_XDECREF(b);
+        Py_BEGIN_ALLOW_THREADS
         gfOpFree(op);
+        Py_END_ALLOW_THREADS
         return NULL;
     }
-    gfOpCopy(op, PyBytes_AS_STRING(m), PyBytes_AS_STRING(b)); /* and frees the op */
+    char *mp = PyBytes_AS_STRING(m), *bp = PyBytes_AS_STRING(b); /* not shared yet */
+    Py_BEGIN_ALLOW_THREADS
+    gfOpCopy(op, mp, bp); /* and frees the op */
+    Py_END_ALLOW_THREADS
     return Py_BuildValue("(iNN)", status, m, b);
 }
 
@@ -220,17 +228,25 @@ PyObject *gf_go_submit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
 }
 
 /* fast_go_cancel(pool, task) -> bool: takes a queued Go task back; False
- * once it has started. */
+ * once it has started. GIL released: Go is busiest when tasks are queued. */
 PyObject *gf_go_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     long long a[2];
     if (!gf_args_ll(args, nargs, 2, a, "go_cancel(pool, task)")) return NULL;
-    return PyBool_FromLong(gfGoCancel(a[0], a[1]));
+    int cancelled;
+    Py_BEGIN_ALLOW_THREADS
+    cancelled = gfGoCancel(a[0], a[1]);
+    Py_END_ALLOW_THREADS
+    return PyBool_FromLong(cancelled);
 }
 
 /* fast_go_started(pool, task) -> bool: whether a Go task has left its
- * pool's queue (runs, or ran and is not delivered yet). */
+ * pool's queue (runs, or ran and is not delivered yet). GIL released. */
 PyObject *gf_go_started(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     long long a[2];
     if (!gf_args_ll(args, nargs, 2, a, "go_started(pool, task)")) return NULL;
-    return PyBool_FromLong(gfGoStarted(a[0], a[1]));
+    int started;
+    Py_BEGIN_ALLOW_THREADS
+    started = gfGoStarted(a[0], a[1]);
+    Py_END_ALLOW_THREADS
+    return PyBool_FromLong(started);
 }

@@ -1,6 +1,8 @@
 package pybridge
 
 import (
+	"time"
+
 	"github.com/gofutures/gofutures/gofutures/boundary"
 	"github.com/gofutures/gofutures/gofutures/panics"
 	"github.com/gofutures/gofutures/gofutures/pool"
@@ -39,4 +41,32 @@ func ThreadPoolOrError(id int64) (*pool.Pool, error) {
 		return p, nil
 	}
 	return nil, boundary.Invalidf("no thread pool %d (already shut down)", id)
+}
+
+// ShutdownThreadPool refuses new tasks of pool id; with cancel it returns
+// the ids of the tasks still queued, for Python to cancel. It does not wait.
+// The pool's Go tasks (gofutures.io, gofutures.http) are shut down alike;
+// their ids follow those of the workers' queue.
+func ShutdownThreadPool(id int64, cancel bool) []int64 {
+	var ids []int64
+	if p, ok := ThreadPool(id); ok {
+		ids = p.Shutdown(cancel)
+	}
+	if s, ok := GoSched(id); ok {
+		ids = append(ids, s.Shutdown(cancel)...)
+	}
+	return ids
+}
+
+// JoinThreadPool waits up to timeout (forever if negative) for the workers
+// of a shut down pool to stop and its Go tasks to be delivered, and reports
+// whether they did (it may wait up to twice timeout).
+func JoinThreadPool(id int64, timeout time.Duration) bool {
+	if p, ok := ThreadPool(id); ok && !p.Wait(timeout) {
+		return false
+	}
+	if s, ok := GoSched(id); ok && !s.Wait(timeout) {
+		return false
+	}
+	return true
 }

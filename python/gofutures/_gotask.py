@@ -321,7 +321,7 @@ def _stop_pump() -> None:
     hook is registered before it, and threading runs them last first): the
     pump delivers what it holds and exits before the interpreter finalizes."""
     if _native.loaded() and not _native.forked:
-        while not _native.call("GoTaskPumpStop", _native.JOIN_SLICE_MS):
+        while not _native.fast_go_pump_stop(_native.JOIN_SLICE_MS):
             pass
 
 

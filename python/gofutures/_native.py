@@ -59,6 +59,9 @@ fast_go_call: Callable[[int, bytes, bytes], tuple[int, bytes, bytes]]
 fast_go_submit: Callable[[int, int, int, bytes, bytes], None]
 fast_go_cancel: Callable[[int, int], bool]
 fast_go_started: Callable[[int, int], bool]
+fast_thread_shutdown: Callable[[int, bool], list[int]]
+fast_thread_join: Callable[[int, int], bool]
+fast_go_pump_stop: Callable[[int], bool]
 
 # boundary.Table, read when the extension loads: table name -> (value name
 # -> value), "hooks" (module -> function names C calls) and "spec_fields".

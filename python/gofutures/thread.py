@@ -348,12 +348,9 @@ class ThreadPoolExecutor(TypedMap, _stdlib_thread.ThreadPoolExecutor):  # type: 
             state.shutdown = True
             if _native.forked:
                 return
-            cancelled = _native.call(
-                "ThreadPoolShutdown", state.pool_id, bool(cancel_futures)
-            )
-            assert isinstance(cancelled, str)
-            for task_id in cancelled.split():
-                item = _work_items.pop(int(task_id), None)
+            cancelled = _native.fast_thread_shutdown(state.pool_id, bool(cancel_futures))
+            for task_id in cancelled:
+                item = _work_items.pop(task_id, None)
                 if item is not None:
                     (item[1] if isinstance(item, tuple) else item).cancel()
         if wait:
@@ -434,14 +431,16 @@ def _submit_overridden(executor: ThreadPoolExecutor) -> bool:
 
 
 def _join(pool_id: int) -> None:
-    """Wait for a shut down pool's workers."""
-    _native.join("ThreadPoolJoin", pool_id)
+    """Wait for a shut down pool's workers, in short slices so that Ctrl-C
+    is seen (a blocked Go call would hide it)."""
+    while not _native.fast_thread_join(pool_id, _native.JOIN_SLICE_MS):
+        pass
     _pools.pop(pool_id, None)
 
 
 def _shutdown_nowait(pool_id: int) -> None:
     shutdown_dropped(
-        lambda: _native.call("ThreadPoolShutdown", pool_id, False),
+        lambda: _native.fast_thread_shutdown(pool_id, False),
         _native.forked,
         _global_shutdown,
     )
@@ -467,7 +466,7 @@ def _python_exit() -> None:
             # As the stdlib's exiting workers do to their executor: a later
             # submit says "after shutdown", not "after interpreter shutdown".
             state.shutdown = True
-        _native.call("ThreadPoolShutdown", pool_id, False)
+        _native.fast_thread_shutdown(pool_id, False)
     for pool_id in pool_ids:
         _join(pool_id)
 

@@ -541,3 +541,49 @@ def test_executor_future_result_many_waiters(
     waiters = [ex.submit(target.result, TIMEOUT) for _ in range(3)]
     release.set()
     assert [w.result(TIMEOUT) for w in waiters] == ["ready"] * 3
+
+
+@pytest.mark.parametrize("kind", ["thread", "process", "go"])
+@pytest.mark.parametrize("copier", ["pickle", "deepcopy"])
+def test_executor_future_cannot_be_pickled_or_deep_copied(
+    cf: types.ModuleType, kind: str, copier: str
+) -> None:
+    # The stdlib's future holds an RLock in its condition from the start, so
+    # pickle and deepcopy refuse it. gofutures' future makes its condition
+    # on first use, so it pickled: a pending future passed to a process
+    # task arrived as a copy that never completed, and result() there hung.
+    import copy
+    import pickle
+    import time
+
+    copy_it = pickle.dumps if copier == "pickle" else copy.deepcopy
+    if kind == "process":
+        with cf.ProcessPoolExecutor(1) as ex:
+            futures = [ex.submit(time.sleep, 0.3), ex.submit(abs, -1)]
+            futures[1].result(timeout=TIMEOUT)
+    else:
+        fn: Any = time.sleep
+        if kind == "go":
+            if cf is concurrent.futures:
+                fn = time.sleep  # the stdlib runs any callable on a thread
+            else:
+                from gofutures import io
+
+                fn = io.sleep
+        with cf.ThreadPoolExecutor(1) as ex:
+            futures = [ex.submit(fn, 0.3), ex.submit(fn, 0)]
+            futures[1].result(timeout=TIMEOUT)
+    for future in futures:  # pending or running, then finished
+        with pytest.raises(TypeError, match=re.escape("cannot pickle '_thread.RLock' object")):
+            copy_it(future)
+
+
+def test_executor_future_shallow_copy_shares_its_condition(cf: types.ModuleType) -> None:
+    import copy
+
+    with cf.ThreadPoolExecutor(1) as ex:
+        f = ex.submit(abs, -4)
+        assert f.result(timeout=TIMEOUT) == 4
+    c = copy.copy(f)
+    assert c.result(timeout=TIMEOUT) == 4
+    assert c._condition is f._condition

@@ -157,6 +157,20 @@ class Future(_base.Future, Generic[T]):  # type: ignore[type-arg]
     def _condition(self, cond: Any) -> None:
         self._cond = cond
 
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """The stdlib's future holds an RLock (in its condition) from the
+        start, so pickle and deepcopy refuse it: so they refuse this one (a
+        pending future passed to a process task would never complete)."""
+        raise TypeError("cannot pickle '_thread.RLock' object")
+
+    def __copy__(self) -> Future[T]:
+        """copy.copy: a future sharing this one's state and condition, as a
+        shallow copy of the stdlib's."""
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone._cond = self._condition
+        return clone
+
     def _under_lock(self, step: Callable[..., R], *args: Any) -> R:
         """step(self, *args), run holding the lock that guards this future's
         state: its condition's once made, before that ``_state_lock(self)``

@@ -896,3 +896,25 @@ def test_submit_after_interpreter_shutdown(
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "runtime-error: " + message
+
+
+def test_default_thread_names_count_with_the_stdlibs_executors(cf: types.ModuleType) -> None:
+    # A library's stdlib executor next to the program's: the stdlib numbers
+    # every ThreadPoolExecutor from one counter, so default thread names never
+    # repeat. gofutures kept a counter of its own, and the two pools of each
+    # pair were both "ThreadPoolExecutor-0".
+    import concurrent.futures.thread as stdlib_thread
+
+    executors = [
+        stdlib_thread.ThreadPoolExecutor(1),
+        cf.ThreadPoolExecutor(1),
+        stdlib_thread.ThreadPoolExecutor(1),
+        cf.ThreadPoolExecutor(1),
+    ]
+    try:
+        names = [ex.submit(lambda: threading.current_thread().name).result(timeout=10) for ex in executors]
+    finally:
+        for ex in executors:
+            ex.shutdown()
+    numbers = [int(name.removeprefix("ThreadPoolExecutor-").split("_")[0]) for name in names]
+    assert numbers == list(range(numbers[0], numbers[0] + 4)), names

@@ -171,8 +171,8 @@ class ThreadPoolExecutor(TypedMap, _stdlib_thread.ThreadPoolExecutor):  # type: 
     state and overrides every method that touches the pool.
     """
 
-    # Used to give each executor a unique default thread name prefix.
-    _counter = itertools.count().__next__
+    # _counter (the default thread name prefix's number) is the stdlib's own:
+    # names stay unique when a library's stdlib executor runs alongside.
 
     # The constructor's types are typeshed's for the stdlib class: initargs
     # must fit the initializer's parameters.

@@ -217,7 +217,7 @@ class ThreadPoolExecutor(TypedMap, _stdlib_thread.ThreadPoolExecutor):  # type: 
             raise TypeError("initializer must be a callable")
         self._max_workers = max_workers
         self._thread_name_prefix = thread_name_prefix or (
-            "ThreadPoolExecutor-%d" % self._counter()
+            "ThreadPoolExecutor-%d" % self._counter()  # type: ignore[attr-defined]
         )
         # typeshed declares Callable[..., None] here, narrower than it types
         # the constructor's initializer.

@@ -1,15 +1,18 @@
 """The thread pool's ``map`` with ``chunksize > 1``: one task per chunk of
 calls, submitted lazily.
 
-The stdlib's thread ``map`` ignores ``chunksize`` and submits every call at
-once (it reads the whole input first). Here the input is read a chunk at a
-time: a window of chunks (``2 * max_workers``, or enough for 1,024 calls if
-that is more) is submitted at the call, and one more each time the consumer
-takes a chunk's results, so an endless or huge input never sits in
-memory, and a consumer that stops early leaves little work behind.
+The stdlib's thread ``map`` ignores ``chunksize``, reads the whole input and
+submits every call at the call. Here the whole input is read at the call
+too, on the caller's thread (a file closed, a list changed or a sqlite
+cursor used after ``map()`` returns is not read again, as with the stdlib;
+an endless iterator needs ``buffersize=``, as there), but the chunks are
+submitted lazily: a window of them (``2 * max_workers``, or enough for
+1,024 calls if that is more) at the call, and one more each time the
+consumer takes a chunk's results, so a consumer that stops early leaves
+little work behind.
 
-What the laziness would otherwise change, and how it is kept as the stdlib
-has it (everything submitted at the call):
+What the lazy submitting would otherwise change, and how it is kept as the
+stdlib has it (everything submitted at the call):
 
 - ``shutdown()`` (and interpreter exit) first submits what open maps still
   owe, so ``with pool: it = pool.map(...)`` consumed after the block, and a
@@ -18,9 +21,10 @@ has it (everything submitted at the call):
 - A map iterator dropped before its first result (``pool.map(f, xs,
   chunksize=n)`` for the calls' side effects) keeps submitting its chunks in
   the background, one as each earlier one finishes.
-- An error reading the input, or a refused submit, is raised by the call if
-  it happens while the first window is read; later it is raised at its
-  position, after the results of the calls read before it.
+- An error reading the input is raised by the call, after the calls read
+  before it were submitted (they run, as the stdlib's do). A submit refused
+  later (after shutdown from another thread) is raised at its position,
+  after the results of the calls before it.
 
 Results, their order, the first exception raised at its position, ``timeout``
 (measured from the call) and cancelling the rest when the iterator is closed
@@ -100,18 +104,28 @@ class LazyChunkedMap:
         self._fn = fn
         self._chunksize = chunksize
         self._lock = threading.RLock()  # RLock: cancel() may run callbacks that take it
-        self._calls: Iterator[tuple[Any, ...]] | None = zip(*iterables, strict=False)
+        # Read at the call, on this thread, as the stdlib reads it: chunks
+        # submitted later (on a worker, from a done-callback) run no user code.
+        calls: list[tuple[Any, ...]] = []
+        read_error: Exception | None = None
+        try:
+            calls.extend(zip(*iterables, strict=False))
+        except Exception as exc:
+            read_error = exc
+        self._calls: Iterator[tuple[Any, ...]] | None = iter(calls)
         self._futures: deque[Future[Any]] = deque()
         self._error: BaseException | None = None  # raised after the futures
         self._closed = [False]  # shared with the chunks: stop running calls
         self._done = False  # nothing more will be submitted
         self._started = False
         with self._lock:
-            for _ in range(window):
+            for _ in range(len(calls) if read_error is not None else window):
                 future = self._submit_next_locked()
                 if future is None:
                     break
                 self._futures.append(future)
+            if read_error is not None and self._error is None:
+                self._error = read_error
             if self._error is not None:
                 # As the stdlib, which reads all input and submits at the call.
                 error, self._error = self._error, None
@@ -123,12 +137,7 @@ class LazyChunkedMap:
         reading the input or submitting is kept in _error)."""
         if self._done or self._calls is None:
             return None
-        chunk: list[tuple[Any, ...]] = []
-        try:
-            chunk.extend(islice(self._calls, self._chunksize))
-        except Exception as exc:  # the input failed: keep what was read
-            self._error = exc
-            self._calls = None
+        chunk = list(islice(self._calls, self._chunksize))  # read already: cannot fail
         if not chunk:
             self._calls = None
             return None

@@ -525,64 +525,14 @@ def test_chunked_map_shutdown_cancel_futures(cf: types.ModuleType) -> None:
 
 
 def test_chunked_map_input_error_at_the_call(cf: types.ModuleType) -> None:
-    # The stdlib reads the whole input at the call; gofutures reads its first
-    # window there, so an early input error is raised by the call.
+    # Both read the whole input at the call: an input error is raised by it
+    # (tests/test_thread_map_chunked.py: after the calls before it ran).
     def source() -> Any:
         yield from range(3)
         raise ValueError("bad input")
 
     with cf.ThreadPoolExecutor(2) as ex, pytest.raises(ValueError, match="bad input"):
         ex.map(abs, source(), chunksize=2)
-
-
-def test_chunked_map_lazy_over_endless_input() -> None:
-    # gofutures only: the stdlib reads the whole input at the call (and runs
-    # out of memory here). Take the first results, close the iterator: it
-    # returns, and only a few windows of input were ever read.
-    import itertools
-
-    import gofutures
-    from gofutures import _chunked_map
-
-    pulled = 0
-    limit = 1_000_000
-
-    def endless() -> Any:
-        nonlocal pulled
-        for i in itertools.count():
-            pulled += 1
-            if pulled > limit:  # the input is being read eagerly
-                raise MemoryError("read %d items of an endless input" % limit)
-            yield i
-
-    with gofutures.ThreadPoolExecutor(4) as ex:
-        it = ex.map(lambda x: 2 * x, endless(), chunksize=10)
-        first = list(itertools.islice(it, 5000))
-        it.close()
-        at_close = pulled
-    assert first == [2 * i for i in range(5000)]
-    # A window of chunks in flight ahead of the consumer, and the one popped.
-    ahead = (_chunked_map.window(4, 10) + 1) * 10
-    assert ahead < 2000
-    assert 5000 <= at_close <= 5000 + ahead
-    assert pulled == at_close
-
-
-def test_chunked_map_input_error_later_at_its_position() -> None:
-    # gofutures only (the stdlib raises it at the call): an error reading the
-    # input after the first window comes after the results read before it.
-    import gofutures
-
-    def source() -> Any:
-        yield from range(5000)  # more than the first window
-        raise ValueError("bad input")
-
-    with gofutures.ThreadPoolExecutor(1) as ex:
-        it = ex.map(abs, source(), chunksize=3)
-        got = []
-        with pytest.raises(ValueError, match="bad input"):
-            got.extend(it)
-    assert got == list(range(5000))
 
 
 # --------------------------------------------------------------------------

@@ -318,6 +318,47 @@ def test_thread_started_by_a_task_outlives_the_program_main(tmp_path: Path) -> N
     )
 
 
+def test_worker_threads_can_be_joined_like_the_stdlibs(tmp_path: Path) -> None:
+    # Programs join every thread of threading.enumerate() before they exit.
+    # gofutures' workers were threading._DummyThread objects, whose join()
+    # raises AssertionError ("cannot join a dummy thread"), and whose repr
+    # said _DummyThread.
+    assert_same_output(
+        tmp_path,
+        """
+        import re
+        import threading
+        import time
+        import __CF__ as cf
+
+        def show(thread):
+            return re.sub(r" [0-9]+\\)>$", ")>", repr(thread))
+
+        ex = cf.ThreadPoolExecutor(2, thread_name_prefix="w")
+        print(ex.submit(lambda: show(threading.current_thread())).result())
+        ex.submit(time.sleep, 0.3)
+        time.sleep(0.1)
+        others = [t for t in threading.enumerate() if t is not threading.main_thread()]
+        for t in sorted(others, key=lambda t: t.name):
+            t.join(timeout=0.2)
+            print("joined with a timeout:", t.name, t.is_alive(), t.daemon)
+        ex.shutdown()
+        for t in sorted(others, key=lambda t: t.name):
+            t.join()
+            print("joined:", t.name, t.is_alive(), show(t))
+
+        def join_self():
+            try:
+                threading.current_thread().join()
+            except RuntimeError as e:
+                return f"RuntimeError: {e}"
+
+        with cf.ThreadPoolExecutor(1) as ex:
+            print(ex.submit(join_self).result())
+        """,
+    )
+
+
 def test_go_task_callbacks_run_on_a_non_daemon_thread_after_pump_restarts() -> None:
     # Go starts the Go-task pump again after one stopped (at exit, when an
     # atexit handler submits more), and the new thread can get the ended

@@ -291,7 +291,7 @@ def _deliver(batch: list[tuple[int, int, bytes, bytes]]) -> None:
         # The pump's first batch: done-callbacks run on this thread, as they
         # run on a (non-daemon) worker thread for the stdlib. (Go starts a
         # pump again after one stopped, at times on a thread with its ident.)
-        _thread_views.adopt_current_thread()
+        _thread_views.adopt_pump_thread()
         pump_ident = threading.get_ident()
 
     for task_id, status, meta, body in batch:

@@ -13,6 +13,7 @@ waiting in gofutures.thread._work_items.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -45,6 +46,61 @@ class _ForgetOnThreadEnd:
 _thread_local = threading.local()
 
 
+class _ThreadEnd:
+    """Marks its thread ended (``ended[0]``) and releases ``lock`` when the
+    thread's Python state is cleared: held only by a thread-local, it is freed
+    then. AdoptedThread.join waits on the lock."""
+
+    __slots__ = ("lock", "ended")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.lock.acquire()
+        self.ended = [False]
+        _thread_local.end = self  # the only reference
+
+    def __del__(self) -> None:
+        self.ended[0] = True
+        self.lock.release()
+
+
+class AdoptedThread(threading._DummyThread):
+    """The Thread object of a thread gofutures created in C, as
+    adopt_current_thread() leaves it: it reads as a started ``Thread``
+    (``<Thread(name, started ident)>``), and ``join()`` waits for the thread
+    to end, as for the stdlib's worker or manager thread in its place (a
+    ``_DummyThread`` refuses to be joined: programs that join every thread
+    of ``threading.enumerate()`` failed). Only its class and these methods
+    differ from the dummy ``threading.current_thread()`` made."""
+
+    _gf_end_lock: Any
+    _gf_ended: list[bool]
+
+    def is_alive(self) -> bool:
+        return not self._gf_ended[0]
+
+    def join(self, timeout: float | None = None) -> None:
+        if self is threading.current_thread():
+            raise RuntimeError("cannot join current thread")
+        if self._gf_ended[0]:
+            return
+        lock = self._gf_end_lock
+        if timeout is None:
+            acquired = lock.acquire()
+        else:
+            acquired = lock.acquire(timeout=max(timeout, 0))
+        if acquired:
+            lock.release()
+
+    def __repr__(self) -> str:
+        status = "stopped" if self._gf_ended[0] else "started"
+        if self.daemon:
+            status += " daemon"
+        if self.ident is not None:
+            status += " %s" % self.ident
+        return "<Thread(%s, %s)>" % (self.name, status)
+
+
 def adopt_current_thread() -> threading.Thread:
     """Make the calling thread, one gofutures created in C (a thread pool's
     worker, a pump that runs done-callbacks), read to ``threading`` as the
@@ -57,7 +113,8 @@ def adopt_current_thread() -> threading.Thread:
     never waits for this thread (``threading`` joins only the threads it
     started, by their tstate locks or handles); gofutures' exit hooks stop it.
     The dummy is made now, not by user code later, so it is also forgotten
-    when the thread ends (_ForgetOnThreadEnd).
+    when the thread ends (_ForgetOnThreadEnd), and it becomes an
+    AdoptedThread, which ``join()`` waits for.
 
     The hooks of ``threading.settrace()`` and ``threading.setprofile()`` are
     installed, as ``Thread._bootstrap_inner`` installs them before ``run()``.
@@ -72,8 +129,11 @@ def adopt_current_thread() -> threading.Thread:
     if adopted_thread is not None:
         return adopted_thread
     thread = threading.current_thread()
-    if isinstance(thread, threading._DummyThread):
+    if type(thread) is threading._DummyThread:
         thread._daemonic = False  # type: ignore[attr-defined]
+        end = _ThreadEnd()
+        thread.__class__ = AdoptedThread
+        thread._gf_end_lock, thread._gf_ended = end.lock, end.ended  # type: ignore[attr-defined]
         if not hasattr(threading, "_DeleteDummyThreadOnDel"):  # before 3.13
             _ForgetOnThreadEnd(thread)
     trace = threading._trace_hook  # type: ignore[attr-defined]
@@ -84,6 +144,16 @@ def adopt_current_thread() -> threading.Thread:
         sys.setprofile(profile)
     _thread_local.adopted = thread
     return thread
+
+
+def adopt_pump_thread() -> None:
+    """adopt_current_thread() for a pump (the thread that runs done-callbacks),
+    named "Thread-N" as the stdlib's manager thread is. It never raises: the
+    batch it comes before must be delivered whatever happens here."""
+    try:
+        adopt_current_thread().name = threading._newname("Thread-%d")  # type: ignore[attr-defined]
+    except Exception:
+        logging.getLogger("concurrent.futures").exception("gofutures: could not adopt a pump thread")
 
 
 def adopted() -> bool:

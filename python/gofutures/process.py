@@ -761,8 +761,8 @@ def _deliver(pool_id: int, events: list[tuple[int, int, bytes]]) -> int:
     ident = threading.get_ident()
     if st.pump_ident != ident:
         # The pump's first batch: callbacks run on this thread, where the
-        # stdlib runs them on its (non-daemon) manager thread.
-        _thread_views.adopt_current_thread()
+        # stdlib runs them on its (non-daemon) manager thread, "Thread-N".
+        _thread_views.adopt_pump_thread()
         st.pump_ident = ident
     done: list[tuple[Future[Any], int, bytes]] = []
     broken: str | None = None

@@ -783,3 +783,66 @@ def test_workers_write_where_the_programs_streams_write(tmp_path: Path, ctx: str
     gof = assert_same_output(tmp_path, _source(STREAMS_SCRIPT, ctx=ctx))
     if ctx in (None, "fork"):
         assert "caf\\\\xe9" in gof.stdout
+
+
+def test_worker_waits_for_the_threads_a_task_started(tmp_path: Path) -> None:
+    # multiprocessing's Process._bootstrap runs threading._shutdown() before
+    # the worker exits, so a non-daemon thread a task started finishes its
+    # work. gofutures' forked workers ('fork', 'forkserver') left with
+    # os._exit at once: the thread's write was lost.
+    assert_same_output(
+        tmp_path,
+        """
+        import multiprocessing as mp
+        import os
+        import threading
+        import time
+        import __CF__ as cf
+
+        def later(path):
+            time.sleep(0.5)
+            with open(path, "w") as f:
+                f.write("done")
+            print("background write finished", flush=True)
+
+        def task(path):
+            threading.Thread(target=later, args=(path,)).start()
+            return "started"
+
+        if __name__ == "__main__":
+            for method in ("fork", "forkserver", "spawn"):
+                path = os.path.join(os.getcwd(), "bg-" + method)
+                with cf.ProcessPoolExecutor(1, mp_context=mp.get_context(method)) as ex:
+                    print(method, ex.submit(task, path).result(), flush=True)
+                print("shutdown returned, written:", os.path.exists(path), flush=True)
+                os.remove(path) if os.path.exists(path) else None
+        """,
+    )
+
+
+def test_workers_start_processes_the_pools_way(tmp_path: Path) -> None:
+    # multiprocessing used inside a task starts its processes with the
+    # pool's start method in the stdlib's workers (spawn and forkserver set
+    # it in the child; a fork child inherits the program's, which the
+    # default pool fixed). gofutures' workers had none set: a Pool made in a
+    # task of a 'spawn' pool forked.
+    assert_same_output(
+        tmp_path,
+        """
+        import multiprocessing as mp
+        import __CF__ as cf
+
+        def task():
+            return mp.get_start_method(allow_none=True), type(mp.get_context()).__name__
+
+        if __name__ == "__main__":
+            for method in ("fork", "forkserver", "spawn", None):
+                ctx = mp.get_context(method) if method else None
+                with cf.ProcessPoolExecutor(1, mp_context=ctx) as ex:
+                    print(method, ex.submit(task).result())
+            try:
+                mp.set_start_method("spawn")  # the default pool fixed it
+            except RuntimeError as e:
+                print("RuntimeError:", e)
+        """,
+    )

@@ -82,6 +82,12 @@ def _apply_init(payload: bytes, fds: list[int]) -> None:
     if environ is not None and environ != os.environ:
         os.environ.clear()
         os.environ.update(environ)
+    start_method = spec.get("start_method")
+    if start_method:
+        import multiprocessing
+
+        with contextlib.suppress(ValueError):  # a method this platform lacks
+            multiprocessing.set_start_method(start_method, force=True)
     authkey = spec.get("authkey")
     if authkey:
         from multiprocessing import process

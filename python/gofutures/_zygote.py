@@ -468,6 +468,12 @@ def _serve_then_exit(
                 finish()
         finally:
             _run_multiprocessing_exit()
+            # As multiprocessing's Process._bootstrap: wait for the threads a
+            # task started (a non-daemon thread's work must not be lost).
+            threading = sys.modules.get("threading")  # no threading, no threads to wait for
+            if threading is not None:
+                with contextlib.suppress(BaseException):
+                    threading._shutdown()
             for stream in (sys.stdout, sys.stderr):
                 with contextlib.suppress(Exception):
                     stream.flush()

@@ -305,6 +305,8 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
         if isinstance(mp_context, str):
             mp_context = mp.get_context(mp_context)
         method = mp_context.get_start_method() if mp_context is not None else None
+        if mp_context is None:
+            mp.get_context()  # fixes the program's start method, as the stdlib's default does
         if initializer is not None and not callable(initializer):
             raise TypeError("initializer must be a callable")
         if max_tasks_per_child is not None:
@@ -361,6 +363,9 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
                     # workers do; they apply them before the initializer.
                     "environ": dict(os.environ),
                     "authkey": bytes(mp.current_process().authkey),
+                    # multiprocessing used by a task starts its processes the
+                    # pool's way, as in the stdlib's workers.
+                    "start_method": self._start_method or mp.get_start_method(),
                     "initializer": init_payload,
                 }
             )

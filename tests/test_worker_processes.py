@@ -846,3 +846,35 @@ def test_workers_start_processes_the_pools_way(tmp_path: Path) -> None:
                 print("RuntimeError:", e)
         """,
     )
+
+
+def test_an_exception_that_does_not_pickle_stays_in_the_remote_traceback(tmp_path: Path) -> None:
+    # The stdlib sends the pickling error in its place, with a remote
+    # traceback that shows the task's exception first ("During handling of
+    # the above exception ..."). gofutures dropped that context: the
+    # original error was nowhere.
+    assert_same_output(
+        tmp_path,
+        """
+        import threading
+        import __CF__ as cf
+
+        class DbError(Exception):
+            def __init__(self, msg):
+                super().__init__(msg)
+                self.conn_lock = threading.Lock()
+
+        def task():
+            raise DbError("row 42 violates constraint")
+
+        if __name__ == "__main__":
+            with cf.ProcessPoolExecutor(1) as ex:
+                try:
+                    ex.submit(task).result()
+                except TypeError as e:
+                    print(type(e).__name__, e)
+                    remote = str(e.__cause__)
+                    print("DbError: row 42 violates constraint" in remote)
+                    print("During handling of the above exception" in remote)
+        """,
+    )

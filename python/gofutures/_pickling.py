@@ -346,21 +346,24 @@ def dumps_result_pieces(obj: Any) -> bytes | list[Any]:
 
 
 def dumps_result(obj: Any) -> bytes:
-    """Pickle a worker's result (or exception) for the parent."""
+    """Pickle a worker's result (or exception) for the parent. When it cannot
+    be pickled, plain pickle's error is raised, with the context it was raised
+    in (a task's exception that does not pickle stays visible in the remote
+    traceback, as in the stdlib's), not the fallback's."""
     try:
         data = pickle.dumps(obj, PROTOCOL)
         if type(obj) in _ATOMIC or not _needs_forking(obj, data):
             return data
         return _forking_dumps(obj)
-    except (pickle.PicklingError, AttributeError, TypeError) as first:
-        buf = io.BytesIO()
-        try:
-            pickler = _MainRefPickler(buf, PROTOCOL)
-            pickler.dispatch_table = forking_reducers()
-            pickler.dump(obj)
-        except Exception:
-            raise first from None
+    except (pickle.PicklingError, AttributeError, TypeError) as exc:
+        first = exc
+    buf = io.BytesIO()
+    with contextlib.suppress(Exception):  # the fallback's own error says less
+        pickler = _MainRefPickler(buf, PROTOCOL)
+        pickler.dispatch_table = forking_reducers()
+        pickler.dump(obj)
         return buf.getvalue()
+    raise first
 
 
 loads = pickle.loads

@@ -878,3 +878,39 @@ def test_an_exception_that_does_not_pickle_stays_in_the_remote_traceback(tmp_pat
                     print("During handling of the above exception" in remote)
         """,
     )
+
+
+def test_files_and_memoryviews_refused_as_arguments(tmp_path: Path) -> None:
+    # The stdlib's pickle refuses them. gofutures fell back to cloudpickle
+    # (it does for code), which sent an open file as a StringIO copy of its
+    # contents (writes went nowhere) and a memoryview as bytes.
+    assert_same_output(
+        tmp_path,
+        """
+        import os
+        import sys
+        import __CF__ as cf
+
+        def kind(x):
+            return type(x).__name__
+
+        def global_kind():  # __main__ code, sent by value in gofutures
+            return kind(memoryview(b"x"))
+
+        if __name__ == "__main__":
+            makers = [
+                ("read", lambda: open(__file__)),
+                ("write", lambda: open(os.path.join(os.getcwd(), "w.txt"), "w")),
+                ("binary", lambda: open(__file__, "rb")),
+                ("memoryview", lambda: memoryview(b"ab")),
+                ("stdout", lambda: sys.stdout),
+            ]
+            with cf.ProcessPoolExecutor(1) as ex:
+                for name, make in makers:
+                    try:
+                        print(name, ex.submit(kind, make()).result())
+                    except TypeError as e:
+                        print(name, "TypeError:", e)
+                print(ex.submit(global_kind).result())
+        """,
+    )

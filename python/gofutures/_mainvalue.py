@@ -22,9 +22,11 @@ Cost: one dict lookup per global a function refers to, when it is unpickled.
 
 from __future__ import annotations
 
+import io
 import pickle
 import sys
 import types
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 _pickler_class: type[pickle.Pickler] | None = None
@@ -56,6 +58,8 @@ def _pickler() -> type[pickle.Pickler]:
         import cloudpickle  # type: ignore[import-untyped]  # deferred: most calls never need it
 
         class Pickler(cloudpickle.Pickler):  # type: ignore[misc]
+            dispatch_table = _Without(cloudpickle.Pickler.dispatch_table, _REFUSED)
+
             def reducer_override(self, obj: Any) -> Any:
                 reduced = super().reducer_override(obj)
                 if (
@@ -68,6 +72,33 @@ def _pickler() -> type[pickle.Pickler]:
 
         _pickler_class = Pickler
     return _pickler_class
+
+
+# Data that cloudpickle pickles and plain pickle (so the stdlib's process
+# pool) refuses, where cloudpickle changes what arrives: an open file came as
+# a StringIO copy of its contents (writes went nowhere), a memoryview as
+# bytes. Code by value never needs them: these raise the stdlib's TypeError.
+_REFUSED = frozenset((io.TextIOWrapper, memoryview))
+
+
+class _Without(Mapping[Any, Any]):
+    """A pickler's dispatch table without the reducers of some classes (read
+    live: later copyreg registrations count)."""
+
+    def __init__(self, table: Mapping[Any, Any], excluded: frozenset[type]) -> None:
+        self._table = table
+        self._excluded = excluded
+
+    def __getitem__(self, key: Any) -> Any:
+        if key in self._excluded:
+            raise KeyError(key)
+        return self._table[key]
+
+    def __iter__(self) -> Iterator[Any]:
+        return (key for key in self._table if key not in self._excluded)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def _program_main_dict() -> dict[str, Any] | None:

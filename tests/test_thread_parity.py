@@ -13,9 +13,12 @@ import threading
 import time
 import traceback
 import types
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from ._scripts import assert_same_output
 
 if TYPE_CHECKING:
     from conftest import Harness
@@ -918,3 +921,28 @@ def test_default_thread_names_count_with_the_stdlibs_executors(cf: types.ModuleT
             ex.shutdown()
     numbers = [int(name.removeprefix("ThreadPoolExecutor-").split("_")[0]) for name in names]
     assert numbers == list(range(numbers[0], numbers[0] + 4)), names
+
+
+def test_submit_from_a_task_still_running_at_interpreter_exit(tmp_path: Path) -> None:
+    # A crawler's task submits the next page while the interpreter exits:
+    # its worker has not yet left, so the stdlib's executor is not flagged
+    # shut down and the submit says "after interpreter shutdown". gofutures
+    # flagged every used pool at exit and said "after shutdown".
+    assert_same_output(
+        tmp_path,
+        """
+        import time
+        import __CF__ as cf
+
+        ex = cf.ThreadPoolExecutor(2)
+
+        def crawl(depth):
+            time.sleep(0.1)
+            try:
+                ex.submit(crawl, depth + 1)
+            except RuntimeError as e:
+                print("submit failed:", e, flush=True)
+
+        ex.submit(crawl, 0)
+        """,
+    )

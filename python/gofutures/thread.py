@@ -461,11 +461,6 @@ def _python_exit() -> None:
         return
     pool_ids = list(_pools)
     for pool_id in pool_ids:
-        state = _pools.get(pool_id)
-        if state is not None and state.workers_started:
-            # As the stdlib's exiting workers do to their executor: a later
-            # submit says "after shutdown", not "after interpreter shutdown".
-            state.shutdown = True
         _native.fast_thread_shutdown(pool_id, False)
     for pool_id in pool_ids:
         _join(pool_id)
@@ -555,6 +550,11 @@ def _worker_stop(pool_id: int, last: bool) -> None:
     state = _pools.get(pool_id)
     if state is not None:
         state.worker_idents.discard(ident)
+        if _global_shutdown:
+            # As the stdlib's worker that leaves at interpreter exit flags its
+            # executor: a later submit says "after shutdown"; one made while
+            # the queued work still runs, "after interpreter shutdown".
+            state.shutdown = True
     thread = _live_workers.pop(ident, None)
     # CPython 3.11 never forgets the _DummyThread that current_thread() made
     # for this foreign thread; without this, threading.enumerate() would list

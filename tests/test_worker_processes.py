@@ -914,3 +914,31 @@ def test_files_and_memoryviews_refused_as_arguments(tmp_path: Path) -> None:
                 print(ex.submit(global_kind).result())
         """,
     )
+
+
+def test_remote_traceback_names_the_script_and_its_lines(tmp_path: Path) -> None:
+    # The stdlib's 'spawn' and 'forkserver' workers import the main module,
+    # so a remote traceback names the script and shows its source lines.
+    # gofutures sends __main__ functions by value with cloudpickle, which
+    # renames their file "<dynamic-code>": no file, no source line.
+    assert_same_output(
+        tmp_path,
+        """
+        import multiprocessing as mp
+        import os
+        import __CF__ as cf
+
+        def boom(x):
+            y = x + 1
+            raise ValueError("boom %d" % y)
+
+        if __name__ == "__main__":
+            for method in ("spawn", "forkserver", "fork"):
+                with cf.ProcessPoolExecutor(1, mp_context=mp.get_context(method)) as ex:
+                    try:
+                        ex.submit(boom, 1).result()
+                    except ValueError as e:
+                        remote = str(e.__cause__).replace(os.path.dirname(os.path.abspath(__file__)), "DIR")
+                        print(method, [line.strip() for line in remote.splitlines() if "script.py" in line or "boom" in line])
+        """,
+    )

@@ -26,8 +26,9 @@ import io
 import pickle
 import sys
 import types
+from collections import ChainMap
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 _pickler_class: type[pickle.Pickler] | None = None
 # The worker's stand-in for the program's __main__ namespace (created by the
@@ -38,9 +39,6 @@ _namespace: dict[str, Any] | None = None
 def dumps(obj: Any, protocol: int, reducers: Any = None) -> bytes:
     """cloudpickle.dumps, with ``__main__`` functions sharing one namespace;
     ``reducers`` (a mapping of class to reducer) come before cloudpickle's."""
-    import io
-    from collections import ChainMap
-
     cls = _pickler()
     if reducers is not None:
         # A class attribute: the C pickler ignores one set on an instance of
@@ -58,7 +56,10 @@ def _pickler() -> type[pickle.Pickler]:
         import cloudpickle  # type: ignore[import-untyped]  # deferred: most calls never need it
 
         class Pickler(cloudpickle.Pickler):  # type: ignore[misc]
-            dispatch_table = _Without(cloudpickle.Pickler.dispatch_table, _REFUSED)
+            dispatch_table: ClassVar[Mapping[Any, Any]] = ChainMap(
+                {types.CodeType: _code_reducer(cloudpickle.Pickler.dispatch_table[types.CodeType])},
+                _Without(cloudpickle.Pickler.dispatch_table, _REFUSED),  # type: ignore[arg-type]  # read only
+            )
 
             def reducer_override(self, obj: Any) -> Any:
                 reduced = super().reducer_override(obj)
@@ -79,6 +80,21 @@ def _pickler() -> type[pickle.Pickler]:
 # a StringIO copy of its contents (writes went nowhere), a memoryview as
 # bytes. Code by value never needs them: these raise the stdlib's TypeError.
 _REFUSED = frozenset((io.TextIOWrapper, memoryview))
+
+
+def _code_reducer(reduce: Any) -> Any:
+    """cloudpickle's reducer of code objects, keeping the code's file name
+    (cloudpickle writes "<dynamic-code>", for deterministic pickles): remote
+    tracebacks of __main__ functions sent by value then name the script and
+    show its lines, as the stdlib's workers, which import it, do."""
+
+    def reduce_code(code: types.CodeType) -> Any:
+        rebuild, args = reduce(code)
+        return rebuild, tuple(
+            code.co_filename if type(arg) is str and arg == "<dynamic-code>" else arg for arg in args
+        )
+
+    return reduce_code
 
 
 class _Without(Mapping[Any, Any]):

@@ -79,13 +79,14 @@ func gfProcSubmit(poolID, taskID C.longlong, data *C.char, n C.size_t, msg **C.c
 }
 
 // gfThreadShutdown is ShutdownThreadPool: the cancelled ids in *ids (C
-// memory the caller frees; NULL when none) and their count in *n. GIL
-// released.
+// memory the caller frees; NULL when none), their count in *n, how many of
+// them are Go tasks in *goTasks. GIL released.
 //
 //export gfThreadShutdown
-func gfThreadShutdown(poolID C.longlong, cancel C.int, ids **C.longlong, n *C.size_t, msg **C.char) C.int {
+func gfThreadShutdown(poolID C.longlong, cancel C.int, ids **C.longlong, n, goTasks *C.size_t, msg **C.char) C.int {
 	return guarded(msg, func() error {
-		got := ShutdownThreadPool(int64(poolID), cancel != 0)
+		got, gos := ShutdownThreadPool(int64(poolID), cancel != 0)
+		*goTasks = C.size_t(gos)
 		if len(got) == 0 {
 			return nil
 		}

@@ -25,6 +25,9 @@
 #include "gf_bridge.h"
 #include "gf_gotask.h"
 
+/* In gf_bridge.c. */
+extern long long gf_now_ns(void);
+
 /* One exception factory (a class, or a callable returning an exception) per
  * boundary.ErrKind, indexed by kind; kept for the life of the process. */
 static PyObject *gf_error_factories;
@@ -87,13 +90,54 @@ void gf_note_stack_size(void) {
 
 size_t gf_thread_stack_size(void) { return __atomic_load_n(&gf_stack_size, __ATOMIC_RELAXED); }
 
+/* The per-task calls hold the GIL while they call Go, which takes 0.1-0.2
+ * us, unless Go may be congested: entering Go waits for a free P, and with
+ * thousands of goroutines runnable (Go tasks' responses arriving) that wait
+ * reached 0.3-0.9 s, every other Python thread waiting with it. Go may be
+ * congested while more than GF_GO_BUSY_TASKS Go tasks are outstanding, and
+ * for GF_GO_CONGESTED_NS after a call into Go slower than GF_GO_SLOW_NS;
+ * then the per-task calls release the GIL first. Costs two clock reads a
+ * call. */
+#define GF_GO_BUSY_TASKS 256
+#define GF_GO_SLOW_NS 200000LL         /* 0.2 ms: 1,000x a free P's cost */
+#define GF_GO_CONGESTED_NS 200000000LL /* 0.2 s */
+static long long gf_go_congested_until;
+
+int gf_go_congested(void) {
+    return __atomic_load_n(&gf_go_outstanding, __ATOMIC_RELAXED) > GF_GO_BUSY_TASKS ||
+           gf_now_ns() < __atomic_load_n(&gf_go_congested_until, __ATOMIC_RELAXED);
+}
+
+static void gf_note_go_call(long long started) {
+    long long now = gf_now_ns();
+    if (now - started > GF_GO_SLOW_NS)
+        __atomic_store_n(&gf_go_congested_until, now + GF_GO_CONGESTED_NS, __ATOMIC_RELAXED);
+}
+
+/* GF_CALL_GO(call): runs call (an assignment from an exported Go function)
+ * with the GIL held, or released while Go is congested; times it. */
+#define GF_CALL_GO(call)                        \
+    do {                                        \
+        long long gf_started_ = gf_now_ns();    \
+        if (gf_go_congested()) {                \
+            Py_BEGIN_ALLOW_THREADS              \
+            call;                               \
+            gf_note_go_call(gf_started_);       \
+            Py_END_ALLOW_THREADS                \
+        } else {                                \
+            call;                               \
+            gf_note_go_call(gf_started_);       \
+        }                                       \
+    } while (0)
+
 static PyObject *gf_fast_submit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     long long a[2];
     if (!gf_args_ll(args, nargs, 2, a, "thread_submit(pool, task)")) return NULL;
     gf_note_stack_size();
     char *msg = NULL;
     long long spawns = gf_spawn_count(), first_gils = gf_first_gil_count();
-    int kind = gfThreadSubmit(a[0], a[1], &msg);
+    int kind;
+    GF_CALL_GO(kind = gfThreadSubmit(a[0], a[1], &msg));
     if (kind != 0) return gf_raise(kind, msg);
     if (gf_spawn_count() != spawns) gf_let_new_worker_start(first_gils); /* as Thread.start() */
     Py_RETURN_NONE;
@@ -116,13 +160,14 @@ static PyObject *gf_fast_thread_shutdown(PyObject *self, PyObject *const *args, 
     long long a[2];
     if (!gf_args_ll(args, nargs, 2, a, "thread_shutdown(pool, cancel)")) return NULL;
     long long *ids = NULL;
-    size_t n = 0;
+    size_t n = 0, go_tasks = 0;
     char *msg = NULL;
     int kind;
     Py_BEGIN_ALLOW_THREADS
-    kind = gfThreadShutdown(a[0], a[1] != 0, &ids, &n, &msg);
+    kind = gfThreadShutdown(a[0], a[1] != 0, &ids, &n, &go_tasks, &msg);
     Py_END_ALLOW_THREADS
     if (kind != 0) return gf_raise(kind, msg);
+    gf_go_outstanding_add(-(long long)go_tasks); /* taken back: never delivered */
     PyObject *list = PyList_New((Py_ssize_t)n);
     for (size_t i = 0; list != NULL && i < n; i++) {
         PyObject *id = PyLong_FromLongLong(ids[i]);
@@ -204,7 +249,8 @@ static PyObject *gf_proc_submit_chunks(long long pool, long long task, PyObject 
     }
     lent->n = count;
     char *msg = NULL;
-    int kind = gfProcSubmitLent(pool, task, chunks, (int)count, (uintptr_t)lent, &msg);
+    int kind;
+    GF_CALL_GO(kind = gfProcSubmitLent(pool, task, chunks, (int)count, (uintptr_t)lent, &msg));
     PyMem_Free(chunks);
     if (kind != 0) {
         gf_lent_free(lent, count); /* not queued: Go will not hand it back */
@@ -234,7 +280,8 @@ static PyObject *gf_fast_proc_submit(PyObject *self, PyObject *const *args, Py_s
     Py_ssize_t n;
     if (PyBytes_AsStringAndSize(args[2], &data, &n) < 0) return NULL;
     char *msg = NULL;
-    int kind = gfProcSubmit(a[0], a[1], data, (size_t)n, &msg);
+    int kind;
+    GF_CALL_GO(kind = gfProcSubmit(a[0], a[1], data, (size_t)n, &msg));
     if (kind != 0) return gf_raise(kind, msg);
     Py_RETURN_NONE;
 }

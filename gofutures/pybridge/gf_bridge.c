@@ -229,8 +229,13 @@ static long gf_call_run(long long id) {
  * map(buffersize=) closed right after a result cancels only the ones after
  * it). A 20 us limit, the most that always keeps the P, broke that in 1 run
  * of 2 under load (tests/test_map_buffersize.py: the short task ran longer).
- * Tasks between the two can still make Python threads wait, as before. */
+ * Tasks between the two can still make Python threads wait, as before.
+ * While Go may be congested (fastpath.c: many Go tasks outstanding, or a
+ * call into Go just waited long for a P), no task keeps the GIL. */
 #define GF_KEEP_GIL_NS 5000000LL
+
+/* In fastpath.c. */
+extern int gf_go_congested(void);
 
 long gf_run(gf_worker *w, long long id, int *held, long long *began) {
     long long t0 = gf_now_ns(), t1 = t0;
@@ -246,7 +251,7 @@ long gf_run(gf_worker *w, long long id, int *held, long long *began) {
         outcome = gf_call_run(id);
     }
     *began = t2 - t0;
-    *held = outcome != GF_START_FAILED && gf_now_ns() - t2 < GF_KEEP_GIL_NS;
+    *held = outcome != GF_START_FAILED && gf_now_ns() - t2 < GF_KEEP_GIL_NS && !gf_go_congested();
     if (!*held) w->ts = PyEval_SaveThread();
     return outcome;
 }

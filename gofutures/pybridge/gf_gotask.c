@@ -13,6 +13,10 @@ extern int gf_args_ll(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want, 
 /* In gf_bridge.c. */
 extern long long gf_now_ns(void);
 
+long long gf_go_outstanding;
+
+void gf_go_outstanding_add(long long n) { __atomic_add_fetch(&gf_go_outstanding, n, __ATOMIC_RELAXED); }
+
 static PyObject *gf_gotask_hook;
 static const char *gf_gotask_module, *gf_gotask_deliver_name;
 
@@ -37,6 +41,7 @@ int gf_gpump_attach(gf_gpump *p) {
 }
 
 void gf_gpump_deliver(gf_gpump *p, const gf_gcomp *items, size_t n) {
+    gf_go_outstanding_add(-(long long)n);
     PyEval_RestoreThread(p->ts);
     PyObject *list = PyList_New(0);
     for (size_t i = 0; list != NULL && i < n; i++) {
@@ -82,6 +87,7 @@ PyObject *gf_go_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     Py_ssize_t mlen, blen;
     if (PyBytes_AsStringAndSize(args[1], &meta, &mlen) < 0) return NULL;
     if (PyBytes_AsStringAndSize(args[2], &body, &blen) < 0) return NULL;
+    gf_go_outstanding_add(1); /* until it returns */
     long long op = 0;
     int status = 0;
     size_t out_m = 0, out_b = 0;
@@ -106,6 +112,7 @@ PyObject *gf_go_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
         m = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)out_m);
         b = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)out_b);
     }
+    gf_go_outstanding_add(-1);
     if (m == NULL || b == NULL) { /* interrupted (the signal handler's exception), or no memory */
         Py_XDECREF(m);
         Py_XDECREF(b);
@@ -223,6 +230,7 @@ PyObject *gf_go_submit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
     if (PyBytes_AsStringAndSize(args[3], &meta, &mlen) < 0) return NULL;
     if (PyBytes_AsStringAndSize(args[4], &body, &blen) < 0) return NULL;
     if (gf_subq_push(a[0], a[1], (int)a[2], meta, (size_t)mlen, body, (size_t)blen) < 0) return PyErr_NoMemory();
+    gf_go_outstanding_add(1);
     gf_burst_yield(); /* queued: a thread switch here is one Python could make anyway */
     Py_RETURN_NONE;
 }
@@ -236,6 +244,7 @@ PyObject *gf_go_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
     Py_BEGIN_ALLOW_THREADS
     cancelled = gfGoCancel(a[0], a[1]);
     Py_END_ALLOW_THREADS
+    if (cancelled) gf_go_outstanding_add(-1);
     return PyBool_FromLong(cancelled);
 }
 

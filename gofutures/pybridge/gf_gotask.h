@@ -66,6 +66,12 @@ void gf_set_gotask_hook(const char *module, const char *deliver);
 
 /* The builtins (published by gf_install_fastpath). */
 PyObject *gf_go_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+/* Go tasks submitted or called and not yet delivered (nor taken back): a
+ * load that can leave Go with no free P (see fastpath.c's GF_CALL_GO).
+ * Approximate (never read as exact); updated atomically. */
+extern long long gf_go_outstanding;
+void gf_go_outstanding_add(long long n);
+
 PyObject *gf_go_submit(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *gf_go_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *gf_go_started(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

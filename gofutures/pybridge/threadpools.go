@@ -46,16 +46,16 @@ func ThreadPoolOrError(id int64) (*pool.Pool, error) {
 // ShutdownThreadPool refuses new tasks of pool id; with cancel it returns
 // the ids of the tasks still queued, for Python to cancel. It does not wait.
 // The pool's Go tasks (gofutures.io, gofutures.http) are shut down alike;
-// their ids follow those of the workers' queue.
-func ShutdownThreadPool(id int64, cancel bool) []int64 {
-	var ids []int64
+// their ids follow those of the workers' queue, and goTasks counts them.
+func ShutdownThreadPool(id int64, cancel bool) (ids []int64, goTasks int) {
 	if p, ok := ThreadPool(id); ok {
 		ids = p.Shutdown(cancel)
 	}
 	if s, ok := GoSched(id); ok {
-		ids = append(ids, s.Shutdown(cancel)...)
+		taken := s.Shutdown(cancel)
+		ids, goTasks = append(ids, taken...), len(taken)
 	}
-	return ids
+	return ids, goTasks
 }
 
 // JoinThreadPool waits up to timeout (forever if negative) for the workers

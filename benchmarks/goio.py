@@ -185,39 +185,28 @@ def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def _measure(command: list[str], n: int, timeout: float) -> dict[str, float] | str:
+    """Run a client command; its JSON line, or why there is none."""
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return f"timed out after {timeout:.0f} s"
+    if out.returncode != 0:
+        return (out.stderr.strip().splitlines() or ["failed"])[-1][:80]
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    if result["ok"] != n:
+        return f"{n - result['ok']:.0f} of {n} failed"
+    return result
+
+
 def _client(setup: str, url: str, n: int, inflight: int, timeout: float) -> dict[str, float] | str:
     code = PROBE % {"url": url, "n": n, "inflight": inflight, "setup": textwrap.dedent(setup)}
-    try:
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
-                             check=False)
-    except subprocess.TimeoutExpired:
-        return f"timed out after {timeout:.0f} s"
-    if out.returncode != 0:
-        return (out.stderr.strip().splitlines() or ["failed"])[-1][:80]
-    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
-    if result["ok"] != n:
-        return f"{n - result['ok']:.0f} of {n} failed"
-    return result
-
-
-def _go_client(url: str, n: int, inflight: int, timeout: float) -> dict[str, float] | str:
-    """The Go reference client's result, in the shape of _client's."""
-    try:
-        out = subprocess.run([_go_binary("goio_client"), f"-url={url}", f"-n={n}", f"-inflight={inflight}"],
-                             capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return f"timed out after {timeout:.0f} s"
-    if out.returncode != 0:
-        return (out.stderr.strip().splitlines() or ["failed"])[-1][:80]
-    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
-    if result["ok"] != n:
-        return f"{n - result['ok']:.0f} of {n} failed"
-    return result
+    return _measure([sys.executable, "-c", code], n, timeout)
 
 
 def _run_client(name: str, url: str, n: int, inflight: int, timeout: float) -> dict[str, float] | str:
-    if name == "go":
-        return _go_client(url, n, inflight, timeout)
+    if name == "go":  # the reference, in the Python clients' shape
+        return _measure([_go_binary("goio_client"), f"-url={url}", f"-n={n}", f"-inflight={inflight}"], n, timeout)
     return _client(CLIENTS[name], url, n, inflight, timeout)
 
 

@@ -386,6 +386,44 @@ def test_go_task_callbacks_run_on_a_non_daemon_thread_after_pump_restarts() -> N
     assert len({ident for ident, _ in seen}) < 60, "no ident was reused: the case did not happen"
 
 
+def test_a_thread_with_an_ended_pumps_ident_can_wait_for_a_pool() -> None:
+    # shutdown(wait=True) refuses to run on the Go-task pump (it would wait
+    # for itself). It recognised the pump by its ident, and a later thread
+    # that got an ended pump's ident was refused too: asyncio's
+    # shutdown_default_executor thread raised "cannot join current thread"
+    # in a CI run, after a test had stopped the pump.
+    import threading
+
+    import gofutures
+    from gofutures import _native, io
+
+    pump: list[int] = []
+    with gofutures.ThreadPoolExecutor(1) as ex:
+        ex.submit(io.sleep, 0).add_done_callback(lambda _: pump.append(threading.get_ident()))
+    while not _native.fast_go_pump_stop(_native.JOIN_SLICE_MS):
+        pass
+    outcomes: list[tuple[int, str]] = []
+
+    def wait_for_a_pool() -> None:
+        pool = gofutures.ThreadPoolExecutor(1)
+        pool.submit(abs, -1).result()
+        try:
+            pool.shutdown(wait=True)
+        except RuntimeError as e:
+            outcomes.append((threading.get_ident(), str(e)))
+        else:
+            outcomes.append((threading.get_ident(), "ok"))
+
+    for _ in range(50):
+        t = threading.Thread(target=wait_for_a_pool)
+        t.start()
+        t.join()
+        if outcomes[-1][0] == pump[0]:
+            break
+    assert [o for o in outcomes if o[1] != "ok"] == []
+    assert outcomes[-1][0] == pump[0], "no thread got the pump's ident: the case did not happen"
+
+
 def test_workers_get_threading_settrace_and_setprofile_hooks(tmp_path: Path) -> None:
     # Thread._bootstrap_inner installs threading.settrace()'s and
     # threading.setprofile()'s hooks before run(); gofutures' C-started

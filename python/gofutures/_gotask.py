@@ -277,22 +277,28 @@ def submit(
     return future
 
 
-# The pump's thread: done-callbacks run there, and it cannot wait for a pool
-# to finish (gofutures.thread's shutdown refuses, as for a worker thread).
-pump_ident = 0
+# Marks the pump's thread: done-callbacks run there, and it cannot wait for a
+# pool to finish (gofutures.thread's shutdown refuses, as for a worker
+# thread). A thread-local, not an ident: Go starts a pump again after one
+# stopped, and any later thread (a pump, or a Thread of the program) can get
+# an ended pump's ident.
+_pump_thread = threading.local()
+
+
+def on_pump_thread() -> bool:
+    """Whether the calling thread is the Go-task pump."""
+    return getattr(_pump_thread, "is_pump", False)
 
 
 def _deliver(batch: list[tuple[int, int, bytes, bytes]]) -> None:
     """Complete a batch of Go tasks (called by the pump, GIL held)."""
     from gofutures.thread import _work_items
 
-    global pump_ident
-    if not _thread_views.adopted():
+    if not on_pump_thread():
         # The pump's first batch: done-callbacks run on this thread, as they
-        # run on a (non-daemon) worker thread for the stdlib. (Go starts a
-        # pump again after one stopped, at times on a thread with its ident.)
+        # run on a (non-daemon) worker thread for the stdlib.
         _thread_views.adopt_pump_thread()
-        pump_ident = threading.get_ident()
+        _pump_thread.is_pump = True
 
     for task_id, status, meta, body in batch:
         future = _work_items.pop(task_id, None)

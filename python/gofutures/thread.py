@@ -355,7 +355,7 @@ class ThreadPoolExecutor(TypedMap, _stdlib_thread.ThreadPoolExecutor):  # type: 
                     (item[1] if isinstance(item, tuple) else item).cancel()
         if wait:
             me = threading.get_ident()
-            if me in state.worker_idents or me == _gotask.pump_ident:
+            if me in state.worker_idents or _gotask.on_pump_thread():
                 raise RuntimeError("cannot join current thread")
             _join(state.pool_id)
 

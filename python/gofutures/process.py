@@ -196,9 +196,6 @@ class _PoolState:
         self.broken: str | None = None
         self.shutdown = False
         self.close_sent = False
-        # The thread that runs _deliver (and so the futures' callbacks): it
-        # cannot wait for the pool to finish.
-        self.pump_ident = 0
         # For a 'fork' pool: the program's __main__ namespace as its workers
         # inherited it (a shallow copy taken when its zygote was forked).
         self.inherited_main: dict[str, Any] | None = None
@@ -756,6 +753,17 @@ def _promote(st: _PoolState) -> None:
         st.running += 1
 
 
+# On a pool's pump thread (it runs _deliver, so the futures' callbacks), the
+# pool's state: that thread cannot wait for the pool to finish. A thread-local,
+# not an ident: a later thread can get an ended pump's ident.
+_pump_thread = threading.local()
+
+
+def _on_pump_of(st: _PoolState) -> bool:
+    """Whether the calling thread is the pump of the pool with state st."""
+    return getattr(_pump_thread, "state", None) is st
+
+
 def _deliver(pool_id: int, events: list[tuple[int, int, bytes]]) -> int:
     """Called by the Go pump with a batch of completions, GIL held. Returns
     contract["pump_close"] when the pool has no work left after shutdown (Go
@@ -763,12 +771,11 @@ def _deliver(pool_id: int, events: list[tuple[int, int, bytes]]) -> int:
     st = _pools.get(pool_id)
     if st is None:
         return 0
-    ident = threading.get_ident()
-    if st.pump_ident != ident:
+    if not _on_pump_of(st):
         # The pump's first batch: callbacks run on this thread, where the
         # stdlib runs them on its (non-daemon) manager thread, "Thread-N".
         _thread_views.adopt_pump_thread()
-        st.pump_ident = ident
+        _pump_thread.state = st
     done: list[tuple[Future[Any], int, bytes]] = []
     broken: str | None = None
     event_broken = _native.const("event", "BROKEN")
@@ -863,7 +870,7 @@ def _shutdown_state(
     if close_now or st.broken:
         _native.call("ProcPoolClose", pool_id)
     if wait:
-        if threading.get_ident() == st.pump_ident:
+        if _on_pump_of(st):
             # A done-callback: the pool cannot finish while this thread
             # waits for it (the stdlib raises the same from its manager).
             raise RuntimeError("cannot join current thread")

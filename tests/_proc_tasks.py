@@ -176,6 +176,10 @@ def init_set_global(value: Any) -> None:
 
 
 def init_raise() -> None:
+    # Not at once: the stdlib's pool breaks as soon as a worker exits, and a
+    # test's submits made after that raise (the stdlib's 'fork' pool lost
+    # that race in a CI run).
+    time.sleep(0.3)
     raise ValueError("initializer failed on purpose")
 
 

@@ -587,3 +587,24 @@ def test_executor_future_shallow_copy_shares_its_condition(cf: types.ModuleType)
     c = copy.copy(f)
     assert c.result(timeout=TIMEOUT) == 4
     assert c._condition is f._condition
+
+
+@pytest.mark.parametrize(
+    ("kind", "what"), [("thread", "_queue.SimpleQueue"), ("process", "_thread.lock")]
+)
+def test_executors_refuse_pickle_with_the_stdlibs_error(
+    cf: types.ModuleType, kind: str, what: str
+) -> None:
+    # An object holding an executor sent to a worker: the stdlib raises
+    # TypeError; gofutures raised AttributeError (its WeakSet's callback).
+    import copy
+    import pickle
+
+    ex = cf.ThreadPoolExecutor(1) if kind == "thread" else cf.ProcessPoolExecutor(1)
+    try:
+        for refuse in (pickle.dumps, copy.deepcopy):
+            with pytest.raises(TypeError, match=re.escape(f"cannot pickle '{what}' object")):
+                refuse(ex)
+        assert type(copy.copy(ex)) is type(ex)
+    finally:
+        ex.shutdown()

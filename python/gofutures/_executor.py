@@ -51,6 +51,25 @@ def shutdown_dropped(shutdown: Callable[[], object], forked: bool, exiting: bool
         LOGGER.exception("gofutures: could not shut down a dropped executor's pool")
 
 
+def refuse_pickle(what: str) -> Any:
+    """An executor's __reduce_ex__: pickle and deepcopy refuse it with the
+    stdlib executor's error (``what`` is the object they fail on there: a
+    queue, a lock). copy.copy still makes a shallow copy (__copy__)."""
+
+    def __reduce_ex__(self: Any, protocol: Any) -> Any:
+        raise TypeError(f"cannot pickle '{what}' object")
+
+    return __reduce_ex__
+
+
+def shallow_copy(self: Any) -> Any:
+    """copy.copy of an executor: another object sharing its state, as a
+    shallow copy of the stdlib's."""
+    clone = object.__new__(type(self))
+    clone.__dict__.update(self.__dict__)
+    return clone
+
+
 class TypedMap:
     """``map`` typed as ``builtins.map``: ``fn`` must take what the iterables
     give (typeshed types the stdlib's ``Executor.map`` with ``Callable[...,

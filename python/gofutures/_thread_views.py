@@ -101,6 +101,10 @@ class AdoptedThread(threading._DummyThread):
         return "<Thread(%s, %s)>" % (self.name, status)
 
 
+# type(thread).__name__ reads as the stdlib's worker's class.
+AdoptedThread.__name__ = AdoptedThread.__qualname__ = "Thread"
+
+
 def adopt_current_thread() -> threading.Thread:
     """Make the calling thread, one gofutures created in C (a thread pool's
     worker, a pump that runs done-callbacks), read to ``threading`` as the

@@ -72,7 +72,16 @@ from gofutures import (
     _timeout,
     _zygote,
 )
-from gofutures._executor import P, T, Ts, TypedMap, refuse_submit, shutdown_dropped
+from gofutures._executor import (
+    P,
+    T,
+    Ts,
+    TypedMap,
+    refuse_pickle,
+    refuse_submit,
+    shallow_copy,
+    shutdown_dropped,
+)
 
 __all__ = ("ProcessPoolExecutor", "BrokenProcessPool")
 
@@ -525,6 +534,9 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
     if not TYPE_CHECKING:
         map = _map
     del _map
+
+    __reduce_ex__ = refuse_pickle("_thread.lock")
+    __copy__ = shallow_copy
 
     def shutdown(
         self, wait: bool = True, *, cancel_futures: bool = False, timeout: float | None = None

@@ -46,7 +46,16 @@ from concurrent.futures.thread import BrokenThreadPool
 from typing import TYPE_CHECKING, Any, cast, overload
 
 from gofutures import _buffmap, _chunked_map, _future, _gotask, _native, _stats
-from gofutures._executor import P, T, Ts, TypedMap, refuse_submit, shutdown_dropped
+from gofutures._executor import (
+    P,
+    T,
+    Ts,
+    TypedMap,
+    refuse_pickle,
+    refuse_submit,
+    shallow_copy,
+    shutdown_dropped,
+)
 from gofutures._thread_views import (
     ThreadsView,
     WorkerThread,
@@ -331,6 +340,9 @@ class ThreadPoolExecutor(TypedMap, _stdlib_thread.ThreadPoolExecutor):  # type: 
     if not TYPE_CHECKING:
         map = _map
     del _map
+
+    __reduce_ex__ = refuse_pickle("_queue.SimpleQueue")
+    __copy__ = shallow_copy
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         if self._fallback is not None:

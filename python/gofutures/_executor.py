@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import BrokenExecutor
 from concurrent.futures._base import LOGGER
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, TypeVarTuple, overload
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar, TypeVarTuple, overload
 
 # submit(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]
 P = ParamSpec("P")
@@ -19,6 +19,7 @@ T4 = TypeVar("T4")
 T5 = TypeVar("T5")
 # initializer(*initargs): the constructors' overloads (as typeshed's).
 Ts = TypeVarTuple("Ts")
+E = TypeVar("E")
 
 
 def refuse_submit(
@@ -51,22 +52,18 @@ def shutdown_dropped(shutdown: Callable[[], object], forked: bool, exiting: bool
         LOGGER.exception("gofutures: could not shut down a dropped executor's pool")
 
 
-def refuse_pickle(what: str) -> Any:
-    """An executor's __reduce_ex__: pickle and deepcopy refuse it with the
-    stdlib executor's error (``what`` is the object they fail on there: a
-    queue, a lock). copy.copy still makes a shallow copy (__copy__)."""
-
-    def __reduce_ex__(self: Any, protocol: Any) -> Any:
-        raise TypeError(f"cannot pickle '{what}' object")
-
-    return __reduce_ex__
+def refuse_pickle(what: str) -> NoReturn:
+    """What an executor's __reduce_ex__ does: raise the stdlib executor's
+    error for pickle and deepcopy (``what`` is the object they fail on there:
+    a queue, a lock)."""
+    raise TypeError(f"cannot pickle '{what}' object")
 
 
-def shallow_copy(self: Any) -> Any:
+def shallow_copy(executor: E) -> E:
     """copy.copy of an executor: another object sharing its state, as a
     shallow copy of the stdlib's."""
-    clone = object.__new__(type(self))
-    clone.__dict__.update(self.__dict__)
+    clone = object.__new__(type(executor))
+    clone.__dict__.update(executor.__dict__)
     return clone
 
 

@@ -55,7 +55,7 @@ from concurrent.futures import process as _stdlib_process
 from concurrent.futures.process import BrokenProcessPool, _RemoteTraceback
 from functools import partial
 from multiprocessing.context import BaseContext
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, Self, SupportsIndex, overload
 
 from gofutures import (
     _buffmap,
@@ -535,8 +535,13 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
         map = _map
     del _map
 
-    __reduce_ex__ = refuse_pickle("_thread.lock")
-    __copy__ = shallow_copy
+    def __reduce_ex__(self, protocol: SupportsIndex, /) -> NoReturn:
+        """pickle and deepcopy refuse an executor, with the stdlib's error."""
+        refuse_pickle("_thread.lock")
+
+    def __copy__(self) -> Self:
+        """copy.copy: a shallow copy, as the stdlib's."""
+        return shallow_copy(self)
 
     def shutdown(
         self, wait: bool = True, *, cancel_futures: bool = False, timeout: float | None = None

@@ -43,7 +43,7 @@ from concurrent.futures import Executor, Future, InvalidStateError
 from concurrent.futures import _base as _stdlib_base
 from concurrent.futures import thread as _stdlib_thread
 from concurrent.futures.thread import BrokenThreadPool
-from typing import TYPE_CHECKING, Any, cast, overload
+from typing import TYPE_CHECKING, Any, NoReturn, Self, SupportsIndex, cast, overload
 
 from gofutures import _buffmap, _chunked_map, _future, _gotask, _native, _stats
 from gofutures._executor import (
@@ -341,8 +341,13 @@ class ThreadPoolExecutor(TypedMap, _stdlib_thread.ThreadPoolExecutor):  # type: 
         map = _map
     del _map
 
-    __reduce_ex__ = refuse_pickle("_queue.SimpleQueue")
-    __copy__ = shallow_copy
+    def __reduce_ex__(self, protocol: SupportsIndex, /) -> NoReturn:
+        """pickle and deepcopy refuse an executor, with the stdlib's error."""
+        refuse_pickle("_queue.SimpleQueue")
+
+    def __copy__(self) -> Self:
+        """copy.copy: a shallow copy, as the stdlib's."""
+        return shallow_copy(self)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         if self._fallback is not None:

@@ -133,8 +133,8 @@ class LazyChunkedMap:
                 raise error
 
     def _submit_next_locked(self) -> Future[Any] | None:
-        """Read and submit the next chunk; None when there is none (an error
-        reading the input or submitting is kept in _error)."""
+        """Submit the next chunk of the input read at the call; None when
+        there is none (a refused submit is kept in _error)."""
         if self._done or self._calls is None:
             return None
         chunk = list(islice(self._calls, self._chunksize))  # read already: cannot fail

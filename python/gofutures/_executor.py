@@ -6,7 +6,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import BrokenExecutor
 from concurrent.futures._base import LOGGER
-from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar, TypeVarTuple, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    NoReturn,
+    ParamSpec,
+    Self,
+    SupportsIndex,
+    TypeVar,
+    TypeVarTuple,
+    overload,
+)
 
 # submit(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]
 P = ParamSpec("P")
@@ -52,19 +63,27 @@ def shutdown_dropped(shutdown: Callable[[], object], forked: bool, exiting: bool
         LOGGER.exception("gofutures: could not shut down a dropped executor's pool")
 
 
-def refuse_pickle(what: str) -> NoReturn:
-    """What an executor's __reduce_ex__ does: raise the stdlib executor's
-    error for pickle and deepcopy (``what`` is the object they fail on there:
-    a queue, a lock)."""
-    raise TypeError(f"cannot pickle '{what}' object")
-
-
-def shallow_copy(executor: E) -> E:
-    """copy.copy of an executor: another object sharing its state, as a
-    shallow copy of the stdlib's."""
-    clone = object.__new__(type(executor))
-    clone.__dict__.update(executor.__dict__)
+def shallow_copy(obj: E) -> E:
+    """copy.copy of an executor or a future: another object sharing its
+    state, as a shallow copy of the stdlib's."""
+    clone = object.__new__(type(obj))
+    clone.__dict__.update(obj.__dict__)
     return clone
+
+
+class RefusesPickle:
+    """pickle and deepcopy refuse an executor with the stdlib executor's
+    error; copy.copy makes a shallow copy, as the stdlib's. A subclass names
+    in ``_pickle_refusal`` the object the stdlib's pickling fails on (a
+    queue, a lock)."""
+
+    _pickle_refusal: ClassVar[str]
+
+    def __reduce_ex__(self, protocol: SupportsIndex, /) -> NoReturn:
+        raise TypeError(f"cannot pickle '{self._pickle_refusal}' object")
+
+    def __copy__(self) -> Self:
+        return shallow_copy(self)
 
 
 class TypedMap:

@@ -45,6 +45,8 @@ from collections.abc import Callable
 from concurrent.futures import InvalidStateError, _base
 from typing import Any, Generic, TypeVar
 
+from gofutures._executor import shallow_copy
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -166,8 +168,7 @@ class Future(_base.Future, Generic[T]):  # type: ignore[type-arg]
     def __copy__(self) -> Future[T]:
         """copy.copy: a future sharing this one's state and condition, as a
         shallow copy of the stdlib's."""
-        clone = object.__new__(type(self))
-        clone.__dict__.update(self.__dict__)
+        clone = shallow_copy(self)
         clone._cond = self._condition
         return clone
 

@@ -126,9 +126,9 @@ def adopt_current_thread() -> threading.Thread:
     it has a Python thread state for its whole life.)
 
     Call it first on the thread: a few attribute reads and one object; later
-    calls on the same thread return its Thread and change nothing. (A pump
-    that Go starts again after one ended can run on a thread with the ended
-    one's ident: ask adopted(), not the ident.)"""
+    calls on the same thread return its Thread and change nothing (a
+    thread-local records it, not the ident: a thread Go starts later can get
+    an ended one's ident)."""
     adopted_thread: threading.Thread | None = getattr(_thread_local, "adopted", None)
     if adopted_thread is not None:
         return adopted_thread
@@ -158,11 +158,6 @@ def adopt_pump_thread() -> None:
         adopt_current_thread().name = threading._newname("Thread-%d")  # type: ignore[attr-defined]
     except Exception:
         logging.getLogger("concurrent.futures").exception("gofutures: could not adopt a pump thread")
-
-
-def adopted() -> bool:
-    """Whether adopt_current_thread() ran on the calling thread."""
-    return getattr(_thread_local, "adopted", None) is not None
 
 
 class WorkerThread:

@@ -55,7 +55,7 @@ from concurrent.futures import process as _stdlib_process
 from concurrent.futures.process import BrokenProcessPool, _RemoteTraceback
 from functools import partial
 from multiprocessing.context import BaseContext
-from typing import TYPE_CHECKING, Any, Literal, NoReturn, Self, SupportsIndex, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from gofutures import (
     _buffmap,
@@ -74,12 +74,11 @@ from gofutures import (
 )
 from gofutures._executor import (
     P,
+    RefusesPickle,
     T,
     Ts,
     TypedMap,
-    refuse_pickle,
     refuse_submit,
-    shallow_copy,
     shutdown_dropped,
 )
 
@@ -222,7 +221,7 @@ _global_shutdown = False
 StartMethod = Literal["fork", "forkserver", "spawn"]
 
 
-class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # type: ignore[misc]
+class ProcessPoolExecutor(TypedMap, RefusesPickle, _stdlib_process.ProcessPoolExecutor):  # type: ignore[misc]
     """An Executor that runs calls in a pool of Go-supervised worker processes.
 
     Same signature and behaviour as concurrent.futures.ProcessPoolExecutor.
@@ -232,6 +231,8 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
     pool, a fork of the program that becomes the pool's last worker). It
     subclasses the stdlib class only for isinstance checks.
     """
+
+    _pickle_refusal = "_thread.lock"
 
     # The constructor's types are typeshed's for the stdlib class (initargs
     # must fit the initializer's parameters), except that mp_context may also
@@ -534,14 +535,6 @@ class ProcessPoolExecutor(TypedMap, _stdlib_process.ProcessPoolExecutor):  # typ
     if not TYPE_CHECKING:
         map = _map
     del _map
-
-    def __reduce_ex__(self, protocol: SupportsIndex, /) -> NoReturn:
-        """pickle and deepcopy refuse an executor, with the stdlib's error."""
-        refuse_pickle("_thread.lock")
-
-    def __copy__(self) -> Self:
-        """copy.copy: a shallow copy, as the stdlib's."""
-        return shallow_copy(self)
 
     def shutdown(
         self, wait: bool = True, *, cancel_futures: bool = False, timeout: float | None = None

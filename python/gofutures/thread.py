@@ -43,17 +43,16 @@ from concurrent.futures import Executor, Future, InvalidStateError
 from concurrent.futures import _base as _stdlib_base
 from concurrent.futures import thread as _stdlib_thread
 from concurrent.futures.thread import BrokenThreadPool
-from typing import TYPE_CHECKING, Any, NoReturn, Self, SupportsIndex, cast, overload
+from typing import TYPE_CHECKING, Any, cast, overload
 
 from gofutures import _buffmap, _chunked_map, _future, _gotask, _native, _stats
 from gofutures._executor import (
     P,
+    RefusesPickle,
     T,
     Ts,
     TypedMap,
-    refuse_pickle,
     refuse_submit,
-    shallow_copy,
     shutdown_dropped,
 )
 from gofutures._thread_views import (
@@ -171,7 +170,7 @@ _global_shutdown = False
 _global_shutdown_lock = threading.Lock()
 
 
-class ThreadPoolExecutor(TypedMap, _stdlib_thread.ThreadPoolExecutor):  # type: ignore[misc]
+class ThreadPoolExecutor(TypedMap, RefusesPickle, _stdlib_thread.ThreadPoolExecutor):  # type: ignore[misc]
     """An Executor that runs calls on a pool of Go-managed threads.
 
     Same signature and behaviour as concurrent.futures.ThreadPoolExecutor. It
@@ -179,6 +178,8 @@ class ThreadPoolExecutor(TypedMap, _stdlib_thread.ThreadPoolExecutor):  # type: 
     (asyncio's set_default_executor requires one); it shares none of its
     state and overrides every method that touches the pool.
     """
+
+    _pickle_refusal = "_queue.SimpleQueue"
 
     # _counter (the default thread name prefix's number) is the stdlib's own:
     # names stay unique when a library's stdlib executor runs alongside.
@@ -340,14 +341,6 @@ class ThreadPoolExecutor(TypedMap, _stdlib_thread.ThreadPoolExecutor):  # type: 
     if not TYPE_CHECKING:
         map = _map
     del _map
-
-    def __reduce_ex__(self, protocol: SupportsIndex, /) -> NoReturn:
-        """pickle and deepcopy refuse an executor, with the stdlib's error."""
-        refuse_pickle("_queue.SimpleQueue")
-
-    def __copy__(self) -> Self:
-        """copy.copy: a shallow copy, as the stdlib's."""
-        return shallow_copy(self)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         if self._fallback is not None:

@@ -211,6 +211,41 @@ def test_worker_stack_is_threading_stack_size(tmp_path: Path) -> None:
     )
 
 
+def test_the_programs_threads_are_numbered_as_with_the_stdlib(tmp_path: Path) -> None:
+    # A thread made in C gets a "Dummy-N" Thread when it first runs Python,
+    # and N comes from the counter that numbers unnamed threads. The stdlib's
+    # workers are named and take no number, its process pool's manager thread
+    # takes one: the program's own threads were named "Thread-3" where the
+    # stdlib's were "Thread-2" (logging's threadName showed it).
+    assert_same_output(
+        tmp_path,
+        """
+        import threading
+        import __CF__ as cf
+
+        def double(x):
+            return 2 * x
+
+        def unnamed_thread():
+            t = threading.Thread(target=print, args=("ran",))
+            t.start()
+            t.join()
+            return t.name
+
+        if __name__ == "__main__":
+            with cf.ThreadPoolExecutor(4) as ex:
+                print(list(ex.map(double, range(8))))
+            print(unnamed_thread())
+            with cf.ProcessPoolExecutor(2) as ex:
+                print(list(ex.map(double, range(4))))
+            print(unnamed_thread())
+            with cf.ThreadPoolExecutor(2) as ex:
+                print(ex.submit(unnamed_thread).result())
+            print(threading.Thread().name)
+        """,
+    )
+
+
 def test_cancel_futures_wait_false_keeps_the_started_task(tmp_path: Path) -> None:
     # CPython's test_cancel_futures_wait_false: the submit started a worker,
     # which has the task by the time shutdown cancels what is queued.

@@ -330,6 +330,9 @@ static PyObject *gf_fork_program(PyObject *self, PyObject *unused) {
     return PyLong_FromLong((long)pid);
 }
 
+/* In gf_threadname.c. */
+extern PyObject *gf_give_back_thread_number(PyObject *self, PyObject *arg);
+
 static PyMethodDef gf_fast_defs[] = {
     {"fork_program", (PyCFunction)gf_fork_program, METH_NOARGS,
      "fork_program() -> pid: os.fork() without the warning about Go's threads."},
@@ -359,6 +362,8 @@ static PyMethodDef gf_fast_defs[] = {
      "fast_go_cancel(pool, task) -> bool: take a queued Go task back."},
     {"fast_go_started", (PyCFunction)(void (*)(void))gf_go_started, METH_FASTCALL,
      "fast_go_started(pool, task) -> bool: whether a Go task left its pool's queue."},
+    {"fast_give_back_thread_number", (PyCFunction)gf_give_back_thread_number, METH_O,
+     "fast_give_back_thread_number(n) -> bool: threading's default thread names take n again."},
     {NULL, NULL, 0, NULL},
 };
 

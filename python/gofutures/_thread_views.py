@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from typing import Any
 
+from . import _native
+
 
 class _ForgetOnThreadEnd:
     """Takes a ``_DummyThread`` out of ``threading._active`` when its thread's
@@ -132,8 +134,11 @@ def adopt_current_thread() -> threading.Thread:
     adopted_thread: threading.Thread | None = getattr(_thread_local, "adopted", None)
     if adopted_thread is not None:
         return adopted_thread
+    made_now = threading.get_ident() not in threading._active  # type: ignore[attr-defined]
     thread = threading.current_thread()
     if type(thread) is threading._DummyThread:
+        if made_now:
+            _give_back_number(thread)
         thread._daemonic = False  # type: ignore[attr-defined]
         end = _ThreadEnd()
         thread.__class__ = AdoptedThread
@@ -148,6 +153,17 @@ def adopt_current_thread() -> threading.Thread:
         sys.setprofile(profile)
     _thread_local.adopted = thread
     return thread
+
+
+def _give_back_number(dummy: threading.Thread) -> None:
+    """The number a dummy just took for its name ("Dummy-N") goes back to
+    threading's counter, unless another thread took one since: the stdlib's
+    thread in a gofutures thread's place is named (a pool's worker) or takes
+    the number itself (a process pool's manager thread, as a pump does), so
+    the program's own threads are numbered as with the stdlib."""
+    prefix, _, number = dummy.name.rpartition("-")
+    if prefix == "Dummy" and number.isdigit():
+        _native.fast_give_back_thread_number(int(number))
 
 
 def adopt_pump_thread() -> None:

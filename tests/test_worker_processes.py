@@ -848,6 +848,35 @@ def test_workers_start_processes_the_pools_way(tmp_path: Path) -> None:
     )
 
 
+def test_workers_see_the_programs_argv_and_working_directory(tmp_path: Path) -> None:
+    # The stdlib's 'spawn' and 'forkserver' workers take sys.argv and the
+    # working directory from the program when they start (multiprocessing's
+    # preparation data). gofutures' fresh interpreters had their own argv
+    # (['-c']), and a forkserver zygote's workers stayed in the directory the
+    # zygote started in after the program had changed directory.
+    (tmp_path / "elsewhere").mkdir()
+    assert_same_output(
+        tmp_path,
+        """
+        import os, sys
+        import multiprocessing as mp
+        import __CF__ as cf
+
+        def where(program_cwd):
+            return sys.argv[1:], os.getcwd() == program_cwd
+
+        if __name__ == "__main__":
+            sys.argv[1:] = ["--flag", "value"]
+            for directory in (".", "../elsewhere"):
+                os.chdir(directory)
+                for method in ("fork", "forkserver", "spawn", None):
+                    ctx = mp.get_context(method) if method else None
+                    with cf.ProcessPoolExecutor(1, mp_context=ctx) as ex:
+                        print(method, directory, ex.submit(where, os.getcwd()).result())
+        """,
+    )
+
+
 def test_an_exception_that_does_not_pickle_stays_in_the_remote_traceback(tmp_path: Path) -> None:
     # The stdlib sends the pickling error in its place, with a remote
     # traceback that shows the task's exception first ("During handling of

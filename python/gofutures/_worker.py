@@ -69,9 +69,10 @@ inherited_init: tuple[Any, Any] = (None, ())
 
 
 def _apply_init(payload: bytes, fds: list[int]) -> None:
-    """Apply the pool's INIT: sys.path, os.environ and the authkey first (a
-    Manager proxy among initargs needs the authkey to unpickle), then the
-    initializer: inherited, or unpickled with the descriptors received."""
+    """Apply the pool's INIT: sys.path, os.environ, sys.argv, the working
+    directory, the start method and the authkey first (a Manager proxy among
+    initargs needs the authkey to unpickle), then the initializer: inherited,
+    or unpickled with the descriptors received."""
     if not payload:
         return
     spec = _pickling.loads(payload)
@@ -82,6 +83,13 @@ def _apply_init(payload: bytes, fds: list[int]) -> None:
     if environ is not None and environ != os.environ:
         os.environ.clear()
         os.environ.update(environ)
+    argv = spec.get("sys_argv")
+    if argv is not None:
+        sys.argv = list(argv)
+    cwd = spec.get("cwd")
+    if cwd is not None:
+        with contextlib.suppress(OSError):  # removed since: stay where the worker started
+            os.chdir(cwd)
     start_method = spec.get("start_method")
     if start_method:
         import multiprocessing

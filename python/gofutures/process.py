@@ -373,6 +373,11 @@ class ProcessPoolExecutor(TypedMap, RefusesPickle, _stdlib_process.ProcessPoolEx
                     # multiprocessing used by a task starts its processes the
                     # pool's way, as in the stdlib's workers.
                     "start_method": self._start_method or mp.get_start_method(),
+                    # Fresh interpreters and forkserver children see the
+                    # program's sys.argv and working directory, as the
+                    # stdlib's see them (multiprocessing's preparation data).
+                    "sys_argv": list(sys.argv),
+                    "cwd": _working_directory(),
                     "initializer": init_payload,
                 }
             )
@@ -652,6 +657,14 @@ class ProcessPoolExecutor(TypedMap, RefusesPickle, _stdlib_process.ProcessPoolEx
 
 # The start mode (boundary.StartMode, by name) of each start method.
 _START_MODES = {"fork": "FORKED_ZYGOTE", "forkserver": "FRESH_ZYGOTE", "spawn": "EXEC"}
+
+
+def _working_directory() -> str | None:
+    """os.getcwd(), or None when the directory was removed."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return None
 
 
 def _pool_spec(**fields: Any) -> bytes:

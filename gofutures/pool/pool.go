@@ -348,20 +348,25 @@ func (p *Pool) spawnOne(s spawn) (err error) {
 func (p *Pool) spawnsSettledLocked() {
 	p.spawned.Broadcast()
 	if p.closed {
-		p.wakeAllLocked()
+		p.wakeToExitLocked()
 		p.closeDoneLocked()
 	}
 }
 
-// wakeAllLocked unparks every idle worker, so that each checks again
-// whether it should exit.
-func (p *Pool) wakeAllLocked() {
-	for _, w := range p.idle {
+// wakeToExitLocked unparks one idle worker of a shut down pool, which
+// checks whether it should exit; a worker that exits wakes the next
+// (next), so every idle worker leaves in turn, as the stdlib's workers
+// pass its shutdown sentinel on. Waking them all at once made them contend
+// for the GIL, the pool's mutex and Go's Ps together: 100 idle workers
+// took 7-13 ms to leave, against 4 ms for the stdlib's.
+func (p *Pool) wakeToExitLocked() {
+	if n := len(p.idle); n > 0 {
+		w := p.idle[n-1]
+		p.idle[n-1] = nil
+		p.idle = p.idle[:n-1]
 		p.wakes++
 		w.parker.Unpark()
 	}
-	clear(p.idle)
-	p.idle = p.idle[:0]
 }
 
 // unpark wakes idle workers taken off p.idle (Park counts an earlier Unpark,
@@ -386,7 +391,7 @@ func (p *Pool) Shutdown(cancel bool) []int64 {
 	}
 	if !p.closed {
 		p.closed = true
-		p.wakeAllLocked()
+		p.wakeToExitLocked()
 		p.closeDoneLocked()
 	}
 	return cancelled
@@ -417,6 +422,7 @@ func (p *Pool) next(me *idler) (id int64, ok, last bool) {
 	defer p.mu.Unlock()
 	for p.queue.len() == 0 {
 		if p.closed && p.pending == 0 {
+			p.wakeToExitLocked() // the next idle one exits after this one
 			return 0, false, p.exitLocked()
 		}
 		p.idle = append(p.idle, me)

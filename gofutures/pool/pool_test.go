@@ -148,6 +148,30 @@ func TestIdleWorkerIsReusedBeforeStartingAnother(t *testing.T) {
 	assert.Equal(t, 1, r.started, "sequential submits are served by one worker")
 }
 
+func TestShutdownStopsEveryIdleWorker(t *testing.T) {
+	// Shutdown wakes one idle worker and each that exits wakes the next:
+	// none may be left parked.
+	for _, workers := range []int{1, 2, 64} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			r := newRecorder()
+			var all sync.WaitGroup
+			all.Add(workers)
+			r.run = func(int64) { all.Done(); all.Wait() } // every worker holds a task at once
+			p := pool.New(workers, r.factory)
+			for _, id := range ids(workers) {
+				require.NoError(t, p.Submit(id))
+			}
+			require.Eventually(t, func() bool { s := p.Stats(); return s.Workers == workers && s.Idle == workers },
+				5*time.Second, time.Millisecond)
+			p.Shutdown(false)
+			require.True(t, p.Wait(10*time.Second))
+			assert.Equal(t, workers, r.started)
+			assert.Equal(t, workers, r.stopped)
+			assert.Equal(t, 1, r.lasts)
+		})
+	}
+}
+
 func TestSubmitAfterShutdown(t *testing.T) {
 	r := newRecorder()
 	p := pool.New(2, r.factory)

@@ -6,6 +6,7 @@ worker's. Each case is a user's script, run against both implementations."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -208,6 +209,64 @@ def test_worker_stack_is_threading_stack_size(tmp_path: Path) -> None:
         threading.stack_size(0)
         """,
         timeout=120,
+    )
+
+
+@pytest.mark.parametrize("fault", ["NULL pointer", "division by zero"])
+def test_a_crash_in_c_code_kills_the_program_as_in_the_stdlib(tmp_path: Path, fault: str) -> None:
+    # Go handles SIGSEGV/SIGFPE itself unless the program had a handler: a
+    # C extension's fault in a task ended the program with SIGQUIT and a
+    # 200-line goroutine dump, where the stdlib's worker thread dies by the
+    # signal, silently.
+    source = f"""
+        import ctypes
+        import __CF__ as cf
+
+        def crash():
+            if {fault!r} == "NULL pointer":
+                ctypes.string_at(0)
+            else:
+                ctypes.CDLL(None).div(1, 0)
+
+        with cf.ThreadPoolExecutor(1) as ex:
+            print(ex.submit(abs, -1).result(), flush=True)
+            ex.submit(crash).result()
+        print("not reached")
+        """
+    runs = {impl: run_script(tmp_path, source, impl) for impl in ("concurrent.futures", "gofutures")}
+    std, gof = runs["concurrent.futures"], runs["gofutures"]
+    assert std.returncode in (-signal.SIGSEGV, -signal.SIGFPE), std
+    assert (gof.returncode, gof.stdout, gof.stderr) == (std.returncode, std.stdout, std.stderr)
+
+
+def test_one_worker_serves_tasks_submitted_one_after_another(tmp_path: Path) -> None:
+    # The stdlib's worker counts itself idle (its idle semaphore) before it
+    # lets the GIL go after a task, so a program that submits the next task
+    # as soon as a result arrives finds it. gofutures' worker counted itself
+    # idle only back in Go, after the GIL: for blocking tasks the program's
+    # submit came first and started a second worker, which ran the
+    # initializer again (a second database connection, say).
+    assert_same_output(
+        tmp_path,
+        """
+        import threading, time
+        import __CF__ as cf
+
+        initialized = []
+
+        def connect():
+            initialized.append(threading.current_thread().name)
+
+        def query(seconds):
+            time.sleep(seconds)
+            return threading.current_thread().name
+
+        for seconds in (0, 0.001, 0.01):
+            with cf.ThreadPoolExecutor(8, initializer=connect) as ex:
+                names = {ex.submit(query, seconds).result() for _ in range(30)}
+            print(seconds, len(names), len(initialized))
+            initialized.clear()
+        """,
     )
 
 

@@ -81,6 +81,17 @@ type Option func(*Pool)
 // WithSpawner makes the pool start its workers with s.
 func WithSpawner(s Spawner) Option { return func(p *Pool) { p.spawn = s } }
 
+// WithReturningWorkers says that the pool's workers add 1 to Returning()
+// when a task ends, before anything that may delay their call to next (the
+// Python bridge: in C, before it releases the GIL), and call next after
+// every task. A submit that finds no idle worker then counts on such a
+// returning worker instead of starting another, as the stdlib's submit
+// counts on a worker that released its idle semaphore after a task: a
+// program that submits the next task as soon as a result arrives is served
+// by the worker that produced it, and no second worker starts (nor runs the
+// initializer).
+func WithReturningWorkers() Option { return func(p *Pool) { p.returningWorkers = true } }
+
 // Worker runs tasks on one worker goroutine. All methods of one Worker are
 // called on the same goroutine, in the order Start, then Run or Fail any
 // number of times, then Stop (which is called even when Start failed).
@@ -166,6 +177,12 @@ type Pool struct {
 	spawned  sync.Cond     // broadcast when pending drops to 0
 	done     chan struct{} // closed once closed && nothing is live, pending or stopping
 
+	// returning counts workers that ended a task, have not yet asked for
+	// the next (Returning) and no Submit counted on yet; those a Submit
+	// counted on are counted in wakes. Only with WithReturningWorkers.
+	returning        atomic.Int64
+	returningWorkers bool
+
 	panicNext atomic.Bool  // fault injection (faults.go): the next task panics in Go
 	stallNext atomic.Int64 // fault injection (faults.go): nanoseconds to wait in a burst
 
@@ -184,6 +201,10 @@ func New(max int, newWorker Factory, opts ...Option) *Pool {
 	}
 	return p
 }
+
+// Returning is the counter that workers of a pool made WithReturningWorkers
+// add 1 to when a task ends. It lives as long as the pool.
+func (p *Pool) Returning() *atomic.Int64 { return &p.returning }
 
 // Submit queues task id. It never blocks on a running task. If id needs a
 // new worker and none can be started while none is live, id is not queued
@@ -261,10 +282,48 @@ func (p *Pool) wakeLocked(n int, woken []*idler, spawns []spawn) ([]*idler, []sp
 		p.wakes++
 		woken = append(woken, w)
 	}
+	for ; n > 0 && p.claimReturningLocked(); n-- {
+	}
 	if n > 0 && (p.live == 0 || p.starting == 0) {
 		spawns = p.reserveLocked(spawns, p.live == 0, true, 0)
 	}
 	return woken, spawns
+}
+
+// claimReturningLocked counts on a returning worker (WithReturningWorkers)
+// for a task just queued, if one is not counted on yet: it will take the
+// task when it asks for its next, as a woken worker would.
+func (p *Pool) claimReturningLocked() bool {
+	for {
+		r := p.returning.Load()
+		if r <= 0 {
+			return false
+		}
+		if p.returning.CompareAndSwap(r, r-1) {
+			p.wakes++
+			return true
+		}
+	}
+}
+
+// returnedLocked is a returning worker asking for its next task: it takes
+// back the count it added, or, if every returning worker was counted on,
+// it is one of those (returning workers are interchangeable: whichever
+// asks first takes the queued task).
+func (p *Pool) returnedLocked() {
+	if !p.returningWorkers {
+		return
+	}
+	for {
+		r := p.returning.Load()
+		if r <= 0 {
+			break
+		}
+		if p.returning.CompareAndSwap(r, r-1) {
+			return
+		}
+	}
+	p.wakes--
 }
 
 // spawn is a reserved worker: with a task in hand (pinned), or one that will
@@ -523,10 +582,12 @@ func (p *Pool) run(w Worker, id int64) (startFailed bool) {
 	return err != nil
 }
 
-// tryNext takes the next task if one is queued.
+// tryNext takes the next task if one is queued; the worker calling it has
+// just ended a task (returnedLocked).
 func (p *Pool) tryNext() (int64, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.returnedLocked()
 	if p.queue.len() == 0 {
 		return 0, false
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,6 +30,10 @@ type recorder struct {
 	// runStartErr fails a worker's first Run (a late start, as in pybridge).
 	runStartErr func(index int) error
 	run         func(id int64)
+	// returning, if set, is the pool's Returning(): a worker adds 1 after
+	// each task and waits returnDelay before it asks for the next.
+	returning   *atomic.Int64
+	returnDelay time.Duration
 }
 
 func newRecorder() *recorder { return &recorder{failed: map[int64]error{}} }
@@ -71,6 +76,10 @@ func (w *fakeWorker) Run(id int64, next func() (int64, bool)) error {
 		w.r.mu.Lock()
 		w.r.ran = append(w.r.ran, id)
 		w.r.mu.Unlock()
+		if w.r.returning != nil {
+			w.r.returning.Add(1)
+			time.Sleep(w.r.returnDelay)
+		}
 	}
 	return nil
 }
@@ -168,6 +177,56 @@ func TestShutdownStopsEveryIdleWorker(t *testing.T) {
 			assert.Equal(t, workers, r.started)
 			assert.Equal(t, workers, r.stopped)
 			assert.Equal(t, 1, r.lasts)
+		})
+	}
+}
+
+func TestSubmitCountsOnAWorkerReturningFromATask(t *testing.T) {
+	// A program that submits the next task as soon as a result arrives
+	// finds the worker that produced it on its way back, not idle yet: the
+	// stdlib's submit counts on it (its idle semaphore) and starts no
+	// second worker.
+	r := newRecorder()
+	p := pool.New(8, r.factory, pool.WithReturningWorkers())
+	r.returning, r.returnDelay = p.Returning(), 2*time.Millisecond
+	done := make(chan int64, 1)
+	r.run = func(id int64) { done <- id }
+	for _, id := range ids(20) {
+		require.NoError(t, p.Submit(id))
+		require.Equal(t, id, <-done)
+	}
+	p.Shutdown(false)
+	require.True(t, p.Wait(5*time.Second))
+	assert.Equal(t, 1, r.started, "one worker serves tasks submitted one after another")
+	assert.Equal(t, ids(20), r.ran)
+}
+
+func TestReturningWorkersUnderConcurrentSubmits(t *testing.T) {
+	// Counting on returning workers must neither lose a task nor leave one
+	// waiting while workers may start: every task runs, at most max workers
+	// start, and shutdown ends them all.
+	for _, tc := range []struct{ workers, submitters, each int }{{1, 4, 200}, {4, 8, 250}, {16, 4, 500}} {
+		t.Run(fmt.Sprintf("workers=%d", tc.workers), func(t *testing.T) {
+			r := newRecorder()
+			p := pool.New(tc.workers, r.factory, pool.WithReturningWorkers())
+			r.returning, r.returnDelay = p.Returning(), 50*time.Microsecond
+			var wg sync.WaitGroup
+			for s := range tc.submitters {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range tc.each {
+						assert.NoError(t, p.Submit(int64(s*tc.each+i+1)))
+					}
+				}()
+			}
+			wg.Wait()
+			p.Shutdown(false)
+			require.True(t, p.Wait(10*time.Second))
+			assert.Equal(t, ids(tc.submitters*tc.each), r.ranSorted())
+			assert.LessOrEqual(t, r.started, tc.workers)
+			assert.Equal(t, r.started, r.stopped)
+			assert.Equal(t, int64(0), p.Returning().Load(), "every returning worker took back its count")
 		})
 	}
 }

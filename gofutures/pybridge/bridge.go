@@ -18,6 +18,7 @@ import "C"
 
 import (
 	"errors"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/gofutures/gofutures/gofutures/boundary"
@@ -32,12 +33,6 @@ var errPythonGone = errors.New("python interpreter is not running")
 
 // errStartHook reports that the Python start hook (the initializer) failed.
 var errStartHook = errors.New("worker initializer failed")
-
-// newFactory returns a pool.Factory whose workers run tasks of pool poolID
-// through the hooks in gofutures.thread.
-func newFactory(poolID int64) pool.Factory {
-	return func(index int) pool.Worker { return &worker{pool: poolID, index: index} }
-}
 
 // spawnWorker is the thread pools' pool.Spawner: each worker gets a C thread
 // whose stack is threading.stack_size() as the submit that starts it (or,
@@ -69,6 +64,10 @@ type worker struct {
 	c        *C.gf_worker
 	attached bool
 	counters *taskstats.Counters // its pool's task counters
+	// returning is its pool's count of workers returning from a task
+	// (pool.WithReturningWorkers): gf_run adds 1 after each task, before
+	// it may release the GIL.
+	returning *atomic.Int64
 }
 
 // Start creates the worker's thread state without the GIL; the Python start
@@ -92,44 +91,51 @@ func (w *worker) Start() error {
 // wait for the scheduler, and must not make every Python thread wait with
 // it (see GF_KEEP_GIL_NS in gf_bridge.c). Other Python threads still get the GIL
 // during a burst: the eval loop hands it over on request.
+//
+// After the burst's last task the worker still holds the GIL if it did: it
+// lets it go in Park (gf_park), once the pool counts it idle. The stdlib's
+// worker counts itself idle before it lets the GIL go, so a program that
+// submits the next task as soon as a result arrives (submit(f).result() in
+// a loop) finds it idle; released here, the program's submit came first
+// and started a second worker for blocking tasks (and ran the initializer
+// again). Between the two the worker only takes the pool's mutex.
+//
+// A start that fails releases the GIL (gf_run); after a panic in next the
+// pool calls Fail, which uses the GIL the worker holds and releases it.
 func (w *worker) Run(id int64, next func() (int64, bool)) error {
-	var held C.int
-	defer func() {
-		if held != 0 { // a panic in next
-			C.gf_leave(w.c)
-		}
-	}()
 	var began C.longlong
 	if w.counters == nil {
 		for ok := true; ok; id, ok = next() {
-			if C.gf_run(w.c, C.longlong(id), &held, &began) == C.GF_START_FAILED {
+			if C.gf_run(w.c, C.longlong(id), &began, w.returningCounter()) == C.GF_START_FAILED {
 				return errStartHook
 			}
 		}
-	} else {
-		// Counted for stats(): a task starts once its worker holds the GIL
-		// (and ran its start hook); a task of a burst starts when the one
-		// before it ended (one clock read per task, two per burst).
-		var end int64
-		for ok := true; ok; id, ok = next() {
-			start := end
-			if held == 0 {
-				start = taskstats.Now()
-			}
-			w.counters.StartAt(start)
-			outcome := C.gf_run(w.c, C.longlong(id), &held, &began)
-			if outcome == C.GF_START_FAILED {
-				w.counters.NotRun()
-				return errStartHook
-			}
-			end = w.counters.Done(taskstats.Outcome(outcome), start+int64(began))
-		}
+		return nil
 	}
-	if held != 0 {
-		held = 0
-		C.gf_leave(w.c)
+	// Counted for stats(): a task starts once its worker holds the GIL
+	// (and ran its start hook); a task of a burst starts when the one
+	// before it ended (one clock read per task, two per burst).
+	var end int64
+	for ok := true; ok; id, ok = next() {
+		start := end
+		if w.c.held == 0 || start == 0 {
+			start = taskstats.Now()
+		}
+		w.counters.StartAt(start)
+		outcome := C.gf_run(w.c, C.longlong(id), &began, w.returningCounter())
+		if outcome == C.GF_START_FAILED {
+			w.counters.NotRun()
+			return errStartHook
+		}
+		end = w.counters.Done(taskstats.Outcome(outcome), start+int64(began))
 	}
 	return nil
+}
+
+// returningCounter is w.returning for gf_run, which adds to it during the
+// call only.
+func (w *worker) returningCounter() *C.longlong {
+	return (*C.longlong)(unsafe.Pointer(w.returning))
 }
 
 func (w *worker) Fail(id int64, err error) {

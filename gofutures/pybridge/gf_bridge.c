@@ -57,6 +57,7 @@ long long gf_now_ns(void) {
  * comes soon after it went to sleep: many workers going idle one after
  * another (the end of a burst of blocking tasks) burn no CPU in turn. */
 void gf_park(gf_worker *w) {
+    gf_leave(w);
     if (!w->spin_missed) {
         int spins = gf_spins();
         if (__atomic_fetch_add(&gf_spinners, 1, __ATOMIC_RELAXED) < GF_MAX_SPINNERS) {
@@ -237,9 +238,9 @@ static long gf_call_run(long long id) {
 /* In fastpath.c. */
 extern int gf_go_congested(void);
 
-long gf_run(gf_worker *w, long long id, int *held, long long *began) {
+long gf_run(gf_worker *w, long long id, long long *began, long long *returning) {
     long long t0 = gf_now_ns(), t1 = t0;
-    if (!*held) {
+    if (!w->held) {
         PyEval_RestoreThread(w->ts);
         t1 = gf_now_ns();
     }
@@ -251,17 +252,25 @@ long gf_run(gf_worker *w, long long id, int *held, long long *began) {
         outcome = gf_call_run(id);
     }
     *began = t2 - t0;
-    *held = outcome != GF_START_FAILED && gf_now_ns() - t2 < GF_KEEP_GIL_NS && !gf_go_congested();
-    if (!*held) w->ts = PyEval_SaveThread();
+    if (outcome != GF_START_FAILED) __atomic_add_fetch(returning, 1, __ATOMIC_SEQ_CST);
+    w->held = outcome != GF_START_FAILED && gf_now_ns() - t2 < GF_KEEP_GIL_NS && !gf_go_congested();
+    if (!w->held) w->ts = PyEval_SaveThread();
     return outcome;
 }
 
-/* gf_leave releases the GIL, keeping the thread state for the next task. */
-void gf_leave(gf_worker *w) { w->ts = PyEval_SaveThread(); }
+/* gf_leave releases the GIL if the worker holds it, keeping the thread state
+ * for the next task. */
+void gf_leave(gf_worker *w) {
+    if (w->held) {
+        w->held = 0;
+        w->ts = PyEval_SaveThread();
+    }
+}
 
 /* gf_fail completes task id with an exception of the given kind. */
 void gf_fail(gf_worker *w, long long id, int kind, const char *msg) {
-    PyEval_RestoreThread(w->ts);
+    if (!w->held) PyEval_RestoreThread(w->ts);
+    w->held = 0;
     PyObject *r = PyObject_CallFunction(gf_hook_fail, "Lis", id, kind, msg);
     if (r == NULL) PyErr_WriteUnraisable(gf_hook_fail);
     Py_XDECREF(r);
@@ -270,7 +279,8 @@ void gf_fail(gf_worker *w, long long id, int kind, const char *msg) {
 
 /* gf_detach runs the stop hook and destroys this thread's Python state. */
 void gf_detach(gf_worker *w, int last) {
-    PyEval_RestoreThread(w->ts);
+    if (!w->held) PyEval_RestoreThread(w->ts);
+    w->held = 0;
     /* A worker that never ran a task has nothing to undo, unless it is the
      * pool's last: then Python must hear that the pool is gone. */
     if (w->started || last) {

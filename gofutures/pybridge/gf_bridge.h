@@ -26,6 +26,7 @@ typedef struct {
     long long pool;
     long long index;
     int started;     /* the start hook ran */
+    int held;        /* it holds the GIL (see gf_run and gf_park) */
     int spin_missed; /* its last spin in gf_park ended with no wake-up */
     int idle_ready;  /* idle was initialized: gf_worker_free destroys it */
     sem_t idle;      /* an idle worker sleeps on it (gf_park) */
@@ -35,17 +36,21 @@ typedef struct {
  * returns 1, or -1 when Python is gone or the worker cannot be set up. */
 int gf_attach(gf_worker *w, long long pool, long long index);
 /* gf_run runs task id: it takes the GIL with the worker's kept thread state
- * unless the worker still holds it (*held), runs the start hook once, then
+ * unless the worker still holds it (w->held), runs the start hook once, then
  * the task. It returns what the run hook returned (a taskstats.Outcome), -1
  * if that raised or returned no int, or GF_START_FAILED if the start hook
- * failed (the task did not run; the GIL is then released). *held says
+ * failed (the task did not run; the GIL is then released). w->held says
  * whether the worker still holds the GIL on return: only if the task ran
- * for less than GF_KEEP_GIL_NS (see gf_bridge.c). *began is how
- * long the call waited (GIL, start hook) before the task began, in
- * nanoseconds. */
+ * for less than GF_KEEP_GIL_NS (see gf_bridge.c). *began is how long the
+ * call waited (GIL, start hook) before the task began, in nanoseconds.
+ * After a task that ran, 1 is added to *returning (pool.Returning) before
+ * the GIL may be released: the pool then counts on this worker for a task
+ * submitted before it is back. A worker that holds
+ * the GIL after its last task keeps it until gf_park (or gf_fail,
+ * gf_detach, gf_leave) lets it go. */
 #define GF_START_FAILED (-2L)
-long gf_run(gf_worker *w, long long id, int *held, long long *began);
-/* gf_leave releases the GIL that gf_run left held, keeping the thread state. */
+long gf_run(gf_worker *w, long long id, long long *began, long long *returning);
+/* gf_leave releases the GIL if the worker holds it, keeping the thread state. */
 void gf_leave(gf_worker *w);
 /* gf_fail completes task id with an exception of kind (boundary.FailKind). */
 void gf_fail(gf_worker *w, long long id, int kind, const char *msg);
@@ -58,7 +63,8 @@ void gf_set_thread_hooks(const char *module, const char *start, const char *run,
 /* gf_worker_free releases what gf_attach set up, whether or not it got that
  * far, and the worker itself. */
 void gf_worker_free(gf_worker *w);
-/* gf_park blocks this idle worker until gf_unpark. */
+/* gf_park blocks this idle worker until gf_unpark, releasing the GIL first
+ * if the worker holds it. */
 void gf_park(gf_worker *w);
 void gf_unpark(gf_worker *w);
 

@@ -19,7 +19,10 @@ func NewThreadPool(maxWorkers int) (int64, error) {
 		return 0, boundary.Invalidf("max_workers must be greater than 0")
 	}
 	id := threadPools.newID()
-	p := pool.New(maxWorkers, newFactory(id), pool.WithSpawner(spawnWorker))
+	var p *pool.Pool
+	p = pool.New(maxWorkers, func(index int) pool.Worker { // called once p is set
+		return &worker{pool: id, index: index, returning: p.Returning()}
+	}, pool.WithSpawner(spawnWorker), pool.WithReturningWorkers())
 	threadPools.put(id, p)
 	threadStats.put(id, p)                   // until Python releases it (stats.go)
 	newGoSched(id, maxWorkers, p.Counters()) // Go tasks count in the pool's stats

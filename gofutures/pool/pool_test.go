@@ -31,8 +31,11 @@ type recorder struct {
 	runStartErr func(index int) error
 	run         func(id int64)
 	// returning, if set, is the pool's Returning(): a worker adds 1 after
-	// each task and waits returnDelay before it asks for the next.
+	// each task, then calls returned (the task's result becomes visible, as
+	// the Python bridge releases the GIL only after adding), and waits
+	// returnDelay before it asks for the next.
 	returning   *atomic.Int64
+	returned    func(id int64)
 	returnDelay time.Duration
 }
 
@@ -78,6 +81,9 @@ func (w *fakeWorker) Run(id int64, next func() (int64, bool)) error {
 		w.r.mu.Unlock()
 		if w.r.returning != nil {
 			w.r.returning.Add(1)
+			if w.r.returned != nil {
+				w.r.returned(id)
+			}
 			time.Sleep(w.r.returnDelay)
 		}
 	}
@@ -190,7 +196,7 @@ func TestSubmitCountsOnAWorkerReturningFromATask(t *testing.T) {
 	p := pool.New(8, r.factory, pool.WithReturningWorkers())
 	r.returning, r.returnDelay = p.Returning(), 2*time.Millisecond
 	done := make(chan int64, 1)
-	r.run = func(id int64) { done <- id }
+	r.returned = func(id int64) { done <- id }
 	for _, id := range ids(20) {
 		require.NoError(t, p.Submit(id))
 		require.Equal(t, id, <-done)

@@ -877,6 +877,38 @@ def test_workers_see_the_programs_argv_and_working_directory(tmp_path: Path) -> 
     )
 
 
+def test_shared_memory_a_task_attaches_to_outlives_its_worker(tmp_path: Path) -> None:
+    # The stdlib's spawned and forkserver workers report shared memory to the
+    # program's resource tracker. gofutures' fresh workers started one of
+    # their own, which unlinked a segment the task had only attached to when
+    # the worker exited: the next pool's task found it gone.
+    assert_same_output(
+        tmp_path,
+        """
+        import multiprocessing as mp
+        from multiprocessing import shared_memory
+        import __CF__ as cf
+
+        def bump(name):
+            shm = shared_memory.SharedMemory(name=name)
+            shm.buf[0] += 1
+            shm.close()
+
+        if __name__ == "__main__":
+            shm = shared_memory.SharedMemory(create=True, size=1)
+            shm.buf[0] = 0
+            for method, per_child in (("spawn", None), ("forkserver", None), ("fork", None), (None, 1)):
+                ctx = mp.get_context(method) if method else None
+                for _ in range(2):
+                    with cf.ProcessPoolExecutor(1, mp_context=ctx, max_tasks_per_child=per_child) as ex:
+                        ex.submit(bump, shm.name).result()
+                print(method, per_child, shm.buf[0])
+            shm.close()
+            shm.unlink()
+        """,
+    )
+
+
 def test_an_exception_that_does_not_pickle_stays_in_the_remote_traceback(tmp_path: Path) -> None:
     # The stdlib sends the pickling error in its place, with a remote
     # traceback that shows the task's exception first ("During handling of

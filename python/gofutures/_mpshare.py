@@ -26,7 +26,8 @@ from typing import Any
 # collected them (set by the worker before it unpickles the initializer).
 received_fds: list[int] = []
 
-# SCM_RIGHTS carries at most 253 descriptors; INIT also carries stdout and stderr.
+# SCM_RIGHTS carries at most 253 descriptors; INIT also carries stdout, stderr
+# and the resource tracker's pipe.
 MAX_FDS = 250
 
 

@@ -70,9 +70,9 @@ inherited_init: tuple[Any, Any] = (None, ())
 
 def _apply_init(payload: bytes, fds: list[int]) -> None:
     """Apply the pool's INIT: sys.path, os.environ, sys.argv, the working
-    directory, the start method and the authkey first (a Manager proxy among
-    initargs needs the authkey to unpickle), then the initializer: inherited,
-    or unpickled with the descriptors received."""
+    directory, the resource tracker, the start method and the authkey first
+    (a Manager proxy among initargs needs the authkey to unpickle), then the
+    initializer: inherited, or unpickled with the descriptors received."""
     if not payload:
         return
     spec = _pickling.loads(payload)
@@ -90,6 +90,14 @@ def _apply_init(payload: bytes, fds: list[int]) -> None:
     if cwd is not None:
         with contextlib.suppress(OSError):  # removed since: stay where the worker started
             os.chdir(cwd)
+    tracker_index = spec.get("resource_tracker_fd")
+    if tracker_index is not None and 0 <= tracker_index < len(fds):
+        from multiprocessing import resource_tracker
+
+        # As multiprocessing's spawned children: report to the program's
+        # tracker (the initializer's descriptors keep their indexes).
+        resource_tracker._resource_tracker._fd = fds[tracker_index]  # type: ignore[attr-defined]
+        fds = fds[:tracker_index] + fds[tracker_index + 1 :]
     start_method = spec.get("start_method")
     if start_method:
         import multiprocessing
@@ -155,10 +163,11 @@ def _recv_exactly(sock: socket.socket, n: int) -> bytes | None:
 def _read_init(sock: socket.socket) -> tuple[bytes, list[int]] | None:
     """Read the INIT frame, whose header carries the parent's current stdout
     and stderr (SCM_RIGHTS), installed as fds 1 and 2, then the descriptors
-    the initializer's arguments need (returned with the payload)."""
+    the initializer's arguments need and the resource tracker's pipe
+    (returned with the payload)."""
     from gofutures._mpshare import MAX_FDS
 
-    head, fds, _, _ = socket.recv_fds(sock, _wire.HEADER_SIZE, 2 + MAX_FDS)
+    head, fds, _, _ = socket.recv_fds(sock, _wire.HEADER_SIZE, 3 + MAX_FDS)
     if not head:
         return None
     for target, fd in zip((1, 2), fds, strict=False):

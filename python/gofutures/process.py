@@ -362,6 +362,15 @@ class ProcessPoolExecutor(TypedMap, RefusesPickle, _stdlib_process.ProcessPoolEx
                 st.inherited_main = dict(main.__dict__) if main is not None else None
             else:
                 init_payload, init_fds = _mpshare.dumps_initializer(*initializer)
+            # Fresh interpreters and forks of a fresh zygote report shared
+            # memory to the program's resource tracker, as the stdlib's
+            # spawned and forkserver workers do; with a tracker of their
+            # own, a segment a task only attached to was unlinked when the
+            # worker exited. (Forks of the program inherit the tracker.)
+            tracker_fd = None if start == "FORKED_ZYGOTE" else _resource_tracker_fd()
+            tracker_index = None
+            if tracker_fd is not None:
+                tracker_index, init_fds = len(init_fds), [*init_fds, tracker_fd]
             init = _pickling.dumps_call(
                 {
                     "sys_path": list(sys.path),
@@ -378,6 +387,7 @@ class ProcessPoolExecutor(TypedMap, RefusesPickle, _stdlib_process.ProcessPoolEx
                     # stdlib's see them (multiprocessing's preparation data).
                     "sys_argv": list(sys.argv),
                     "cwd": _working_directory(),
+                    "resource_tracker_fd": tracker_index,
                     "initializer": init_payload,
                 }
             )
@@ -657,6 +667,19 @@ class ProcessPoolExecutor(TypedMap, RefusesPickle, _stdlib_process.ProcessPoolEx
 
 # The start mode (boundary.StartMode, by name) of each start method.
 _START_MODES = {"fork": "FORKED_ZYGOTE", "forkserver": "FRESH_ZYGOTE", "spawn": "EXEC"}
+
+
+def _resource_tracker_fd() -> int | None:
+    """The program's multiprocessing resource tracker, started if need be
+    (as the stdlib's spawning and forkserver pools start it): its pipe's
+    write end, or None if it cannot run."""
+    try:
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()
+        return resource_tracker.getfd()
+    except Exception:
+        return None
 
 
 def _working_directory() -> str | None:

@@ -145,3 +145,58 @@ def test_result_that_cannot_be_pickled_fails_with_the_workers_pickling_error(
                 print(ex.submit(pow, 2, 5).result(timeout=60))
         """,
     )
+
+
+@pytest.mark.parametrize("ctx", CONTEXTS)
+def test_a_task_pickles_main_objects_itself(tmp_path: Path, ctx: str | None) -> None:
+    # The stdlib's 'spawn'/'forkserver' workers load the script as
+    # __mp_main__, so plain pickle inside a task finds its classes and
+    # functions: an object put on a queue, a function a multiprocessing.Pool
+    # started by the task runs. gofutures' fresh workers kept __main__ code
+    # in a namespace that sys.modules["__main__"] was not: PicklingError,
+    # and the queue's feeder thread dropped the item.
+    assert_same_output(
+        tmp_path,
+        f"""
+        import dataclasses, os, pickle
+        import multiprocessing as mp
+        import __CF__ as cf
+
+        @dataclasses.dataclass
+        class Progress:
+            n: int
+
+        @dataclasses.dataclass
+        class Point:
+            x: int
+
+        def square(x):
+            return x * x
+
+        def roundtrip(obj):  # Point arrives only as an argument's class
+            return pickle.loads(pickle.dumps(obj)) == obj
+
+        def report(q, n):
+            q.put(Progress(n))
+            return pickle.loads(pickle.dumps(Progress(n))) == Progress(n)
+
+        def fan_out(n):
+            with mp.get_context("spawn").Pool(2) as pool:
+                return sum(pool.map(square, range(n)))
+
+        def main_file():
+            import __main__
+            return os.path.basename(__main__.__file__)
+
+        if __name__ == "__main__":
+            ctx = mp.get_context({ctx!r}) if {ctx!r} else None
+            with mp.Manager() as manager:
+                q = manager.Queue()
+                with cf.ProcessPoolExecutor(1, mp_context=ctx) as ex:
+                    print(ex.submit(report, q, 1).result(), q.get(timeout=10))
+                    print(ex.submit(fan_out, 10).result(timeout=60))
+                    print(ex.submit(main_file).result())
+                    print(ex.submit(roundtrip, Point(1)).result())
+        """,
+        timeout=120,
+    )

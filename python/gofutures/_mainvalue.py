@@ -69,6 +69,13 @@ def _pickler() -> type[pickle.Pickler]:
                     and obj.__globals__ is _program_main_dict()
                 ):
                     return _share_namespace(reduced)
+                if (
+                    isinstance(obj, type)
+                    and isinstance(reduced, tuple)
+                    and len(reduced) == 6
+                    and reduced[5] is cloudpickle.cloudpickle._class_setstate
+                ):
+                    return (*reduced[:5], _class_setstate)
                 return reduced
 
         _pickler_class = Pickler
@@ -158,13 +165,50 @@ def use_program_main() -> None:
         _namespace = main.__dict__
 
 
+def use_fresh_main(file: str | None, spec_name: str | None) -> None:
+    """In a fresh worker (a 'spawn' interpreter, a fork of a 'forkserver'
+    zygote): the shared namespace is a new ``__main__`` module in
+    ``sys.modules``, with the program's ``__file__`` and ``__spec__`` name,
+    as the stdlib's workers have the script loaded as ``__mp_main__``
+    there. So pickle finds the ``__main__`` classes and functions a task
+    uses (a task that puts one of its objects on a queue, or starts a
+    ``multiprocessing.Pool`` with one), and multiprocessing in a task starts
+    its children from the program's script, as in the stdlib."""
+    global _namespace
+    module = types.ModuleType("__main__")
+    if file is not None:
+        module.__file__ = file
+    if spec_name is not None:
+        from importlib.machinery import ModuleSpec
+
+        module.__spec__ = ModuleSpec(spec_name, None)
+    sys.modules["__main__"] = module
+    _namespace = module.__dict__
+
+
 def namespace(seed: dict[str, Any]) -> dict[str, Any]:
     """In a worker: the shared ``__main__`` namespace (``seed`` holds the
-    module attributes cloudpickle copies: ``__name__``, ``__file__``...)."""
+    module attributes cloudpickle copies: ``__name__``, ``__file__``...;
+    they fill only names the namespace lacks)."""
     global _namespace
     if _namespace is None:
-        _namespace = dict(seed)
+        _namespace = {}
+    for name, value in seed.items():
+        _namespace.setdefault(name, value)
     return _namespace
+
+
+def _class_setstate(cls: type, state: Any) -> Any:
+    """cloudpickle's setstate of a class sent by value, then, for a top-level
+    class of ``__main__``, its name bound in the worker's shared namespace
+    unless taken: pickle inside a task finds the class of an argument by
+    name, as in the stdlib's workers, which import the script."""
+    from cloudpickle import cloudpickle as _cp
+
+    result = _cp._class_setstate(cls, state)
+    if _namespace is not None and cls.__module__ == "__main__" and cls.__qualname__ == cls.__name__:
+        _namespace.setdefault(cls.__name__, cls)
+    return result
 
 
 def _setstate(func: types.FunctionType, state: tuple[dict[str, Any], dict[str, Any]]) -> None:
@@ -176,3 +220,5 @@ def _setstate(func: types.FunctionType, state: tuple[dict[str, Any], dict[str, A
     shared = func.__globals__
     slots["__globals__"] = {k: v for k, v in slots["__globals__"].items() if k not in shared}
     _cp._function_setstate(func, (func_dict, slots))
+    if func.__qualname__ == func.__name__:  # a top-level function: pickle finds it by name
+        shared.setdefault(func.__name__, func)

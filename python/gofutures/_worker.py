@@ -96,8 +96,14 @@ def _apply_init(payload: bytes, fds: list[int]) -> None:
 
         # As multiprocessing's spawned children: report to the program's
         # tracker (the initializer's descriptors keep their indexes).
+        os.set_inheritable(fds[tracker_index], False)  # no pool descriptor leaks to a task's programs
         resource_tracker._resource_tracker._fd = fds[tracker_index]  # type: ignore[attr-defined]
         fds = fds[:tracker_index] + fds[tracker_index + 1 :]
+    main = spec.get("main")
+    if main is not None:
+        from gofutures import _mainvalue
+
+        _mainvalue.use_fresh_main(*main)
     start_method = spec.get("start_method")
     if start_method:
         import multiprocessing

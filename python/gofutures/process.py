@@ -388,6 +388,7 @@ class ProcessPoolExecutor(TypedMap, RefusesPickle, _stdlib_process.ProcessPoolEx
                     "sys_argv": list(sys.argv),
                     "cwd": _working_directory(),
                     "resource_tracker_fd": tracker_index,
+                    "main": None if start == "FORKED_ZYGOTE" else _main_identity(),
                     "initializer": init_payload,
                 }
             )
@@ -667,6 +668,19 @@ class ProcessPoolExecutor(TypedMap, RefusesPickle, _stdlib_process.ProcessPoolEx
 
 # The start mode (boundary.StartMode, by name) of each start method.
 _START_MODES = {"fork": "FORKED_ZYGOTE", "forkserver": "FRESH_ZYGOTE", "spawn": "EXEC"}
+
+
+def _main_identity() -> tuple[str | None, str | None]:
+    """The program's ``__main__``: its file (absolute, as multiprocessing
+    gives it to spawned children) and its ``__spec__`` name (``python -m``)."""
+    main = sys.modules.get("__main__")
+    file = getattr(main, "__file__", None)
+    if isinstance(file, str) and not os.path.isabs(file):
+        from multiprocessing import process as mp_process
+
+        file = os.path.normpath(os.path.join(mp_process.ORIGINAL_DIR or "", file))  # type: ignore[attr-defined]
+    name = getattr(getattr(main, "__spec__", None), "name", None)
+    return (file if isinstance(file, str) else None, name if isinstance(name, str) else None)
 
 
 def _resource_tracker_fd() -> int | None:

@@ -186,7 +186,7 @@ def test_a_task_pickles_main_objects_itself(tmp_path: Path, ctx: str | None) -> 
 
         def main_file():
             import __main__
-            return os.path.basename(__main__.__file__)
+            return os.path.basename(__main__.__file__), __main__.__name__, __name__
 
         if __name__ == "__main__":
             ctx = mp.get_context({ctx!r}) if {ctx!r} else None

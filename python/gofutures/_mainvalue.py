@@ -167,22 +167,22 @@ def use_program_main() -> None:
 
 def use_fresh_main(file: str | None, spec_name: str | None) -> None:
     """In a fresh worker (a 'spawn' interpreter, a fork of a 'forkserver'
-    zygote): the shared namespace is a new ``__main__`` module in
-    ``sys.modules``, with the program's ``__file__`` and ``__spec__`` name,
-    as the stdlib's workers have the script loaded as ``__mp_main__``
-    there. So pickle finds the ``__main__`` classes and functions a task
-    uses (a task that puts one of its objects on a queue, or starts a
+    zygote): the shared namespace is a new module named ``__mp_main__``,
+    which is ``sys.modules["__main__"]`` too, with the program's ``__file__``
+    and ``__spec__`` name, as the stdlib's workers load the script there.
+    So pickle finds the ``__main__`` classes and functions a task uses (a
+    task that puts one of its objects on a queue, or starts a
     ``multiprocessing.Pool`` with one), and multiprocessing in a task starts
     its children from the program's script, as in the stdlib."""
     global _namespace
-    module = types.ModuleType("__main__")
+    module = types.ModuleType("__mp_main__")
     if file is not None:
         module.__file__ = file
     if spec_name is not None:
         from importlib.machinery import ModuleSpec
 
         module.__spec__ = ModuleSpec(spec_name, None)
-    sys.modules["__main__"] = module
+    sys.modules["__main__"] = sys.modules["__mp_main__"] = module
     _namespace = module.__dict__
 
 

@@ -239,6 +239,11 @@ def test_shutdown_leaves_no_process_fd_or_registry_entry(ctx: str | None) -> Non
     }
     assert len(shared_zygotes) <= 1, shared_zygotes
     started -= shared_zygotes
+    # So is multiprocessing's resource tracker, which pools of fresh workers
+    # start as the stdlib's 'spawn' and 'forkserver' pools do.
+    from multiprocessing import resource_tracker
+
+    started.discard(resource_tracker._resource_tracker._pid)  # type: ignore[attr-defined]
     leftover_children = {pid for pid in started if stat(pid) is not None}
     assert not leftover_children, f"pool children not reaped after shutdown: {leftover_children}"
     alive_workers = {pid for pid in workers if alive(pid)}

@@ -606,6 +606,9 @@ def fork_program(inherited_init: tuple[Any, Any]) -> tuple[int, int, int]:
     never calls Go (the fork handlers mark the child, see _native), so it is
     forked by _native.fork_program, which does what os.fork does without
     warning about those threads."""
+    # Here, not in the zygote: a zygote made for each pool imported ctypes
+    # again (3-5 ms before its first worker); the program pays once.
+    _worker.preload()
     cmd_r, cmd_w = os.pipe()
     rep_r, rep_w = os.pipe()
     for stream in (sys.stdout, sys.stderr):  # as multiprocessing before a fork:
@@ -628,7 +631,6 @@ def fork_program(inherited_init: tuple[Any, Any]) -> tuple[int, int, int]:
             _rebind_std_streams()
             _worker.inherited_init = inherited_init
             _mainvalue.use_program_main()
-            _worker.preload()
             code = _Zygote(cmd_r, rep_w, dispositions, learns=False).serve()
         finally:
             os._exit(code)

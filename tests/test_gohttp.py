@@ -13,6 +13,7 @@ import ssl
 import struct
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -176,6 +177,7 @@ SAME_AS_REQUESTS = [
     ("GET", "/json?a=1", {"params": {"b": ["2", "3"]}}),
     ("GET", "/status/404", {}),
     ("GET", "/status/503", {}),
+    ("GET", "/status/600", {}),  # ok in requests: raise_for_status passes
     ("GET", "/status/204", {}),
     ("GET", "/redirect/3", {}),
     ("GET", "/redirect/1", {"allow_redirects": False}),
@@ -309,6 +311,11 @@ def test_tls_verify_on_off_and_ca_bundle(tls_server: tuple[str, str]) -> None:
     with pytest.raises(requests.exceptions.SSLError):
         requests.get(url + "/text", timeout=30)
     assert ghttp.get(url + "/text", verify=False, timeout=30).status_code == 200
+    for off in (0, ""):  # as requests: any false value but None turns checking off
+        assert ghttp.get(url + "/text", verify=off, timeout=30).status_code == 200  # type: ignore[arg-type]
+        with warnings.catch_warnings():  # urllib3's InsecureRequestWarning
+            warnings.simplefilter("ignore")
+            assert requests.get(url + "/text", verify=off, timeout=30).status_code == 200  # type: ignore[arg-type]
     got = ghttp.get(url + "/text", verify=bundle, timeout=30)
     want = requests.get(url + "/text", verify=bundle, timeout=30)
     assert _fields(got) == _fields(want)

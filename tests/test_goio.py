@@ -140,6 +140,24 @@ def test_run_passes_the_current_environment(way: str, tmp_path: Path, monkeypatc
 
 
 @pytest.mark.parametrize("way", sorted(WAYS))
+def test_run_passes_the_environment_that_putenv_changed(way: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """env=None: subprocess gives the child the C library's environment,
+    which os.putenv and os.unsetenv (and C code calling setenv) change
+    without os.environ; run gave os.environ's."""
+    gio.sleep(0)
+    monkeypatch.setenv("GOFUTURES_UNSET", "in os.environ only")
+    os.unsetenv("GOFUTURES_UNSET")
+    os.putenv("GOFUTURES_PUT", "put")
+    try:
+        args = ["sh", "-c", "echo put=${GOFUTURES_PUT-unset} unset=${GOFUTURES_UNSET-unset}"]
+        want = _outcome(lambda: _stdlib_run(args))
+        assert _outcome(lambda: WAYS[way](gio.run)(args)) == want
+        assert b"put=put unset=unset" in gio.run(args).stdout
+    finally:
+        os.unsetenv("GOFUTURES_PUT")
+
+
+@pytest.mark.parametrize("way", sorted(WAYS))
 def test_run_timeout_does_not_wait_for_a_grandchild(way: str) -> None:
     """sh forks sleep, which holds the pipes after sh is killed: on POSIX
     subprocess.run raises TimeoutExpired at the timeout without reading on."""

@@ -330,8 +330,9 @@ static PyObject *gf_fork_program(PyObject *self, PyObject *unused) {
     return PyLong_FromLong((long)pid);
 }
 
-/* In gf_threadname.c. */
+/* In gf_threadname.c and gf_environ.c. */
 extern PyObject *gf_give_back_thread_number(PyObject *self, PyObject *arg);
+extern PyObject *gf_environ(PyObject *self, PyObject *unused);
 
 static PyMethodDef gf_fast_defs[] = {
     {"fork_program", (PyCFunction)gf_fork_program, METH_NOARGS,
@@ -364,6 +365,8 @@ static PyMethodDef gf_fast_defs[] = {
      "fast_go_started(pool, task) -> bool: whether a Go task left its pool's queue."},
     {"fast_give_back_thread_number", (PyCFunction)gf_give_back_thread_number, METH_O,
      "fast_give_back_thread_number(n) -> bool: threading's default thread names take n again."},
+    {"fast_environ", (PyCFunction)gf_environ, METH_NOARGS,
+     "fast_environ() -> list[bytes]: the C library's environment, as a child inherits it."},
     {NULL, NULL, 0, NULL},
 };
 

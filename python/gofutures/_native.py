@@ -63,6 +63,7 @@ fast_thread_shutdown: Callable[[int, bool], list[int]]
 fast_thread_join: Callable[[int, int], bool]
 fast_go_pump_stop: Callable[[int], bool]
 fast_give_back_thread_number: Callable[[int], bool]
+fast_environ: Callable[[], list[bytes]]
 
 # boundary.Table, read when the extension loads: table name -> (value name
 # -> value), "hooks" (module -> function names C calls) and "spec_fields".

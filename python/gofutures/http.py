@@ -245,8 +245,9 @@ class Response:
 
     @property
     def ok(self) -> bool:
-        """Whether the status is below 400."""
-        return self.status_code < 400
+        """Whether raise_for_status() passes: the status is not 4xx or 5xx
+        (as in requests, a status of 600 or more is ok)."""
+        return not 400 <= self.status_code < 600
 
     def __bool__(self) -> bool:
         return self.ok
@@ -451,7 +452,7 @@ def _record_prefix(
             "timeout": timeout,
             "follow_redirects": follow_redirects,
             "max_redirects": max_redirects,
-            "verify": verify is not False,
+            "verify": bool(verify),  # as requests: any false value (0, "") turns checking off
             "ca_bundle": verify if isinstance(verify, str) else "",
             "max_conns_host": max_conns_host,
             "max_idle_host": 0,

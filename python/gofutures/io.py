@@ -165,24 +165,25 @@ def _argv(args: _CMD) -> tuple[list[bytes], Any]:
     return [os.fsencode(a) for a in args], args
 
 
-# env=None: the child gets the environment as os.environ has it now, as
-# subprocess gives it (Go's os.Environ is a copy made when Go started, which
-# misses every later change). Its JSON, base64 "KEY=value" strings, is
-# cached against a copy of os.environb's dict. Cost with 37 variables: 2 us
-# of GIL time a call while os.environ is unchanged (60 us after a change),
-# and 40 us of Go CPU to decode them, against about 300 us of CPU for
-# running /bin/true.
-_environ_json: tuple[dict[bytes, bytes] | None, str] = (None, "[]")
+# env=None: the child gets the process environment as it is now, as
+# subprocess gives it: os.environ's changes and also those made with
+# os.putenv or os.unsetenv, or by C code calling setenv (Go's os.Environ is a
+# copy made when Go started, which misses every later change). Its JSON,
+# base64 "KEY=value" strings, is cached against the entries last seen. Cost
+# with 37 variables: about 5 us of GIL time a call while the environment is
+# unchanged (60 us after a change), and 40 us of Go CPU to decode them,
+# against about 300 us of CPU for running /bin/true.
+_environ_json: tuple[list[bytes] | None, str] = (None, "[]")
 
 
 def _current_env_json() -> str:
     global _environ_json
-    data: dict[bytes, bytes] = getattr(os.environb, "_data", None) or dict(os.environb)
+    _native.ext()  # its builtins, fast_environ among them, come with it
+    entries = _native.fast_environ()
     cached, text = _environ_json
-    if data != cached:
-        snapshot = dict(data)  # one C call: another thread's os.environ change cannot cut in
-        text = _gotask.encode([_b64(k + b"=" + v) for k, v in snapshot.items()])
-        _environ_json = (snapshot, text)
+    if entries != cached:
+        text = _gotask.encode([_b64(entry) for entry in entries])
+        _environ_json = (entries, text)
     return text
 
 
@@ -286,10 +287,11 @@ def run(
     input=input, timeout=timeout, cwd=cwd, env=env, check=check,
     capture_output=True)``: stdout and stderr are bytes; stdin is ``input``
     if given, else inherited. On a timeout or Ctrl-C the child is killed.
-    With ``env=None`` the child gets ``os.environ`` as it is at the call (a
-    submitted call: at ``submit``), and the program is searched in its
-    ``PATH``. Unlike ``subprocess.run`` (``close_fds=True``), the child also
-    gets the file descriptors the process has made inheritable."""
+    With ``env=None`` the child gets the process environment as it is at
+    the call (a submitted call: at ``submit``), as ``subprocess`` gives it,
+    and the program is searched in its ``PATH``. Unlike ``subprocess.run``
+    (``close_fds=True``), the child also gets the file descriptors the
+    process has made inheritable."""
     if _native.forked:
         return subprocess.run(
             args, input=input, timeout=timeout, cwd=cwd, env=env, check=check, capture_output=True

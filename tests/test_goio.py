@@ -243,6 +243,9 @@ FILE_CASES: dict[str, Callable[[Path], tuple[Callable[[], Any], Callable[[], Any
     ),
     "write": lambda d: (lambda: gio.write_file(d / "w", b"data"), lambda: (d / "w").write_bytes(b"data")),
     "write NUL in path": lambda d: (lambda: gio.write_file(f"{d}/w\0", b""), lambda: open(f"{d}/w\0", "wb")),  # noqa: SIM115
+    "read empty path": lambda d: (lambda: gio.read_file(""), lambda: open("", "rb")),  # noqa: SIM115
+    "write empty path": lambda d: (lambda: gio.write_file("", b"x"), lambda: open("", "wb")),  # noqa: SIM115
+    "write str": lambda d: (lambda: gio.write_file(d / "w", "abc"), lambda: open(d / "w", "wb").write("abc")),  # type: ignore[arg-type]  # noqa: SIM115
     "write missing dir": (
         lambda d: (lambda: gio.write_file(str(d / "a" / "b"), b""), lambda: open(str(d / "a" / "b"), "wb"))  # noqa: SIM115
     ),

@@ -122,7 +122,10 @@ def _finish_write(status: int, meta: bytes, body: bytes) -> int:
 
 
 def _prepare_write(path: StrOrBytesPath, data: bytes) -> _gotask.GoCall[int]:
-    payload = bytes(memoryview(data))
+    try:
+        payload = bytes(memoryview(data))
+    except TypeError:  # open(path, "wb").write's message
+        raise TypeError(f"a bytes-like object is required, not '{type(data).__name__}'") from None
     return _gotask.GoCall(
         "WRITE", {"path": _b64(os.fsencode(path))}, payload, _with_path(_finish_write, path)
     )
@@ -147,7 +150,8 @@ def _with_path(finish: Any, path: StrOrBytesPath) -> Any:
         try:
             return finish(status, meta, body)
         except OSError as exc:
-            if exc.filename is not None:
+            # An empty path: Go reports no file name, open() reports ''.
+            if exc.filename is not None or os.fspath(path) in ("", b""):
                 exc.filename = path if not isinstance(path, os.PathLike) else os.fspath(path)
             raise
 

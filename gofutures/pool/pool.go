@@ -294,16 +294,11 @@ func (p *Pool) wakeLocked(n int, woken []*idler, spawns []spawn) ([]*idler, []sp
 // for a task just queued, if one is not counted on yet: it will take the
 // task when it asks for its next, as a woken worker would.
 func (p *Pool) claimReturningLocked() bool {
-	for {
-		r := p.returning.Load()
-		if r <= 0 {
-			return false
-		}
-		if p.returning.CompareAndSwap(r, r-1) {
-			p.wakes++
-			return true
-		}
+	if !p.takeReturning() {
+		return false
 	}
+	p.wakes++
+	return true
 }
 
 // returnedLocked is a returning worker asking for its next task: it takes
@@ -311,19 +306,23 @@ func (p *Pool) claimReturningLocked() bool {
 // it is one of those (returning workers are interchangeable: whichever
 // asks first takes the queued task).
 func (p *Pool) returnedLocked() {
-	if !p.returningWorkers {
-		return
+	if p.returningWorkers && !p.takeReturning() {
+		p.wakes--
 	}
+}
+
+// takeReturning takes 1 off p.returning if it is positive (workers add to
+// it without p.mu), and reports whether it did.
+func (p *Pool) takeReturning() bool {
 	for {
 		r := p.returning.Load()
 		if r <= 0 {
-			break
+			return false
 		}
 		if p.returning.CompareAndSwap(r, r-1) {
-			return
+			return true
 		}
 	}
-	p.wakes--
 }
 
 // spawn is a reserved worker: with a task in hand (pinned), or one that will

@@ -45,9 +45,9 @@ int gf_attach(gf_worker *w, long long pool, long long index);
  * call waited (GIL, start hook) before the task began, in nanoseconds.
  * After a task that ran, 1 is added to *returning (pool.Returning) before
  * the GIL may be released: the pool then counts on this worker for a task
- * submitted before it is back. A worker that holds
- * the GIL after its last task keeps it until gf_park (or gf_fail,
- * gf_detach, gf_leave) lets it go. */
+ * submitted before it is back. A worker that holds the GIL after its last
+ * task keeps it until gf_park (or gf_fail, gf_detach, gf_leave) lets it
+ * go. */
 #define GF_START_FAILED (-2L)
 long gf_run(gf_worker *w, long long id, long long *began, long long *returning);
 /* gf_leave releases the GIL if the worker holds it, keeping the thread state. */

@@ -355,22 +355,27 @@ class ProcessPoolExecutor(TypedMap, RefusesPickle, _stdlib_process.ProcessPoolEx
                 # Its workers are forks of the program taken now: the
                 # initializer and its arguments reach them by inheritance, as
                 # with the stdlib's 'fork' (locks, queues, anything), and so
-                # does __main__ code defined by now.
+                # does __main__ code defined by now, the resource tracker and
+                # __main__ itself.
                 init_payload: bytes | None = None
                 init_fds: list[int] = []
+                tracker_index: int | None = None
+                fresh_main: tuple[str | None, str | None] | None = None
                 main = sys.modules.get("__main__")
                 st.inherited_main = dict(main.__dict__) if main is not None else None
             else:
                 init_payload, init_fds = _mpshare.dumps_initializer(*initializer)
-            # Fresh interpreters and forks of a fresh zygote report shared
-            # memory to the program's resource tracker, as the stdlib's
-            # spawned and forkserver workers do; with a tracker of their
-            # own, a segment a task only attached to was unlinked when the
-            # worker exited. (Forks of the program inherit the tracker.)
-            tracker_fd = None if start == "FORKED_ZYGOTE" else _resource_tracker_fd()
-            tracker_index = None
-            if tracker_fd is not None:
-                tracker_index, init_fds = len(init_fds), [*init_fds, tracker_fd]
+                # Fresh interpreters and forks of a fresh zygote report shared
+                # memory to the program's resource tracker, as the stdlib's
+                # spawned and forkserver workers do; with a tracker of their
+                # own, a segment a task only attached to was unlinked when
+                # the worker exited. They also get the program's __main__
+                # file and name, as the stdlib's load the script.
+                tracker_fd = _resource_tracker_fd()
+                tracker_index = None
+                if tracker_fd is not None:
+                    tracker_index, init_fds = len(init_fds), [*init_fds, tracker_fd]
+                fresh_main = _main_identity()
             init = _pickling.dumps_call(
                 {
                     "sys_path": list(sys.path),
@@ -388,7 +393,7 @@ class ProcessPoolExecutor(TypedMap, RefusesPickle, _stdlib_process.ProcessPoolEx
                     "sys_argv": list(sys.argv),
                     "cwd": _working_directory(),
                     "resource_tracker_fd": tracker_index,
-                    "main": None if start == "FORKED_ZYGOTE" else _main_identity(),
+                    "main": fresh_main,
                     "initializer": init_payload,
                 }
             )

@@ -206,9 +206,16 @@ def _class_setstate(cls: type, state: Any) -> Any:
     from cloudpickle import cloudpickle as _cp
 
     result = _cp._class_setstate(cls, state)
-    if _namespace is not None and cls.__module__ == "__main__" and cls.__qualname__ == cls.__name__:
-        _namespace.setdefault(cls.__name__, cls)
+    if _namespace is not None and cls.__module__ == "__main__":
+        _bind_by_name(_namespace, cls)
     return result
+
+
+def _bind_by_name(namespace: dict[str, Any], obj: Any) -> None:
+    """Bind a top-level function or class that arrived by value under its
+    name, unless the name is taken: pickle in a task then finds it."""
+    if obj.__qualname__ == obj.__name__:
+        namespace.setdefault(obj.__name__, obj)
 
 
 def _setstate(func: types.FunctionType, state: tuple[dict[str, Any], dict[str, Any]]) -> None:
@@ -220,5 +227,4 @@ def _setstate(func: types.FunctionType, state: tuple[dict[str, Any], dict[str, A
     shared = func.__globals__
     slots["__globals__"] = {k: v for k, v in slots["__globals__"].items() if k not in shared}
     _cp._function_setstate(func, (func_dict, slots))
-    if func.__qualname__ == func.__name__:  # a top-level function: pickle finds it by name
-        shared.setdefault(func.__name__, func)
+    _bind_by_name(shared, func)

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -46,14 +45,6 @@ type RunResult struct {
 	// for an empty output, else None).
 	StdoutEnded, StderrEnded bool
 }
-
-// restoreSignals makes the children get SIGXFSZ's default action, as
-// subprocess's restore_signals does: Python ignores it, and an ignored
-// signal stays ignored across exec, but a forked Go child resets the
-// signals Go handles. Go then handles it in this process, which, like
-// ignoring it, lets a write past the file size limit fail with EFBIG.
-// (SIGPIPE, which Python ignores too, Go handles already.)
-var restoreSignals = sync.OnceFunc(func() { signal.Notify(make(chan os.Signal, 1), syscall.SIGXFSZ) })
 
 // Run runs a subprocess to completion, capturing its output. Failures are
 // *Error: ClassValue for no argv, a NUL in a string or a timeout out of
@@ -118,7 +109,6 @@ func Run(ctx context.Context, spec RunSpec, input []byte) (RunResult, error) {
 	} else {
 		cmd.Stdin = os.Stdin
 	}
-	restoreSignals()
 	startErr := cmd.Start()
 	outW.Close() // the child's ends: only the child (and its children) hold them now
 	errW.Close()

@@ -9,6 +9,7 @@ asyncio work on gofutures futures unchanged, and gofutures' ``wait`` and
 Importing gofutures does not start the Go runtime; the first executor does.
 """
 
+import sys
 from concurrent.futures import (
     ALL_COMPLETED,
     FIRST_COMPLETED,
@@ -25,7 +26,8 @@ from concurrent.futures import (
 from typing import TYPE_CHECKING
 
 # Re-exported (the "as" form, for type checkers) but not in __all__: a star
-# import gives concurrent.futures' names only.
+# import gives concurrent.futures' names (as the running Python's has them)
+# and gofutures' own exception and executor classes.
 from gofutures._install import install as install
 from gofutures._install import uninstall as uninstall
 from gofutures._native import GoPanicError
@@ -44,7 +46,6 @@ __all__ = (
     "ALL_COMPLETED",
     "CancelledError",
     "TimeoutError",
-    "InvalidStateError",
     "BrokenExecutor",
     "Future",
     "Executor",
@@ -56,6 +57,10 @@ __all__ = (
     "DaskExecutor",
     "WorkerDiedError",
 )
+if sys.version_info >= (3, 13):
+    # concurrent.futures exports it from 3.13 on (a star import of it before
+    # then leaves asyncio's InvalidStateError alone).
+    __all__ += ("InvalidStateError",)
 
 __version__ = "0.1.0"
 

@@ -3,6 +3,7 @@ type variables of their signatures and the types of map."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import BrokenExecutor
 from concurrent.futures._base import LOGGER
@@ -31,6 +32,13 @@ T5 = TypeVar("T5")
 # initializer(*initargs): the constructors' overloads (as typeshed's).
 Ts = TypeVarTuple("Ts")
 E = TypeVar("E")
+
+
+def default_cpu_count() -> int | None:
+    """The CPUs the executors' default max_workers counts, as the running
+    Python's stdlib does: the ones this process may use on 3.13
+    (os.process_cpu_count), all of the machine's before."""
+    return getattr(os, "process_cpu_count", os.cpu_count)()
 
 
 def refuse_submit(

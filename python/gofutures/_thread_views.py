@@ -171,7 +171,9 @@ def adopt_pump_thread() -> None:
     named "Thread-N" as the stdlib's manager thread is. It never raises: the
     batch it comes before must be delivered whatever happens here."""
     try:
-        adopt_current_thread().name = threading._newname("Thread-%d")  # type: ignore[attr-defined]
+        thread = adopt_current_thread()
+        thread.name = threading._newname("Thread-%d")  # type: ignore[attr-defined]
+        thread._gf_pump = True  # type: ignore[attr-defined]  # no fork warning (gofutures._zygote)
     except Exception:
         logging.getLogger("concurrent.futures").exception("gofutures: could not adopt a pump thread")
 

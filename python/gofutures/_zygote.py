@@ -646,8 +646,33 @@ def _fork() -> int:
     from gofutures import _native
 
     if _native.loaded():
+        _warn_about_program_threads()
         return _native.fork_program()
     return os.fork()
+
+
+def _warn_about_program_threads() -> None:
+    """Python 3.12's os.fork() warning for a process with threads, counting the
+    program's threads only: os.fork() would count Go's too (the process always
+    has them once the Go runtime is loaded; the zygote never uses them), and
+    fork_program() does not warn. A pool's pump does not count either: the
+    stdlib forks its workers before it starts its manager thread. Once per
+    pool, where the stdlib warns for each worker; as with os.fork(), an
+    error filter (-W error) silences it rather than failing the fork."""
+    if sys.version_info < (3, 12):
+        return
+    import threading
+    import warnings
+
+    if sum(1 for t in threading.enumerate() if not getattr(t, "_gf_pump", False)) <= 1:
+        return
+    with contextlib.suppress(Warning):
+        warnings.warn(
+            f"This process (pid={os.getpid()}) is multi-threaded, use of fork() may lead to "
+            "deadlocks in the child.",
+            DeprecationWarning,
+            stacklevel=3,
+        )
 
 
 def main() -> int:

@@ -78,6 +78,7 @@ from gofutures._executor import (
     T,
     Ts,
     TypedMap,
+    default_cpu_count,
     refuse_submit,
     shutdown_dropped,
 )
@@ -306,14 +307,23 @@ class ProcessPoolExecutor(TypedMap, RefusesPickle, _stdlib_process.ProcessPoolEx
             )
             return
         if max_workers is None:
-            max_workers = os.cpu_count() or 1
+            max_workers = default_cpu_count() or 1
         elif max_workers <= 0:
             raise ValueError("max_workers must be greater than 0")
         if isinstance(mp_context, str):
             mp_context = mp.get_context(mp_context)
         method = mp_context.get_start_method() if mp_context is not None else None
+        # What multiprocessing reports in a worker, as in the stdlib's: with
+        # max_tasks_per_child and no context, the stdlib spawns its workers
+        # (the program's start method is fixed once one starts: see _start);
+        # otherwise the pool's method, or the program's, which the stdlib's
+        # default fixes now.
+        worker_method = method
         if mp_context is None:
-            mp.get_context()  # fixes the program's start method, as the stdlib's default does
+            if max_tasks_per_child is not None:
+                worker_method = "spawn"
+            else:
+                worker_method = mp.get_context().get_start_method()
         if initializer is not None and not callable(initializer):
             raise TypeError("initializer must be a callable")
         if max_tasks_per_child is not None:
@@ -335,6 +345,7 @@ class ProcessPoolExecutor(TypedMap, RefusesPickle, _stdlib_process.ProcessPoolEx
         self._initargs = initargs
         self._max_tasks_per_child = max_tasks_per_child
         self._start_method = method
+        self._worker_start_method = worker_method
         self._state = _PoolState(max_workers)
         self._state.replaceable = task_timeout is not None or self._fail_task
         self._finalizer = weakref.finalize(self, _shutdown_nowait, self._state)
@@ -346,6 +357,10 @@ class ProcessPoolExecutor(TypedMap, RefusesPickle, _stdlib_process.ProcessPoolEx
         if st.pool_id is not None:
             return
         initializer = (self._initializer, self._initargs)
+        if self._worker_start_method in ("spawn", "forkserver"):
+            # The stdlib's spawn and forkserver workers get the program's
+            # start method in their preparation data, which fixes it.
+            mp.get_start_method()
         start, zygote_fds = _start_mode(self._start_method, initializer, self._max_tasks_per_child)
         # Until fast_proc_new takes it, the zygote is ours to end.
         owned_zygote = zygote_fds
@@ -386,7 +401,7 @@ class ProcessPoolExecutor(TypedMap, RefusesPickle, _stdlib_process.ProcessPoolEx
                     "authkey": bytes(mp.current_process().authkey),
                     # multiprocessing used by a task starts its processes the
                     # pool's way, as in the stdlib's workers.
-                    "start_method": self._start_method or mp.get_start_method(),
+                    "start_method": self._worker_start_method,
                     # Fresh interpreters and forkserver children see the
                     # program's sys.argv and working directory, as the
                     # stdlib's see them (multiprocessing's preparation data).
@@ -785,7 +800,15 @@ def _process_chunk(fn: Callable[..., Any], chunk: tuple[tuple[Any, ...], ...]) -
 
 
 def _chunks(iterables: tuple[Iterable[Any], ...], chunksize: int) -> Iterator[tuple[Any, ...]]:
-    it = zip(*iterables, strict=False)
+    """The calls of map in chunks, as the running Python's stdlib makes them
+    (3.13's itertools.batched raises its own errors for a chunksize that is
+    no int)."""
+    if sys.version_info >= (3, 13):
+        return itertools.batched(zip(*iterables, strict=False), chunksize)
+    return _islice_chunks(zip(*iterables, strict=False), chunksize)
+
+
+def _islice_chunks(it: Iterator[tuple[Any, ...]], chunksize: int) -> Iterator[tuple[Any, ...]]:
     while chunk := tuple(itertools.islice(it, chunksize)):
         yield chunk
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import itertools
 import operator
-import os
 import sys
 import threading
 import weakref
@@ -52,6 +51,7 @@ from gofutures._executor import (
     T,
     Ts,
     TypedMap,
+    default_cpu_count,
     refuse_submit,
     shutdown_dropped,
 )
@@ -220,7 +220,7 @@ class ThreadPoolExecutor(TypedMap, RefusesPickle, _stdlib_thread.ThreadPoolExecu
     ) -> None:
         if max_workers is None:
             # As the stdlib: at least 5 for I/O-bound work, at most 32.
-            max_workers = min(32, (_cpu_count() or 1) + 4)
+            max_workers = min(32, (default_cpu_count() or 1) + 4)
         if max_workers <= 0:
             raise ValueError("max_workers must be greater than 0")
         if initializer is not None and not callable(initializer):
@@ -419,9 +419,6 @@ class ThreadPoolExecutor(TypedMap, RefusesPickle, _stdlib_thread.ThreadPoolExecu
         if self._fallback is not None:
             return self._fallback._shutdown
         return self._state.shutdown
-
-
-_cpu_count = getattr(os, "process_cpu_count", os.cpu_count)  # as the stdlib's version
 
 
 def _chunk_size(chunksize: Any) -> int:

@@ -77,3 +77,37 @@ def test_limits_and_ignored_signals_are_left_as_the_program_set_them(tmp_path: P
     # os.system's child; subprocess resets them.
     assert "program 512 True 0x1001000" in out, out
     assert "os.system child 512 81001000" in out, out
+
+
+XFSZ_HANDLER = """
+import os
+import resource
+import signal
+import tempfile
+import __CF__ as cf
+
+calls = []
+signal.signal(signal.SIGXFSZ, lambda signum, frame: calls.append(signum))
+
+if __name__ == "__main__":
+    with cf.ThreadPoolExecutor(1) as ex:
+        ex.submit(abs, -1).result()
+    if cf.__name__ == "gofutures":
+        from gofutures.io import run
+        run(["true"])
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1024, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+    with tempfile.TemporaryFile() as f:
+        try:
+            os.write(f.fileno(), b"x" * 4096)
+            os.write(f.fileno(), b"x" * 4096)
+        except OSError as e:
+            print("OSError", e.errno)
+    print("handler calls", len(calls))
+"""
+
+
+def test_a_sigxfsz_handler_of_the_programs_own_is_kept(tmp_path: Path) -> None:
+    """Only an ignored SIGXFSZ (Python's default) becomes Go's: a handler the
+    program installed is still called for a write past the file size limit."""
+    out = assert_same_output(tmp_path, XFSZ_HANDLER).stdout
+    assert out == "OSError 27\nhandler calls 1\n", out

@@ -51,6 +51,8 @@ static void gf_ignore(int sig) {
     sigaction(sig, &sa, NULL);
 }
 
+int gf_xfsz_was_ignored(void) { return gf_xfsz_ignored; }
+
 void gf_reignore_signals(void) {
     if (gf_pipe_ignored) gf_ignore(SIGPIPE);
     if (gf_xfsz_ignored) gf_ignore(SIGXFSZ);

@@ -24,9 +24,12 @@ import (
 //     own (SIGXFSZ by asking os/signal for it), so the children Go starts
 //     get their default actions, as subprocess's restore_signals gives them;
 //     a write to a closed pipe or past the file size limit fails with EPIPE
-//     or EFBIG in Go and in Python alike.
+//     or EFBIG in Go and in Python alike. A SIGXFSZ the program set
+//     otherwise (its default action, a handler) is left alone.
 func init() {
-	signal.Notify(make(chan os.Signal, 1), syscall.SIGXFSZ)
+	if C.gf_xfsz_was_ignored() != 0 {
+		signal.Notify(make(chan os.Signal, 1), syscall.SIGXFSZ)
+	}
 	C.gf_reignore_signals()
 	restoreFileLimit()
 }

@@ -1003,3 +1003,43 @@ def test_remote_traceback_names_the_script_and_its_lines(tmp_path: Path) -> None
                         print(method, [line.strip() for line in remote.splitlines() if "script.py" in line or "boom" in line])
         """,
     )
+
+
+# --------------------------------------------------------------------------
+# What a fresh worker ('spawn', or a fork of the 'forkserver' zygote) gets
+# from the program: the stdlib starts them from the thread that submits,
+# with close_fds; gofutures from one of Go's threads, which kept what the
+# program's thread had when Go started, and with every inheritable
+# descriptor.
+# --------------------------------------------------------------------------
+
+FRESH_WORKER_INHERITANCE = """
+import multiprocessing as mp
+import os
+import signal
+import __CF__ as cf
+
+def state(pipe):
+    holds = sum(1 for fd in os.listdir("/proc/self/fd")
+                if os.path.exists(f"/proc/self/fd/{fd}") and os.readlink(f"/proc/self/fd/{fd}") == pipe)
+    blocked = sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, ()))
+    return holds, sorted(os.sched_getaffinity(0)), os.getpriority(os.PRIO_PROCESS, 0), blocked
+
+if __name__ == "__main__":
+    with cf.ThreadPoolExecutor(1) as ex:  # gofutures starts its Go runtime here
+        ex.submit(abs, -1).result()
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    os.nice(3)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+    r, w = os.pipe()
+    os.set_inheritable(w, True)
+    pipe = os.readlink(f"/proc/self/fd/{w}")
+    for ctx in ("spawn", "forkserver"):
+        with cf.ProcessPoolExecutor(1, mp_context=mp.get_context(ctx)) as ex:
+            print(ctx, ex.submit(state, pipe).result(timeout=60))
+"""
+
+
+def test_fresh_workers_inherit_what_the_stdlibs_do(tmp_path: Path) -> None:
+    out = assert_same_output(tmp_path, FRESH_WORKER_INHERITANCE).stdout
+    assert out.count(", 3, [10])") == 2 and out.count("(0, [") == 2, out

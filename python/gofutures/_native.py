@@ -17,10 +17,13 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import resource
 import sys
 import threading
+import warnings
 from collections.abc import Callable
 from concurrent.futures.thread import BrokenThreadPool
 from types import ModuleType
@@ -74,6 +77,65 @@ _ext: ModuleType | None = None
 forked = False
 
 
+# The address space Go's runtime needs beyond what the process already uses:
+# loading it took VmSize from 12 MiB to 2.2 GiB here (Go's heap metadata
+# reservations, and glibc's 64 MiB malloc arena for each of its threads), and
+# a limit of 2.2 GiB made Go abort the process (pthread_create failed) at the
+# first thread pool. 3 GiB leaves room for Go to start more threads.
+GO_ADDRESS_SPACE = 3 << 30
+
+_fallback_warned = False
+
+
+def _address_space_short() -> str | None:
+    """Why RLIMIT_AS (ulimit -v) is too tight for Go's runtime, or None. Go
+    cannot fail softly there: it aborts the whole process."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    used = 0
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                used = int(line.split()[1]) << 10
+    if soft - used >= GO_ADDRESS_SPACE:
+        return None
+    return (
+        f"gofutures' Go runtime needs about {GO_ADDRESS_SPACE >> 20} MiB of address space, "
+        f"and the address-space limit (RLIMIT_AS, ulimit -v) of {soft >> 20} MiB leaves "
+        f"{max(soft - used, 0) >> 20} MiB"
+    )
+
+
+def unavailable() -> str | None:
+    """Why this process cannot run Go (it was forked after its Go runtime
+    started, or its address-space limit is too tight to start one), or None."""
+    if forked:
+        return FORK_MESSAGE
+    if _ext is not None:
+        return None
+    return _address_space_short()
+
+
+def stdlib_fallback() -> bool:
+    """Whether a new executor (or a gofutures.io call) must run the stdlib's
+    implementation (Python's) because this process cannot run Go. The first
+    time for a reason other than a fork, a RuntimeWarning says why."""
+    global _fallback_warned
+    reason = unavailable()
+    if reason is None:
+        return False
+    if not forked and not _fallback_warned:
+        _fallback_warned = True
+        warnings.warn(
+            f"{reason}: gofutures runs concurrent.futures' executors (and Python's "
+            "gofutures.io) instead",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return True
+
+
 def _after_fork_in_child() -> None:
     global forked
     forked = True
@@ -85,11 +147,16 @@ def loaded() -> bool:
 
 
 def ext() -> ModuleType:
-    """The extension module, loaded on first use. Raises in a forked child."""
+    """The extension module, loaded on first use. Raises in a forked child,
+    and OSError(ENOMEM) where the address-space limit leaves Go's runtime too
+    little (it would abort the process)."""
     if forked:
         raise RuntimeError(FORK_MESSAGE)
     mod = _ext
     if mod is None:
+        short = _address_space_short()
+        if short is not None:
+            raise OSError(errno.ENOMEM, short)
         mod = _load()
     return mod
 

@@ -8,9 +8,10 @@ import weakref
 
 from gofutures import _native
 
-FORKED_MESSAGE = (
-    "stats() is not available in a process forked after gofutures started: "
-    "this executor runs the stdlib's implementation here"
+FALLBACK_MESSAGE = (
+    "stats() is not available where gofutures cannot run Go (a process forked "
+    "after gofutures started, or an address-space limit too tight for Go's "
+    "runtime): this executor runs the stdlib's implementation here"
 )
 
 # The keys of stats(), in order; all zero for a pool that has run nothing.

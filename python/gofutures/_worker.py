@@ -70,7 +70,8 @@ inherited_init: tuple[Any, Any] = (None, ())
 
 def _apply_init(payload: bytes, fds: list[int]) -> None:
     """Apply the pool's INIT: sys.path, os.environ, sys.argv, the working
-    directory, the resource tracker, the start method and the authkey first
+    directory, the resource tracker, the start method, the starting thread's
+    affinity, nice value and signal mask, and the authkey first
     (a Manager proxy among initargs needs the authkey to unpickle), then the
     initializer: inherited, or unpickled with the descriptors received."""
     if not payload:
@@ -110,6 +111,9 @@ def _apply_init(payload: bytes, fds: list[int]) -> None:
 
         with contextlib.suppress(ValueError):  # a method this platform lacks
             multiprocessing.set_start_method(start_method, force=True)
+    thread = spec.get("thread")
+    if thread is not None:
+        _take_thread_settings(*thread)
     authkey = spec.get("authkey")
     if authkey:
         from multiprocessing import process
@@ -128,6 +132,37 @@ def _apply_init(payload: bytes, fds: list[int]) -> None:
         initializer, initargs = inherited_init
     if initializer is not None:
         initializer(*initargs)
+
+
+def thread_settings() -> tuple[list[int], int, list[int]]:
+    """The calling thread's CPU affinity, nice value and blocked signals: what
+    a process it started would inherit (each is per thread on Linux)."""
+    import signal
+
+    return (
+        sorted(os.sched_getaffinity(0)),
+        os.getpriority(os.PRIO_PROCESS, 0),
+        sorted(int(sig) for sig in signal.pthread_sigmask(signal.SIG_BLOCK, ())),
+    )
+
+
+def _take_thread_settings(affinity: list[int], nice: int, blocked: list[int]) -> None:
+    """Apply thread_settings() of the program's thread that started the pool:
+    a fresh worker (or the fresh zygote it was forked from) was started by
+    one of Go's threads, which kept the values of when Go started, where the
+    stdlib's spawned worker inherits them from the thread that starts it.
+    A value this process may not take (a CPU outside its cpuset, a higher
+    priority without the privilege) is left as it is."""
+    import signal
+
+    with contextlib.suppress(OSError):
+        if set(affinity) != os.sched_getaffinity(0):
+            os.sched_setaffinity(0, affinity)
+    with contextlib.suppress(OSError):
+        if nice != os.getpriority(os.PRIO_PROCESS, 0):
+            os.setpriority(os.PRIO_PROCESS, 0, nice)
+    with contextlib.suppress(OSError, ValueError):
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def _run(sock: socket.socket, task_id: int, payload: bytearray) -> None:
@@ -374,8 +409,23 @@ def _die_with_parent() -> None:
         _libc().prctl(pr_set_pdeathsig, 9)  # SIGKILL
 
 
+def close_inherited_fds() -> None:
+    """Close what a fresh process (a 'spawn' worker, a fresh zygote) inherited
+    beyond 0-2 and the descriptors it was handed: the ones without
+    close-on-exec that the program made inheritable (a pipe's end, a
+    jobserver's). Go's exec cannot close them in the child; the stdlib's
+    spawn and forkserver start their processes with close_fds. Everything
+    Python opened itself is close-on-exec (PEP 446)."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        with contextlib.suppress(OSError):  # the listing's own descriptor, closed since
+            if fd > 2 and os.get_inheritable(fd):
+                os.close(fd)
+
+
 def main() -> int:
     _die_with_parent()
+    close_inherited_fds()
     return serve(os.environ["GOFUTURES_SOCKET"], int(os.environ["GOFUTURES_TOKEN"]))
 
 

@@ -684,6 +684,7 @@ def main() -> int:
     # close-on-exec already).
     os.set_inheritable(COMMANDS_FD, False)
     os.set_inheritable(REPLIES_FD, False)
+    _worker.close_inherited_fds()
     _worker.preload()
     return _Zygote(COMMANDS_FD, REPLIES_FD).serve()
 

@@ -87,7 +87,7 @@ def _prepare_sleep(seconds: float) -> _gotask.GoCall[None]:
 @_gotask.go_function(_prepare_sleep)
 def sleep(seconds: float) -> None:
     """Sleep ``seconds``, as ``time.sleep`` (same errors for bad values)."""
-    if _native.forked:
+    if _native.stdlib_fallback():
         return time.sleep(seconds)
     return _gotask.call(_prepare_sleep(seconds))
 
@@ -108,7 +108,7 @@ def _prepare_read(path: StrOrBytesPath) -> _gotask.GoCall[bytes]:
 @_gotask.go_function(_prepare_read)
 def read_file(path: StrOrBytesPath) -> bytes:
     """The contents of the file at ``path``, as ``open(path, 'rb').read()``."""
-    if _native.forked:
+    if _native.stdlib_fallback():
         with open(path, "rb") as f:
             return f.read()
     return _gotask.call(_prepare_read(path))
@@ -136,7 +136,7 @@ def write_file(path: StrOrBytesPath, data: bytes) -> int:
     """Replace the contents of the file at ``path`` with ``data`` (creating
     it), as ``open(path, 'wb').write(data)``; returns the number of bytes
     written, as ``pathlib.Path.write_bytes``."""
-    if _native.forked:
+    if _native.stdlib_fallback():
         with open(path, "wb") as f:
             return f.write(data)
     return _gotask.call(_prepare_write(path, data))
@@ -296,7 +296,7 @@ def run(
     and the program is searched in its ``PATH``. Unlike ``subprocess.run``
     (``close_fds=True``), the child also gets the file descriptors the
     process has made inheritable."""
-    if _native.forked:
+    if _native.stdlib_fallback():
         return subprocess.run(
             args, input=input, timeout=timeout, cwd=cwd, env=env, check=check, capture_output=True
         )

@@ -70,6 +70,7 @@ from gofutures import (
     _task_fate,
     _thread_views,
     _timeout,
+    _worker,
     _zygote,
 )
 from gofutures._executor import (
@@ -295,10 +296,11 @@ class ProcessPoolExecutor(TypedMap, RefusesPickle, _stdlib_process.ProcessPoolEx
         # Bytes of resident memory above which a worker is replaced between
         # tasks (_forcestop; 0: no limit). A stdlib fallback pool ignores it.
         self._max_worker_memory = _forcestop.check_max_worker_memory(max_worker_memory)
-        self._stdlib_fallback = _native.forked
+        self._stdlib_fallback = _native.stdlib_fallback()
         if self._stdlib_fallback:
-            # This process was forked after its Go runtime started, which it
-            # cannot use: run the stdlib's pool here, as the stdlib would.
+            # This process cannot use Go (it was forked after its Go runtime
+            # started, or its address-space limit is too tight): run the
+            # stdlib's pool here, as the stdlib would.
             if isinstance(mp_context, str):
                 mp_context = mp.get_context(mp_context)
             super().__init__(
@@ -376,6 +378,7 @@ class ProcessPoolExecutor(TypedMap, RefusesPickle, _stdlib_process.ProcessPoolEx
                 init_fds: list[int] = []
                 tracker_index: int | None = None
                 fresh_main: tuple[str | None, str | None] | None = None
+                thread: tuple[list[int], int, list[int]] | None = None
                 main = sys.modules.get("__main__")
                 st.inherited_main = dict(main.__dict__) if main is not None else None
             else:
@@ -391,6 +394,10 @@ class ProcessPoolExecutor(TypedMap, RefusesPickle, _stdlib_process.ProcessPoolEx
                 if tracker_fd is not None:
                     tracker_index, init_fds = len(init_fds), [*init_fds, tracker_fd]
                 fresh_main = _main_identity()
+                # And this thread's affinity, nice value and signal mask,
+                # which the stdlib's would inherit from it: Go's thread that
+                # starts them kept those of when Go started.
+                thread = _worker.thread_settings()
             init = _pickling.dumps_call(
                 {
                     "sys_path": list(sys.path),
@@ -409,6 +416,7 @@ class ProcessPoolExecutor(TypedMap, RefusesPickle, _stdlib_process.ProcessPoolEx
                     "cwd": _working_directory(),
                     "resource_tracker_fd": tracker_index,
                     "main": fresh_main,
+                    "thread": thread,
                     "initializer": init_payload,
                 }
             )
@@ -449,9 +457,9 @@ class ProcessPoolExecutor(TypedMap, RefusesPickle, _stdlib_process.ProcessPoolEx
         _stats.release_when_dropped(self, "ProcPoolStatsRelease", pool_id)
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        if self._stdlib_fallback:
+            return super().submit(fn, *args, **kwargs)
         if _native.forked:
-            if self._stdlib_fallback:
-                return super().submit(fn, *args, **kwargs)
             # Before the lock: a fork may have copied it held by the pump.
             raise RuntimeError(_native.FORK_MESSAGE)
         st = self._state
@@ -634,7 +642,7 @@ class ProcessPoolExecutor(TypedMap, RefusesPickle, _stdlib_process.ProcessPoolEx
         failed + cancelled``. Valid after shutdown, too.
         """
         if self._stdlib_fallback:
-            raise RuntimeError(_stats.FORKED_MESSAGE)
+            raise RuntimeError(_stats.FALLBACK_MESSAGE)
         pool_id = self._state.pool_id
         if pool_id is None:  # nothing submitted yet: no worker started
             return _stats.empty()

@@ -236,10 +236,11 @@ class ThreadPoolExecutor(TypedMap, RefusesPickle, _stdlib_thread.ThreadPoolExecu
         # Open lazy maps (chunksize > 1): shutdown submits what they still owe.
         self._lazy_maps: weakref.WeakSet[_chunked_map.LazyChunkedMap] = weakref.WeakSet()
         self._fallback: _stdlib_thread.ThreadPoolExecutor | None = None
-        if _native.forked:
-            # A process forked after its Go runtime started cannot use Go:
-            # run the stdlib's executor instead, as a program using the
-            # stdlib would. (Executors from before the fork still raise.)
+        if _native.stdlib_fallback():
+            # A process forked after its Go runtime started cannot use Go,
+            # nor can one whose address-space limit is too tight for it: run
+            # the stdlib's executor instead, as a program using the stdlib
+            # would. (Executors from before a fork still raise.)
             self._fallback = _stdlib_thread.ThreadPoolExecutor(
                 max_workers, self._thread_name_prefix, initializer, initargs
             )
@@ -259,10 +260,10 @@ class ThreadPoolExecutor(TypedMap, RefusesPickle, _stdlib_thread.ThreadPoolExecu
         _stats.release_when_dropped(self, "ThreadPoolStatsRelease", pool_id)
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        if self._fallback is not None:
+            return self._fallback.submit(fn, *args, **kwargs)
         if _native.forked:
             # Before the lock: a thread of the parent may have held it.
-            if self._fallback is not None:
-                return self._fallback.submit(fn, *args, **kwargs)
             raise RuntimeError(_native.FORK_MESSAGE)
         state = self._state
         # The stdlib also takes its global shutdown lock here; reading the flag
@@ -387,7 +388,7 @@ class ThreadPoolExecutor(TypedMap, RefusesPickle, _stdlib_thread.ThreadPoolExecu
         shutdown, too.
         """
         if self._fallback is not None:
-            raise RuntimeError(_stats.FORKED_MESSAGE)
+            raise RuntimeError(_stats.FALLBACK_MESSAGE)
         return _stats.read("ThreadPoolStats", self._state.pool_id)
 
     # ---- read-only views of the stdlib's private attributes ----

@@ -19,6 +19,7 @@ import gofutures
 from . import _proc_tasks as tasks
 from ._scripts import assert_same_output, run_both
 
+
 def test_star_import_gives_the_running_versions_names() -> None:
     """3.13 added InvalidStateError to concurrent.futures.__all__; before,
     a star import leaves asyncio's alone."""
@@ -52,12 +53,10 @@ def test_map_chunksize_that_is_no_int(cf: types.ModuleType, chunksize: Any) -> N
     """3.13 makes map's chunks with itertools.batched, which raises TypeError
     for a chunksize that is no int; 3.11 and 3.12 use islice (ValueError)."""
     expected = TypeError if sys.version_info >= (3, 13) else ValueError
-    with cf.ProcessPoolExecutor(1) as ex:
-        with pytest.raises(expected) as info:
-            ex.map(tasks.square, range(3), chunksize=chunksize)
-    with concurrent.futures.ProcessPoolExecutor(1) as ex:
-        with pytest.raises(expected) as stdlib_info:
-            ex.map(tasks.square, range(3), chunksize=chunksize)
+    with cf.ProcessPoolExecutor(1) as ex, pytest.raises(expected) as info:
+        ex.map(tasks.square, range(3), chunksize=chunksize)
+    with concurrent.futures.ProcessPoolExecutor(1) as ex, pytest.raises(expected) as stdlib_info:
+        ex.map(tasks.square, range(3), chunksize=chunksize)
     assert str(info.value) == str(stdlib_info.value)
 
 

@@ -7,6 +7,7 @@ lines, see tests/_scripts.py)."""
 from __future__ import annotations
 
 import signal
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -19,6 +20,7 @@ from ._scripts import (
     run_script,
     run_unmodified,
 )
+from ._subproc import child_env
 
 GOFUTURES = [sys.executable, "-m", "gofutures"]
 
@@ -571,3 +573,24 @@ def test_what_the_swap_does_not_reach(tmp_path: Path) -> None:
         "[0, 1, 8, 27, 64]",
         "concurrent.futures.thread",
     ]
+
+
+def test_buffered_output_comes_before_the_traceback(tmp_path: Path) -> None:
+    """python flushes stdout before it prints a script's uncaught exception:
+    in one file, the program's buffered output comes first."""
+    script = tmp_path / "fails.py"
+    script.write_text('print("output before the error")\nraise ValueError("uncaught")\n')
+    merged = {
+        name: subprocess.run(
+            [sys.executable, *launcher, str(script)],
+            check=False,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=child_env(),
+            timeout=60,
+        ).stdout
+        for name, launcher in (("python", ()), ("gofutures", ("-m", "gofutures")))
+    }
+    assert merged["python"].startswith("output before the error\nTraceback"), merged["python"]
+    assert merged["gofutures"] == merged["python"]

@@ -567,21 +567,49 @@ def _close_other_zygotes_pipes() -> None:
     _zygote_pipes.clear()
 
 
-# The program's sys.stdout and sys.stderr, kept (never written, closed or
-# flushed) in a zygote forked from the program: released, a stream the
-# program opened would close its descriptor, which the new stream writes to.
+# The program's sys.stdout and sys.stderr where a zygote forked from the
+# program replaced them, kept (never written, closed or flushed): released, a
+# stream the program opened would close its descriptor, which a later socket
+# of the worker could then reuse.
 _program_streams: list[Any] = []
 
+# How long a flush of the program's stream may take in a fresh fork before
+# its buffer's lock counts as held by a thread the fork did not copy.
+_LOCK_PROBE_S = 0.2
 
-def _rebind_std_streams() -> None:
-    """Write where the program's sys.stdout/sys.stderr write, as a worker
-    forked by the stdlib does (a redirect to a file goes on working), with
-    their encoding and errors: through new streams on the same descriptors,
-    not the program's objects, whose locks another thread of the program
-    may have held at the fork. A stream whose descriptor is not open here
-    (pytest's capture, a stream without one) is replaced by one on fd 1 or 2."""
+
+def _usable_after_fork(stream: Any) -> bool:
+    """Whether this fork can write through the program's stream object: its
+    buffer's lock is free (the program flushed the stream just before the
+    fork, so a flush only takes the lock). Another thread of the program may
+    have held it at the fork, and held it stays: a print would hang. The
+    flush runs on a thread of its own, given _LOCK_PROBE_S."""
+    import threading
+
+    probe = threading.Thread(target=_flush_quietly, args=(stream,), daemon=True)
+    probe.start()
+    probe.join(_LOCK_PROBE_S)
+    return not probe.is_alive()
+
+
+def _flush_quietly(stream: Any) -> None:
+    with contextlib.suppress(Exception):
+        stream.flush()
+
+
+def _keep_std_streams() -> None:
+    """Keep the program's sys.stdout/sys.stderr objects, as a worker forked by
+    the stdlib does: writes through references taken at import, a custom
+    stream (a tee, a logger adapter, redirect_stdout's StringIO) and the
+    stream's buffering (-u, block buffering to a file) all behave as in the
+    program; workers flush them before they exit. Only a stream whose lock
+    this fork cannot take (see _usable_after_fork) is replaced, by a new
+    line-buffered stream on its descriptor (fd 1 or 2 if it has none open
+    here), with its encoding and errors."""
     for name, fd in (("stdout", 1), ("stderr", 2)):
         stream = getattr(sys, name)
+        if stream is None or _usable_after_fork(stream):
+            continue
         try:
             target = stream.fileno()
             os.fstat(target)
@@ -593,7 +621,8 @@ def _rebind_std_streams() -> None:
                 continue
         encoding, errors = getattr(stream, "encoding", None), getattr(stream, "errors", None)
         _program_streams.append(stream)
-        setattr(sys, name, open(target, "w", buffering=1, closefd=False, encoding=encoding, errors=errors))  # noqa: SIM115
+        replacement = open(target, "w", buffering=1, closefd=False, encoding=encoding, errors=errors)  # noqa: SIM115
+        setattr(sys, name, replacement)
 
 
 def fork_program(inherited_init: tuple[Any, Any]) -> tuple[int, int, int]:
@@ -628,7 +657,7 @@ def fork_program(inherited_init: tuple[Any, Any]) -> tuple[int, int, int]:
             os.close(cmd_w)
             os.close(rep_r)
             _become_multiprocessing_child()
-            _rebind_std_streams()
+            _keep_std_streams()
             _worker.inherited_init = inherited_init
             _mainvalue.use_program_main()
             code = _Zygote(cmd_r, rep_w, dispositions, learns=False).serve()

@@ -1,0 +1,59 @@
+"""What process-pool workers print reaches the program's stdout object as in
+the stdlib: a worker forked from the program keeps the program's
+``sys.stdout`` (a stream the program put there, its buffering, references
+taken at import) and flushes it before it exits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ._scripts import run_both
+
+# stdout is a pipe here, so block-buffered: a line written to a stream the
+# worker never flushes is lost.
+FORKED_WORKERS_WRITE_THROUGH_THE_PROGRAMS_STREAM = """
+import multiprocessing as mp
+import sys
+import __CF__ as cf
+
+OUT = sys.stdout  # a reference taken at import, as a module's default argument would
+
+class Shout:
+    \"\"\"A stream the program installs in place of sys.stdout (a tee, a
+    logging adapter).\"\"\"
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text):
+        return self.stream.write(text.upper())
+
+    def flush(self):
+        self.stream.flush()
+
+def via_reference(i):
+    OUT.write(f"reference {i}\\n")
+
+def via_print(i):
+    sys.stdout.write(f"print {i}\\n")  # one write: two workers' lines cannot interleave
+
+if __name__ == "__main__":
+    fork = mp.get_context("fork")
+    with cf.ProcessPoolExecutor(2, mp_context=fork) as ex:
+        list(ex.map(via_reference, range(3)))
+    sys.stdout = Shout(sys.stdout)
+    with cf.ProcessPoolExecutor(2, mp_context=fork) as ex:
+        list(ex.map(via_print, range(3)))
+    sys.stdout = sys.__stdout__
+    print("done")
+"""
+
+
+def test_forked_workers_write_through_the_programs_stream(tmp_path: Path) -> None:
+    runs = run_both(tmp_path, FORKED_WORKERS_WRITE_THROUGH_THE_PROGRAMS_STREAM)
+    expected = sorted(
+        [f"reference {i}" for i in range(3)] + [f"PRINT {i}" for i in range(3)] + ["done"]
+    )
+    for impl, proc in runs.items():
+        assert proc.returncode == 0, f"{impl}: {proc.stderr}"
+        assert sorted(proc.stdout.splitlines()) == expected, f"{impl}:\n{proc.stdout}"

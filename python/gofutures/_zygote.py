@@ -586,15 +586,27 @@ def _usable_after_fork(stream: Any) -> bool:
     flush runs on a thread of its own, given _LOCK_PROBE_S."""
     import threading
 
-    probe = threading.Thread(target=_flush_quietly, args=(stream,), daemon=True)
+    flushed: list[bool] = []
+    probe = threading.Thread(target=_probe_flush, args=(stream, flushed), daemon=True)
     probe.start()
     probe.join(_LOCK_PROBE_S)
-    return not probe.is_alive()
+    return bool(flushed) and flushed[0]
 
 
-def _flush_quietly(stream: Any) -> None:
-    with contextlib.suppress(Exception):
+def _probe_flush(stream: Any, flushed: list[bool]) -> None:
+    """Flush stream; flushed gets False if the buffer reports a reentrant
+    call: the probe thread reuses the stack, and so the thread id, of the
+    program's thread that held the lock (the fork freed it), and the
+    buffer takes that for its owner. Other errors are the stream's own: a
+    worker would meet them too."""
+    try:
         stream.flush()
+    except RuntimeError:
+        flushed.append(False)
+        return
+    except Exception:  # noqa: S110 - a closed or broken stream is still the program's
+        pass
+    flushed.append(True)
 
 
 def _keep_std_streams() -> None:

@@ -251,8 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--requests", type=int, default=20_000)
     p.add_argument("--inflight", default="100,1000,10000")
     p.add_argument("--delay", type=float, default=0.2)
-    p.add_argument("--cost-requests", type=int, default=20_000, help="requests of the no-delay run (64 in flight)")
-    p.add_argument("--sleeps", type=int, default=2_000)
+    p.add_argument("--cost-requests", type=int, default=20_000, help="requests of the no-delay run (64 in flight); 0 skips it")
+    p.add_argument("--sleeps", type=int, default=2_000, help="io.sleep calls of the sleep run; 0 skips it")
     p.add_argument("--clients", default=",".join([*CLIENTS, "go"]))
     p.add_argument("--timeout", type=float, default=300)
     args = p.parse_args(argv)
@@ -275,24 +275,33 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         srv.kill()
         srv.wait()
-    print(f"\n## cost per request: {args.cost_requests:,} GETs, no delay, 64 in flight\n")
+    if args.cost_requests > 0:  # 0 skips this part
+        _cost_per_request(clients, args.cost_requests, args.timeout)
+    if args.sleeps > 0:
+        _sleeps(args.sleeps, args.timeout)
+    return 0
+
+
+def _cost_per_request(clients: list[str], requests: int, timeout: float) -> None:
+    print(f"\n## cost per request: {requests:,} GETs, no delay, 64 in flight\n")
     print(HEAD, flush=True)
     srv, url = _server(0)
     try:
         for name in clients:
             if name in REQUIRES and not _installed(REQUIRES[name]):
                 continue
-            print(_row(name, 64, _run_client(name, url, args.cost_requests, 64, args.timeout), None),
-                  flush=True)
+            print(_row(name, 64, _run_client(name, url, requests, 64, timeout), None), flush=True)
     finally:
         srv.kill()
         srv.wait()
-    ideal = args.sleeps / 500 * 0.02
-    print(f"\n## {args.sleeps:,} sleeps of 20 ms, max_workers=500 (ideal {ideal:.2f} s)\n")
+
+
+def _sleeps(sleeps: int, timeout: float) -> None:
+    ideal = sleeps / 500 * 0.02
+    print(f"\n## {sleeps:,} sleeps of 20 ms, max_workers=500 (ideal {ideal:.2f} s)\n")
     print(HEAD, flush=True)
     for name, setup in SLEEPS.items():
-        print(_row(name, 500, _client(setup, "", args.sleeps, 500, args.timeout), ideal), flush=True)
-    return 0
+        print(_row(name, 500, _client(setup, "", sleeps, 500, timeout), ideal), flush=True)
 
 
 if __name__ == "__main__":

@@ -583,14 +583,21 @@ def _usable_after_fork(stream: Any) -> bool:
     buffer's lock is free (the program flushed the stream just before the
     fork, so a flush only takes the lock). Another thread of the program may
     have held it at the fork, and held it stays: a print would hang. The
-    flush runs on a thread of its own, given _LOCK_PROBE_S."""
+    flush runs on a thread of its own, given _LOCK_PROBE_S; a probe that
+    flushed is waited for until its OS thread has gone too (a zygote with a
+    second thread starts fresh workers, not forks)."""
     import threading
 
     flushed: list[bool] = []
     probe = threading.Thread(target=_probe_flush, args=(stream, flushed), daemon=True)
     probe.start()
     probe.join(_LOCK_PROBE_S)
-    return bool(flushed) and flushed[0]
+    if not (flushed and flushed[0]):
+        return False
+    deadline = time.monotonic() + _LOCK_PROBE_S
+    while thread_count() > 1 and time.monotonic() < deadline:
+        time.sleep(0.0001)
+    return True
 
 
 def _probe_flush(stream: Any, flushed: list[bool]) -> None:
@@ -609,7 +616,7 @@ def _probe_flush(stream: Any, flushed: list[bool]) -> None:
     flushed.append(True)
 
 
-def _keep_std_streams() -> None:
+def _keep_std_streams(others_ran: bool) -> None:
     """Keep the program's sys.stdout/sys.stderr objects, as a worker forked by
     the stdlib does: writes through references taken at import, a custom
     stream (a tee, a logger adapter, redirect_stdout's StringIO) and the
@@ -617,10 +624,12 @@ def _keep_std_streams() -> None:
     program; workers flush them before they exit. Only a stream whose lock
     this fork cannot take (see _usable_after_fork) is replaced, by a new
     line-buffered stream on its descriptor (fd 1 or 2 if it has none open
-    here), with its encoding and errors."""
+    here), with its encoding and errors. With no other Python thread in the
+    program at the fork (others_ran false) no lock can be held: nothing is
+    probed."""
     for name, fd in (("stdout", 1), ("stderr", 2)):
         stream = getattr(sys, name)
-        if stream is None or _usable_after_fork(stream):
+        if stream is None or not others_ran or _usable_after_fork(stream):
             continue
         try:
             target = stream.fileno()
@@ -655,6 +664,9 @@ def fork_program(inherited_init: tuple[Any, Any]) -> tuple[int, int, int]:
     for stream in (sys.stdout, sys.stderr):  # as multiprocessing before a fork:
         with contextlib.suppress(Exception):  # the child must not write it again
             stream.flush()
+    import threading
+
+    others_ran = threading.active_count() > 1  # one may hold a stream's lock at the fork
     pid = _fork()
     if pid == 0:
         code = 1
@@ -669,7 +681,7 @@ def fork_program(inherited_init: tuple[Any, Any]) -> tuple[int, int, int]:
             os.close(cmd_w)
             os.close(rep_r)
             _become_multiprocessing_child()
-            _keep_std_streams()
+            _keep_std_streams(others_ran)
             _worker.inherited_init = inherited_init
             _mainvalue.use_program_main()
             code = _Zygote(cmd_r, rep_w, dispositions, learns=False).serve()

@@ -246,6 +246,11 @@ FILE_CASES: dict[str, Callable[[Path], tuple[Callable[[], Any], Callable[[], Any
     "read empty path": lambda d: (lambda: gio.read_file(""), lambda: open("", "rb")),  # noqa: SIM115
     "write empty path": lambda d: (lambda: gio.write_file("", b"x"), lambda: open("", "wb")),  # noqa: SIM115
     "write str": lambda d: (lambda: gio.write_file(d / "w", "abc"), lambda: open(d / "w", "wb").write("abc")),  # type: ignore[arg-type]  # noqa: SIM115
+    # A failed write, unlike a failed open, names no file.
+    "write to a full device": lambda d: (
+        lambda: gio.write_file("/dev/full", b"x"),
+        lambda: Path("/dev/full").write_bytes(b"x"),
+    ),
     "write missing dir": (
         lambda d: (lambda: gio.write_file(str(d / "a" / "b"), b""), lambda: open(str(d / "a" / "b"), "wb"))  # noqa: SIM115
     ),

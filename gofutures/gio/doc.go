@@ -107,6 +107,18 @@ func classify(ctx context.Context, err error) *Error {
 	return Errorf(ClassRuntime, "%v", err)
 }
 
+// fileError is FromError for ReadFile and WriteFile. As in Python, the
+// error names the file only when opening it failed (or it is a directory,
+// which Python's open() detects): a failed read, write or close does not
+// (a write to a full disk raises OSError(28, 'No space left on device')).
+func fileError(ctx context.Context, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Op != "open" && !errors.Is(pe.Err, syscall.EISDIR) {
+		err = pe.Err
+	}
+	return FromError(ctx, err)
+}
+
 // checkNUL returns the error Python raises for a path or argument holding a
 // NUL byte, which no system call can take (Go's would fail with EINVAL):
 // ValueError("embedded null byte"); nil if none does.
@@ -146,7 +158,7 @@ func ReadFile(ctx context.Context, path string) ([]byte, error) {
 		data, err = os.ReadFile(path)
 		return err
 	})
-	return data, FromError(ctx, err)
+	return data, fileError(ctx, err)
 }
 
 // WriteFile replaces the contents of the file at path (creating it with mode
@@ -156,7 +168,7 @@ func WriteFile(ctx context.Context, path string, data []byte) error {
 		return err
 	}
 	err := withFileSlot(ctx, func() error { return os.WriteFile(path, data, 0o666) })
-	return FromError(ctx, err)
+	return fileError(ctx, err)
 }
 
 // Seconds converts a timeout in seconds to a Duration, rounded up to the

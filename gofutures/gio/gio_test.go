@@ -171,6 +171,7 @@ func TestFiles(t *testing.T) {
 		{"read missing", func() error { _, err := gio.ReadFile(ctx, path+"x"); return err }, syscall.ENOENT, path + "x"},
 		{"read directory", func() error { _, err := gio.ReadFile(ctx, dir); return err }, syscall.EISDIR, dir},
 		{"write into missing dir", func() error { return gio.WriteFile(ctx, dir+"/a/b", nil) }, syscall.ENOENT, dir + "/a/b"},
+		{"write to a full device", func() error { return gio.WriteFile(ctx, "/dev/full", []byte("x")) }, syscall.ENOSPC, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ge := classOf(t, tc.call())

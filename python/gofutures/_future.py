@@ -325,3 +325,22 @@ def _start(f: Future[Any]) -> str:
             waiter.add_cancelled(f)
         # cancel() already notified the condition, as in the stdlib.
     return state
+
+
+def set_outcome(future: _base.Future[Any], value: Any, *, failed: bool, message: str = "Exception in worker") -> None:
+    """A worker's ``set_exception(value)`` (failed) or ``set_result(value)``.
+
+    A future the program completed itself first (its own ``set_result()``)
+    refuses with ``InvalidStateError``: logged at CRITICAL on the stdlib's
+    logger with ``message``, as the stdlib's thread worker logs it, and the
+    caller goes on, where the stdlib's worker (or its process pool's manager
+    thread) exits and later tasks may never run. A cancelled future refuses
+    quietly: it has ended already."""
+    try:
+        if failed:
+            future.set_exception(value)
+        else:
+            future.set_result(value)
+    except InvalidStateError:
+        if not future.cancelled():
+            _base.LOGGER.critical(message, exc_info=True)

@@ -38,7 +38,6 @@ import json
 import ssl
 import threading
 from collections.abc import Callable
-from concurrent.futures import InvalidStateError
 from concurrent.futures import _base as _stdlib_base
 from types import MethodType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
@@ -309,16 +308,10 @@ def _deliver(batch: list[tuple[int, int, bytes, bytes]]) -> None:
         try:
             result = finish(status, meta, body)
         except BaseException as exc:
-            try:
-                future.set_exception(exc)
-            except InvalidStateError:
-                pass
+            _future.set_outcome(future, exc, failed=True)
             del exc
         else:
-            try:
-                future.set_result(result)
-            except InvalidStateError:
-                pass
+            _future.set_outcome(future, result, failed=False)
         del future
 
 

@@ -908,12 +908,12 @@ def _complete(future: Future[Any], is_result: bool, data: bytes) -> None:
         value = _pickling.loads(data)
     except BaseException as exc:
         # A result that cannot be unpickled here fails its own future only.
-        future.set_exception(exc)
+        _future.set_outcome(future, exc, failed=True, message=_OUTCOME_DROPPED)
         return
-    if is_result:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
+    _future.set_outcome(future, value, failed=not is_result, message=_OUTCOME_DROPPED)
+
+
+_OUTCOME_DROPPED = "A task's outcome is dropped: the program completed its future first"
 
 
 def _break(st: _PoolState, facts: str) -> None:

@@ -517,11 +517,11 @@ def _run_task(task_id: int) -> int:
     try:
         result = fn(*args, **kwargs) if kwargs else fn(*args)
     except BaseException as exc:
-        future.set_exception(exc)
+        _future.set_outcome(future, exc, failed=True)
         # Break the cycle exc -> traceback -> this frame -> future -> exc.
         del future, exc
         return _FAILED
-    future.set_result(result)
+    _future.set_outcome(future, result, failed=False)
     return _COMPLETED
 
 

@@ -200,3 +200,117 @@ def test_a_task_pickles_main_objects_itself(tmp_path: Path, ctx: str | None) -> 
         """,
         timeout=120,
     )
+
+
+# What a worker assigns to a __main__ class stays, as for a global: the
+# class is not reset to the program's attributes each time it arrives.
+INITIALIZER_SETS_CLASS_ATTRIBUTES = """
+import multiprocessing as mp
+import __CF__ as cf
+
+class Registry:
+    value = "program default"
+    items = []
+
+def init():
+    Registry.value = "set by initializer"
+    Registry.items = ["from init"]
+
+def task(i):
+    Registry.items.append(i)
+    return Registry.value, list(Registry.items)
+
+def task_with_instance(obj, i):
+    return task(i)
+
+if __name__ == "__main__":
+    ctx = {ctx!r}
+    with cf.ProcessPoolExecutor(1, mp_context=ctx and mp.get_context(ctx), initializer=init) as ex:
+        print(ex.submit(task, 1).result())
+        print(ex.submit(task, 2).result())
+        print(ex.submit(task_with_instance, Registry(), 3).result())
+"""
+
+
+@pytest.mark.parametrize("ctx", CONTEXTS)
+def test_an_initializer_sets_class_attributes_that_tasks_read(tmp_path: Path, ctx: str | None) -> None:
+    gof = assert_same_output(tmp_path, INITIALIZER_SETS_CLASS_ATTRIBUTES.replace("{ctx!r}", repr(ctx)))
+    assert gof.stdout.splitlines()[-1] == "('set by initializer', ['from init', 1, 2, 3])"
+
+
+# Slotted classes of __main__, and a frozen slotted dataclass (whose
+# decorator replaces the class: the methods it made still refer to the
+# first one).
+SLOTTED_MAIN_CLASSES = """
+import dataclasses
+import multiprocessing as mp
+import __CF__ as cf
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Point:
+    x: int
+    y: int
+
+class Pair:
+    __slots__ = ("a", "b")
+    def __init__(self, a, b):
+        self.a, self.b = a, b
+    def __repr__(self):
+        return f"Pair({self.a}, {self.b})"
+
+def shift(p):
+    q = Point(p.x + 1, p.y)
+    return q, hasattr(q, "__dict__"), type(q) is Point
+
+def swap(pair):
+    return Pair(pair.b, pair.a)
+
+if __name__ == "__main__":
+    ctx = {ctx!r}
+    with cf.ProcessPoolExecutor(1, mp_context=ctx and mp.get_context(ctx)) as ex:
+        print(ex.submit(shift, Point(1, 2)).result())
+        print(ex.submit(swap, Pair(1, 2)).result())
+"""
+
+
+@pytest.mark.parametrize("ctx", CONTEXTS)
+def test_slotted_main_classes_travel_with_their_slots(tmp_path: Path, ctx: str | None) -> None:
+    gof = assert_same_output(tmp_path, SLOTTED_MAIN_CLASSES.replace("{ctx!r}", repr(ctx)))
+    assert gof.stdout == "(Point(x=2, y=2), False, True)\nPair(2, 1)\n"
+
+
+# functools.cache / lru_cache functions of __main__ pickle by name; their
+# cache lasts from task to task on a worker.
+CACHED_MAIN_FUNCTIONS = """
+import functools
+import multiprocessing as mp
+import __CF__ as cf
+
+@functools.cache
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+@functools.lru_cache(maxsize=8, typed=True)
+def double(x):
+    return x * 2
+
+def task(n):
+    return fib(n), double(n), fib.cache_info().currsize > 0, double.cache_parameters()
+
+if __name__ == "__main__":
+    ctx = {ctx!r}
+    with cf.ProcessPoolExecutor(1, mp_context=ctx and mp.get_context(ctx)) as ex:
+        print(ex.submit(task, 80).result())
+        print(ex.submit(double, 21).result())
+        print(list(ex.map(fib, [10, 20])))
+"""
+
+
+@pytest.mark.parametrize("ctx", CONTEXTS)
+def test_cached_main_functions_work_in_tasks(tmp_path: Path, ctx: str | None) -> None:
+    gof = assert_same_output(tmp_path, CACHED_MAIN_FUNCTIONS.replace("{ctx!r}", repr(ctx)))
+    assert gof.stdout.splitlines()[:3] == [
+        "(23416728348467685, 160, True, {'maxsize': 8, 'typed': True})",
+        "42",
+        "[55, 6765]",
+    ]

@@ -22,10 +22,12 @@ Cost: one dict lookup per global a function refers to, when it is unpickled.
 
 from __future__ import annotations
 
+import functools
 import io
 import pickle
 import sys
 import types
+import weakref
 from collections import ChainMap
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
@@ -62,20 +64,25 @@ def _pickler() -> type[pickle.Pickler]:
             )
 
             def reducer_override(self, obj: Any) -> Any:
+                if type(obj) is functools._lru_cache_wrapper:
+                    by_value = _lru_cache_reduce(obj)
+                    if by_value is not None:
+                        return by_value
                 reduced = super().reducer_override(obj)
                 if (
                     type(obj) is types.FunctionType
                     and isinstance(reduced, tuple)
                     and obj.__globals__ is _program_main_dict()
                 ):
-                    return _share_namespace(reduced)
+                    return _share_namespace(reduced, _is_main_binding(obj))
                 if (
                     isinstance(obj, type)
                     and isinstance(reduced, tuple)
                     and len(reduced) == 6
                     and reduced[5] is cloudpickle.cloudpickle._class_setstate
                 ):
-                    return (*reduced[:5], _class_setstate)
+                    setstate = _class_setstate_bound if _is_main_binding(obj) else _class_setstate
+                    return (reduced[0], _with_slots(obj, reduced[1]), *reduced[2:5], setstate)
                 return reduced
 
         _pickler_class = Pickler
@@ -141,18 +148,30 @@ class _Namespace:
         return namespace, (self.seed,)
 
 
-def _share_namespace(reduced: tuple[Any, ...]) -> tuple[Any, ...]:
+def _is_main_binding(obj: Any) -> bool:
+    """Whether ``obj`` is what the program's ``__main__`` binds to its name.
+    A decorated function's original, or the class a decorator replaced
+    (``@dataclass(slots=True)`` makes a new one; the first stays referenced
+    by the methods it made), is not: bound by name in a worker, it would
+    stand for the real one."""
+    main = sys.modules.get("__main__")
+    name = getattr(obj, "__name__", None)
+    return main is not None and type(name) is str and getattr(main, name, None) is obj
+
+
+def _share_namespace(reduced: tuple[Any, ...], bind: bool) -> tuple[Any, ...]:
     """Rewrite cloudpickle's reduction of a dynamic function,
     ``(make, (code, globals, name, defaults, closure), state, None, None,
     setstate)``, to use the worker's shared namespace and keep the names it
-    already has. Any other shape (another cloudpickle) is left as it is."""
+    already has (and, if ``bind``, to bind the function by its name there).
+    Any other shape (another cloudpickle) is left as it is."""
     if len(reduced) != 6:
         return reduced
     make, newargs, state, items, dict_items, _ = reduced
     if not (isinstance(newargs, tuple) and len(newargs) == 5 and isinstance(newargs[1], dict)):
         return reduced
     newargs = (newargs[0], _Namespace(newargs[1]), *newargs[2:])
-    return (make, newargs, state, items, dict_items, _setstate)
+    return (make, newargs, state, items, dict_items, _setstate_bound if bind else _setstate)
 
 
 def use_program_main() -> None:
@@ -198,17 +217,74 @@ def namespace(seed: dict[str, Any]) -> dict[str, Any]:
     return _namespace
 
 
+def _with_slots(cls: type, newargs: Any) -> Any:
+    """cloudpickle's arguments for a class's skeleton, with the class's own
+    ``__slots__`` added: cloudpickle makes the skeleton without them (it
+    keeps ``__slots__`` as a plain attribute), so instances had a
+    ``__dict__`` and no slot descriptors, and a slotted dataclass came back
+    from a task with its fields' names as their values."""
+    slots = cls.__dict__.get("__slots__")
+    if slots is None or not (isinstance(newargs, tuple) and len(newargs) == 6 and isinstance(newargs[3], dict)):
+        return newargs
+    return (*newargs[:3], {**newargs[3], "__slots__": slots}, *newargs[4:])
+
+
+# Classes whose state this worker has set: cloudpickle hands every later
+# arrival of a class the same class object (its tracker), and setting the
+# program's state on it again would undo what the worker assigned to it.
+_classes_set_up: weakref.WeakSet[type] = weakref.WeakSet()
+
+
 def _class_setstate(cls: type, state: Any) -> Any:
-    """cloudpickle's setstate of a class sent by value, then, for a top-level
-    class of ``__main__``, its name bound in the worker's shared namespace
-    unless taken: pickle inside a task finds the class of an argument by
-    name, as in the stdlib's workers, which import the script."""
+    """cloudpickle's setstate of a class sent by value, applied once per
+    worker: its attributes are the program's when the class first reached
+    the worker, and what the worker assigns (``Registry.items = [...]`` in an
+    initializer) stays, as for a global."""
     from cloudpickle import cloudpickle as _cp
 
+    if cls in _classes_set_up:
+        return cls
     result = _cp._class_setstate(cls, state)
-    if _namespace is not None and cls.__module__ == "__main__":
+    _classes_set_up.add(cls)
+    return result
+
+
+def _class_setstate_bound(cls: type, state: Any) -> Any:
+    """_class_setstate of a class the program's ``__main__`` binds to its
+    name, which is then bound in the worker's shared namespace unless taken:
+    pickle inside a task finds the class of an argument by name, as in the
+    stdlib's workers, which import the script."""
+    result = _class_setstate(cls, state)
+    if _namespace is not None:
         _bind_by_name(_namespace, cls)
     return result
+
+
+def _lru_cache_reduce(cached: Any) -> tuple[Any, ...] | None:
+    """A ``functools.lru_cache``/``cache`` function of ``__main__`` by value.
+    Pickle sends it by name (its ``__reduce__``), which a worker that never
+    runs ``__main__`` cannot look up; any other is left to pickle."""
+    wrapped = getattr(cached, "__wrapped__", None)
+    if getattr(cached, "__module__", None) != "__main__" or type(wrapped) is not types.FunctionType:
+        return None
+    params = cached.cache_parameters()
+    return _main_lru_cache, (cached.__qualname__, wrapped, params["maxsize"], params["typed"])
+
+
+def _main_lru_cache(qualname: str, wrapped: Any, maxsize: int | None, typed: bool) -> Any:
+    """In a worker: the cached function ``qualname`` of ``__main__``. A
+    top-level one is made once and bound in the shared namespace, so its
+    cache lasts from task to task as in the stdlib's workers (a binding the
+    worker made itself stays); a method's comes with its class."""
+    cached = functools.lru_cache(maxsize=maxsize, typed=typed)(wrapped)
+    if "." in qualname:
+        return cached
+    shared = namespace({})
+    current = shared.get(qualname, wrapped)
+    if current is not wrapped:
+        return current
+    shared[qualname] = cached
+    return cached
 
 
 def _bind_by_name(namespace: dict[str, Any], obj: Any) -> None:
@@ -227,4 +303,10 @@ def _setstate(func: types.FunctionType, state: tuple[dict[str, Any], dict[str, A
     shared = func.__globals__
     slots["__globals__"] = {k: v for k, v in slots["__globals__"].items() if k not in shared}
     _cp._function_setstate(func, (func_dict, slots))
-    _bind_by_name(shared, func)
+
+
+def _setstate_bound(func: types.FunctionType, state: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """_setstate of a function the program's ``__main__`` binds to its name,
+    which is then bound in the shared namespace unless taken."""
+    _setstate(func, state)
+    _bind_by_name(func.__globals__, func)

@@ -1043,3 +1043,33 @@ if __name__ == "__main__":
 def test_fresh_workers_inherit_what_the_stdlibs_do(tmp_path: Path) -> None:
     out = assert_same_output(tmp_path, FRESH_WORKER_INHERITANCE).stdout
     assert out.count(", 3, [10])") == 2 and out.count("(0, [") == 2, out
+
+
+# The environment a fresh interpreter starts with (it reads PYTHONHASHSEED
+# and the like then): the program's when the pool starts, changed after Go
+# started (Go's own copy of the environment is from its start).
+FRESH_WORKER_ENVIRONMENT = """
+import multiprocessing as mp
+import os
+import sys
+import __CF__ as cf
+
+def started_with():
+    with open("/proc/self/environ", "rb") as f:
+        entries = f.read().split(b"\\0")
+    return b"GF_LATE=1" in entries, sys.flags.hash_randomization
+
+if __name__ == "__main__":
+    with cf.ThreadPoolExecutor(1) as ex:  # gofutures starts its Go runtime here
+        ex.submit(abs, -1).result()
+    os.environ["GF_LATE"] = "1"
+    os.environ["PYTHONHASHSEED"] = "0"
+    for ctx in ("spawn", "forkserver"):
+        with cf.ProcessPoolExecutor(1, mp_context=mp.get_context(ctx)) as ex:
+            print(ctx, ex.submit(started_with).result(timeout=60))
+"""
+
+
+def test_fresh_workers_start_with_the_programs_current_environment(tmp_path: Path) -> None:
+    out = assert_same_output(tmp_path, FRESH_WORKER_ENVIRONMENT).stdout
+    assert out == "spawn (True, 0)\nforkserver (True, 0)\n"

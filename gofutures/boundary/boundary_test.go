@@ -71,7 +71,7 @@ func TestDecodeSpec(t *testing.T) {
 			"zygote_argv": "", "worker_argv": "YQBi", // base64 of "a\x00b"
 			"init_payload": "", "init_fds": []int{5},
 			"task_timeout_ns": 0, "fail_task_on_death": false, "replaceable": false,
-			"max_worker_memory": 1 << 30,
+			"max_worker_memory": 1 << 30, "worker_env": []string{"S0VZPXZhbHVl"}, // base64 of "KEY=value"
 		}
 		edit(fields)
 		b, err := json.Marshal(fields)
@@ -85,6 +85,7 @@ func TestDecodeSpec(t *testing.T) {
 	assert.Equal(t, []string{"a", "b"}, boundary.Argv(spec.WorkerArgv))
 	assert.Equal(t, []int{5}, spec.InitFds)
 	assert.Equal(t, int64(1<<30), spec.MaxWorkerMemory)
+	assert.Equal(t, []string{"KEY=value"}, spec.Env())
 
 	for _, tc := range []struct {
 		name string
@@ -92,7 +93,7 @@ func TestDecodeSpec(t *testing.T) {
 		want string
 	}{
 		{"missing", func(f map[string]any) { delete(f, "depth") }, `no field "depth"`},
-		{"unknown", func(f map[string]any) { f["extra"] = 1 }, "16 fields, want 15"},
+		{"unknown", func(f map[string]any) { f["extra"] = 1 }, "17 fields, want 16"},
 		{"wrong type", func(f map[string]any) { f["workers"] = "two" }, "cannot unmarshal"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

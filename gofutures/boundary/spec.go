@@ -33,6 +33,21 @@ type ProcPoolSpec struct {
 	// MaxWorkerMemory: bytes of resident memory above which a worker is
 	// replaced between tasks; 0: no limit.
 	MaxWorkerMemory int64 `json:"max_worker_memory"`
+	// WorkerEnv: the environment of workers started by exec (StartExec)
+	// and of the shared fresh zygote (StartFreshZygote, when this pool
+	// starts it), "KEY=value" each: the program's when the pool started.
+	// Go's os.Environ() is a copy made when the Go runtime started, which
+	// misses every later change (os.environ, putenv).
+	WorkerEnv [][]byte `json:"worker_env"`
+}
+
+// Env is WorkerEnv as strings.
+func (s ProcPoolSpec) Env() []string {
+	env := make([]string, len(s.WorkerEnv))
+	for i, entry := range s.WorkerEnv {
+		env[i] = string(entry)
+	}
+	return env
 }
 
 // DecodeSpec reads the record Python sent for a new pool.

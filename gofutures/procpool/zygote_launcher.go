@@ -50,6 +50,7 @@ import (
 // F_SETSIG) even while a task runs.
 type ZygoteLauncher struct {
 	argv    []string // the command that starts a shared zygote
+	env     []string // its environment ("KEY=value"); nil: this process's
 	shared  bool     // a fresh interpreter serving every pool: Close leaves it running
 	pid     int      // an adopted zygote's pid, 0 otherwise
 	mu      sync.Mutex
@@ -92,11 +93,12 @@ func AdoptZygote(pid, cmdFd, repFd int) (*ZygoteLauncher, error) {
 	return l, nil
 }
 
-// NewSharedZygote returns a launcher that executes argv as a zygote on first
-// use and is shared by every pool: Close leaves it running, and it exits
-// when this process does (its command pipe closes).
-func NewSharedZygote(argv []string) *ZygoteLauncher {
-	return &ZygoteLauncher{argv: argv, shared: true}
+// NewSharedZygote returns a launcher that executes argv as a zygote, with
+// environment env (nil: this process's), on first use, and is shared by
+// every pool: Close leaves it running, and it exits when this process does
+// (its command pipe closes).
+func NewSharedZygote(argv, env []string) *ZygoteLauncher {
+	return &ZygoteLauncher{argv: argv, env: env, shared: true}
 }
 
 func (l *ZygoteLauncher) init() {
@@ -140,6 +142,7 @@ func (l *ZygoteLauncher) startLocked() error {
 	// starts it. It exits at the end of its command pipe instead, which
 	// comes when this process dies, however it dies.
 	cmd := exec.Command(l.argv[0], l.argv[1:]...)
+	cmd.Env = l.env
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{cmdR, repW} // fds 3 and 4
 	err = cmd.Start()

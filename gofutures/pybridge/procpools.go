@@ -50,7 +50,7 @@ func zygoteFor(spec boundary.ProcPoolSpec) (*procpool.ZygoteLauncher, error) {
 	shared.Lock()
 	defer shared.Unlock()
 	if shared.fresh == nil || !shared.fresh.Acquire() {
-		shared.fresh = procpool.NewSharedZygote(boundary.Argv(spec.ZygoteArgv))
+		shared.fresh = procpool.NewSharedZygote(boundary.Argv(spec.ZygoteArgv), spec.Env())
 		shared.fresh.Acquire()
 	}
 	return shared.fresh, nil
@@ -85,7 +85,7 @@ func NewProcPool(spec boundary.ProcPoolSpec) (int64, error) {
 	var launcher procpool.Launcher
 	switch spec.Start {
 	case boundary.StartExec:
-		launcher = &procpool.ExecLauncher{Argv: boundary.Argv(spec.WorkerArgv)}
+		launcher = &procpool.ExecLauncher{Argv: boundary.Argv(spec.WorkerArgv), Env: spec.Env()}
 	case boundary.StartForkedZygote, boundary.StartFreshZygote:
 		z, err := zygoteFor(spec)
 		if err != nil {

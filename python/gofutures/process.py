@@ -439,6 +439,8 @@ class ProcessPoolExecutor(TypedMap, RefusesPickle, _stdlib_process.ProcessPoolEx
                 fail_task_on_death=self._fail_task,
                 replaceable=st.replaceable,
                 max_worker_memory=self._max_worker_memory,
+                # Fresh interpreters read PYTHONHASHSEED and the like at start.
+                worker_env=[base64.b64encode(entry).decode() for entry in _native.fast_environ()],
             )
             owned_zygote = (0, -1, -1)  # Go owns it now, even if the call fails
             pool_id = _native.fast_proc_new(spec)

@@ -30,6 +30,7 @@ import io
 import pickle
 import sys
 import types
+import weakref
 from typing import Any
 
 PROTOCOL = pickle.HIGHEST_PROTOCOL
@@ -175,13 +176,29 @@ def refers_to_main(obj: Any, data: bytes) -> bool:
     return False
 
 
+InheritedMain = dict[str, "weakref.ref[Any]"]
+
+
+def inherited_main(namespace: dict[str, Any]) -> InheritedMain:
+    """What the workers of a 'fork' pool hold of ``__main__`` (its
+    ``namespace`` when their zygote is forked): its functions and classes by
+    name, weakly. A copy of the namespace kept every global alive as long as
+    the pool's state: an executor bound to a global never died (nor did its
+    workers), and a big global the program dropped was never freed."""
+    return {
+        name: weakref.ref(value)
+        for name, value in namespace.items()
+        if isinstance(value, (type, types.FunctionType))
+    }
+
+
 class _InheritedMainChecker(pickle.Pickler):
     """Pickles like pickle.dumps but raises _RefersToMain at the first class,
     function or instance of ``__main__`` that the workers' inherited
     ``__main__`` does not hold: one whose top-level name was bound to
     another object (or to none) when their zygote was forked."""
 
-    def __init__(self, file: Any, inherited: dict[str, Any]) -> None:
+    def __init__(self, file: Any, inherited: InheritedMain) -> None:
         super().__init__(file, PROTOCOL)
         self.inherited = inherited
         self.main = sys.modules["__main__"].__dict__
@@ -191,7 +208,8 @@ class _InheritedMainChecker(pickle.Pickler):
         if getattr(named, "__module__", None) == "__main__":
             top = getattr(named, "__qualname__", "").partition(".")[0]
             current = self.main.get(top, _MISSING)
-            if current is _MISSING or self.inherited.get(top, _MISSING) is not current:
+            held = self.inherited.get(top)
+            if current is _MISSING or held is None or held() is not current:
                 raise _RefersToMain
         return NotImplemented
 
@@ -199,7 +217,7 @@ class _InheritedMainChecker(pickle.Pickler):
 _MISSING = object()
 
 
-def _main_is_inherited(obj: Any, inherited: dict[str, Any] | None) -> bool:
+def _main_is_inherited(obj: Any, inherited: InheritedMain | None) -> bool:
     if inherited is None:
         return False
     try:
@@ -210,12 +228,12 @@ def _main_is_inherited(obj: Any, inherited: dict[str, Any] | None) -> bool:
 
 
 def dumps_call(
-    obj: Any, inherited_main: dict[str, Any] | None = None, reducers: Any = None
+    obj: Any, inherited_main: InheritedMain | None = None, reducers: Any = None
 ) -> bytes:
     """Pickle a call (or an initializer spec) for a worker process.
 
-    ``inherited_main`` is the program's ``__main__`` namespace (a shallow
-    copy) as the pool's workers have it, for workers forked from the program:
+    ``inherited_main`` is what the pool's workers hold of the program's
+    ``__main__`` (inherited_main()), for workers forked from the program:
     then the ``__main__`` functions and classes they hold unchanged go by
     reference, as with the stdlib's 'fork' (their globals are never pickled,
     so a function may use an open file or a lock of the program); any other

@@ -534,6 +534,21 @@ def _kill_on_hangup(fd: int) -> None:
 # pipe's identity (a number may be reused once Go has closed it).
 _zygote_pipes: dict[int, tuple[int, int]] = {}
 
+# Held by fork_program from its pipes to their entry in _zygote_pipes: a
+# zygote forked by another thread meanwhile would miss them, keep the other
+# pool's command pipe open, and that zygote would never see its end (its
+# pool's shutdown then waited for ever).
+_fork_lock = _thread.allocate_lock()
+
+
+def _new_fork_lock() -> None:
+    """After any fork: the child's copy may be held by a thread it lacks."""
+    global _fork_lock
+    _fork_lock = _thread.allocate_lock()
+
+
+os.register_at_fork(after_in_child=_new_fork_lock)
+
 
 def _identity(fd: int) -> tuple[int, int] | None:
     try:
@@ -659,6 +674,11 @@ def fork_program(inherited_init: tuple[Any, Any]) -> tuple[int, int, int]:
     # Here, not in the zygote: a zygote made for each pool imported ctypes
     # again (3-5 ms before its first worker); the program pays once.
     _worker.preload()
+    with _fork_lock:
+        return _fork_zygote(inherited_init)
+
+
+def _fork_zygote(inherited_init: tuple[Any, Any]) -> tuple[int, int, int]:
     cmd_r, cmd_w = os.pipe()
     rep_r, rep_w = os.pipe()
     for stream in (sys.stdout, sys.stderr):  # as multiprocessing before a fork:
@@ -671,6 +691,7 @@ def fork_program(inherited_init: tuple[Any, Any]) -> tuple[int, int, int]:
     if pid == 0:
         code = 1
         try:
+            _new_fork_lock()  # in case the fork ran no at-fork handlers
             # The program's handlers, for the workers. The zygote stays in
             # the program's process group, as the stdlib's workers and
             # forkserver do (Ctrl-C in a terminal reaches the workers), but

@@ -208,7 +208,7 @@ class _PoolState:
         self.close_sent = False
         # For a 'fork' pool: the program's __main__ namespace as its workers
         # inherited it (a shallow copy taken when its zygote was forked).
-        self.inherited_main: dict[str, Any] | None = None
+        self.inherited_main: _pickling.InheritedMain | None = None
         self.workers_seen = False  # _processes once found every worker running
         # Whether Go may replace a worker at any time (a task killed: see
         # _task_fate); asked for before the pool starts, known once it has.
@@ -380,7 +380,7 @@ class ProcessPoolExecutor(TypedMap, RefusesPickle, _stdlib_process.ProcessPoolEx
                 fresh_main: tuple[str | None, str | None] | None = None
                 thread: tuple[list[int], int, list[int]] | None = None
                 main = sys.modules.get("__main__")
-                st.inherited_main = dict(main.__dict__) if main is not None else None
+                st.inherited_main = _pickling.inherited_main(main.__dict__) if main is not None else None
             else:
                 init_payload, init_fds = _mpshare.dumps_initializer(*initializer)
                 # Fresh interpreters and forks of a fresh zygote report shared

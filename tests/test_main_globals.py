@@ -314,3 +314,89 @@ def test_cached_main_functions_work_in_tasks(tmp_path: Path, ctx: str | None) ->
         "42",
         "[55, 6765]",
     ]
+
+
+# __main__ objects that cloudpickle cannot send as they are: gofutures'
+# fresh workers make them from a recipe, as the stdlib's re-run script
+# makes them at import.
+MAIN_OBJECTS_MADE_FROM_RECIPES = """
+import contextvars, enum, functools, queue, threading, typing, weakref
+import multiprocessing as mp
+import __CF__ as cf
+
+LOCK = threading.Lock()
+RLOCK = threading.RLock()
+READY = threading.Event()
+LOCAL = threading.local()
+LOCAL.value = "set at import"
+VAR = contextvars.ContextVar("VAR", default=7)
+JOBS = queue.Queue(maxsize=3)
+SEEN = weakref.WeakValueDictionary()
+
+class Pt(typing.NamedTuple):
+    x: int
+    y: int = 0
+
+class Level(enum.Enum):
+    LOW = 1
+    MIN = 1
+    HIGH = 2
+
+class Perm(enum.Flag):
+    R = 4
+    W = 2
+    RW = 6
+
+class Handler:
+    registry = {}
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        Handler.registry[cls.__name__] = cls
+
+class Json(Handler):
+    def handle(self):
+        return "json"
+
+class Circle:
+    def __init__(self, r):
+        self.r = r
+    @functools.cached_property
+    def area(self):
+        return 3 * self.r * self.r
+
+@functools.singledispatch
+def describe(x):
+    return "thing"
+
+@describe.register
+def _(x: int):
+    return "int"
+
+def globals_task(i):
+    with LOCK, RLOCK:
+        READY.set()
+        JOBS.put(i)
+        return (READY.is_set(), JOBS.qsize(), getattr(LOCAL, "value", None), VAR.get(), len(SEEN))
+
+def classes_task(i):
+    return (Pt(i), Level["MIN"], list(Level.__members__), Perm.R | Perm.W, Perm["RW"],
+            Handler.registry["Json"]().handle(), Json().handle(), Circle(i).area, describe(i), describe("s"))
+
+if __name__ == "__main__":
+    ctx = {ctx!r}
+    with cf.ProcessPoolExecutor(1, mp_context=ctx and mp.get_context(ctx)) as ex:
+        for task in (globals_task, classes_task, globals_task, classes_task):
+            print(ex.submit(task, 2).result())
+"""
+
+
+@pytest.mark.parametrize("ctx", CONTEXTS)
+def test_main_objects_that_pickle_cannot_carry_are_made_in_the_worker(tmp_path: Path, ctx: str | None) -> None:
+    gof = assert_same_output(tmp_path, MAIN_OBJECTS_MADE_FROM_RECIPES.replace("{ctx!r}", repr(ctx)))
+    lines = gof.stdout.splitlines()
+    assert lines[:2] == [
+        "(True, 1, 'set at import', 7, 0)",
+        "(Pt(x=2, y=0), <Level.LOW: 1>, ['LOW', 'MIN', 'HIGH'], <Perm.RW: 6>, <Perm.RW: 6>,"
+        " 'json', 'json', 12, 'int', 'thing')",
+    ]
+    assert lines[2] == "(True, 2, 'set at import', 7, 0)"

@@ -32,6 +32,8 @@ from collections import ChainMap
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
+from gofutures import _mainrecipes
+
 _pickler_class: type[pickle.Pickler] | None = None
 # The worker's stand-in for the program's __main__ namespace (created by the
 # first __main__ function unpickled here).
@@ -64,13 +66,19 @@ def _pickler() -> type[pickle.Pickler]:
             )
 
             def reducer_override(self, obj: Any) -> Any:
-                if type(obj) is functools._lru_cache_wrapper:
-                    by_value = _lru_cache_reduce(obj)
-                    if by_value is not None:
-                        return by_value
+                kind = type(obj)
+                recipe: tuple[Any, ...] | None = None
+                if kind is functools._lru_cache_wrapper:
+                    recipe = _mainrecipes.lru_cache_reduce(obj)
+                elif kind is functools.cached_property:
+                    recipe = _mainrecipes.cached_property_reduce(obj)
+                elif kind is types.FunctionType and hasattr(obj, "registry"):
+                    recipe = _mainrecipes.singledispatch_reduce(obj)
+                if recipe is not None:
+                    return recipe
                 reduced = super().reducer_override(obj)
                 if (
-                    type(obj) is types.FunctionType
+                    kind is types.FunctionType
                     and isinstance(reduced, tuple)
                     and obj.__globals__ is _program_main_dict()
                 ):
@@ -81,8 +89,7 @@ def _pickler() -> type[pickle.Pickler]:
                     and len(reduced) == 6
                     and reduced[5] is cloudpickle.cloudpickle._class_setstate
                 ):
-                    setstate = _class_setstate_bound if _is_main_binding(obj) else _class_setstate
-                    return (reduced[0], _with_slots(obj, reduced[1]), *reduced[2:5], setstate)
+                    return _class_reduce(obj, reduced)
                 return reduced
 
         _pickler_class = Pickler
@@ -148,6 +155,22 @@ class _Namespace:
         return namespace, (self.seed,)
 
 
+def _class_reduce(cls: type, reduced: tuple[Any, ...]) -> tuple[Any, ...]:
+    """cloudpickle's reduction of a class sent by value, made through
+    _mainrecipes (once per worker, with its slots or Enum aliases) and set up
+    by _class_setstate (once per worker)."""
+    from cloudpickle import cloudpickle as _cp
+
+    make, newargs, state = reduced[0], reduced[1], reduced[2]
+    if make is _cp._make_skeleton_class:
+        make, newargs = _mainrecipes.make_class, _mainrecipes.with_slots(cls, newargs)
+    elif make is _cp._make_skeleton_enum:
+        make, newargs = _mainrecipes.make_enum, _mainrecipes.with_aliases(cls, newargs)
+        state = _mainrecipes.without_members(cls, state)
+    setstate = _class_setstate_bound if _is_main_binding(cls) else _class_setstate
+    return (make, newargs, state, *reduced[3:5], setstate)
+
+
 def _is_main_binding(obj: Any) -> bool:
     """Whether ``obj`` is what the program's ``__main__`` binds to its name.
     A decorated function's original, or the class a decorator replaced
@@ -171,6 +194,9 @@ def _share_namespace(reduced: tuple[Any, ...], bind: bool) -> tuple[Any, ...]:
     if not (isinstance(newargs, tuple) and len(newargs) == 5 and isinstance(newargs[1], dict)):
         return reduced
     newargs = (newargs[0], _Namespace(newargs[1]), *newargs[2:])
+    if isinstance(state, tuple) and len(state) == 2 and isinstance(state[1].get("__globals__"), dict):
+        slots = {**state[1], "__globals__": _mainrecipes.fresh_globals(state[1]["__globals__"])}
+        state = (state[0], slots)
     return (make, newargs, state, items, dict_items, _setstate_bound if bind else _setstate)
 
 
@@ -217,18 +243,6 @@ def namespace(seed: dict[str, Any]) -> dict[str, Any]:
     return _namespace
 
 
-def _with_slots(cls: type, newargs: Any) -> Any:
-    """cloudpickle's arguments for a class's skeleton, with the class's own
-    ``__slots__`` added: cloudpickle makes the skeleton without them (it
-    keeps ``__slots__`` as a plain attribute), so instances had a
-    ``__dict__`` and no slot descriptors, and a slotted dataclass came back
-    from a task with its fields' names as their values."""
-    slots = cls.__dict__.get("__slots__")
-    if slots is None or not (isinstance(newargs, tuple) and len(newargs) == 6 and isinstance(newargs[3], dict)):
-        return newargs
-    return (*newargs[:3], {**newargs[3], "__slots__": slots}, *newargs[4:])
-
-
 # Classes whose state this worker has set: cloudpickle hands every later
 # arrival of a class the same class object (its tracker), and setting the
 # program's state on it again would undo what the worker assigned to it.
@@ -258,33 +272,6 @@ def _class_setstate_bound(cls: type, state: Any) -> Any:
     if _namespace is not None:
         _bind_by_name(_namespace, cls)
     return result
-
-
-def _lru_cache_reduce(cached: Any) -> tuple[Any, ...] | None:
-    """A ``functools.lru_cache``/``cache`` function of ``__main__`` by value.
-    Pickle sends it by name (its ``__reduce__``), which a worker that never
-    runs ``__main__`` cannot look up; any other is left to pickle."""
-    wrapped = getattr(cached, "__wrapped__", None)
-    if getattr(cached, "__module__", None) != "__main__" or type(wrapped) is not types.FunctionType:
-        return None
-    params = cached.cache_parameters()
-    return _main_lru_cache, (cached.__qualname__, wrapped, params["maxsize"], params["typed"])
-
-
-def _main_lru_cache(qualname: str, wrapped: Any, maxsize: int | None, typed: bool) -> Any:
-    """In a worker: the cached function ``qualname`` of ``__main__``. A
-    top-level one is made once and bound in the shared namespace, so its
-    cache lasts from task to task as in the stdlib's workers (a binding the
-    worker made itself stays); a method's comes with its class."""
-    cached = functools.lru_cache(maxsize=maxsize, typed=typed)(wrapped)
-    if "." in qualname:
-        return cached
-    shared = namespace({})
-    current = shared.get(qualname, wrapped)
-    if current is not wrapped:
-        return current
-    shared[qualname] = cached
-    return cached
 
 
 def _bind_by_name(namespace: dict[str, Any], obj: Any) -> None:

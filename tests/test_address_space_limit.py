@@ -44,3 +44,27 @@ def test_a_tight_address_space_limit_runs_the_stdlib(tmp_path: Path) -> None:
     assert gof.stdout == std.stdout + "io.run b'hi\\n'\nhttp True True\n", gof.stdout
     assert gof.stderr.count("RuntimeWarning") == 1, gof.stderr
     assert "address-space limit (RLIMIT_AS, ulimit -v) of 1500 MiB" in gof.stderr, gof.stderr
+
+
+# A strict program (-W error, pytest's filterwarnings = error) still gets its
+# executors; and the check reads /proc in binary, so -X warn_default_encoding
+# finds no text file opened without an encoding under any finite limit.
+STRICT = """
+import resource
+import __CF__ as cf
+
+if __name__ == "__main__":
+    limit = {limit}
+    resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
+    with cf.ThreadPoolExecutor(2) as ex:
+        print(sum(ex.map(abs, [-1, -2])))
+"""
+
+
+def test_strict_warning_filters_under_an_address_space_limit(tmp_path: Path) -> None:
+    for limit, flags in (
+        (1500 << 20, ("-W", "error")),
+        (60 << 30, ("-X", "warn_default_encoding", "-W", "error::EncodingWarning")),
+    ):
+        for impl, proc in run_both(tmp_path, STRICT.replace("{limit}", str(limit)), flags=flags).items():
+            assert (proc.returncode, proc.stdout) == (0, "3\n"), f"{impl} {flags}: {proc.stderr}"

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -94,9 +95,9 @@ def _address_space_short() -> str | None:
     if soft == resource.RLIM_INFINITY:
         return None
     used = 0
-    with open("/proc/self/status") as status:
+    with open("/proc/self/status", "rb") as status:
         for line in status:
-            if line.startswith("VmSize:"):
+            if line.startswith(b"VmSize:"):
                 used = int(line.split()[1]) << 10
     if soft - used >= GO_ADDRESS_SPACE:
         return None
@@ -127,12 +128,16 @@ def stdlib_fallback() -> bool:
         return False
     if not forked and not _fallback_warned:
         _fallback_warned = True
-        warnings.warn(
-            f"{reason}: gofutures runs concurrent.futures' executors (and Python's "
-            "gofutures.io) instead",
-            RuntimeWarning,
-            stacklevel=3,
-        )
+        # The executor must run as the stdlib's would: an error filter
+        # (-W error, pytest's filterwarnings) silences the warning rather
+        # than failing the constructor, as for os.fork()'s warning.
+        with contextlib.suppress(Warning):
+            warnings.warn(
+                f"{reason}: gofutures runs concurrent.futures' executors (and Python's "
+                "gofutures.io) instead",
+                RuntimeWarning,
+                stacklevel=3,
+            )
     return True
 
 

@@ -542,7 +542,8 @@ _fork_lock = _thread.allocate_lock()
 
 
 def _new_fork_lock() -> None:
-    """After any fork: the child's copy may be held by a thread it lacks."""
+    """After any fork (os.fork and _native.fork_program both run the at-fork
+    handlers): the child's copy may be held by a thread it lacks."""
     global _fork_lock
     _fork_lock = _thread.allocate_lock()
 
@@ -691,7 +692,6 @@ def _fork_zygote(inherited_init: tuple[Any, Any]) -> tuple[int, int, int]:
     if pid == 0:
         code = 1
         try:
-            _new_fork_lock()  # in case the fork ran no at-fork handlers
             # The program's handlers, for the workers. The zygote stays in
             # the program's process group, as the stdlib's workers and
             # forkserver do (Ctrl-C in a terminal reaches the workers), but

@@ -206,8 +206,8 @@ class _PoolState:
         self.broken: str | None = None
         self.shutdown = False
         self.close_sent = False
-        # For a 'fork' pool: the program's __main__ namespace as its workers
-        # inherited it (a shallow copy taken when its zygote was forked).
+        # For a 'fork' pool: the __main__ functions and classes its workers
+        # inherited (weakly, by name: _pickling.inherited_main).
         self.inherited_main: _pickling.InheritedMain | None = None
         self.workers_seen = False  # _processes once found every worker running
         # Whether Go may replace a worker at any time (a task killed: see

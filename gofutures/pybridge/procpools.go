@@ -17,6 +17,10 @@ import (
 type procEntry struct {
 	pool     *procpool.Pool
 	pumpDone chan struct{}
+	// released closes once the pool's workers are reaped and the descriptors
+	// it held for them are closed: a join that returns true has left no
+	// descriptor of the pool open in the program.
+	released chan struct{}
 }
 
 var (
@@ -123,13 +127,14 @@ func NewProcPool(spec boundary.ProcPoolSpec) (int64, error) {
 		_ = launcher.Close()
 		return 0, err
 	}
-	e := &procEntry{pool: p, pumpDone: make(chan struct{})}
+	e := &procEntry{pool: p, pumpDone: make(chan struct{}), released: make(chan struct{})}
 	id := procPools.newID()
 	procPools.put(id, e)
 	procStats.put(id, p)          // until Python releases it (stats.go)
 	go runPump(id, p, e.pumpDone) // recovers itself: done must close whatever happens
 	liveProcPools.Add(1)
 	panics.Go(func() {
+		defer close(e.released) // even after a panic: a join must not hang on it
 		<-e.pumpDone
 		p.Wait(-1)
 		closeFds(fds)
@@ -151,9 +156,10 @@ func ProcPool(id int64) (*procpool.Pool, bool) {
 }
 
 // JoinProcPool waits for the pool's pump to deliver its last events, up to
-// timeout, then for its workers to be reaped, up to timeout again: up to
-// twice timeout in all (forever if negative). Python calls it in short
-// slices (see _native.join), so the bound is not worth a shared deadline.
+// timeout, then for its workers to be reaped and its descriptors closed, up
+// to timeout again: up to twice timeout in all (forever if negative). Python
+// calls it in short slices (see _native.join), so the bound is not worth a
+// shared deadline.
 func JoinProcPool(id int64, timeout time.Duration) bool {
 	e, ok := procPools.get(id)
 	if !ok {
@@ -170,7 +176,14 @@ func JoinProcPool(id int64, timeout time.Duration) bool {
 	case <-deadline:
 		return false
 	}
-	return e.pool.Wait(timeout)
+	if !e.pool.Wait(timeout) {
+		return false
+	}
+	// Reaped: the closing goroutine is past its only wait and closes the
+	// descriptors at once. Without this, the caller could return from
+	// shutdown() with one of them still open for a few milliseconds.
+	<-e.released
+	return true
 }
 
 func procSubmit(poolID, taskID int64, payload []byte) error {

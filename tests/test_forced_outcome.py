@@ -88,7 +88,9 @@ def test_forced_go_and_process_tasks_are_logged_and_their_pools_go_on(tmp_path: 
         LOGGED,
         "next go task: None",
         "process task: forced",
-        "log: CRITICAL concurrent.futures A task's outcome is dropped: the program completed its"
-        " future first InvalidStateError",
+        (
+            "log: CRITICAL concurrent.futures A task's outcome is dropped: the program completed its"
+            " future first InvalidStateError"
+        ),
         "next process task: 5",
     ]

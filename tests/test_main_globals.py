@@ -396,7 +396,9 @@ def test_main_objects_that_pickle_cannot_carry_are_made_in_the_worker(tmp_path: 
     lines = gof.stdout.splitlines()
     assert lines[:2] == [
         "(True, 1, 'set at import', 7, 0)",
-        "(Pt(x=2, y=0), <Level.LOW: 1>, ['LOW', 'MIN', 'HIGH'], <Perm.RW: 6>, <Perm.RW: 6>,"
-        " 'json', 'json', 12, 'int', 'thing')",
+        (
+            "(Pt(x=2, y=0), <Level.LOW: 1>, ['LOW', 'MIN', 'HIGH'], <Perm.RW: 6>, <Perm.RW: 6>,"
+            " 'json', 'json', 12, 'int', 'thing')"
+        ),
     ]
     assert lines[2] == "(True, 2, 'set at import', 7, 0)"

@@ -36,6 +36,8 @@ import sys
 import tempfile
 import textwrap
 
+from .goio_targets import NO_DELAY, Results, report
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # The client process: measures itself. Placeholders: CLIENT, URL, N, INFLIGHT.
@@ -276,36 +278,43 @@ def main(argv: list[str] | None = None) -> int:
           f"Python {sys.version.split()[0]}")
     print(f"\n## {args.requests:,} GETs of 1 KiB, {args.delay * 1000:.0f} ms server delay\n")
     print(HEAD, flush=True)
+    results: Results = {}
+    ideals: dict[int, float] = {}
     for inflight in (int(x) for x in args.inflight.split(",")):
-        ideal = args.requests / inflight * args.delay
+        ideal = ideals[inflight] = args.requests / inflight * args.delay
         for name in clients:
             if name in REQUIRES and not _installed(REQUIRES[name]):
                 print(_row(name, inflight, "not installed", None), flush=True)
                 continue
-            r = _on_fresh_server(name, args.delay, args.requests, inflight, args.timeout)
+            r = results[name, inflight] = _on_fresh_server(name, args.delay, args.requests, inflight, args.timeout)
             print(_row(name, inflight, r, ideal), flush=True)
     if args.cost_requests > 0:  # 0 skips this part
-        _cost_per_request(clients, args.cost_requests, args.timeout)
-    if args.sleeps > 0:
-        _sleeps(args.sleeps, args.timeout)
+        _cost_per_request(clients, args.cost_requests, args.timeout, results)
+    sleep_ideal = _sleeps(args.sleeps, args.timeout, results) if args.sleeps > 0 else None
+    print("\n## issue 14's targets, from this run\n")
+    print(report(results, ideals, sleep_ideal), flush=True)
     return 0
 
 
-def _cost_per_request(clients: list[str], requests: int, timeout: float) -> None:
-    print(f"\n## cost per request: {requests:,} GETs, no delay, 64 in flight\n")
+def _cost_per_request(clients: list[str], requests: int, timeout: float, results: Results) -> None:
+    print(f"\n## cost per request: {requests:,} GETs, no delay, {NO_DELAY} in flight\n")
     print(HEAD, flush=True)
     for name in clients:
         if name in REQUIRES and not _installed(REQUIRES[name]):
             continue
-        print(_row(name, 64, _on_fresh_server(name, 0, requests, 64, timeout), None), flush=True)
+        r = results[name, NO_DELAY] = _on_fresh_server(name, 0, requests, NO_DELAY, timeout)
+        print(_row(name, NO_DELAY, r, None), flush=True)
 
 
-def _sleeps(sleeps: int, timeout: float) -> None:
+def _sleeps(sleeps: int, timeout: float, results: Results) -> float:
+    """The sleep run; its ideal wall time."""
     ideal = sleeps / 500 * 0.02
     print(f"\n## {sleeps:,} sleeps of 20 ms, max_workers=500 (ideal {ideal:.2f} s)\n")
     print(HEAD, flush=True)
     for name, setup in SLEEPS.items():
-        print(_row(name, 500, _client(setup, "", sleeps, 500, timeout), ideal), flush=True)
+        r = results[name, 500] = _client(setup, "", sleeps, 500, timeout)
+        print(_row(name, 500, r, ideal), flush=True)
+    return ideal
 
 
 if __name__ == "__main__":

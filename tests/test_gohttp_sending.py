@@ -264,3 +264,55 @@ def test_a_bad_ca_bundle_in_the_environment_leaves_http_alone(echo: str, monkeyp
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/ca.pem")
     assert requests.get(echo, timeout=30).status_code == 200
     assert ghttp.get(echo, timeout=30).status_code == 200
+
+
+class AllValues(Echo):
+    """Answers with every value of each header the test names in the path
+    (/User-Agent,Authorization): how many lines of it the server got."""
+
+    def _answer(self) -> None:
+        names = self.path.strip("/").split(",")
+        got = {name: self.headers.get_all(name) or [] for name in names}
+        self._send(200, json.dumps(got).encode(), {"Content-Type": "application/json"})
+
+    do_GET = do_POST = _answer
+
+
+@pytest.fixture(scope="module")
+def all_values() -> Iterator[str]:
+    srv = LoopbackServer(("127.0.0.1", 0), AllValues)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_port}"
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "credentials"),
+    [
+        ("/User-Agent", {"user-agent": "bot/1"}, ""),
+        ("/User-Agent", {"User-agent": "bot/1"}, ""),
+        ("/Content-Type", {"content-type": "text/x"}, ""),
+        ("/Authorization", {"authorization": "Bearer T"}, ""),
+        # requests: the URL's credentials win over an Authorization header.
+        ("/Authorization", {"authorization": "Bearer T"}, "alice:pw@"),
+        ("/Authorization", {"Authorization": "Bearer T"}, "alice:pw@"),
+        # No password: no Authorization (Go would send "alice:").
+        ("/Authorization", {}, "alice@"),
+        ("/Authorization", {}, ":@"),
+        ("/Authorization", {}, ":pw@"),
+        # Unquoted, then latin-1 (Go would send the UTF-8 bytes).
+        ("/Authorization", {}, "alice:p%C3%A4ss@"),
+        ("/Authorization", {}, "al%40ice:p%3Ass@"),
+    ],
+)
+def test_a_header_is_sent_once_whatever_the_case_of_its_name(
+    all_values: str, path: str, headers: dict[str, str], credentials: str
+) -> None:
+    """One line per header, the user's value, as requests sends it (names
+    in any case merged; the URL's credentials as requests encodes them)."""
+    url = all_values.replace("://", "://" + credentials) + path
+    want = requests.post(url, headers=headers, timeout=30)
+    got = ghttp.post(url, headers=headers, timeout=30)
+    assert got.json() == want.json()
+    assert got.url == want.url  # the credentials stay in the URL shown

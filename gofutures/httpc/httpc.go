@@ -210,13 +210,12 @@ func Do(ctx context.Context, r *Request, body []byte) (Response, []byte, error) 
 			req.Host = kv[1]
 			continue
 		}
-		name := kv[0]
-		if strings.EqualFold(name, "Cookie") {
-			// net/http's cookie handling on redirects (AddCookie, the
-			// header copier) looks for this spelling only: "cookie" would
-			// go out next to the jar's Cookie line, a second one.
-			name = "Cookie"
-		}
+		// net/http knows its own headers (User-Agent, Content-Length,
+		// Authorization, Accept-Encoding, Cookie on redirects...) by their
+		// canonical spelling only: "user-agent" would go out next to Go's
+		// own User-Agent line, a second one that servers read first.
+		// requests sends one header whatever the case of its name.
+		name := http.CanonicalHeaderKey(kv[0])
 		req.Header[name] = append(req.Header[name], latin1Value(kv[1]))
 	}
 	client := &http.Client{Transport: tr, CheckRedirect: checkRedirect(r)}

@@ -265,3 +265,37 @@ func TestLatin1HeaderValues(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "caf\xe9", string(body))
 }
+
+// A header named in any case is sent once, and net/http does not add its
+// own beside it (requests merges names case-insensitively).
+func TestHeaderNamesInAnyCase(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, name := range []string{"User-Agent", "Authorization", "Accept-Encoding", "X-Custom"} {
+			fmt.Fprintf(w, "%s=%q ", name, r.Header.Values(name))
+		}
+	}))
+	defer srv.Close()
+	defer httpc.CloseIdle()
+	for _, tc := range []struct {
+		name    string
+		headers [][2]string
+		url     string
+		want    string
+	}{
+		{"user agent in lower case", [][2]string{{"user-agent", "bot/1"}}, "/", `User-Agent=["bot/1"]`},
+		{"user agent in mixed case", [][2]string{{"User-agent", "bot/1"}}, "/", `User-Agent=["bot/1"]`},
+		{"authorization beside URL credentials", [][2]string{{"authorization", "Bearer T"}}, "u:p@", `Authorization=["Bearer T"]`},
+		{"accept-encoding: Go adds no gzip of its own", [][2]string{{"accept-encoding", "identity"}}, "/", `Accept-Encoding=["identity"]`},
+		{"any other header", [][2]string{{"x-CUSTOM", "1"}}, "/", `X-Custom=["1"]`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := srv.URL + "/"
+			if tc.url == "u:p@" {
+				url = "http://u:p@" + srv.Listener.Addr().String() + "/"
+			}
+			_, body, err := get(t, url, func(r *httpc.Request) { r.Headers = tc.headers })
+			require.NoError(t, err)
+			assert.Contains(t, string(body), tc.want)
+		})
+	}
+}

@@ -18,6 +18,7 @@ time a request otherwise).
 
 from __future__ import annotations
 
+import base64
 import re
 import string
 import urllib.parse
@@ -234,3 +235,20 @@ def _unquote_unreserved(uri: str) -> str:
         else:
             parts[i] = "%" + parts[i]
     return "".join(parts)
+
+
+def basic_auth_from_url(url: str) -> tuple[str | None, str]:
+    """What requests makes of a URL's user info: the ``Authorization`` value
+    it sends (``Basic`` with the unquoted user and password, each encoded as
+    latin-1, as requests' ``_basic_auth_str``), or None when it sends none
+    (no password, or both empty); and the URL for Go without the user info
+    in that case, so that Go does not send ``user:`` itself (it would)."""
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:  # an "@" in the path or query
+        return None, url
+    user, password = parts.username, parts.password
+    if user is None or password is None or not (user or password):
+        scheme, _, rest = url.partition("://")  # rest starts with the netloc
+        return None, f"{scheme}://{parts.netloc.rpartition('@')[2]}{rest[len(parts.netloc):]}"
+    pair = urllib.parse.unquote(user).encode("latin-1") + b":" + urllib.parse.unquote(password).encode("latin-1")
+    return "Basic " + base64.b64encode(pair).decode("ascii"), url

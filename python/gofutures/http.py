@@ -672,6 +672,14 @@ class Client:
                     merged.pop(k, None)
                 else:
                     merged[k] = v
+        if "@" in sent:  # user info, maybe: requests' Basic auth wins over the headers
+            authorization, without = _http_url.basic_auth_from_url(sent)
+            if authorization is not None:
+                merged = merged.copy() if merged is self.headers else merged
+                merged["Authorization"] = authorization
+            elif without != sent:
+                finish = _showing_url(finish, without, url)
+                sent = without
         if content_type is not None and merged.get("Content-Type") is None:  # the user's wins
             merged = merged.copy() if merged is self.headers else merged
             merged["Content-Type"] = content_type

@@ -10,6 +10,7 @@ import codecs
 import http.server
 import io
 import json
+import os
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -316,3 +317,77 @@ def test_a_header_is_sent_once_whatever_the_case_of_its_name(
     got = ghttp.post(url, headers=headers, timeout=30)
     assert got.json() == want.json()
     assert got.url == want.url  # the credentials stay in the URL shown
+
+
+class RecordingProxy(Echo):
+    """A forward proxy that forwards nothing: it answers every request with
+    the target it was asked for, so a response shows the request went
+    through it."""
+
+    def _answer(self) -> None:
+        self._send(200, f"proxied {self.command} {self.path}".encode(), {"Content-Type": "text/plain"})
+
+    do_GET = do_HEAD = _answer
+
+
+@pytest.fixture(scope="module")
+def proxy() -> Iterator[str]:
+    srv = LoopbackServer(("127.0.0.1", 0), RecordingProxy)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"127.0.0.1:{srv.server_port}"
+    srv.shutdown()
+    srv.server_close()
+
+
+def _via(call: Callable[[], Any]) -> Any:
+    """The proxy's answer, or the family of the error (a host that does not
+    resolve fails when the request goes direct)."""
+    try:
+        text = call().text
+        return text if text.startswith("proxied") else "direct"
+    except ValueError as exc:
+        return ("ValueError", str(exc))
+    except OSError:
+        return "OSError"
+
+
+UNRESOLVABLE = "http://example.invalid/page"
+
+# (environment set in the program, after the interpreter started; url):
+# "{proxy}" is the recording proxy's host:port, "{echo}" the echo server.
+PROXY_CASES = [
+    ({"HTTP_PROXY": "http://{proxy}"}, UNRESOLVABLE),
+    ({"http_proxy": "{proxy}"}, UNRESOLVABLE),  # no scheme: http://
+    ({"http_proxy": "http://{proxy}", "HTTP_PROXY": "http://127.0.0.1:9"}, UNRESOLVABLE),  # lower case wins
+    ({"http_proxy": "", "HTTP_PROXY": "http://{proxy}"}, UNRESOLVABLE),  # an empty one removes it
+    ({"ALL_PROXY": "http://{proxy}"}, UNRESOLVABLE),
+    ({"HTTPS_PROXY": "http://{proxy}"}, UNRESOLVABLE),  # for https only
+    ({"HTTP_PROXY": "http://{proxy}", "NO_PROXY": "example.invalid"}, UNRESOLVABLE),
+    ({"HTTP_PROXY": "http://{proxy}", "no_proxy": ".invalid"}, UNRESOLVABLE),
+    ({"HTTP_PROXY": "http://{proxy}", "NO_PROXY": "example.invalid:80"}, UNRESOLVABLE),
+    ({"HTTP_PROXY": "http://{proxy}", "NO_PROXY": "*"}, UNRESOLVABLE),
+    ({"HTTP_PROXY": "http://{proxy}", "REQUEST_METHOD": "GET"}, UNRESOLVABLE),  # CGI: ignored
+    ({"http_proxy": "http://{proxy}", "REQUEST_METHOD": "GET"}, UNRESOLVABLE),  # ... but not this one
+    ({"HTTP_PROXY": "http://{proxy}"}, "{echo}/"),  # a loopback host is proxied too
+    ({"HTTP_PROXY": "http://{proxy}", "NO_PROXY": "127.0.0.0/8"}, "{echo}/"),
+    ({"HTTP_PROXY": "localhost:3128"}, UNRESOLVABLE),  # requests reads "localhost" as a scheme
+]
+
+
+@pytest.mark.parametrize(("environ", "url"), PROXY_CASES)
+def test_proxies_come_from_the_environment_of_each_request(
+    echo: str, proxy: str, monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], url: str
+) -> None:
+    """As requests: the environment as the program changed it, read for
+    each request (Go's copy is the one of the process's start)."""
+    for name in [n for n in os.environ if n.lower().endswith("_proxy") or n == "REQUEST_METHOD"]:
+        monkeypatch.delenv(name)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value.format(proxy=proxy))
+    url = url.format(echo=echo)
+    want = _via(lambda: requests.get(url, timeout=10))
+    assert _via(lambda: ghttp.get(url, timeout=10)) == want
+    # Changed again: the next request sees it.
+    monkeypatch.delenv(next(iter(environ)))
+    want = _via(lambda: requests.get(url, timeout=10))
+    assert _via(lambda: ghttp.get(url, timeout=10)) == want

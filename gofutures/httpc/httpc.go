@@ -46,6 +46,7 @@ type Request struct {
 	CABundle        string      `json:"ca_bundle"`      // with Verify: trust these instead of the system's
 	MaxConnsPerHost int         `json:"max_conns_host"` // 0: no limit
 	MaxIdlePerHost  int         `json:"max_idle_host"`  // 0: DefaultMaxIdlePerHost
+	Proxy           *ProxyEnv   `json:"proxy"`          // nil: no proxy
 }
 
 // Response is what Python needs to build a gofutures.http.Response; the body
@@ -78,11 +79,10 @@ var sendZeroLength = []string{"identity"}
 const DialTimeout = 60 * time.Second
 
 type transportKey struct {
-	verify    bool
-	caBundle  string
-	maxConns  int
-	maxIdle   int
-	proxyHash string
+	verify   bool
+	caBundle string
+	maxConns int
+	maxIdle  int
 }
 
 var (
@@ -116,7 +116,7 @@ func transportFor(r *Request) (*http.Transport, error) {
 	}
 	dialer := &net.Dialer{Timeout: DialTimeout, KeepAlive: 30 * time.Second, Resolver: resolver}
 	t := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
+		Proxy:                 proxyFromContext, // Python reads the environment (ProxyEnv)
 		DialContext:           dialer.DialContext,
 		ForceAttemptHTTP2:     true,
 		TLSClientConfig:       tlsConf,
@@ -197,6 +197,7 @@ func Do(ctx context.Context, r *Request, body []byte) (Response, []byte, error) 
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
+	ctx = withProxyEnv(ctx, r.Proxy)
 	req, err := http.NewRequestWithContext(ctx, r.Method, r.URL, rd)
 	if err != nil {
 		return out, nil, gio.Errorf(gio.ClassValue, "Invalid URL %q: %v", r.URL, unwrapURL(err))

@@ -36,7 +36,7 @@ from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from email.message import Message
 from typing import Any, Self, TypeAlias
 
-from gofutures import _gotask, _http_url, _native
+from gofutures import _gotask, _http_proxy, _http_url, _native
 
 __all__ = (
     "request",
@@ -436,10 +436,11 @@ def _record_prefix(
     verify: bool | str,
     max_conns_host: int,
     has_body: bool,
+    proxy: _http_proxy.Settings | None,
 ) -> str:
     """The request record (httpc.Request in Go) up to its "url" field."""
     pairs = tuple(headers._store.values())
-    key = (method, pairs, timeout, follow_redirects, max_redirects, verify, max_conns_host, has_body)
+    key = (method, pairs, timeout, follow_redirects, max_redirects, verify, max_conns_host, has_body, proxy)
     try:
         prefix = _prefixes.get(key)
         cacheable = True
@@ -457,6 +458,7 @@ def _record_prefix(
             "max_conns_host": max_conns_host,
             "max_idle_host": 0,
             "has_body": has_body,
+            "proxy": None if proxy is None else dict(zip(_http_proxy.FIELDS, proxy, strict=True)),
         }
         prefix = _gotask.encode(record)[:-1] + ',"url":'
         if cacheable:
@@ -700,6 +702,7 @@ class Client:
             verify,
             self.max_connections or 0,
             body is not None,
+            _http_proxy.settings(),  # as requests, the environment of each request
         ) + _quote(sent) + "}"
 
         return _gotask.GoCall("HTTP", record, body or b"", finish)

@@ -83,6 +83,10 @@ def go_function(prepare: Callable[..., GoCall[Any]]) -> Callable[[Callable[..., 
 
     def register(fn: Callable[..., T]) -> Callable[..., T]:
         _registry[id(fn)] = (fn, prepare)
+        # Bad arguments to a submitted task fail as a direct call fails:
+        # "sleep() missing 1 required positional argument", not the
+        # preparer's private name.
+        prepare.__name__, prepare.__qualname__ = fn.__name__, fn.__qualname__
         return fn
 
     return register
@@ -195,8 +199,14 @@ class _GoFuture(_future.Future[T]):
     _go_finish: Finish[T]
 
     def _refresh(self) -> None:
-        """PENDING -> RUNNING if Go has started the task."""
-        if self._state == _stdlib_base.PENDING and _native.fast_go_started(self._go_pool, self._go_task):
+        """PENDING -> RUNNING if Go has started the task. In a forked child
+        Go is not there to ask (the call would wait for ever): the state
+        stays as the child's copy has it."""
+        if (
+            self._state == _stdlib_base.PENDING
+            and not _native.forked
+            and _native.fast_go_started(self._go_pool, self._go_task)
+        ):
             self._mark_running()
 
     def _mark_running(self) -> None:
@@ -214,16 +224,24 @@ class _GoFuture(_future.Future[T]):
         # Go refuses once the task has started: it runs, as a task a thread
         # worker took does. (A task Go no longer knows was taken back by
         # shutdown, or delivered: the stdlib's cancel() decides.)
-        if self._state == _stdlib_base.PENDING and not _native.fast_go_cancel(
-            self._go_pool, self._go_task
+        if (
+            self._state == _stdlib_base.PENDING
+            and not _native.forked  # a forked child's copy: no Go to ask
+            and not _native.fast_go_cancel(self._go_pool, self._go_task)
         ):
             self._mark_running()
             return False
         if super().cancel():
             from gofutures.thread import _work_items
 
-            _work_items.pop(self._go_task, None)
             self.__dict__.pop("_go_finish", None)
+            if _work_items.pop(self._go_task, None) is self:
+                # Go took it back from its queue: no worker will come to it
+                # and, as the stdlib's worker does on reaching a cancelled
+                # item, tell wait() and as_completed() it is done. (A task
+                # shutdown(cancel_futures=True) took back was popped before:
+                # as in the stdlib, its waiters are not told.)
+                self.set_running_or_notify_cancel()
             return True
         return False
 
@@ -306,12 +324,19 @@ def _deliver(batch: list[tuple[int, int, bytes, bytes]]) -> None:
         finish = future._go_finish
         del future._go_finish  # what it holds goes with the task, not the future
         try:
-            result = finish(status, meta, body)
+            try:
+                result = finish(status, meta, body)
+            except BaseException as exc:
+                _future.set_outcome(future, exc, failed=True)
+                del exc
+            else:
+                _future.set_outcome(future, result, failed=False)
         except BaseException as exc:
-            _future.set_outcome(future, exc, failed=True)
+            # A done-callback raised what Future does not catch (SystemExit,
+            # KeyboardInterrupt): logged as the stdlib's worker logs it, and
+            # the rest of the batch is still delivered.
+            _stdlib_base.LOGGER.critical("Exception in worker", exc_info=exc)
             del exc
-        else:
-            _future.set_outcome(future, result, failed=False)
         del future
 
 

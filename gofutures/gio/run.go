@@ -52,8 +52,9 @@ type RunResult struct {
 // the file name, as subprocess raises), ClassExpired when the timeout
 // passed, while the child runs or a grandchild holds its pipes (the child
 // is killed; RunResult holds the output so far), and ClassCanceled when
-// ctx was cancelled (the child is killed, as subprocess.run kills it on
-// KeyboardInterrupt). After either, Run reads the pipes no more.
+// ctx was cancelled (the child is killed after up to SigintWait, as
+// subprocess.run kills it on KeyboardInterrupt). After either, Run reads
+// the pipes no more.
 func Run(ctx context.Context, spec RunSpec, input []byte) (RunResult, error) {
 	var res RunResult
 	if len(spec.Argv) == 0 {
@@ -165,6 +166,18 @@ func Run(ctx context.Context, spec RunSpec, input []byte) (RunResult, error) {
 		fail = await(ctx, pipesDone, timer)
 	}
 	if fail != nil {
+		if fail.Class == ClassCanceled {
+			// As Popen.communicate on KeyboardInterrupt: the child, which
+			// a terminal's Ctrl-C reached too, has a moment to run its
+			// SIGINT cleanup and exit before it is killed.
+			grace := time.NewTimer(SigintWait)
+			select {
+			case <-exited:
+			case <-grace.C:
+			case <-timer:
+			}
+			grace.Stop()
+		}
 		res.StdoutEnded, res.StderrEnded = stdoutEnded.Load(), stderrEnded.Load()
 		_ = cmd.Process.Kill() // ErrProcessDone if it had exited
 		<-exited
@@ -182,6 +195,10 @@ func Run(ctx context.Context, spec RunSpec, input []byte) (RunResult, error) {
 	}
 	return res, nil
 }
+
+// SigintWait is how long Run gives a child to exit after ctx is cancelled
+// (Ctrl-C) before killing it: subprocess's Popen._sigint_wait_secs.
+const SigintWait = 250 * time.Millisecond
 
 // await waits until done is closed, timer fires or ctx is done, and returns
 // the failure that ended the wait (nil for done).
@@ -229,6 +246,11 @@ func drain(wg *sync.WaitGroup, r io.Reader, into *bytes.Buffer, ended *atomic.Bo
 
 func exitCode(ps *os.ProcessState, err error) int {
 	if ps == nil {
+		if errors.Is(err, syscall.ECHILD) {
+			// SIGCHLD ignored: the kernel reaped the child, its status is
+			// gone; subprocess reports 0 then (Popen._try_wait).
+			return 0
+		}
 		return -1
 	}
 	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {

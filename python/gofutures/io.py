@@ -21,6 +21,7 @@ Results and exceptions are the stdlib's: ``run`` returns a
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import math
 import operator
@@ -221,6 +222,9 @@ def _prepare_run(
     argv, shown = _argv(args)
     if not argv:
         raise IndexError("list index out of range")  # as Popen([]) on POSIX
+    if cwd is not None and not os.fsencode(cwd):
+        # The child's chdir("") fails: Go's exec would take "" for no cwd.
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), cwd)
     record: dict[str, Any] = {
         "argv": [_b64(a) for a in argv],
         "has_env": True,  # env=None: the current environment (_current_env_json)
@@ -239,7 +243,9 @@ def _prepare_run(
         record["env"] = pairs
     if timeout is not None:
         record["timeout"] = _run_timeout(timeout)
-    body = bytes(memoryview(input)) if input is not None else b""
+    # As communicate(): a false input (b"", "") writes nothing; stdin is
+    # still a pipe, closed at once.
+    body = bytes(memoryview(input)) if input else b""
     meta: dict[str, Any] | str = record
     if env is None:
         meta = _gotask.encode(record)[:-1] + ',"env":' + _current_env_json() + "}"

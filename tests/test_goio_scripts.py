@@ -1,0 +1,58 @@
+"""gofutures.io.run against subprocess.run(capture_output=True) in scripts
+users write, run on both implementations (the stdlib variant calls
+subprocess, the gofutures one gofutures.io): Ctrl-C from a terminal, a
+program that ignores SIGCHLD, an empty cwd, a false input. Each failed
+before its fix (a review against subprocess)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ._scripts import assert_same_output
+
+HEADER = """
+import os, signal, subprocess, sys, threading, time
+import __CF__ as cf
+if cf.__name__ == "gofutures":
+    from gofutures.io import run
+else:
+    def run(args, **kwargs):
+        return subprocess.run(args, capture_output=True, **kwargs)
+"""
+
+
+def test_ctrl_c_gives_the_child_time_for_its_sigint_cleanup(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C reaches the whole process group: the child's own
+    SIGINT handler finishes (subprocess waits 0.25 s before killing it),
+    then the program gets its KeyboardInterrupt."""
+    assert_same_output(tmp_path, HEADER + """
+child = "trap 'sleep 0.1; touch cleaned; exit 130' INT; sleep 30 & wait"
+threading.Timer(0.5, os.killpg, (0, signal.SIGINT)).start()
+try:
+    run(["sh", "-c", child])
+except KeyboardInterrupt:
+    print("KeyboardInterrupt")
+time.sleep(0.5)
+print("cleaned up:", os.path.exists("cleaned"))
+""", timeout=60)
+
+
+def test_a_program_that_ignores_sigchld_gets_returncode_0(tmp_path: Path) -> None:
+    """The kernel reaps the child, its status is lost: subprocess reports
+    0 (Go reported -1, and check=True blamed a SIGHUP)."""
+    assert_same_output(tmp_path, HEADER + """
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+print(run(["sh", "-c", "exit 3"]).returncode)
+print(run(["true"], check=True).returncode)
+""", timeout=60)
+
+
+def test_an_empty_cwd_and_a_false_input(tmp_path: Path) -> None:
+    assert_same_output(tmp_path, HEADER + """
+try:
+    run(["pwd"], cwd="")
+except OSError as exc:
+    print(type(exc).__name__, exc.errno, repr(exc.filename))
+print(run(["wc", "-c"], input="").stdout.split())
+print(run(["wc", "-c"], input=b"").stdout.split())
+""", timeout=60)

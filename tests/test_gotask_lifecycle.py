@@ -105,3 +105,41 @@ with cf.ThreadPoolExecutor(2) as ex:
         "True run() got an unexpected keyword argument 'bogus'\n"
         "True Client.get() missing 1 required positional argument: 'url'\n"
     )
+
+
+def test_the_pump_is_no_thread_of_the_program(tmp_path: Path) -> None:
+    """After a pool's shutdown the program's thread count is back where it
+    was (the stdlib has no thread for Go tasks), the program's own threads
+    are numbered as with the stdlib, and a callback's thread name carries
+    the executor's prefix, as a stdlib worker's does."""
+    assert_same_output(tmp_path, HEADER + """
+import threading, logging
+before = threading.active_count()
+with cf.ThreadPoolExecutor(2, thread_name_prefix="dl") as ex:
+    f = ex.submit(sleep, 0.1)
+    f.add_done_callback(lambda f: print("callback on:", threading.current_thread().name[:3]))
+    f.result()
+time.sleep(0.3)
+print("threads left:", threading.active_count() - before, [t.name for t in threading.enumerate()])
+t = threading.Thread(target=lambda: None)
+t.start()
+t.join()
+print(t.name)
+""", timeout=60)
+
+
+def test_a_callback_can_use_another_executor(tmp_path: Path) -> None:
+    """A Go task's done-callback runs a Python-only executor in a with
+    block (its shutdown(wait=True) joins that executor's workers)."""
+    assert_same_output(tmp_path, HEADER + """
+ex = cf.ThreadPoolExecutor(2)
+def callback(f):
+    with cf.ThreadPoolExecutor(2) as inner:
+        print(list(inner.map(len, ["ab", "cde"])))
+    print("inner executor shut down")
+f = ex.submit(sleep, 0.1)
+f.add_done_callback(callback)
+f.result()
+time.sleep(0.5)
+ex.shutdown()
+""", timeout=60)

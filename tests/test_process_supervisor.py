@@ -173,20 +173,29 @@ if __name__ == "__main__":
     with open("child.py", "w") as f:
         f.write(CHILD)
     for run in range(6):
-        proc = subprocess.run(
-            [sys.executable, "child.py"], capture_output=True, text=True, timeout=120
-        )
+        try:
+            proc = subprocess.run(
+                [sys.executable, "child.py"], capture_output=True, text=True, timeout=30
+            )
+        except subprocess.TimeoutExpired as hung:
+            # The stdlib's pool can hang in its own race when it breaks:
+            # its lines so far, and the next run.
+            out = hung.stdout or b""
+            print(out.decode() if isinstance(out, bytes) else out, end="")
+            continue
         print(proc.stdout, end="")  # stderr: the stdlib has its own races there
 """
 
 
+@pytest.mark.timeout(480)  # the stdlib's runs may each hang for their 30 s
 def test_no_zombie_under_a_child_subreaper(tmp_path: Path) -> None:
     # Before: a worker forked by the zygote-worker was handed to the program
     # when the zygote-worker died first, and stayed a zombie (about 1 run in
     # 3).
     # The stdlib's children sometimes die of a race of their own in a pool
-    # that breaks (their stderr is dropped): its output may miss lines, but
-    # never shows a zombie; gofutures' must be complete.
+    # that breaks (their stderr is dropped), or hang in one (CI, once in a
+    # loaded hour): its output may miss lines, but never shows a zombie;
+    # gofutures' must be complete.
     source = SUBREAPER.replace("{checks}", CHECKS)
     runs = run_both(tmp_path, source, timeout=300)
     expected = [f"{ctx} zombies: []" for ctx in (None, "fork", "forkserver", "spawn")] * 6

@@ -277,6 +277,7 @@ def submit(
         future.set_running_or_notify_cancel()
         future.set_exception(exc)
         return future
+    state.go_used = True
     future._go_pool = state.pool_id
     future._go_task = task_id
     future._go_finish = go.finish
@@ -307,20 +308,54 @@ def on_pump_thread() -> bool:
     return getattr(_pump_thread, "is_pump", False)
 
 
+def _show_pump() -> threading.Thread:
+    """The pump's Thread, listed by ``threading`` while it delivers.
+
+    Done-callbacks run on it, as on a (non-daemon) worker thread for the
+    stdlib, so ``current_thread()`` is a real Thread there. Between batches
+    it is not listed (_hide_pump): the stdlib has no such thread, and a
+    program counting its threads after a pool's shutdown must find none. Its
+    name takes no number from threading's counter ("Thread-N")."""
+    thread: threading.Thread | None = getattr(_pump_thread, "thread", None)
+    if thread is None:
+        thread = _thread_views.adopt_current_thread()
+        thread.name = "gofutures-go-pump"
+        thread._gf_pump = True  # type: ignore[attr-defined]  # no fork warning (gofutures._zygote)
+        _pump_thread.thread = thread
+        _pump_thread.is_pump = True
+    with threading._active_limbo_lock:  # type: ignore[attr-defined]
+        threading._active[threading.get_ident()] = thread  # type: ignore[attr-defined]
+    return thread
+
+
+def _hide_pump() -> None:
+    ident = threading.get_ident()
+    with threading._active_limbo_lock:  # type: ignore[attr-defined]
+        if threading._active.get(ident) is getattr(_pump_thread, "thread", None):  # type: ignore[attr-defined]
+            del threading._active[ident]  # type: ignore[attr-defined]
+
+
 def _deliver(batch: list[tuple[int, int, bytes, bytes]]) -> None:
     """Complete a batch of Go tasks (called by the pump, GIL held)."""
-    from gofutures.thread import _work_items
+    try:
+        _deliver_listed(batch, _show_pump())
+    finally:
+        _hide_pump()
 
-    if not on_pump_thread():
-        # The pump's first batch: done-callbacks run on this thread, as they
-        # run on a (non-daemon) worker thread for the stdlib.
-        _thread_views.adopt_pump_thread()
-        _pump_thread.is_pump = True
+
+def _deliver_listed(batch: list[tuple[int, int, bytes, bytes]], pump: threading.Thread) -> None:
+    from gofutures.thread import _pools, _work_items
 
     for task_id, status, meta, body in batch:
         future = _work_items.pop(task_id, None)
         if type(future) is not _GoFuture:
             continue  # taken back (None), or not a Go task's
+        if future._done_callbacks:
+            # Its callbacks see a name with the executor's prefix, as on the
+            # stdlib's worker ("<prefix>_<n>").
+            pool = _pools.get(future._go_pool)
+            if pool is not None:
+                pump.name = pool.name_prefix + "_go"
         finish = future._go_finish
         del future._go_finish  # what it holds goes with the task, not the future
         try:

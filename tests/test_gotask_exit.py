@@ -9,8 +9,13 @@ import pytest
 
 from ._subproc import run_python
 
+# The server runs in a process of its own: at the script's exit its threads
+# must still start (Python 3.12 refuses new threads once the interpreter
+# shuts down). It ends when the script's end of its stdin closes.
 SERVER = """
-import http.server, threading, time
+import subprocess, sys
+_SERVER = r'''
+import http.server, os, sys, threading, time
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def log_message(self, *a): pass
@@ -21,7 +26,12 @@ class H(http.server.BaseHTTPRequestHandler):
 srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
 srv.daemon_threads = True
 threading.Thread(target=srv.serve_forever, daemon=True).start()
-url = "http://127.0.0.1:%d/" % srv.server_port
+print(srv.server_port, flush=True)
+sys.stdin.read()
+os._exit(0)
+'''
+_server = subprocess.Popen([sys.executable, "-c", _SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+url = "http://127.0.0.1:%d/" % int(_server.stdout.readline())
 """
 
 

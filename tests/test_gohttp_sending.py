@@ -84,13 +84,19 @@ BODIES = {
 }
 
 
-@pytest.fixture(scope="module")
-def echo() -> Iterator[str]:
-    srv = LoopbackServer(("127.0.0.1", 0), Echo)
+def _serving(handler: type[http.server.BaseHTTPRequestHandler], scheme: str) -> Iterator[str]:
+    """A loopback server with this handler for the module's tests: its
+    address after scheme ("http://", or "" for a proxy's host:port)."""
+    srv = LoopbackServer(("127.0.0.1", 0), handler)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{srv.server_port}"
+    yield f"{scheme}127.0.0.1:{srv.server_port}"
     srv.shutdown()
     srv.server_close()
+
+
+@pytest.fixture(scope="module")
+def echo() -> Iterator[str]:
+    yield from _serving(Echo, "http://")
 
 
 def _outcome(call: Callable[[], Any]) -> Any:
@@ -281,11 +287,7 @@ class AllValues(Echo):
 
 @pytest.fixture(scope="module")
 def all_values() -> Iterator[str]:
-    srv = LoopbackServer(("127.0.0.1", 0), AllValues)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
-    srv.server_close()
+    yield from _serving(AllValues, "http://")
 
 
 @pytest.mark.parametrize(
@@ -332,11 +334,7 @@ class RecordingProxy(Echo):
 
 @pytest.fixture(scope="module")
 def proxy() -> Iterator[str]:
-    srv = LoopbackServer(("127.0.0.1", 0), RecordingProxy)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"127.0.0.1:{srv.server_port}"
-    srv.shutdown()
-    srv.server_close()
+    yield from _serving(RecordingProxy, "")
 
 
 def _via(call: Callable[[], Any]) -> Any:

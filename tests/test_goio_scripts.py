@@ -56,3 +56,29 @@ except OSError as exc:
 print(run(["wc", "-c"], input="").stdout.split())
 print(run(["wc", "-c"], input=b"").stdout.split())
 """, timeout=60)
+
+
+def test_program_lookup_and_working_directory_errors(tmp_path: Path) -> None:
+    """As subprocess: the working directory is checked before the program
+    (its errors name it), an empty PATH searches the working directory,
+    and env may not hold both "PATH" and b"PATH"."""
+    assert_same_output(tmp_path, HEADER + """
+def outcome(args, **kwargs):
+    try:
+        return run(args, **kwargs).stdout
+    except (OSError, ValueError) as exc:
+        return type(exc).__name__, getattr(exc, "errno", None), getattr(exc, "filename", None), str(exc)
+
+os.mkdir("bin")
+with open("bin/hello", "w") as f:
+    f.write("#!/bin/sh\\necho hello\\n")
+os.chmod("bin/hello", 0o755)
+os.mkdir("locked")
+print(outcome(["hello"], cwd="bin", env={"PATH": ""}))
+print(outcome(["no_such_program"], cwd="no/such/dir"))
+print(outcome(["true"], env={"PATH": "/bin", b"PATH": b"/usr/bin"}))
+print(outcome(["true"], env=os.environ))
+if os.getuid() != 0:  # root may enter any directory
+    os.chmod("locked", 0)
+    print(outcome(["true"], cwd="locked"))
+""", timeout=60)

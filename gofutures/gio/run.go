@@ -74,18 +74,24 @@ func Run(ctx context.Context, spec RunSpec, input []byte) (RunResult, error) {
 	} else if env == nil {
 		env = []string{} // exec.Cmd would inherit for nil
 	}
-	path, err := lookPath(argv[0], env, spec.HasEnv, cwd)
-	if err != nil {
-		return res, err
-	}
-	cmd := &exec.Cmd{Path: path, Args: argv, Env: env, Dir: cwd}
+	// As subprocess's child: the directory first (its errors name it),
+	// then the program.
 	if cwd != "" {
 		if fi, err := os.Stat(cwd); err != nil {
 			return res, FromError(nil, err)
 		} else if !fi.IsDir() {
 			return res, OSError(syscall.ENOTDIR, cwd)
+		} else if err := syscall.Access(cwd, 1); err != nil { // X_OK: chdir needs search permission
+			if errno, ok := err.(syscall.Errno); ok {
+				return res, OSError(errno, cwd)
+			}
 		}
 	}
+	path, err := lookPath(argv[0], env, spec.HasEnv, cwd)
+	if err != nil {
+		return res, err
+	}
+	cmd := &exec.Cmd{Path: path, Args: argv, Env: env, Dir: cwd}
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return res, FromError(nil, err)
@@ -290,7 +296,9 @@ func lookPath(name string, env []string, hasEnv bool, cwd string) (string, error
 		pathVar = "/bin:/usr/bin" // os.defpath
 	}
 	var firstErr error
-	for _, dir := range filepath.SplitList(pathVar) {
+	// os.get_exec_path splits an empty PATH into one empty entry (the
+	// current directory); filepath.SplitList would give none.
+	for _, dir := range strings.Split(pathVar, string(os.PathListSeparator)) {
 		if dir == "" {
 			dir = "."
 		}

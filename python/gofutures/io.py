@@ -210,6 +210,21 @@ def _run_timeout(timeout: float) -> float:
     return float(remaining)
 
 
+def _check_exec_path(env: Mapping[Any, Any]) -> None:
+    """os.get_exec_path's refusal, which subprocess meets looking up the
+    program: both "PATH" and b"PATH" in env."""
+    try:
+        has_str = env.get("PATH") is not None
+    except TypeError:
+        has_str = False
+    try:
+        env[b"PATH"]
+    except (KeyError, TypeError):
+        return
+    if has_str:
+        raise ValueError("env cannot contain 'PATH' and b'PATH' keys")
+
+
 def _prepare_run(
     args: _CMD,
     *,
@@ -234,6 +249,7 @@ def _prepare_run(
         "has_timeout": timeout is not None,
     }
     if env is not None:
+        _check_exec_path(env)
         pairs = []
         for k, v in env.items():
             key = os.fsencode(k)

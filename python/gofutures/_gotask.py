@@ -308,23 +308,22 @@ def on_pump_thread() -> bool:
     return getattr(_pump_thread, "is_pump", False)
 
 
-def _show_pump() -> threading.Thread:
-    """The pump's Thread, listed by ``threading`` while it delivers.
+def _show_pump() -> threading.Thread | None:
+    """The pump's Thread, listed by ``threading`` while it delivers (None if
+    it could not be adopted: the batch is delivered anyway).
 
     Done-callbacks run on it, as on a (non-daemon) worker thread for the
     stdlib, so ``current_thread()`` is a real Thread there. Between batches
     it is not listed (_hide_pump): the stdlib has no such thread, and a
     program counting its threads after a pool's shutdown must find none. Its
     name takes no number from threading's counter ("Thread-N")."""
-    thread: threading.Thread | None = getattr(_pump_thread, "thread", None)
-    if thread is None:
-        thread = _thread_views.adopt_current_thread()
-        thread.name = "gofutures-go-pump"
-        thread._gf_pump = True  # type: ignore[attr-defined]  # no fork warning (gofutures._zygote)
-        _pump_thread.thread = thread
+    if not on_pump_thread():
         _pump_thread.is_pump = True
-    with threading._active_limbo_lock:  # type: ignore[attr-defined]
-        threading._active[threading.get_ident()] = thread  # type: ignore[attr-defined]
+        _pump_thread.thread = _thread_views.adopt_pump_thread("gofutures-go-pump")
+    thread: threading.Thread | None = _pump_thread.thread
+    if thread is not None:
+        with threading._active_limbo_lock:  # type: ignore[attr-defined]
+            threading._active[threading.get_ident()] = thread  # type: ignore[attr-defined]
     return thread
 
 
@@ -343,7 +342,7 @@ def _deliver(batch: list[tuple[int, int, bytes, bytes]]) -> None:
         _hide_pump()
 
 
-def _deliver_listed(batch: list[tuple[int, int, bytes, bytes]], pump: threading.Thread) -> None:
+def _deliver_listed(batch: list[tuple[int, int, bytes, bytes]], pump: threading.Thread | None) -> None:
     from gofutures.thread import _pools, _work_items
 
     for task_id, status, meta, body in batch:
@@ -354,7 +353,7 @@ def _deliver_listed(batch: list[tuple[int, int, bytes, bytes]], pump: threading.
             # Its callbacks see a name with the executor's prefix, as on the
             # stdlib's worker ("<prefix>_<n>").
             pool = _pools.get(future._go_pool)
-            if pool is not None:
+            if pool is not None and pump is not None:
                 pump.name = pool.name_prefix + "_go"
         finish = future._go_finish
         del future._go_finish  # what it holds goes with the task, not the future

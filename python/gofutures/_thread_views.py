@@ -166,16 +166,19 @@ def _give_back_number(dummy: threading.Thread) -> None:
         _native.fast_give_back_thread_number(int(number))
 
 
-def adopt_pump_thread() -> None:
+def adopt_pump_thread(name: str | None = None) -> threading.Thread | None:
     """adopt_current_thread() for a pump (the thread that runs done-callbacks),
-    named "Thread-N" as the stdlib's manager thread is. It never raises: the
-    batch it comes before must be delivered whatever happens here."""
+    named ``name``, else "Thread-N" as the stdlib's manager thread is; its
+    Thread, or None if that failed. It never raises: the batch it comes
+    before must be delivered whatever happens here."""
     try:
         thread = adopt_current_thread()
-        thread.name = threading._newname("Thread-%d")  # type: ignore[attr-defined]
+        thread.name = name or threading._newname("Thread-%d")  # type: ignore[attr-defined]
         thread._gf_pump = True  # type: ignore[attr-defined]  # no fork warning (gofutures._zygote)
     except Exception:
         logging.getLogger("concurrent.futures").exception("gofutures: could not adopt a pump thread")
+        return None
+    return thread
 
 
 class WorkerThread:

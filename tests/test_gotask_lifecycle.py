@@ -129,17 +129,95 @@ print(t.name)
 
 
 def test_a_callback_can_use_another_executor(tmp_path: Path) -> None:
-    """A Go task's done-callback runs a Python-only executor in a with
-    block (its shutdown(wait=True) joins that executor's workers)."""
+    """A Go task's done-callback runs another executor in a with block, with
+    Python tasks or Go tasks (its shutdown(wait=True) waits for them, which
+    another pump delivers); shutting down its own executor with wait=True
+    there raises, as on a stdlib worker."""
     assert_same_output(tmp_path, HEADER + """
+import threading
 ex = cf.ThreadPoolExecutor(2)
+finished = threading.Event()
 def callback(f):
     with cf.ThreadPoolExecutor(2) as inner:
         print(list(inner.map(len, ["ab", "cde"])))
-    print("inner executor shut down")
+    with cf.ThreadPoolExecutor(4) as inner:
+        print(list(inner.map(sleep, [0.05, 0.1, 0.02])))
+        print(inner.submit(run, ["echo", "inner"]).result().stdout)
+    print("inner executors shut down")
+    try:
+        ex.shutdown(wait=True)
+    except RuntimeError as e:
+        print("own executor:", e)
+    finished.set()
 f = ex.submit(sleep, 0.1)
 f.add_done_callback(callback)
 f.result()
-time.sleep(0.5)
+print("callback finished:", finished.wait(30))
 ex.shutdown()
 """, timeout=60)
+
+
+def test_a_blocked_callback_holds_back_no_other_future(tmp_path: Path) -> None:
+    """A done-callback that blocks (here until the other futures are done)
+    keeps only its own worker busy on the stdlib; on gofutures another pump
+    takes over the completions its pump was to deliver, and their
+    callbacks."""
+    assert_same_output(tmp_path, HEADER + """
+import threading
+ex = cf.ThreadPoolExecutor(max_workers=8)
+release = threading.Event()
+first = ex.submit(sleep, 0.05)
+first.add_done_callback(lambda f: release.wait(60))
+others = [ex.submit(sleep, 0.3) for _ in range(6)]
+called = []
+for f in others:
+    f.add_done_callback(called.append)
+done, not_done = cf.wait(others, timeout=30)
+print("done while a callback blocks:", len(done), "not done:", len(not_done))
+release.set()
+ex.shutdown()
+print("callbacks of the others:", len(called))
+""", timeout=120)
+
+
+def test_a_callback_can_wait_for_another_tasks_result(tmp_path: Path) -> None:
+    """A done-callback that waits for a later Go task of the same executor
+    gets its result (it timed out: the one pump was held by the waiter)."""
+    assert_same_output(tmp_path, HEADER + """
+ex = cf.ThreadPoolExecutor(max_workers=4)
+def callback(f):
+    print("the later task printed:", later.result(timeout=30).stdout)
+ex.submit(sleep, 0.01).add_done_callback(callback)
+later = ex.submit(run, ["sh", "-c", "sleep 0.3; echo later"])
+ex.shutdown()
+print("end")
+""", timeout=120)
+
+
+def test_callbacks_that_wait_for_each_other_all_run(tmp_path: Path) -> None:
+    """Ten callbacks that meet at a barrier: ten workers block in them at
+    once on the stdlib, ten pumps on gofutures. The script then ends with a
+    slow callback still running: interpreter exit waits for it, and the
+    pump threads are gone at the end."""
+    assert_same_output(tmp_path, HEADER + """
+import threading
+parties = 10
+barrier = threading.Barrier(parties, timeout=60)
+met = []
+def meet(f):
+    barrier.wait()
+    met.append(f)
+ex = cf.ThreadPoolExecutor(max_workers=parties)
+fs = [ex.submit(sleep, 0.1) for _ in range(parties)]
+for f in fs:
+    f.add_done_callback(meet)
+print("not done:", len(cf.wait(fs, timeout=60).not_done))
+ex.shutdown()
+print("met at the barrier:", len(met), "broken:", barrier.broken)
+print("threads left:", threading.active_count())
+def slow(f):
+    time.sleep(0.5)
+    print("a slow callback at exit ran", flush=True)
+ex2 = cf.ThreadPoolExecutor(max_workers=2)
+ex2.submit(sleep, 0.05).add_done_callback(slow)
+""", timeout=180)

@@ -10,8 +10,6 @@
 extern PyObject *gf_raise_kind(int kind, char *msg);
 extern int gf_args_ll(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want, long long *out,
                       const char *usage);
-/* In gf_bridge.c. */
-extern long long gf_now_ns(void);
 
 long long gf_go_outstanding;
 
@@ -40,16 +38,46 @@ int gf_gpump_attach(gf_gpump *p) {
     return 1;
 }
 
-void gf_gpump_deliver(gf_gpump *p, const gf_gcomp *items, size_t n) {
+/* Copies the ids the hook returned into p->done; 0 if r is not a list of
+ * ints or there is no memory for it. */
+static int gf_gpump_keep_ids(gf_gpump *p, PyObject *r) {
+    p->ndone = 0;
+    if (!PyList_Check(r)) return 0;
+    size_t n = (size_t)PyList_GET_SIZE(r);
+    if (n > p->done_cap) {
+        size_t cap = n < 64 ? 64 : n;
+        long long *grown = realloc(p->done, cap * sizeof(long long));
+        if (grown == NULL) return 0;
+        p->done = grown;
+        p->done_cap = cap;
+    }
+    for (size_t i = 0; i < n; i++) {
+        long long id = PyLong_AsLongLong(PyList_GET_ITEM(r, (Py_ssize_t)i));
+        if (id == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return 0;
+        }
+        p->done[i] = id;
+    }
+    p->ndone = n;
+    return 1;
+}
+
+int gf_gpump_deliver(gf_gpump *p, const gf_gcomp *items, size_t n) {
     gf_go_outstanding_add(-(long long)n);
     PyEval_RestoreThread(p->ts);
+    __atomic_store_n(&p->in_python_since, gf_now_ns(), __ATOMIC_RELAXED);
+    int ret = 0;
     PyObject *list = PyList_New(0);
     for (size_t i = 0; list != NULL && i < n; i++) {
         const gf_gcomp *c = &items[i];
         PyObject *item = Py_BuildValue("(Liy#y#)", c->id, c->status, c->meta == NULL ? "" : c->meta,
                                        (Py_ssize_t)c->mlen, c->body == NULL ? "" : c->body, (Py_ssize_t)c->blen);
         /* Out of memory: that task's future stays pending, not the batch's. */
-        if (item == NULL || PyList_Append(list, item) < 0) PyErr_WriteUnraisable(NULL);
+        if (item == NULL || PyList_Append(list, item) < 0) {
+            PyErr_WriteUnraisable(NULL);
+            ret |= GF_GPUMP_LOST;
+        }
         Py_XDECREF(item);
     }
     if (list == NULL) {
@@ -57,16 +85,22 @@ void gf_gpump_deliver(gf_gpump *p, const gf_gcomp *items, size_t n) {
     } else if (gf_gotask_hook != NULL) {
         PyObject *r = PyObject_CallOneArg(gf_gotask_hook, list);
         if (r == NULL) PyErr_WriteUnraisable(gf_gotask_hook);
+        else if (gf_gpump_keep_ids(p, r)) ret |= GF_GPUMP_TAKEN;
         Py_XDECREF(r);
     }
     Py_XDECREF(list);
+    __atomic_store_n(&p->in_python_since, 0, __ATOMIC_RELAXED);
     p->ts = PyEval_SaveThread();
+    return ret;
 }
 
 void gf_gpump_detach(gf_gpump *p) {
     PyEval_RestoreThread(p->ts);
     p->ts = NULL;
     PyGILState_Release(p->gil);
+    free(p->done);
+    p->done = NULL;
+    p->ndone = p->done_cap = 0;
 }
 
 /* How long a direct call waits in Go before it looks at signals. */

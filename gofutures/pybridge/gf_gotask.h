@@ -7,11 +7,12 @@
  * Ctrl-C interrupts the call (the operation is cancelled and waited for,
  * then KeyboardInterrupt propagates).
  *
- * Tasks submitted to a thread pool complete through one pump: a goroutine
+ * Tasks submitted to a thread pool complete through a pump: a goroutine
  * locked to its OS thread with a kept Python thread state that takes the
  * completions in batches and hands each batch to the hook named by
  * boundary.GoTask (gofutures._gotask._deliver(list)) with one GIL
- * acquisition.
+ * acquisition. Done-callbacks run there; one that keeps a pump in Python
+ * makes Go start another (gotask_pump.go), so a pump is rarely alone.
  *
  * fast_go_submit does not call into Go: it copies the task into the
  * submission queue below, which a goroutine drains (pybridge's drainer). A
@@ -40,6 +41,13 @@ gf_sub *gf_subq_take_all(size_t *n);
 typedef struct {
     PyThreadState *ts;
     PyGILState_STATE gil;
+    /* gf_now_ns() when this pump took the GIL for a batch, 0 outside one:
+     * Go reads it (atomically) to see a pump held in Python. */
+    long long in_python_since;
+    /* The task ids the hook reported it took from the shared queue in the
+     * last gf_gpump_deliver: done[0:ndone], malloc'd, grown as needed. */
+    long long *done;
+    size_t ndone, done_cap;
 } gf_gpump;
 
 /* Returns 1 when attached, -1 when Python is gone. */
@@ -57,12 +65,23 @@ typedef struct {
  * status, meta, body) tuples, and releases the GIL. One C call per batch:
  * the pump never returns into Go with the GIL held, since a return into Go
  * waits for a free P (with every P running Go tasks it waited up to 24 ms,
- * and every Python thread with it). */
-void gf_gpump_deliver(gf_gpump *p, const gf_gcomp *items, size_t n);
+ * and every Python thread with it). n may be 0: the hook then only delivers
+ * what other pumps left queued in Python.
+ *
+ * Returns GF_GPUMP_TAKEN if the hook reported the ids it took (p->done),
+ * and GF_GPUMP_LOST if some of the n could not be handed over (no memory):
+ * Go then settles the whole batch itself, as it does when the hook did not
+ * report. */
+#define GF_GPUMP_TAKEN 1
+#define GF_GPUMP_LOST 2
+int gf_gpump_deliver(gf_gpump *p, const gf_gcomp *items, size_t n);
 void gf_gpump_detach(gf_gpump *p);
 /* gf_set_gotask_hook names the hook (boundary.GoTask); the strings must stay
  * valid for the life of the process. */
 void gf_set_gotask_hook(const char *module, const char *deliver);
+
+/* CLOCK_MONOTONIC in nanoseconds (gf_bridge.c). */
+long long gf_now_ns(void);
 
 /* The builtins (published by gf_install_fastpath). */
 PyObject *gf_go_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

@@ -18,7 +18,9 @@ the standard exception). Two ways to run one::
                                           |
                                           v
                                         the completion pump (one per
-                                        process, pybridge/gotask.go): takes
+                                        process, and one more for each
+                                        done-callback that holds one up:
+                                        pybridge/gotask_pump.go): takes
                                         finished tasks in batches, one GIL
                                         acquisition each -> _deliver below:
                                         finish(...), then set_result /
@@ -33,6 +35,7 @@ once the task has started, as for a task a thread worker took).
 
 from __future__ import annotations
 
+import collections
 import functools
 import json
 import ssl
@@ -277,7 +280,6 @@ def submit(
         future.set_running_or_notify_cancel()
         future.set_exception(exc)
         return future
-    state.go_used = True
     future._go_pool = state.pool_id
     future._go_task = task_id
     future._go_finish = go.finish
@@ -295,17 +297,27 @@ def submit(
     return future
 
 
-# Marks the pump's thread: done-callbacks run there, and it cannot wait for a
-# pool to finish (gofutures.thread's shutdown refuses, as for a worker
-# thread). A thread-local, not an ident: Go starts a pump again after one
-# stopped, and any later thread (a pump, or a Thread of the program) can get
-# an ended pump's ident.
+# Marks a pump's thread (done-callbacks run there) and records the pools
+# whose tasks its current batch delivered: it cannot wait for one of those to
+# finish (gofutures.thread's shutdown refuses, as the stdlib refuses on a
+# worker of the pool), since a pump settles the tasks it delivered in Go only
+# once back from Python. A thread-local, not an ident: Go starts pumps again
+# after they stopped, and any later thread (a pump, or a Thread of the
+# program) can get an ended pump's ident.
 _pump_thread = threading.local()
 
 
 def on_pump_thread() -> bool:
-    """Whether the calling thread is the Go-task pump."""
+    """Whether the calling thread is a Go-task pump."""
     return getattr(_pump_thread, "is_pump", False)
+
+
+def pump_delivered_for(pool_id: int) -> bool:
+    """Whether the calling thread is a pump that delivered a task of the
+    pool in its current batch: then it cannot wait for that pool. (Another
+    pool's Go tasks are delivered by the pump Go starts when this one stays
+    in a callback.)"""
+    return on_pump_thread() and pool_id in getattr(_pump_thread, "pools", ())
 
 
 def _show_pump() -> threading.Thread | None:
@@ -334,44 +346,63 @@ def _hide_pump() -> None:
             del threading._active[ident]  # type: ignore[attr-defined]
 
 
-def _deliver(batch: list[tuple[int, int, bytes, bytes]]) -> None:
-    """Complete a batch of Go tasks (called by the pump, GIL held)."""
+# Completions handed to Python and not yet taken by a pump, oldest first,
+# shared by the pumps: Go starts another pump when a done-callback keeps one
+# here (gotask_pump.go), and it goes on with the rest of that one's batch.
+_undelivered: collections.deque[tuple[int, int, bytes, bytes]] = collections.deque()
+
+
+def _deliver(batch: list[tuple[int, int, bytes, bytes]]) -> list[int]:
+    """Complete a batch of Go tasks, and any left queued by a pump held in a
+    done-callback (called by a pump, GIL held); return the ids of the tasks
+    this call took, which its pump settles in Go."""
+    _undelivered.extend(batch)
+    taken: list[int] = []
     try:
-        _deliver_listed(batch, _show_pump())
+        pump = _show_pump()
+        pools: set[int] = set()
+        _pump_thread.pools = pools
+        while True:
+            try:
+                item = _undelivered.popleft()
+            except IndexError:
+                return taken
+            taken.append(item[0])
+            _deliver_one(item, pump, pools)
     finally:
         _hide_pump()
 
 
-def _deliver_listed(batch: list[tuple[int, int, bytes, bytes]], pump: threading.Thread | None) -> None:
+def _deliver_one(item: tuple[int, int, bytes, bytes], pump: threading.Thread | None, pools: set[int]) -> None:
     from gofutures.thread import _pools, _work_items
 
-    for task_id, status, meta, body in batch:
-        future = _work_items.pop(task_id, None)
-        if type(future) is not _GoFuture:
-            continue  # taken back (None), or not a Go task's
-        if future._done_callbacks:
-            # Its callbacks see a name with the executor's prefix, as on the
-            # stdlib's worker ("<prefix>_<n>").
-            pool = _pools.get(future._go_pool)
-            if pool is not None and pump is not None:
-                pump.name = pool.name_prefix + "_go"
-        finish = future._go_finish
-        del future._go_finish  # what it holds goes with the task, not the future
+    task_id, status, meta, body = item
+    future = _work_items.pop(task_id, None)
+    if type(future) is not _GoFuture:
+        return  # taken back (None), or not a Go task's
+    pools.add(future._go_pool)
+    if future._done_callbacks:
+        # Its callbacks see a name with the executor's prefix, as on the
+        # stdlib's worker ("<prefix>_<n>").
+        pool = _pools.get(future._go_pool)
+        if pool is not None and pump is not None:
+            pump.name = pool.name_prefix + "_go"
+    finish = future._go_finish
+    del future._go_finish  # what it holds goes with the task, not the future
+    try:
         try:
-            try:
-                result = finish(status, meta, body)
-            except BaseException as exc:
-                _future.set_outcome(future, exc, failed=True)
-                del exc
-            else:
-                _future.set_outcome(future, result, failed=False)
+            result = finish(status, meta, body)
         except BaseException as exc:
-            # A done-callback raised what Future does not catch (SystemExit,
-            # KeyboardInterrupt): logged as the stdlib's worker logs it, and
-            # the rest of the batch is still delivered.
-            _stdlib_base.LOGGER.critical("Exception in worker", exc_info=exc)
+            _future.set_outcome(future, exc, failed=True)
             del exc
-        del future
+        else:
+            _future.set_outcome(future, result, failed=False)
+    except BaseException as exc:
+        # A done-callback raised what Future does not catch (SystemExit,
+        # KeyboardInterrupt): logged as the stdlib's worker logs it, and
+        # the rest of the batch is still delivered.
+        _stdlib_base.LOGGER.critical("Exception in worker", exc_info=exc)
+        del exc
 
 
 def _stop_pump() -> None:

@@ -114,7 +114,6 @@ class _PoolState:
         "worker_idents",
         "threads",
         "workers_started",
-        "go_used",
     )
 
     def __init__(
@@ -138,9 +137,6 @@ class _PoolState:
         # ended ones too).
         self.threads: list[WorkerThread] = []
         self.workers_started = 0
-        # Go tasks were submitted: only then may the Go-task pump not wait
-        # for this pool (their completions need it).
-        self.go_used = False
 
     def waiting(self) -> int:
         """Tasks of this pool no worker has taken yet."""
@@ -370,7 +366,7 @@ class ThreadPoolExecutor(TypedMap, RefusesPickle, _stdlib_thread.ThreadPoolExecu
                     (item[1] if isinstance(item, tuple) else item).cancel()
         if wait:
             me = threading.get_ident()
-            if me in state.worker_idents or (state.go_used and _gotask.on_pump_thread()):
+            if me in state.worker_idents or _gotask.pump_delivered_for(state.pool_id):
                 raise RuntimeError("cannot join current thread")
             _join(state.pool_id)
 

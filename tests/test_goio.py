@@ -169,6 +169,33 @@ def test_run_timeout_does_not_wait_for_a_grandchild(way: str) -> None:
     assert got == want
 
 
+@pytest.mark.parametrize("way", sorted(WAYS))
+@pytest.mark.parametrize(
+    ("script", "input"),
+    [
+        ("echo out; echo err >&2; exec >&- 2>&-; sleep 5", None),
+        ("cat >/dev/null; exec >&- 2>&-; sleep 5", b"in"),
+        ("echo out; exec >&-; sleep 5", None),
+        ("exec >&- 2>&-; sleep 5", b"x" * (1 << 20)),
+    ],
+    ids=["outputs closed", "input taken", "stderr open", "input not taken"],
+)
+def test_run_timeout_after_the_child_closed_its_pipes(way: str, script: str, input: bytes | None) -> None:
+    """Once stdout and stderr have ended and the input was taken,
+    subprocess.run only waits for the child's exit: its TimeoutExpired then
+    holds no output, and what was left of the timeout as its timeout."""
+    args, timeout = ["sh", "-c", script], 0.5
+
+    def picture(call: Callable[[], Any]) -> tuple[str, Any]:
+        kind, fields = _outcome(call)
+        assert kind == "TimeoutExpired"
+        cmd, left, stdout, stderr, _ = fields
+        return kind, (cmd, left == timeout or 0 < left < timeout, stdout, stderr)
+
+    want = picture(lambda: _stdlib_run(args, timeout=timeout, input=input))
+    assert picture(lambda: WAYS[way](gio.run)(args, timeout=timeout, input=input)) == want
+
+
 # Prints the fds open in a Python child (not the one that lists them).
 _FD_PROBE = """
 import json, os

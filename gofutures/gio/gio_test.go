@@ -153,6 +153,36 @@ func TestRunWaitForPipesHonoursTimeoutAndCancel(t *testing.T) {
 	}
 }
 
+func TestRunTimeoutAfterThePipesEnded(t *testing.T) {
+	// subprocess.run stops reading once stdout and stderr have ended and the
+	// input was taken, then waits for the child with what is left of the
+	// timeout: its TimeoutExpired holds no output, and that time.
+	for _, tc := range []struct {
+		name     string
+		script   string
+		input    []byte
+		wantEnds bool
+	}{
+		{name: "both closed", script: "echo out; exec >&- 2>&-; sleep 5", wantEnds: true},
+		{name: "both closed, input taken", script: "cat >/dev/null; exec >&- 2>&-; sleep 5", input: []byte("in"), wantEnds: true},
+		{name: "stderr open", script: "exec >&-; sleep 5"},
+		{name: "input not taken", script: "exec >&- 2>&-; sleep 5", input: make([]byte, 1<<20)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := gio.RunSpec{Argv: bs("sh", "-c", tc.script), Input: tc.input != nil, HasTimeout: true, Timeout: 0.5}
+			res, err := gio.Run(context.Background(), spec, tc.input)
+			assert.Equal(t, gio.ClassExpired, classOf(t, err).Class)
+			assert.Equal(t, tc.wantEnds, res.PipesEnded)
+			if tc.wantEnds {
+				assert.Greater(t, res.Remaining, time.Duration(0))
+				assert.Less(t, res.Remaining, 500*time.Millisecond)
+			} else {
+				assert.Zero(t, res.Remaining)
+			}
+		})
+	}
+}
+
 func TestFiles(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "f")

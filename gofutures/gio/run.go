@@ -44,6 +44,13 @@ type RunResult struct {
 	// had reached its end by then (subprocess.TimeoutExpired then holds b""
 	// for an empty output, else None).
 	StdoutEnded, StderrEnded bool
+	// PipesEnded says, after a timeout, that the child had closed its
+	// stdout and stderr and taken its input before it, Remaining before the
+	// timeout: subprocess.run then stops reading and waits for the child
+	// for the Remaining time, and its TimeoutExpired holds no output and
+	// Remaining as the timeout.
+	PipesEnded bool
+	Remaining  time.Duration
 }
 
 // Run runs a subprocess to completion, capturing its output. Failures are
@@ -155,14 +162,18 @@ func Run(ctx context.Context, spec RunSpec, input []byte) (RunResult, error) {
 		close(exited)
 	}()
 	var timer <-chan time.Time
+	var deadline time.Time
 	if spec.HasTimeout {
+		deadline = time.Now().Add(timeout)
 		t := time.NewTimer(timeout)
 		defer t.Stop()
 		timer = t.C
 	}
 	pipesDone := make(chan struct{})
+	var pipesEnded time.Time // written before pipesDone is closed
 	go func() {
 		pipes.Wait()
+		pipesEnded = time.Now()
 		close(pipesDone)
 	}()
 	fail := await(ctx, exited, timer)
@@ -185,6 +196,15 @@ func Run(ctx context.Context, spec RunSpec, input []byte) (RunResult, error) {
 			grace.Stop()
 		}
 		res.StdoutEnded, res.StderrEnded = stdoutEnded.Load(), stderrEnded.Load()
+		if fail.Class == ClassExpired {
+			select {
+			case <-pipesDone:
+				if pipesEnded.Before(deadline) {
+					res.PipesEnded, res.Remaining = true, deadline.Sub(pipesEnded)
+				}
+			default:
+			}
+		}
 		_ = cmd.Process.Kill() // ErrProcessDone if it had exited
 		<-exited
 		// subprocess.run on POSIX reads no more once it has killed the

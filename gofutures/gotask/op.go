@@ -121,7 +121,7 @@ func do(ctx context.Context, kind Kind, meta, body []byte) Result {
 		if err != nil {
 			if ge, ok := err.(*gio.Error); ok && ge.Class == gio.ClassExpired {
 				rec := RunRecord{Code: r.Code, StdoutLen: len(r.Stdout)}
-				return fail(&expired{*ge, rec, r.StdoutEnded, r.StderrEnded}, out)
+				return fail(&expired{*ge, rec, r.StdoutEnded, r.StderrEnded, r.PipesEnded, r.Remaining.Seconds()}, out)
 			}
 		}
 		return done(RunRecord{Code: r.Code, StdoutLen: len(r.Stdout)}, out, err)
@@ -162,13 +162,16 @@ func do(ctx context.Context, kind Kind, meta, body []byte) Result {
 	return fail(gio.Errorf(gio.ClassValue, "unknown Go task kind %d", kind), nil)
 }
 
-// expired is a timed-out run's error record: the error, the output so far
-// and which of its pipes had reached their end.
+// expired is a timed-out run's error record: the error, the output so far,
+// which of its pipes had reached their end, and whether all had, with how
+// much of the timeout was left then (gio.RunResult).
 type expired struct {
 	gio.Error
 	RunRecord
-	StdoutEnded bool `json:"stdout_ended"`
-	StderrEnded bool `json:"stderr_ended"`
+	StdoutEnded bool    `json:"stdout_ended"`
+	StderrEnded bool    `json:"stderr_ended"`
+	PipesEnded  bool    `json:"pipes_ended"`
+	Remaining   float64 `json:"remaining"` // seconds, with PipesEnded
 }
 
 // httpRecords caches decoded HTTP records by everything before their URL.

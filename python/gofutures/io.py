@@ -270,6 +270,11 @@ def _prepare_run(
         rec = json.loads(meta)
         if not _gotask.ok(status):
             if rec.get("class") == "expired":
+                if rec["pipes_ended"]:
+                    # As subprocess.run: the child closed its outputs and
+                    # took its input, so only the wait for its exit timed
+                    # out, with what was left of the timeout.
+                    raise subprocess.TimeoutExpired(shown, rec["remaining"])
                 # As subprocess: an output is None if nothing was read from
                 # its pipe (not even its end) before the timeout.
                 n = rec["stdout_len"]

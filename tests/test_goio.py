@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -69,6 +69,8 @@ RUN_CASES: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
     "killed by signal": ((["sh", "-c", "kill -TERM $$"],), {}),
     "input": ((["cat"],), {"input": b"abc" * 100_000}),
     "input ignored": ((["true"],), {"input": b"x" * 1_000_000}),
+    "input strided memoryview": ((["cat"],), {"input": memoryview(b"abcdef")[::2]}),
+    "input memoryview": ((["cat"],), {"input": memoryview(bytearray(b"abcdef"))[1:]}),
     "str program": (("true",), {}),
     "bytes argv": (([b"echo", b"\xff"],), {}),
     "path argv": (([Path("/bin/echo"), "p"],), {}),
@@ -78,6 +80,9 @@ RUN_CASES: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
     "cwd": ((["pwd"],), {"cwd": "/"}),
     "cwd missing": ((["pwd"],), {"cwd": "/nonexistent-gofutures"}),
     "not found": ((["nonexistent-gofutures-program"],), {}),
+    "empty program": (([""],), {}),
+    "empty bytes program": (([b"", b"x"],), {}),
+    "path program not found": (([Path("nonexistent-gofutures-program")],), {}),
     "not found path": ((["/nonexistent/prog"],), {}),
     "not executable": ((["/etc/passwd"],), {}),
     "a directory": ((["/"],), {}),
@@ -120,6 +125,20 @@ def test_run_matches_subprocess_run(case: str, way: str) -> None:
     want = _outcome(lambda: _stdlib_run(*args, **kwargs))
     got = _outcome(lambda: WAYS[way](gio.run)(*args, **kwargs))
     assert got == want
+
+
+@pytest.mark.parametrize("way", sorted(WAYS))
+def test_run_names_a_generators_program_in_its_error(way: str) -> None:
+    """args may be any iterable: Popen lists it, and an error names its
+    first item."""
+
+    def args() -> Iterator[str]:
+        yield "nonexistent-gofutures-program"
+        yield "arg"
+
+    want = _outcome(lambda: _stdlib_run(args()))
+    assert want[0] == "FileNotFoundError"
+    assert _outcome(lambda: WAYS[way](gio.run)(args())) == want
 
 
 @pytest.mark.parametrize("way", sorted(WAYS))
@@ -273,6 +292,10 @@ FILE_CASES: dict[str, Callable[[Path], tuple[Callable[[], Any], Callable[[], Any
     "read empty path": lambda d: (lambda: gio.read_file(""), lambda: open("", "rb")),  # noqa: SIM115
     "write empty path": lambda d: (lambda: gio.write_file("", b"x"), lambda: open("", "wb")),  # noqa: SIM115
     "write str": lambda d: (lambda: gio.write_file(d / "w", "abc"), lambda: open(d / "w", "wb").write("abc")),  # type: ignore[arg-type]  # noqa: SIM115
+    "write strided memoryview": lambda d: (
+        lambda: gio.write_file(d / "w", memoryview(b"abcdef")[::2]),  # type: ignore[arg-type]
+        lambda: open(d / "w", "wb").write(memoryview(b"abcdef")[::2]),  # noqa: SIM115
+    ),
     # A failed write, unlike a failed open, names no file.
     "write to a full device": lambda d: (
         lambda: gio.write_file("/dev/full", b"x"),

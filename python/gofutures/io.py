@@ -122,9 +122,19 @@ def _finish_write(status: int, meta: bytes, body: bytes) -> int:
     return n
 
 
+def _contiguous_bytes(data: Any) -> bytes:
+    """A copy of a bytes-like object's bytes; BufferError, as os.write and
+    file writes raise, for one whose memory is not C-contiguous (a strided
+    memoryview, a Fortran-ordered array)."""
+    view = memoryview(data)
+    if not view.c_contiguous:
+        raise BufferError("memoryview: underlying buffer is not C-contiguous")
+    return bytes(view)
+
+
 def _prepare_write(path: StrOrBytesPath, data: bytes) -> _gotask.GoCall[int]:
     try:
-        payload = bytes(memoryview(data))
+        payload = _contiguous_bytes(data)
     except TypeError:  # open(path, "wb").write's message
         raise TypeError(f"a bytes-like object is required, not '{type(data).__name__}'") from None
     return _gotask.GoCall(
@@ -163,11 +173,14 @@ def _with_path(finish: Any, path: StrOrBytesPath) -> Any:
 
 
 def _argv(args: _CMD) -> tuple[list[bytes], Any]:
-    """The program's argv as file system bytes, as Popen takes ``args``
-    with shell=False: a str, bytes or path-like is the program alone."""
+    """The program's argv as file system bytes, and the program as Popen
+    names it in an error (its orig_executable), as Popen takes ``args``
+    with shell=False: a str, bytes or path-like is the program alone; any
+    other iterable (a generator too) is listed once."""
     if isinstance(args, str | bytes | os.PathLike):
         return [os.fsencode(args)], args
-    return [os.fsencode(a) for a in args], args
+    listed = list(args)
+    return [os.fsencode(a) for a in listed], listed[0] if listed else None
 
 
 # env=None: the child gets the process environment as it is now, as
@@ -234,7 +247,8 @@ def _prepare_run(
     env: Mapping[Any, Any] | None = None,
     check: bool = False,
 ) -> _gotask.GoCall[subprocess.CompletedProcess[bytes]]:
-    argv, shown = _argv(args)
+    argv, program = _argv(args)
+    shown = args  # CompletedProcess.args and the errors' cmd: as given
     if not argv:
         raise IndexError("list index out of range")  # as Popen([]) on POSIX
     if cwd is not None and not os.fsencode(cwd):
@@ -261,7 +275,7 @@ def _prepare_run(
         record["timeout"] = _run_timeout(timeout)
     # As communicate(): a false input (b"", "") writes nothing; stdin is
     # still a pipe, closed at once.
-    body = bytes(memoryview(input)) if input else b""
+    body = _contiguous_bytes(input) if input else b""
     meta: dict[str, Any] | str = record
     if env is None:
         meta = _gotask.encode(record)[:-1] + ',"env":' + _current_env_json() + "}"
@@ -285,14 +299,13 @@ def _prepare_run(
                     output=stdout if stdout or rec["stdout_ended"] else None,
                     stderr=stderr if stderr or rec["stderr_ended"] else None,
                 )
-            if rec.get("class") == "os" and "filename" in rec:
-                # The name as the caller gave it, as subprocess reports it.
-                if cwd is not None and rec["filename"] == os.fsdecode(os.fsencode(cwd)):
+            if rec.get("class") == "os" and ("filename" in rec or argv[0] == b""):
+                # The name as the caller gave it, as subprocess reports it
+                # (Go leaves out an empty one: an empty program's lookup).
+                if cwd is not None and rec.get("filename") == os.fsdecode(os.fsencode(cwd)):
                     rec["filename"] = cwd
                 else:
-                    rec["filename"] = shown if not isinstance(args, Sequence) or isinstance(
-                        args, str | bytes
-                    ) else args[0]
+                    rec["filename"] = program
             raise _gotask.ERRORS[rec["class"]](rec)
         n = rec["stdout_len"]
         code = rec["code"]

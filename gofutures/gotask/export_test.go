@@ -14,3 +14,6 @@ func DecodeHTTPRecordJSON(meta []byte) ([]byte, error) {
 	}
 	return json.Marshal(rec)
 }
+
+// RunOutput exposes runOutput to the tests.
+var RunOutput = runOutput

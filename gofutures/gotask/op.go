@@ -116,8 +116,7 @@ func do(ctx context.Context, kind Kind, meta, body []byte) Result {
 			return badRecord(err)
 		}
 		r, err := gio.Run(ctx, spec, body)
-		out := make([]byte, 0, len(r.Stdout)+len(r.Stderr))
-		out = append(append(out, r.Stdout...), r.Stderr...)
+		out := runOutput(r)
 		if err != nil {
 			if ge, ok := err.(*gio.Error); ok && ge.Class == gio.ClassExpired {
 				rec := RunRecord{Code: r.Code, StdoutLen: len(r.Stdout)}
@@ -160,6 +159,20 @@ func do(ctx context.Context, kind Kind, meta, body []byte) Result {
 		return done(resp, data, err) // JSON: an error, or a field holding httpc.RecordSep
 	}
 	return fail(gio.Errorf(gio.ClassValue, "unknown Go task kind %d", kind), nil)
+}
+
+// runOutput is a run's stdout then its stderr, as one body: without a copy
+// when one of them is empty (the usual case, and the one where a copy of
+// hundreds of megabytes of output costs most).
+func runOutput(r gio.RunResult) []byte {
+	switch {
+	case len(r.Stderr) == 0:
+		return r.Stdout
+	case len(r.Stdout) == 0:
+		return r.Stderr
+	}
+	out := make([]byte, 0, len(r.Stdout)+len(r.Stderr))
+	return append(append(out, r.Stdout...), r.Stderr...)
 }
 
 // expired is a timed-out run's error record: the error, the output so far,

@@ -221,3 +221,77 @@ def slow(f):
 ex2 = cf.ThreadPoolExecutor(max_workers=2)
 ex2.submit(sleep, 0.05).add_done_callback(slow)
 """, timeout=180)
+
+
+def test_a_pump_held_before_its_batch_is_queued_holds_nothing_back(tmp_path: Path) -> None:
+    """A pump held in Python before its batch reached the pumps' shared
+    queue (here by a slow profile hook; a garbage collection with slow
+    finalizers does the same) is replaced while its batch is not yet there:
+    once it queues the batch and blocks in a callback, the new pump is still
+    asked to deliver the rest (a callback waiting for a task of the same
+    batch timed out)."""
+    assert_same_output(tmp_path, HEADER + """
+import threading
+armed = [False]
+def prof(frame, event, arg):
+    if event == "call" and armed[0] and frame.f_code.co_name == "_deliver":
+        armed[0] = False
+        time.sleep(0.05)
+threading.setprofile(prof)  # before the pumps and workers start
+ex = cf.ThreadPoolExecutor(8)
+ex.submit(sleep, 0.01).result()
+time.sleep(0.1)
+got = []
+def waits_for_y(f):
+    try:
+        got.append(Y.result(timeout=5))
+    except cf.TimeoutError:
+        got.append("timed out")
+def arm(f):
+    time.sleep(0.01)  # X and Y complete meanwhile: one batch
+    armed[0] = True
+t0 = time.monotonic()
+ex.submit(sleep, 0.05).add_done_callback(arm)
+X = ex.submit(sleep, 0.052)
+Y = ex.submit(sleep, 0.054)
+X.add_done_callback(waits_for_y)
+cf.wait([X, Y], timeout=10)
+print("X, Y done:", X.done(), Y.done(), "within 3 s:", time.monotonic() - t0 < 3)
+ex.shutdown()
+print("X's callback got:", got)
+""", timeout=120)
+
+
+def test_a_failing_error_report_leaves_no_task_unsettled(tmp_path: Path) -> None:
+    """A logging filter that raises while a pump reports a callback's
+    SystemExit, on a pump delivering another pump's batch: every future
+    completes, and the pool's shutdown(wait=True) still returns (the ids
+    that pump took were lost, and the join waited for ever)."""
+    assert_same_output(tmp_path, HEADER + """
+import logging, threading
+class Boom(logging.Filter):
+    def filter(self, record):
+        raise RuntimeError("filter raised")
+logging.getLogger("concurrent.futures").addFilter(Boom())
+sys.unraisablehook = lambda u: None
+threading.excepthook = lambda a: None
+C = cf.ThreadPoolExecutor(2)
+A = cf.ThreadPoolExecutor(4)
+C.submit(sleep, 0.05).add_done_callback(lambda f: time.sleep(0.01))  # the next three: one batch
+X = A.submit(sleep, 0.052)
+X.add_done_callback(lambda f: time.sleep(0.3))  # blocks: its pump is replaced
+Y0 = A.submit(sleep, 0.053)
+Y1 = A.submit(sleep, 0.054)
+def raise_exit(f):
+    raise SystemExit(3)
+Y1.add_done_callback(raise_exit)
+Z = A.submit(sleep, 0.055)
+print("done:", [f.done() for f in cf.wait((X, Y0, Y1, Z), timeout=10).done] and
+      sorted(f.done() for f in (X, Y0, Y1, Z)))
+th = threading.Thread(target=A.shutdown)
+th.start()
+th.join(10)
+print("A.shutdown(wait=True) returned:", not th.is_alive())
+sys.stdout.flush()
+os._exit(0)
+""", timeout=120)

@@ -363,6 +363,8 @@ static PyMethodDef gf_fast_defs[] = {
      "fast_go_cancel(pool, task) -> bool: take a queued Go task back."},
     {"fast_go_started", (PyCFunction)(void (*)(void))gf_go_started, METH_FASTCALL,
      "fast_go_started(pool, task) -> bool: whether a Go task left its pool's queue."},
+    {"fast_pump_progress", (PyCFunction)gf_pump_progress, METH_NOARGS,
+     "fast_pump_progress(): on a Go-task pump, its delivery moved on to its next task."},
     {"fast_give_back_thread_number", (PyCFunction)gf_give_back_thread_number, METH_O,
      "fast_give_back_thread_number(n) -> bool: threading's default thread names take n again."},
     {"fast_environ", (PyCFunction)gf_environ, METH_NOARGS,

@@ -38,45 +38,59 @@ int gf_gpump_attach(gf_gpump *p) {
     return 1;
 }
 
-/* Copies the ids the hook returned into p->done; 0 if r is not a list of
- * ints or there is no memory for it. */
-static int gf_gpump_keep_ids(gf_gpump *p, PyObject *r) {
-    p->ndone = 0;
-    if (!PyList_Check(r)) return 0;
-    size_t n = (size_t)PyList_GET_SIZE(r);
-    if (n > p->done_cap) {
-        size_t cap = n < 64 ? 64 : n;
+/* Appends id to p->done; 0 if there is no memory for it. */
+static int gf_gpump_done_add(gf_gpump *p, long long id) {
+    if (p->ndone == p->done_cap) {
+        size_t cap = p->done_cap < 32 ? 64 : 2 * p->done_cap;
         long long *grown = realloc(p->done, cap * sizeof(long long));
         if (grown == NULL) return 0;
         p->done = grown;
         p->done_cap = cap;
     }
-    for (size_t i = 0; i < n; i++) {
-        long long id = PyLong_AsLongLong(PyList_GET_ITEM(r, (Py_ssize_t)i));
-        if (id == -1 && PyErr_Occurred()) {
+    p->done[p->ndone++] = id;
+    return 1;
+}
+
+/* Appends the ids the hook returned to p->done; 0 if r is not a list of
+ * ints or there is no memory for it. */
+static int gf_gpump_keep_ids(gf_gpump *p, PyObject *r) {
+    if (!PyList_Check(r)) return 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(r); i++) {
+        long long id = PyLong_AsLongLong(PyList_GET_ITEM(r, i));
+        if ((id == -1 && PyErr_Occurred()) || !gf_gpump_done_add(p, id)) {
             PyErr_Clear();
             return 0;
         }
-        p->done[i] = id;
     }
-    p->ndone = n;
     return 1;
+}
+
+/* The pump delivering on this thread (NULL outside gf_gpump_deliver). */
+static __thread gf_gpump *gf_delivering_pump;
+
+PyObject *gf_pump_progress(PyObject *self, PyObject *unused) {
+    gf_gpump *p = gf_delivering_pump;
+    if (p != NULL) __atomic_store_n(&p->in_python_since, gf_now_ns(), __ATOMIC_RELAXED);
+    Py_RETURN_NONE;
 }
 
 int gf_gpump_deliver(gf_gpump *p, const gf_gcomp *items, size_t n) {
     gf_go_outstanding_add(-(long long)n);
     PyEval_RestoreThread(p->ts);
     __atomic_store_n(&p->in_python_since, gf_now_ns(), __ATOMIC_RELAXED);
-    int ret = 0;
+    gf_delivering_pump = p;
+    p->ndone = 0;
+    int reported = 0, lost = 0;
     PyObject *list = PyList_New(0);
     for (size_t i = 0; list != NULL && i < n; i++) {
         const gf_gcomp *c = &items[i];
         PyObject *item = Py_BuildValue("(Liy#y#)", c->id, c->status, c->meta == NULL ? "" : c->meta,
                                        (Py_ssize_t)c->mlen, c->body == NULL ? "" : c->body, (Py_ssize_t)c->blen);
-        /* Out of memory: that task's future stays pending, not the batch's. */
+        /* Out of memory: that task's future stays pending, not the batch's;
+         * it is settled at once (its pool can still finish). */
         if (item == NULL || PyList_Append(list, item) < 0) {
             PyErr_WriteUnraisable(NULL);
-            ret |= GF_GPUMP_LOST;
+            if (!gf_gpump_done_add(p, c->id)) lost = 1;
         }
         Py_XDECREF(item);
     }
@@ -85,13 +99,14 @@ int gf_gpump_deliver(gf_gpump *p, const gf_gcomp *items, size_t n) {
     } else if (gf_gotask_hook != NULL) {
         PyObject *r = PyObject_CallOneArg(gf_gotask_hook, list);
         if (r == NULL) PyErr_WriteUnraisable(gf_gotask_hook);
-        else if (gf_gpump_keep_ids(p, r)) ret |= GF_GPUMP_TAKEN;
+        else reported = gf_gpump_keep_ids(p, r) && !lost;
         Py_XDECREF(r);
     }
     Py_XDECREF(list);
+    gf_delivering_pump = NULL;
     __atomic_store_n(&p->in_python_since, 0, __ATOMIC_RELAXED);
     p->ts = PyEval_SaveThread();
-    return ret;
+    return reported;
 }
 
 void gf_gpump_detach(gf_gpump *p) {

@@ -41,11 +41,14 @@ gf_sub *gf_subq_take_all(size_t *n);
 typedef struct {
     PyThreadState *ts;
     PyGILState_STATE gil;
-    /* gf_now_ns() when this pump took the GIL for a batch, 0 outside one:
-     * Go reads it (atomically) to see a pump held in Python. */
+    /* gf_now_ns() when this pump took the GIL for a batch or its delivery
+     * last moved on to a task (fast_pump_progress), 0 outside a batch: Go
+     * reads it (atomically) to see a pump held by one task's callbacks. */
     long long in_python_since;
-    /* The task ids the hook reported it took from the shared queue in the
-     * last gf_gpump_deliver: done[0:ndone], malloc'd, grown as needed. */
+    /* The task ids the last gf_gpump_deliver settles: those the hook
+     * reported it took from the queue the pumps share in Python, then
+     * those of the n it could not hand over (no memory). done[0:ndone],
+     * malloc'd, grown as needed. */
     long long *done;
     size_t ndone, done_cap;
 } gf_gpump;
@@ -68,13 +71,12 @@ typedef struct {
  * and every Python thread with it). n may be 0: the hook then only delivers
  * what other pumps left queued in Python.
  *
- * Returns GF_GPUMP_TAKEN if the hook reported the ids it took (p->done),
- * and GF_GPUMP_LOST if some of the n could not be handed over (no memory):
- * Go then settles the whole batch itself, as it does when the hook did not
- * report. */
-#define GF_GPUMP_TAKEN 1
-#define GF_GPUMP_LOST 2
+ * Returns 1 when p->done lists the ids to settle, 0 when the hook did not
+ * report them (it raised): Go then settles the whole batch. */
 int gf_gpump_deliver(gf_gpump *p, const gf_gcomp *items, size_t n);
+/* fast_pump_progress(): called by the hook as it moves on to a task; on any
+ * other thread it does nothing. */
+PyObject *gf_pump_progress(PyObject *self, PyObject *unused);
 void gf_gpump_detach(gf_gpump *p);
 /* gf_set_gotask_hook names the hook (boundary.GoTask); the strings must stay
  * valid for the life of the process. */

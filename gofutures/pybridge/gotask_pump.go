@@ -34,15 +34,17 @@ type completionQueue struct {
 	// handed maps the tasks handed to Python, and not yet settled, to their
 	// Sched: Python reports which pump took each one (a pump may deliver
 	// another's), and that pump settles it once its callbacks have run.
-	handed   map[int64]*gotask.Sched
-	pumps    int           // pump threads alive: the current one, and replaced ones still in Python
-	current  bool          // a pump that takes new batches runs
-	stopping bool          // pumps exit once the queue is empty
-	exited   chan struct{} // closed when the last pump exits
+	handed      map[int64]*gotask.Sched
+	pumps       int                   // pump threads alive: the current one, and replaced ones still in Python
+	replaced    map[*goPump]time.Time // replaced pumps still in Python, and when they were replaced
+	current     bool                  // a pump that takes new batches runs
+	drainWanted bool                  // the current pump should deliver what waits in Python, with no batch
+	stopping    bool                  // pumps exit once the queue is empty
+	exited      chan struct{}         // closed when the last pump exits
 }
 
 var completions = func() *completionQueue {
-	q := &completionQueue{handed: map[int64]*gotask.Sched{}}
+	q := &completionQueue{handed: map[int64]*gotask.Sched{}, replaced: map[*goPump]time.Time{}}
 	q.cond.L = &q.mu
 	return q
 }()
@@ -68,29 +70,41 @@ const maxBatch = 64
 // batches.
 const pumpYield = 200 * time.Microsecond
 
-// handOffAfter is how long a pump may stay in Python on one batch before
-// another pump takes over the queue: a done-callback that blocks delays
-// other futures by this much, not for as long as it blocks. A batch of 64
-// HTTP completions takes 0.4 ms; a pump held longer by a busy GIL costs one
-// thread start when it is replaced needlessly.
+// handOffAfter is how long one task's delivery (its done-callbacks) may
+// hold a pump before another pump takes over the queue: a callback that
+// blocks delays other futures by this much, not for as long as it blocks.
+// Completing an HTTP request takes about 6 us; a pump held longer by a busy
+// GIL costs one thread start when it is replaced needlessly.
 const handOffAfter = 20 * time.Millisecond
 
-// maxPumps bounds the pump threads: beyond it, a blocked callback delays the
-// others until one returns, as the stdlib's callbacks do once every worker
-// of a pool is blocked in one.
-const maxPumps = 64
+// quickHandOff replaces handOffAfter while a pump replaced handOffAfter ago
+// or more is still held, blocked rather than slow: callbacks that block
+// often come together (they wait for each other, or for one resource), and
+// 100 of them then start within 0.7 s, not 2 s. It is just over CPython's
+// 5 ms switch interval, so that a pump merely waiting for the GIL is seldom
+// replaced.
+const quickHandOff = 6 * time.Millisecond
+
+// maxPumps bounds the pump threads, for every pool together: beyond it, a
+// blocked callback delays the others until one returns. (The stdlib's
+// bound is each pool's max_workers.)
+const maxPumps = 1024
 
 // take waits for completions and returns up to maxBatch of them, oldest
-// first, copied into spare; ok is false once the pump should exit.
+// first, copied into spare (none when a drain was asked for); ok is false
+// once the pump should exit.
 func (q *completionQueue) take(spare []gotask.Completion) (batch []gotask.Completion, ok bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for len(q.items) == 0 {
-		if q.stopping {
+	for len(q.items) == 0 && !q.drainWanted {
+		// When stopping, the current pump stays while replaced ones are
+		// held: what they left in Python's queue is its to deliver.
+		if q.stopping && len(q.replaced) == 0 {
 			return nil, false
 		}
 		q.cond.Wait()
 	}
+	q.drainWanted = false
 	n := min(len(q.items), maxBatch)
 	batch = append(spare[:0], q.items[:n]...)
 	rest := copy(q.items, q.items[n:])
@@ -128,7 +142,8 @@ func (q *completionQueue) settle(ids []int64) {
 
 // settleBatch settles a whole batch: for a batch whose delivery failed, or
 // whose ids Python could not report (its futures stay pending; the pool
-// must still be able to finish).
+// must still be able to finish; tasks of it another pump delivers may be
+// settled before their callbacks end).
 func (q *completionQueue) settleBatch(batch []gotask.Completion) {
 	ids := make([]int64, len(batch))
 	for i, comp := range batch {
@@ -177,14 +192,47 @@ func (q *completionQueue) handOff(p *goPump) bool {
 		return false
 	}
 	p.replaced.Store(true)
+	q.replaced[p] = time.Now()
 	q.startPumpLocked(true)
 	return true
+}
+
+// requestDrain asks the current pump to deliver what a replaced one, held
+// in a callback, left in Python's queue (it may have queued it after it was
+// replaced: a garbage collection can hold a pump before its batch is
+// queued). With no current pump (it panicked), one is started.
+func (q *completionQueue) requestDrain() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.current {
+		q.current = true
+		q.startPumpLocked(true)
+		return
+	}
+	q.drainWanted = true
+	q.cond.Signal()
+}
+
+// handOffDelay is how long one task may hold a pump before it is replaced.
+func (q *completionQueue) handOffDelay() time.Duration {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, at := range q.replaced {
+		if time.Since(at) >= handOffAfter {
+			return quickHandOff
+		}
+	}
+	return handOffAfter
 }
 
 func (q *completionQueue) pumpExited(p *goPump) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.pumps--
+	if _, ok := q.replaced[p]; ok {
+		delete(q.replaced, p)
+		q.cond.Broadcast() // a stopping current pump may exit now
+	}
 	if !p.replaced.Load() {
 		q.current = false
 	}
@@ -221,23 +269,29 @@ type goPump struct {
 	watch      *time.Timer // fires check while delivering
 }
 
-// check, run by p.watch, hands the queue over to a new pump if p has been
-// in Python for handOffAfter, else looks again later.
+// check, run by p.watch while p delivers: once one task has held p for
+// handOffDelay, a new pump takes over the queue; while a replaced p stays
+// held, the current pump is asked every handOffDelay to deliver what waits
+// in Python.
 func (p *goPump) check() {
 	_ = panics.Try(func() {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		if !p.delivering || p.c == nil || p.replaced.Load() {
+		if !p.delivering || p.c == nil {
 			return
 		}
-		next := handOffAfter
+		after := completions.handOffDelay()
+		next := after
 		if since := atomic.LoadInt64((*int64)(unsafe.Pointer(&p.c.in_python_since))); since != 0 {
 			held := time.Duration(int64(C.gf_now_ns()) - since)
-			if held < handOffAfter {
-				next = handOffAfter - held
-			} else if completions.handOff(p) {
-				return
-			} // else: maxPumps run; look again a whole period later
+			switch {
+			case held < after:
+				next = after - held
+			case p.replaced.Load():
+				completions.requestDrain()
+			default:
+				completions.handOff(p) // false with maxPumps running: looked at again later
+			}
 		}
 		p.watch.Reset(next)
 	})
@@ -245,8 +299,8 @@ func (p *goPump) check() {
 
 // runGoPump delivers completions to Python in batches, on its own locked OS
 // thread with a kept Python thread state: one GIL acquisition per batch. It
-// exits when stopping and the queue is empty, or after a batch during which
-// another pump replaced it.
+// exits when stopping, with the queue empty and no replaced pump held, or
+// after a batch during which another pump replaced it.
 func runGoPump(drain bool) {
 	runtime.LockOSThread() // never unlocked: the thread ends with the pump
 	p := &goPump{}
@@ -305,20 +359,19 @@ func (p *goPump) deliver(items []C.gf_gcomp, batch []gotask.Completion) {
 	p.mu.Lock()
 	p.delivering = true
 	p.mu.Unlock()
-	p.watch.Reset(handOffAfter)
-	var ret C.int
-	r := panics.Try(func() { ret = deliverGoBatch(p.c, items, batch) })
+	p.watch.Reset(completions.handOffDelay())
+	var reported C.int
+	r := panics.Try(func() { reported = deliverGoBatch(p.c, items, batch) })
 	p.mu.Lock()
 	p.delivering = false
 	p.mu.Unlock()
 	p.watch.Stop()
-	if r == nil && ret&C.GF_GPUMP_TAKEN != 0 {
+	if r == nil && reported == 1 {
 		completions.settle(unsafe.Slice((*int64)(unsafe.Pointer(p.c.done)), int(p.c.ndone)))
-	}
-	if r != nil || ret != C.GF_GPUMP_TAKEN {
+	} else {
 		// The batch's futures that were not delivered stay pending: nothing
-		// better is left to do with a panic or no memory here than to let
-		// their pool finish and keep pumping.
+		// better is left to do with a panic here than to let their pool
+		// finish and keep pumping.
 		completions.settleBatch(batch)
 	}
 }

@@ -36,10 +36,12 @@ once the task has started, as for a task a thread worker took).
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 import json
 import ssl
 import threading
+import traceback
 from collections.abc import Callable
 from concurrent.futures import _base as _stdlib_base
 from types import MethodType
@@ -358,18 +360,28 @@ def _deliver(batch: list[tuple[int, int, bytes, bytes]]) -> list[int]:
     this call took, which its pump settles in Go."""
     _undelivered.extend(batch)
     taken: list[int] = []
+    pools: set[int] = set()
+    progress = _native.fast_pump_progress
     try:
         pump = _show_pump()
-        pools: set[int] = set()
         _pump_thread.pools = pools
         while True:
+            progress()  # Go replaces a pump one task holds for long
             try:
                 item = _undelivered.popleft()
             except IndexError:
                 return taken
             taken.append(item[0])
-            _deliver_one(item, pump, pools)
+            try:
+                _deliver_one(item, pump, pools)
+            except BaseException:
+                # Only the error path itself can fail here (a logging
+                # handler that raises, no memory): the taken ids must still
+                # reach Go, and the rest be delivered.
+                with contextlib.suppress(BaseException):
+                    traceback.print_exc()
     finally:
+        _pump_thread.pools = ()
         _hide_pump()
 
 

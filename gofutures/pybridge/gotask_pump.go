@@ -34,6 +34,9 @@ type completionQueue struct {
 	// handed maps the tasks handed to Python, and not yet settled, to their
 	// Sched: Python reports which pump took each one (a pump may deliver
 	// another's), and that pump settles it once its callbacks have run.
+	// Under its own lock: the pumps' alone, where mu is also every
+	// finishing task's.
+	handedMu    sync.Mutex
 	handed      map[int64]*gotask.Sched
 	pumps       int                   // pump threads alive: the current one, and replaced ones still in Python
 	replaced    map[*goPump]time.Time // replaced pumps still in Python, and when they were replaced
@@ -110,12 +113,18 @@ func (q *completionQueue) take(spare []gotask.Completion) (batch []gotask.Comple
 	rest := copy(q.items, q.items[n:])
 	clear(q.items[rest:])
 	q.items = q.items[:rest]
+	return batch, true
+}
+
+// hand records the batch a pump is about to hand to Python.
+func (q *completionQueue) hand(batch []gotask.Completion) {
+	q.handedMu.Lock()
+	defer q.handedMu.Unlock()
 	for _, comp := range batch {
 		if comp.Sched != nil {
 			q.handed[comp.ID] = comp.Sched
 		}
 	}
-	return batch, true
 }
 
 // settle tells each Sched which of the tasks handed to Python were
@@ -126,15 +135,16 @@ func (q *completionQueue) settle(ids []int64) {
 		s  *gotask.Sched
 		id int64
 	}
-	found := make([]delivered, 0, len(ids))
-	q.mu.Lock()
+	var room [maxBatch]delivered
+	found := room[:0]
+	q.handedMu.Lock()
 	for _, id := range ids {
 		if s, ok := q.handed[id]; ok {
 			delete(q.handed, id)
 			found = append(found, delivered{s, id})
 		}
 	}
-	q.mu.Unlock()
+	q.handedMu.Unlock()
 	for _, d := range found {
 		d.s.Delivered(d.id)
 	}
@@ -145,11 +155,16 @@ func (q *completionQueue) settle(ids []int64) {
 // must still be able to finish; tasks of it another pump delivers may be
 // settled before their callbacks end).
 func (q *completionQueue) settleBatch(batch []gotask.Completion) {
-	ids := make([]int64, len(batch))
-	for i, comp := range batch {
-		ids[i] = comp.ID
+	q.handedMu.Lock()
+	for _, comp := range batch {
+		delete(q.handed, comp.ID)
 	}
-	q.settle(ids)
+	q.handedMu.Unlock()
+	for _, comp := range batch {
+		if comp.Sched != nil {
+			comp.Sched.Delivered(comp.ID)
+		}
+	}
 }
 
 // ensureGoPump starts a pump if none takes new batches.
@@ -266,6 +281,7 @@ type goPump struct {
 	mu         sync.Mutex
 	c          *C.gf_gpump // nil once the pump has exited
 	delivering bool        // in gf_gpump_deliver
+	armed      bool        // watch will fire: left armed between batches, not reset for each
 	watch      *time.Timer // fires check while delivering
 }
 
@@ -278,6 +294,7 @@ func (p *goPump) check() {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if !p.delivering || p.c == nil {
+			p.armed = false
 			return
 		}
 		after := completions.handOffDelay()
@@ -331,6 +348,7 @@ func runGoPump(drain bool) {
 			}
 		}
 		if attached {
+			completions.hand(batch)
 			p.deliver(items, batch)
 		} else {
 			completions.settleBatch(batch)
@@ -358,14 +376,17 @@ func runGoPump(drain bool) {
 func (p *goPump) deliver(items []C.gf_gcomp, batch []gotask.Completion) {
 	p.mu.Lock()
 	p.delivering = true
+	arm := !p.armed
+	p.armed = true
 	p.mu.Unlock()
-	p.watch.Reset(completions.handOffDelay())
+	if arm { // else check fires within handOffAfter, and sees this batch
+		p.watch.Reset(completions.handOffDelay())
+	}
 	var reported C.int
 	r := panics.Try(func() { reported = deliverGoBatch(p.c, items, batch) })
 	p.mu.Lock()
 	p.delivering = false
 	p.mu.Unlock()
-	p.watch.Stop()
 	if r == nil && reported == 1 {
 		completions.settle(unsafe.Slice((*int64)(unsafe.Pointer(p.c.done)), int(p.c.ndone)))
 	} else {

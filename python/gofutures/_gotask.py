@@ -361,12 +361,10 @@ def _deliver(batch: list[tuple[int, int, bytes, bytes]]) -> list[int]:
     _undelivered.extend(batch)
     taken: list[int] = []
     pools: set[int] = set()
-    progress = _native.fast_pump_progress
     try:
         pump = _show_pump()
         _pump_thread.pools = pools
         while True:
-            progress()  # Go replaces a pump one task holds for long
             try:
                 item = _undelivered.popleft()
             except IndexError:
@@ -394,6 +392,9 @@ def _deliver_one(item: tuple[int, int, bytes, bytes], pump: threading.Thread | N
         return  # taken back (None), or not a Go task's
     pools.add(future._go_pool)
     if future._done_callbacks:
+        # Go replaces a pump that one task's callbacks hold for long: the
+        # clock starts now (a task with none is done in microseconds).
+        _native.fast_pump_progress()
         # Its callbacks see a name with the executor's prefix, as on the
         # stdlib's worker ("<prefix>_<n>").
         pool = _pools.get(future._go_pool)

@@ -295,3 +295,50 @@ print("A.shutdown(wait=True) returned:", not th.is_alive())
 sys.stdout.flush()
 os._exit(0)
 """, timeout=120)
+
+
+def test_a_pools_join_does_not_wait_for_another_pools_blocked_callback(tmp_path: Path) -> None:
+    """Pool A's task is delivered just before pool B's, whose callback
+    blocks until A is shut down: A's shutdown(wait=True) returns (it waited
+    for the pump to come back from B's callback, which never came)."""
+    assert_same_output(tmp_path, HEADER + """
+import threading
+release = threading.Event()
+C, A, B = cf.ThreadPoolExecutor(2), cf.ThreadPoolExecutor(2), cf.ThreadPoolExecutor(2)
+C.submit(sleep, 0.05).add_done_callback(lambda f: time.sleep(0.01))  # the next two: one batch
+fa = A.submit(sleep, 0.052)
+fb = B.submit(sleep, 0.054)
+fb.add_done_callback(lambda f: release.wait(30))
+print("A's future done:", fa.result(timeout=10) is None)
+th = threading.Thread(target=A.shutdown)
+th.start()
+th.join(10)
+print("A.shutdown(wait=True) returned:", not th.is_alive())
+release.set()
+th.join()
+B.shutdown()
+C.shutdown()
+""", timeout=120)
+
+
+def test_a_callback_can_shut_down_another_pool_delivered_before_it(tmp_path: Path) -> None:
+    """Pool B's task is delivered just before pool A's, whose callback shuts
+    B down with wait=True: allowed, as on the stdlib for another executor
+    (it was refused: the pump had delivered a B task in that batch)."""
+    assert_same_output(tmp_path, HEADER + """
+C, A, B = cf.ThreadPoolExecutor(2), cf.ThreadPoolExecutor(2), cf.ThreadPoolExecutor(2)
+C.submit(sleep, 0.05).add_done_callback(lambda f: time.sleep(0.01))  # the next two: one batch
+fb = B.submit(sleep, 0.052)
+fa = A.submit(sleep, 0.054)
+out = []
+def shut_b(f):
+    try:
+        B.shutdown(wait=True)
+        out.append("B shut down")
+    except RuntimeError as e:
+        out.append(f"B.shutdown raised {e}")
+fa.add_done_callback(shut_b)
+A.shutdown()
+C.shutdown()
+print(out, fb.done())
+""", timeout=120)

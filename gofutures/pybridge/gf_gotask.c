@@ -25,6 +25,7 @@ void gf_set_gotask_hook(const char *module, const char *deliver) {
 
 int gf_gpump_attach(gf_gpump *p) {
     if (!gf_python_alive()) return -1;
+    pthread_mutex_init(&p->done_mu, NULL);
     p->gil = PyGILState_Ensure();
     if (gf_gotask_hook == NULL && gf_gotask_module != NULL) {
         PyObject *mod = PyImport_ImportModule(gf_gotask_module);
@@ -51,18 +52,23 @@ static int gf_gpump_done_add(gf_gpump *p, long long id) {
     return 1;
 }
 
-/* Appends the ids the hook returned to p->done; 0 if r is not a list of
- * ints or there is no memory for it. */
-static int gf_gpump_keep_ids(gf_gpump *p, PyObject *r) {
-    if (!PyList_Check(r)) return 0;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(r); i++) {
-        long long id = PyLong_AsLongLong(PyList_GET_ITEM(r, i));
-        if ((id == -1 && PyErr_Occurred()) || !gf_gpump_done_add(p, id)) {
-            PyErr_Clear();
-            return 0;
-        }
+size_t gf_gpump_take_done(gf_gpump *p, long long *out, size_t cap) {
+    pthread_mutex_lock(&p->done_mu);
+    size_t n = p->ndone < cap ? p->ndone : cap;
+    if (n > 0) {
+        memcpy(out, p->done, n * sizeof *out);
+        memmove(p->done, p->done + n, (p->ndone - n) * sizeof *out);
+        p->ndone -= n;
     }
-    return 1;
+    pthread_mutex_unlock(&p->done_mu);
+    return n;
+}
+
+/* Records id in p->done for Go to settle. */
+static void gf_gpump_record(gf_gpump *p, long long id) {
+    pthread_mutex_lock(&p->done_mu);
+    if (!gf_gpump_done_add(p, id)) p->lost = 1;
+    pthread_mutex_unlock(&p->done_mu);
 }
 
 /* The pump delivering on this thread (NULL outside gf_gpump_deliver). */
@@ -74,13 +80,21 @@ PyObject *gf_pump_progress(PyObject *self, PyObject *unused) {
     Py_RETURN_NONE;
 }
 
+PyObject *gf_pump_delivered(PyObject *self, PyObject *task) {
+    long long id = PyLong_AsLongLong(task);
+    if (id == -1 && PyErr_Occurred()) return NULL;
+    gf_gpump *p = gf_delivering_pump;
+    if (p != NULL) gf_gpump_record(p, id);
+    Py_RETURN_NONE;
+}
+
 int gf_gpump_deliver(gf_gpump *p, const gf_gcomp *items, size_t n) {
     gf_go_outstanding_add(-(long long)n);
     PyEval_RestoreThread(p->ts);
     __atomic_store_n(&p->in_python_since, gf_now_ns(), __ATOMIC_RELAXED);
     gf_delivering_pump = p;
-    p->ndone = 0;
-    int reported = 0, lost = 0;
+    p->lost = 0;
+    int reported = 0;
     PyObject *list = PyList_New(0);
     for (size_t i = 0; list != NULL && i < n; i++) {
         const gf_gcomp *c = &items[i];
@@ -90,7 +104,7 @@ int gf_gpump_deliver(gf_gpump *p, const gf_gcomp *items, size_t n) {
          * it is settled at once (its pool can still finish). */
         if (item == NULL || PyList_Append(list, item) < 0) {
             PyErr_WriteUnraisable(NULL);
-            if (!gf_gpump_done_add(p, c->id)) lost = 1;
+            gf_gpump_record(p, c->id);
         }
         Py_XDECREF(item);
     }
@@ -99,11 +113,14 @@ int gf_gpump_deliver(gf_gpump *p, const gf_gcomp *items, size_t n) {
     } else if (gf_gotask_hook != NULL) {
         PyObject *r = PyObject_CallOneArg(gf_gotask_hook, list);
         if (r == NULL) PyErr_WriteUnraisable(gf_gotask_hook);
-        else reported = gf_gpump_keep_ids(p, r) && !lost;
+        reported = r != NULL;
         Py_XDECREF(r);
     }
     Py_XDECREF(list);
     gf_delivering_pump = NULL;
+    pthread_mutex_lock(&p->done_mu);
+    if (p->lost) reported = 0;
+    pthread_mutex_unlock(&p->done_mu);
     __atomic_store_n(&p->in_python_since, 0, __ATOMIC_RELAXED);
     p->ts = PyEval_SaveThread();
     return reported;
@@ -113,6 +130,7 @@ void gf_gpump_detach(gf_gpump *p) {
     PyEval_RestoreThread(p->ts);
     p->ts = NULL;
     PyGILState_Release(p->gil);
+    pthread_mutex_destroy(&p->done_mu);
     free(p->done);
     p->done = NULL;
     p->ndone = p->done_cap = 0;

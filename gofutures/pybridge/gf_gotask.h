@@ -21,6 +21,7 @@
 #ifndef GOFUTURES_GOTASK_H
 #define GOFUTURES_GOTASK_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include "gf_python.h"
 
@@ -45,16 +46,22 @@ typedef struct {
      * last moved on to a task (fast_pump_progress), 0 outside a batch: Go
      * reads it (atomically) to see a pump held by one task's callbacks. */
     long long in_python_since;
-    /* The task ids the last gf_gpump_deliver settles: those the hook
-     * reported it took from the queue the pumps share in Python, then
-     * those of the n it could not hand over (no memory). done[0:ndone],
-     * malloc'd, grown as needed. */
+    /* The ids of the tasks this pump has delivered (fast_pump_delivered:
+     * their callbacks have run; a pump may deliver tasks of another's
+     * batch) or could not hand over (no memory), not yet taken by Go to
+     * settle (gf_gpump_take_done): done[0:ndone], malloc'd, grown as needed,
+     * under done_mu. lost: an id could not be recorded. */
+    pthread_mutex_t done_mu;
     long long *done;
     size_t ndone, done_cap;
+    int lost;
 } gf_gpump;
 
 /* Returns 1 when attached, -1 when Python is gone. */
 int gf_gpump_attach(gf_gpump *p);
+/* Moves up to cap of the ids in p->done into out, oldest first; returns
+ * how many. Any thread. */
+size_t gf_gpump_take_done(gf_gpump *p, long long *out, size_t cap);
 /* A completion as the pump hands it over; meta and body point into Go
  * memory the pump pins for the call. */
 typedef struct {
@@ -71,12 +78,15 @@ typedef struct {
  * and every Python thread with it). n may be 0: the hook then only delivers
  * what other pumps left queued in Python.
  *
- * Returns 1 when p->done lists the ids to settle, 0 when the hook did not
- * report them (it raised): Go then settles the whole batch. */
+ * Returns 1 when every task the call delivered was recorded in p->done, 0
+ * when not (the hook raised, no memory): Go then also settles the whole
+ * batch. */
 int gf_gpump_deliver(gf_gpump *p, const gf_gcomp *items, size_t n);
-/* fast_pump_progress(): called by the hook as it moves on to a task; on any
- * other thread it does nothing. */
+/* fast_pump_progress(): called by the hook before a task's done-callbacks
+ * run; fast_pump_delivered(task): after a task's delivery. On any thread but
+ * a delivering pump they do nothing. */
 PyObject *gf_pump_progress(PyObject *self, PyObject *unused);
+PyObject *gf_pump_delivered(PyObject *self, PyObject *task);
 void gf_gpump_detach(gf_gpump *p);
 /* gf_set_gotask_hook names the hook (boundary.GoTask); the strings must stay
  * valid for the life of the process. */

@@ -32,10 +32,10 @@ type completionQueue struct {
 	cond  sync.Cond
 	items []gotask.Completion
 	// handed maps the tasks handed to Python, and not yet settled, to their
-	// Sched: Python reports which pump took each one (a pump may deliver
-	// another's), and that pump settles it once its callbacks have run.
-	// Under its own lock: the pumps' alone, where mu is also every
-	// finishing task's.
+	// Sched: a pump records in C each task it delivered, after its
+	// callbacks (it may be another pump's), and they are settled from
+	// there (settleDone). Under its own lock: mu is also every finishing
+	// task's.
 	handedMu    sync.Mutex
 	handed      map[int64]*gotask.Sched
 	pumps       int                   // pump threads alive: the current one, and replaced ones still in Python
@@ -301,6 +301,11 @@ func (p *goPump) check() {
 		next := after
 		if since := atomic.LoadInt64((*int64)(unsafe.Pointer(&p.c.in_python_since))); since != 0 {
 			held := time.Duration(int64(C.gf_now_ns()) - since)
+			if held >= after {
+				// What p delivered before it was held: a pool's join may
+				// wait for it (even one run by the callback holding p).
+				p.settleDone()
+			}
 			switch {
 			case held < after:
 				next = after - held
@@ -387,13 +392,24 @@ func (p *goPump) deliver(items []C.gf_gcomp, batch []gotask.Completion) {
 	p.mu.Lock()
 	p.delivering = false
 	p.mu.Unlock()
-	if r == nil && reported == 1 {
-		completions.settle(unsafe.Slice((*int64)(unsafe.Pointer(p.c.done)), int(p.c.ndone)))
-	} else {
+	p.settleDone()
+	if r != nil || reported != 1 {
 		// The batch's futures that were not delivered stay pending: nothing
 		// better is left to do with a panic here than to let their pool
 		// finish and keep pumping.
 		completions.settleBatch(batch)
+	}
+}
+
+// settleDone settles the tasks p recorded as delivered so far.
+func (p *goPump) settleDone() {
+	var ids [maxBatch]C.longlong
+	for {
+		n := int(C.gf_gpump_take_done(p.c, &ids[0], maxBatch))
+		if n == 0 {
+			return
+		}
+		completions.settle(unsafe.Slice((*int64)(unsafe.Pointer(&ids[0])), n))
 	}
 }
 

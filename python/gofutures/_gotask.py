@@ -299,13 +299,13 @@ def submit(
     return future
 
 
-# Marks a pump's thread (done-callbacks run there) and records the pools
-# whose tasks its current batch delivered: it cannot wait for one of those to
-# finish (gofutures.thread's shutdown refuses, as the stdlib refuses on a
-# worker of the pool), since a pump settles the tasks it delivered in Go only
-# once back from Python. A thread-local, not an ident: Go starts pumps again
-# after they stopped, and any later thread (a pump, or a Thread of the
-# program) can get an ended pump's ident.
+# Marks a pump's thread (done-callbacks run there) and records the pool of
+# the task whose callbacks it runs: they cannot wait for that pool to finish
+# (gofutures.thread's shutdown refuses, as the stdlib refuses on a worker of
+# the pool), since the task is settled in Go only once they return. A
+# thread-local, not an ident: Go starts pumps again after they stopped, and
+# any later thread (a pump, or a Thread of the program) can get an ended
+# pump's ident.
 _pump_thread = threading.local()
 
 
@@ -314,12 +314,12 @@ def on_pump_thread() -> bool:
     return getattr(_pump_thread, "is_pump", False)
 
 
-def pump_delivered_for(pool_id: int) -> bool:
-    """Whether the calling thread is a pump that delivered a task of the
-    pool in its current batch: then it cannot wait for that pool. (Another
-    pool's Go tasks are delivered by the pump Go starts when this one stays
-    in a callback.)"""
-    return on_pump_thread() and pool_id in getattr(_pump_thread, "pools", ())
+def pump_delivers_for(pool_id: int) -> bool:
+    """Whether the calling thread is a pump running the done-callbacks of a
+    task of the pool: then it cannot wait for that pool. (Other tasks are
+    delivered by the pump Go starts when this one stays in a callback, and
+    those this one delivered before are settled by Go meanwhile.)"""
+    return on_pump_thread() and getattr(_pump_thread, "pool", None) == pool_id
 
 
 def _show_pump() -> threading.Thread | None:
@@ -354,47 +354,45 @@ def _hide_pump() -> None:
 _undelivered: collections.deque[tuple[int, int, bytes, bytes]] = collections.deque()
 
 
-def _deliver(batch: list[tuple[int, int, bytes, bytes]]) -> list[int]:
+def _deliver(batch: list[tuple[int, int, bytes, bytes]]) -> None:
     """Complete a batch of Go tasks, and any left queued by a pump held in a
-    done-callback (called by a pump, GIL held); return the ids of the tasks
-    this call took, which its pump settles in Go."""
+    done-callback (called by a pump, GIL held). Each task delivered is
+    recorded for Go (fast_pump_delivered), which settles it."""
     _undelivered.extend(batch)
-    taken: list[int] = []
-    pools: set[int] = set()
+    delivered = _native.fast_pump_delivered
     try:
         pump = _show_pump()
-        _pump_thread.pools = pools
         while True:
             try:
                 item = _undelivered.popleft()
             except IndexError:
-                return taken
-            taken.append(item[0])
+                return
             try:
-                _deliver_one(item, pump, pools)
+                _deliver_one(item, pump)
             except BaseException:
                 # Only the error path itself can fail here (a logging
-                # handler that raises, no memory): the taken ids must still
-                # reach Go, and the rest be delivered.
+                # handler that raises, no memory): the task must still be
+                # settled, and the rest delivered.
                 with contextlib.suppress(BaseException):
                     traceback.print_exc()
+            delivered(item[0])
     finally:
-        _pump_thread.pools = ()
         _hide_pump()
 
 
-def _deliver_one(item: tuple[int, int, bytes, bytes], pump: threading.Thread | None, pools: set[int]) -> None:
+def _deliver_one(item: tuple[int, int, bytes, bytes], pump: threading.Thread | None) -> None:
     from gofutures.thread import _pools, _work_items
 
     task_id, status, meta, body = item
     future = _work_items.pop(task_id, None)
     if type(future) is not _GoFuture:
         return  # taken back (None), or not a Go task's
-    pools.add(future._go_pool)
-    if future._done_callbacks:
+    callbacks = bool(future._done_callbacks)
+    if callbacks:
         # Go replaces a pump that one task's callbacks hold for long: the
         # clock starts now (a task with none is done in microseconds).
         _native.fast_pump_progress()
+        _pump_thread.pool = future._go_pool
         # Its callbacks see a name with the executor's prefix, as on the
         # stdlib's worker ("<prefix>_<n>").
         pool = _pools.get(future._go_pool)
@@ -404,18 +402,22 @@ def _deliver_one(item: tuple[int, int, bytes, bytes], pump: threading.Thread | N
     del future._go_finish  # what it holds goes with the task, not the future
     try:
         try:
-            result = finish(status, meta, body)
+            try:
+                result = finish(status, meta, body)
+            except BaseException as exc:
+                _future.set_outcome(future, exc, failed=True)
+                del exc
+            else:
+                _future.set_outcome(future, result, failed=False)
         except BaseException as exc:
-            _future.set_outcome(future, exc, failed=True)
+            # A done-callback raised what Future does not catch (SystemExit,
+            # KeyboardInterrupt): logged as the stdlib's worker logs it, and
+            # the rest of the batch is still delivered.
+            _stdlib_base.LOGGER.critical("Exception in worker", exc_info=exc)
             del exc
-        else:
-            _future.set_outcome(future, result, failed=False)
-    except BaseException as exc:
-        # A done-callback raised what Future does not catch (SystemExit,
-        # KeyboardInterrupt): logged as the stdlib's worker logs it, and
-        # the rest of the batch is still delivered.
-        _stdlib_base.LOGGER.critical("Exception in worker", exc_info=exc)
-        del exc
+    finally:
+        if callbacks:
+            _pump_thread.pool = None
 
 
 def _stop_pump() -> None:

@@ -67,6 +67,7 @@ fast_thread_shutdown: Callable[[int, bool], list[int]]
 fast_thread_join: Callable[[int, int], bool]
 fast_go_pump_stop: Callable[[int], bool]
 fast_pump_progress: Callable[[], None]
+fast_pump_delivered: Callable[[int], None]
 fast_give_back_thread_number: Callable[[int], bool]
 fast_environ: Callable[[], list[bytes]]
 

@@ -366,7 +366,7 @@ class ThreadPoolExecutor(TypedMap, RefusesPickle, _stdlib_thread.ThreadPoolExecu
                     (item[1] if isinstance(item, tuple) else item).cancel()
         if wait:
             me = threading.get_ident()
-            if me in state.worker_idents or _gotask.pump_delivered_for(state.pool_id):
+            if me in state.worker_idents or _gotask.pump_delivers_for(state.pool_id):
                 raise RuntimeError("cannot join current thread")
             _join(state.pool_id)
 

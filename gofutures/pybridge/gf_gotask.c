@@ -101,7 +101,8 @@ int gf_gpump_deliver(gf_gpump *p, const gf_gcomp *items, size_t n) {
         PyObject *item = Py_BuildValue("(Liy#y#)", c->id, c->status, c->meta == NULL ? "" : c->meta,
                                        (Py_ssize_t)c->mlen, c->body == NULL ? "" : c->body, (Py_ssize_t)c->blen);
         /* Out of memory: that task's future stays pending, not the batch's;
-         * it is settled at once (its pool can still finish). */
+         * it is recorded to be settled with the rest (its pool can still
+         * finish). */
         if (item == NULL || PyList_Append(list, item) < 0) {
             PyErr_WriteUnraisable(NULL);
             gf_gpump_record(p, c->id);

@@ -151,9 +151,9 @@ func (q *completionQueue) settle(ids []int64) {
 }
 
 // settleBatch settles a whole batch: for a batch whose delivery failed, or
-// whose ids Python could not report (its futures stay pending; the pool
-// must still be able to finish; tasks of it another pump delivers may be
-// settled before their callbacks end).
+// whose delivered tasks could not all be recorded (its futures stay
+// pending; the pool must still be able to finish; tasks of it another pump
+// delivers may be settled before their callbacks end).
 func (q *completionQueue) settleBatch(batch []gotask.Completion) {
 	q.handedMu.Lock()
 	for _, comp := range batch {
@@ -377,7 +377,7 @@ func runGoPump(drain bool) {
 }
 
 // deliver hands batch to Python (watched: a pump held there is replaced),
-// then settles what this pump took.
+// then settles what this pump delivered.
 func (p *goPump) deliver(items []C.gf_gcomp, batch []gotask.Completion) {
 	p.mu.Lock()
 	p.delivering = true

@@ -248,7 +248,6 @@ def _prepare_run(
     check: bool = False,
 ) -> _gotask.GoCall[subprocess.CompletedProcess[bytes]]:
     argv, program = _argv(args)
-    shown = args  # CompletedProcess.args and the errors' cmd: as given
     if not argv:
         raise IndexError("list index out of range")  # as Popen([]) on POSIX
     if cwd is not None and not os.fsencode(cwd):
@@ -288,13 +287,13 @@ def _prepare_run(
                     # As subprocess.run: the child closed its outputs and
                     # took its input, so only the wait for its exit timed
                     # out, with what was left of the timeout.
-                    raise subprocess.TimeoutExpired(shown, rec["remaining"])
+                    raise subprocess.TimeoutExpired(args, rec["remaining"])
                 # As subprocess: an output is None if nothing was read from
                 # its pipe (not even its end) before the timeout.
                 n = rec["stdout_len"]
                 stdout, stderr = out[:n], out[n:]
                 raise subprocess.TimeoutExpired(
-                    shown,
+                    args,
                     timeout,  # type: ignore[arg-type]
                     output=stdout if stdout or rec["stdout_ended"] else None,
                     stderr=stderr if stderr or rec["stderr_ended"] else None,
@@ -311,8 +310,8 @@ def _prepare_run(
         code = rec["code"]
         stdout, stderr = out[:n], out[n:]
         if check and code:
-            raise subprocess.CalledProcessError(code, shown, output=stdout, stderr=stderr)
-        return subprocess.CompletedProcess(shown, code, stdout, stderr)
+            raise subprocess.CalledProcessError(code, args, output=stdout, stderr=stderr)
+        return subprocess.CompletedProcess(args, code, stdout, stderr)
 
     return _gotask.GoCall("RUN", meta, body, finish)
 

@@ -85,8 +85,8 @@ func TestRun(t *testing.T) {
 				require.NoError(t, err)
 			}
 			assert.Equal(t, tc.wantCode, res.Code)
-			assert.Equal(t, tc.wantOut, string(res.Stdout))
-			assert.Equal(t, tc.wantErr, string(res.Stderr))
+			assert.Equal(t, tc.wantOut, string(res.Stdout.Bytes()))
+			assert.Equal(t, tc.wantErr, string(res.Stderr.Bytes()))
 		})
 	}
 }
@@ -110,7 +110,7 @@ func TestRunGrandchildHoldingPipesAfterTimeout(t *testing.T) {
 	}, nil)
 	assert.Equal(t, gio.ClassExpired, classOf(t, err).Class)
 	assert.Less(t, time.Since(start), 700*time.Millisecond)
-	assert.Equal(t, "start\n", string(res.Stdout))
+	assert.Equal(t, "start\n", string(res.Stdout.Bytes()))
 }
 
 func TestRunWaitForPipesHonoursTimeoutAndCancel(t *testing.T) {
@@ -146,7 +146,7 @@ func TestRunWaitForPipesHonoursTimeoutAndCancel(t *testing.T) {
 			res, err := gio.Run(ctx, tc.spec, tc.input)
 			assert.Less(t, time.Since(start), 2*time.Second)
 			assert.Equal(t, tc.wantClass, classOf(t, err).Class)
-			assert.Equal(t, "started\n", string(res.Stdout))
+			assert.Equal(t, "started\n", string(res.Stdout.Bytes()))
 			assert.Equal(t, tc.wantEnded, res.StdoutEnded)
 			assert.Equal(t, tc.wantEnded, res.StderrEnded)
 		})

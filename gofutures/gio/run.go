@@ -1,7 +1,6 @@
 package gio
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -38,8 +37,8 @@ type RunSpec struct {
 // (-N for a child killed by signal N) and everything it wrote.
 type RunResult struct {
 	Code   int
-	Stdout []byte
-	Stderr []byte
+	Stdout Output
+	Stderr Output
 	// StdoutEnded and StderrEnded say, after a timeout, whether the pipe
 	// had reached its end by then (subprocess.TimeoutExpired then holds b""
 	// for an empty output, else None).
@@ -141,7 +140,7 @@ func Run(ctx context.Context, spec RunSpec, input []byte) (RunResult, error) {
 	// (or refused: a child may exit without reading, and its EPIPE is not
 	// an error, as subprocess ignores BrokenPipeError).
 	var pipes sync.WaitGroup
-	var stdout, stderr bytes.Buffer
+	var stdout, stderr Output
 	var stdoutEnded, stderrEnded atomic.Bool
 	pipes.Add(2)
 	go drain(&pipes, outR, &stdout, &stdoutEnded)
@@ -214,7 +213,7 @@ func Run(ctx context.Context, spec RunSpec, input []byte) (RunResult, error) {
 	<-pipesDone
 	outR.Close()
 	errR.Close()
-	res.Stdout, res.Stderr = stdout.Bytes(), stderr.Bytes()
+	res.Stdout, res.Stderr = stdout, stderr
 	res.Code = exitCode(cmd.ProcessState, waitErr)
 	if fail != nil {
 		return res, fail
@@ -263,7 +262,7 @@ func strs(bs [][]byte) []string {
 
 // drain reads r into into until its end, which it then records in ended.
 // A read error ends the output too (not recorded as its end).
-func drain(wg *sync.WaitGroup, r io.Reader, into *bytes.Buffer, ended *atomic.Bool) {
+func drain(wg *sync.WaitGroup, r io.Reader, into *Output, ended *atomic.Bool) {
 	defer wg.Done()
 	if _, err := into.ReadFrom(r); err == nil {
 		ended.Store(true)

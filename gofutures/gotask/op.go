@@ -52,11 +52,38 @@ const (
 // Statuses names every Status, for the boundary table.
 var Statuses = map[string]Status{"OK": StatusOK, "ERROR": StatusError}
 
-// Result is what a task produced.
+// Result is what a task produced. Its body is Body or, when Pieces is set
+// (a run's output), the pieces end to end: never joined in Go, each is
+// copied straight into the bytes object Python gets. Split > 0 makes that
+// two bytes objects, of Pieces[:Split] and Pieces[Split:] (a run's stdout
+// and stderr, when both hold bytes).
 type Result struct {
 	Status Status
 	Meta   []byte
 	Body   []byte
+	Pieces [][]byte
+	Split  int
+}
+
+// Bodies is the body as Python gets it, as pieces: one bytes object
+// (second is nil), or two when Split > 0.
+func (r Result) Bodies() (first, second [][]byte) {
+	switch {
+	case r.Pieces == nil:
+		return [][]byte{r.Body}, nil
+	case r.Split > 0:
+		return r.Pieces[:r.Split], r.Pieces[r.Split:]
+	}
+	return r.Pieces, nil
+}
+
+// BodyBytes is the whole body in one slice (joined: a copy, when in
+// pieces), for tests and callers in Go.
+func (r Result) BodyBytes() []byte {
+	if r.Pieces == nil {
+		return r.Body
+	}
+	return bytes.Join(r.Pieces, nil)
 }
 
 type sleepRecord struct {
@@ -73,7 +100,7 @@ type httpRecord struct {
 }
 
 // RunRecord is a finished subprocess (KindRun's result record); the body is
-// its stdout followed by its stderr.
+// its stdout followed by its stderr (runOutput).
 type RunRecord struct {
 	Code      int `json:"code"`
 	StdoutLen int `json:"stdout_len"`
@@ -116,14 +143,15 @@ func do(ctx context.Context, kind Kind, meta, body []byte) Result {
 			return badRecord(err)
 		}
 		r, err := gio.Run(ctx, spec, body)
-		out := runOutput(r)
-		if err != nil {
-			if ge, ok := err.(*gio.Error); ok && ge.Class == gio.ClassExpired {
-				rec := RunRecord{Code: r.Code, StdoutLen: len(r.Stdout)}
-				return fail(&expired{*ge, rec, r.StdoutEnded, r.StderrEnded, r.PipesEnded, r.Remaining.Seconds()}, out)
-			}
+		rec := RunRecord{Code: r.Code, StdoutLen: r.Stdout.Len()}
+		var res Result
+		if ge, ok := err.(*gio.Error); ok && ge.Class == gio.ClassExpired {
+			res = fail(&expired{*ge, rec, r.StdoutEnded, r.StderrEnded, r.PipesEnded, r.Remaining.Seconds()}, nil)
+		} else if res = done(rec, nil, err); res.Status != StatusOK {
+			return res
 		}
-		return done(RunRecord{Code: r.Code, StdoutLen: len(r.Stdout)}, out, err)
+		res.Pieces, res.Split = runOutput(r)
+		return res
 	case KindRead:
 		var rec pathRecord
 		if err := json.Unmarshal(meta, &rec); err != nil {
@@ -161,18 +189,28 @@ func do(ctx context.Context, kind Kind, meta, body []byte) Result {
 	return fail(gio.Errorf(gio.ClassValue, "unknown Go task kind %d", kind), nil)
 }
 
-// runOutput is a run's stdout then its stderr, as one body: without a copy
-// when one of them is empty (the usual case, and the one where a copy of
-// hundreds of megabytes of output costs most).
-func runOutput(r gio.RunResult) []byte {
+// runOutput is a run's body (Result.Pieces, Split): its stdout's pieces then
+// its stderr's, split between them when both hold bytes (Python gets two
+// bytes objects), one body when either is empty (Python gets one, and
+// RunRecord.StdoutLen says whose). Nothing is copied.
+func runOutput(r gio.RunResult) (pieces [][]byte, split int) {
+	out, errs := r.Stdout.Pieces(), r.Stderr.Pieces()
 	switch {
-	case len(r.Stderr) == 0:
-		return r.Stdout
-	case len(r.Stdout) == 0:
-		return r.Stderr
+	case errs == nil:
+		return nonNil(out), 0
+	case out == nil:
+		return errs, 0
 	}
-	out := make([]byte, 0, len(r.Stdout)+len(r.Stderr))
-	return append(append(out, r.Stdout...), r.Stderr...)
+	return append(out[:len(out):len(out)], errs...), len(out)
+}
+
+// nonNil is pieces, or no pieces (not nil: a Result with nil Pieces has
+// its body in Body).
+func nonNil(pieces [][]byte) [][]byte {
+	if pieces == nil {
+		return [][]byte{}
+	}
+	return pieces
 }
 
 // expired is a timed-out run's error record: the error, the output so far,

@@ -1,37 +1,72 @@
 package gotask_test
 
 import (
+	"context"
+	"encoding/base64"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/gofutures/gofutures/gofutures/gio"
 	"github.com/gofutures/gofutures/gofutures/gotask"
 )
 
-func TestRunOutputCopiesOnlyWhenBothOutputsHoldBytes(t *testing.T) {
+func TestRunOutputKeepsThePiecesAndSplitsOnlyWhenBothOutputsHoldBytes(t *testing.T) {
 	out, errs := []byte("out"), []byte("err")
 	for _, tc := range []struct {
-		name     string
-		res      gio.RunResult
-		want     string
-		sameAs   []byte // the body is this slice itself, not a copy
-		wantCopy bool
+		name      string
+		res       gio.RunResult
+		want      []string // each piece
+		wantSplit int
 	}{
-		{name: "stdout only", res: gio.RunResult{Stdout: out}, want: "out", sameAs: out},
-		{name: "stderr only", res: gio.RunResult{Stderr: errs}, want: "err", sameAs: errs},
-		{name: "both", res: gio.RunResult{Stdout: out, Stderr: errs}, want: "outerr", wantCopy: true},
-		{name: "neither", res: gio.RunResult{}, want: ""},
+		{name: "stdout only", res: gio.RunResult{Stdout: gio.OutputOf(out)}, want: []string{"out"}},
+		{name: "stderr only", res: gio.RunResult{Stderr: gio.OutputOf(errs)}, want: []string{"err"}},
+		{name: "both", res: gio.RunResult{Stdout: gio.OutputOf(out), Stderr: gio.OutputOf(errs)}, want: []string{"out", "err"}, wantSplit: 1},
+		{name: "neither", res: gio.RunResult{}, want: []string{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := gotask.RunOutput(tc.res)
-			assert.Equal(t, tc.want, string(got))
-			if tc.sameAs != nil {
-				assert.Same(t, &tc.sameAs[0], &got[0])
+			pieces, split := gotask.RunOutput(tc.res)
+			require.NotNil(t, pieces, "nil Pieces would mean a body in Result.Body")
+			got := make([]string, len(pieces))
+			for i, p := range pieces {
+				got[i] = string(p)
+				assert.True(t, &p[0] == &out[0] || &p[0] == &errs[0], "piece %d is not a copy", i)
 			}
-			if tc.wantCopy {
-				assert.NotSame(t, &out[0], &got[0])
-			}
+			assert.Equal(t, tc.want, got)
+			assert.Equal(t, tc.wantSplit, split)
 		})
 	}
 }
+
+func TestDoRunReturnsTheOutputInPieces(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		script     string
+		timeout    string
+		wantStatus gotask.Status
+		wantBody   string
+		wantSplit  int
+		wantMeta   string // a field of the record
+	}{
+		{name: "both outputs", script: "printf out; printf err >&2", wantBody: "outerr", wantSplit: 1, wantMeta: `"stdout_len":3`},
+		{name: "stderr only", script: "printf err >&2", wantBody: "err", wantMeta: `"stdout_len":0`},
+		{name: "nothing", script: "exit 3", wantMeta: `"code":3`},
+		{name: "timed out", script: "printf x; exec sleep 5", timeout: `,"timeout":0.3,"has_timeout":true`,
+			wantStatus: gotask.StatusError, wantBody: "x", wantMeta: `"class":"expired"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			argv := fmt.Sprintf(`{"argv":[%q,%q,%q]%s}`, b64("sh"), b64("-c"), b64(tc.script), tc.timeout)
+			res := gotask.Do(context.Background(), gotask.KindRun, []byte(argv), nil)
+			assert.Equal(t, tc.wantStatus, res.Status, string(res.Meta))
+			assert.Contains(t, string(res.Meta), tc.wantMeta)
+			require.NotNil(t, res.Pieces)
+			assert.Nil(t, res.Body)
+			assert.Equal(t, tc.wantBody, string(res.BodyBytes()))
+			assert.Equal(t, tc.wantSplit, res.Split)
+		})
+	}
+}
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }

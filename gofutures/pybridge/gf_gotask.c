@@ -88,6 +88,40 @@ PyObject *gf_pump_delivered(PyObject *self, PyObject *task) {
     Py_RETURN_NONE;
 }
 
+/* A new bytes object of n bytes, not yet written (GIL held). */
+static PyObject *gf_new_bytes(size_t n) {
+    if (n > (size_t)PY_SSIZE_T_MAX) return PyErr_NoMemory();
+    return PyBytes_FromStringAndSize(NULL, (Py_ssize_t)n);
+}
+
+/* One bytes object of pieces[0:n] end to end (GIL held). */
+static PyObject *gf_joined_pieces(const gf_piece *pieces, size_t n) {
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) total += pieces[i].n;
+    PyObject *b = gf_new_bytes(total);
+    if (b == NULL) return NULL;
+    char *at = PyBytes_AS_STRING(b);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(at, pieces[i].p, pieces[i].n);
+        at += pieces[i].n;
+    }
+    return b;
+}
+
+/* A completion's body as Python gets it: bytes, or (bytes, bytes) for a
+ * body in pieces that is split (gf_gcomp). */
+static PyObject *gf_gcomp_body(const gf_gcomp *c) {
+    if (c->pieces == NULL) return PyBytes_FromStringAndSize(c->body == NULL ? "" : c->body, (Py_ssize_t)c->blen);
+    if (c->split == 0) return gf_joined_pieces(c->pieces, c->npieces);
+    PyObject *first = gf_joined_pieces(c->pieces, c->split);
+    PyObject *second = first == NULL ? NULL : gf_joined_pieces(c->pieces + c->split, c->npieces - c->split);
+    if (second == NULL) {
+        Py_XDECREF(first);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", first, second);
+}
+
 int gf_gpump_deliver(gf_gpump *p, const gf_gcomp *items, size_t n) {
     gf_go_outstanding_add(-(long long)n);
     PyEval_RestoreThread(p->ts);
@@ -98,8 +132,10 @@ int gf_gpump_deliver(gf_gpump *p, const gf_gcomp *items, size_t n) {
     PyObject *list = PyList_New(0);
     for (size_t i = 0; list != NULL && i < n; i++) {
         const gf_gcomp *c = &items[i];
-        PyObject *item = Py_BuildValue("(Liy#y#)", c->id, c->status, c->meta == NULL ? "" : c->meta,
-                                       (Py_ssize_t)c->mlen, c->body == NULL ? "" : c->body, (Py_ssize_t)c->blen);
+        PyObject *body = gf_gcomp_body(c);
+        PyObject *item = body == NULL ? NULL
+                                      : Py_BuildValue("(Liy#N)", c->id, c->status, c->meta == NULL ? "" : c->meta,
+                                                      (Py_ssize_t)c->mlen, body);
         /* Out of memory: that task's future stays pending, not the batch's;
          * it is recorded to be settled with the rest (its pool can still
          * finish). */
@@ -141,7 +177,8 @@ void gf_gpump_detach(gf_gpump *p) {
 #define GF_GO_SLICE_MS 50
 
 /* fast_go_call(kind, meta, body) -> (status, meta, body): runs a Go task
- * here, GIL released while Go works; Ctrl-C (any exception a signal handler
+ * here (body: bytes, or (bytes, bytes) for a body in two), GIL released
+ * while Go works; Ctrl-C (any exception a signal handler
  * raises) cancels it. Every call into Go is made without the GIL: entering
  * Go waits for a free P, which a busy Go may not have for milliseconds. */
 PyObject *gf_go_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -157,15 +194,15 @@ PyObject *gf_go_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (PyBytes_AsStringAndSize(args[2], &body, &blen) < 0) return NULL;
     gf_go_outstanding_add(1); /* until it returns */
     long long op = 0;
-    int status = 0;
-    size_t out_m = 0, out_b = 0;
+    int status = 0, two = 0;
+    size_t out_m = 0, out_b = 0, out_b2 = 0;
     int interrupted = 0;
     for (int first = 1;; first = 0) {
         int done;
         Py_BEGIN_ALLOW_THREADS
         /* Go copies meta and body before it returns (args keeps them alive). */
         if (first) op = gfOpStart((int)kind, meta, (size_t)mlen, body, (size_t)blen);
-        done = gfOpWait(op, interrupted ? -1 : GF_GO_SLICE_MS, &status, &out_m, &out_b);
+        done = gfOpWait(op, interrupted ? -1 : GF_GO_SLICE_MS, &status, &out_m, &out_b, &out_b2, &two);
         Py_END_ALLOW_THREADS
         if (done) break;
         if (PyErr_CheckSignals() < 0) {
@@ -175,24 +212,28 @@ PyObject *gf_go_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
             Py_END_ALLOW_THREADS
         }
     }
-    PyObject *m = NULL, *b = NULL;
+    PyObject *m = NULL, *b = NULL, *b2 = NULL;
     if (!interrupted) {
-        m = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)out_m);
-        b = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)out_b);
+        m = gf_new_bytes(out_m);
+        b = m == NULL ? NULL : gf_new_bytes(out_b);
+        b2 = b == NULL || !two ? NULL : gf_new_bytes(out_b2);
     }
     gf_go_outstanding_add(-1);
-    if (m == NULL || b == NULL) { /* interrupted (the signal handler's exception), or no memory */
+    if (m == NULL || b == NULL || (two && b2 == NULL)) { /* interrupted (the signal handler's exception), or no memory */
         Py_XDECREF(m);
         Py_XDECREF(b);
+        Py_XDECREF(b2);
         Py_BEGIN_ALLOW_THREADS
         gfOpFree(op);
         Py_END_ALLOW_THREADS
         return NULL;
     }
-    char *mp = PyBytes_AS_STRING(m), *bp = PyBytes_AS_STRING(b); /* not shared yet */
+    /* Not shared yet: Go writes into them. */
+    char *mp = PyBytes_AS_STRING(m), *bp = PyBytes_AS_STRING(b), *bp2 = two ? PyBytes_AS_STRING(b2) : NULL;
     Py_BEGIN_ALLOW_THREADS
-    gfOpCopy(op, mp, bp); /* and frees the op */
+    gfOpCopy(op, mp, bp, bp2); /* and frees the op */
     Py_END_ALLOW_THREADS
+    if (two) return Py_BuildValue("(iN(NN))", status, m, b, b2);
     return Py_BuildValue("(iNN)", status, m, b);
 }
 

@@ -62,13 +62,23 @@ int gf_gpump_attach(gf_gpump *p);
 /* Moves up to cap of the ids in p->done into out, oldest first; returns
  * how many. Any thread. */
 size_t gf_gpump_take_done(gf_gpump *p, long long *out, size_t cap);
-/* A completion as the pump hands it over; meta and body point into Go
- * memory the pump pins for the call. */
+/* A piece of a body kept in pieces (gotask.Result.Pieces). */
+typedef struct {
+    const char *p;
+    size_t n;
+} gf_piece;
+
+/* A completion as the pump hands it over; every pointer points into Go
+ * memory the pump pins for the call. The body is body[0:blen] or, when
+ * pieces is not NULL, pieces[0:npieces] end to end: one bytes object, or
+ * two (a tuple) when split > 0, of the first split pieces and the rest. */
 typedef struct {
     long long id;
     int status;
     const char *meta, *body;
     size_t mlen, blen;
+    const gf_piece *pieces;
+    size_t npieces, split;
 } gf_gcomp;
 
 /* Takes the GIL, hands the n completions to the hook as one list of (id,

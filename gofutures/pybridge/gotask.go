@@ -71,10 +71,11 @@ func getOp(id C.longlong) *op {
 }
 
 // gfOpWait waits up to ms (forever if negative) for op id; when it is done
-// it reports 1 and the sizes of its result's meta and body.
+// it reports 1 and the sizes of its result's meta and body, which is two
+// bytes objects when *two is set (gotask.Result.Bodies).
 //
 //export gfOpWait
-func gfOpWait(id C.longlong, ms C.longlong, status *C.int, mlen, blen *C.size_t) C.int {
+func gfOpWait(id C.longlong, ms C.longlong, status *C.int, mlen, blen, blen2 *C.size_t, two *C.int) C.int {
 	o := getOp(id)
 	if o == nil {
 		*status = C.int(gotask.StatusError)
@@ -87,25 +88,48 @@ func gfOpWait(id C.longlong, ms C.longlong, status *C.int, mlen, blen *C.size_t)
 	if !wait.Closed(o.done, timeout) {
 		return 0
 	}
+	first, second := o.res.Bodies()
 	*status = C.int(o.res.Status)
-	*mlen, *blen = C.size_t(len(o.res.Meta)), C.size_t(len(o.res.Body))
+	*mlen, *blen, *blen2 = C.size_t(len(o.res.Meta)), C.size_t(piecesLen(first)), C.size_t(piecesLen(second))
+	*two = 0
+	if second != nil {
+		*two = 1
+	}
 	return 1
 }
 
 // gfOpCopy copies a finished op's result into the buffers C allocated (of
-// the sizes gfOpWait reported) and forgets the op.
+// the sizes gfOpWait reported; body2 only for a second body) and forgets
+// the op.
 //
 //export gfOpCopy
-func gfOpCopy(id C.longlong, meta, body *C.char) {
+func gfOpCopy(id C.longlong, meta, body, body2 *C.char) {
 	if o := getOp(id); o != nil {
-		if n := len(o.res.Meta); n > 0 {
-			copy(unsafe.Slice((*byte)(unsafe.Pointer(meta)), n), o.res.Meta)
-		}
-		if n := len(o.res.Body); n > 0 {
-			copy(unsafe.Slice((*byte)(unsafe.Pointer(body)), n), o.res.Body)
-		}
+		copyPieces(meta, [][]byte{o.res.Meta})
+		first, second := o.res.Bodies()
+		copyPieces(body, first)
+		copyPieces(body2, second)
 	}
 	gfOpFree(id)
+}
+
+func piecesLen(pieces [][]byte) int {
+	n := 0
+	for _, p := range pieces {
+		n += len(p)
+	}
+	return n
+}
+
+// copyPieces copies pieces end to end into C memory at dst (room for all).
+func copyPieces(dst *C.char, pieces [][]byte) {
+	at := 0
+	for _, p := range pieces {
+		if len(p) > 0 {
+			copy(unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(dst), at)), len(p)), p)
+			at += len(p)
+		}
+	}
 }
 
 //export gfOpCancel

@@ -425,8 +425,22 @@ func deliverGoBatch(c *C.gf_gpump, items []C.gf_gcomp, batch []gotask.Completion
 		it.id, it.status = C.longlong(comp.ID), C.int(comp.Result.Status)
 		it.meta, it.mlen = pinnedBytes(&pin, comp.Result.Meta)
 		it.body, it.blen = pinnedBytes(&pin, comp.Result.Body)
+		if pieces := comp.Result.Pieces; len(pieces) > 0 {
+			it.pieces, it.npieces, it.split = pinnedPieces(&pin, pieces), C.size_t(len(pieces)), C.size_t(comp.Result.Split)
+		}
 	}
 	return C.gf_gpump_deliver(c, &items[0], C.size_t(len(batch)))
+}
+
+// pinnedPieces describes pieces (not empty) to C in Go memory, all pinned
+// for a C call.
+func pinnedPieces(pin *runtime.Pinner, pieces [][]byte) *C.gf_piece {
+	described := make([]C.gf_piece, len(pieces))
+	for i, b := range pieces {
+		described[i].p, described[i].n = pinnedBytes(pin, b)
+	}
+	pin.Pin(&described[0])
+	return &described[0]
 }
 
 // pinnedBytes pins b's array for a C call and returns it as C sees it.

@@ -55,7 +55,10 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 # A finisher: (status, meta, body) -> the call's return value, or raises.
-Finish = Callable[[int, bytes, bytes], T]
+# The body is bytes, or for a run whose stdout and stderr both hold bytes a
+# tuple of the two (each made straight from the pieces Go read, never
+# sliced out of one: see gotask.Result).
+Finish = Callable[[int, bytes, Any], T]
 
 
 # One compact encoder: json.dumps(separators=...) builds a new one per call,

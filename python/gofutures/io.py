@@ -279,8 +279,12 @@ def _prepare_run(
     if env is None:
         meta = _gotask.encode(record)[:-1] + ',"env":' + _current_env_json() + "}"
 
-    def finish(status: int, meta: bytes, out: bytes) -> subprocess.CompletedProcess[bytes]:
+    def finish(status: int, meta: bytes, out: bytes | tuple[bytes, bytes]) -> subprocess.CompletedProcess[bytes]:
         rec = json.loads(meta)
+        # Two bytes objects, or one when an output is empty: then slicing
+        # at stdout_len (0 or its length) gives it and b"", no copy.
+        n = rec.get("stdout_len", 0)
+        stdout, stderr = out if isinstance(out, tuple) else (out[:n], out[n:])
         if not _gotask.ok(status):
             if rec.get("class") == "expired":
                 if rec["pipes_ended"]:
@@ -290,8 +294,6 @@ def _prepare_run(
                     raise subprocess.TimeoutExpired(args, rec["remaining"])
                 # As subprocess: an output is None if nothing was read from
                 # its pipe (not even its end) before the timeout.
-                n = rec["stdout_len"]
-                stdout, stderr = out[:n], out[n:]
                 raise subprocess.TimeoutExpired(
                     args,
                     timeout,  # type: ignore[arg-type]
@@ -306,9 +308,7 @@ def _prepare_run(
                 else:
                     rec["filename"] = program
             raise _gotask.ERRORS[rec["class"]](rec)
-        n = rec["stdout_len"]
         code = rec["code"]
-        stdout, stderr = out[:n], out[n:]
         if check and code:
             raise subprocess.CalledProcessError(code, args, output=stdout, stderr=stderr)
         return subprocess.CompletedProcess(args, code, stdout, stderr)

@@ -1,0 +1,109 @@
+package gio
+
+import (
+	"errors"
+	"io"
+)
+
+// Output is what Run read from one of a child's pipes, kept in the pieces it
+// was read into. Nothing is copied to grow it: a bytes.Buffer doubles its
+// array and copies, so 200 MB of output held up to 3x that in Go, and a
+// joined copy made 3.7x in all. The pieces cross to Python one by one, each
+// copied straight into the bytes object the caller gets (about 2x the output
+// at the peak, as subprocess.run's list of chunks and its join).
+//
+// The zero Output is empty and ready to use. It is not safe for concurrent
+// use.
+type Output struct {
+	pieces [][]byte // each full but the last (len < cap)
+	n      int
+}
+
+// Piece sizes: the first is small (most commands print a few lines), each
+// next one twice the last, up to maxPiece (a read from a pipe returns at
+// most its 64 KiB buffer, so larger pieces would only waste their tail).
+const (
+	firstPiece = 4 << 10
+	maxPiece   = 1 << 20
+)
+
+// ReadFrom reads r to its end into o. Like bytes.Buffer's, it returns a nil
+// error at the end of r, and the error that stopped it otherwise (what was
+// read until then is kept).
+func (o *Output) ReadFrom(r io.Reader) (int64, error) {
+	var total int64
+	for {
+		tail := o.room()
+		n, err := r.Read(tail)
+		if n < 0 || n > len(tail) {
+			return total, errors.New("gio: a reader returned an invalid count")
+		}
+		last := len(o.pieces) - 1
+		o.pieces[last] = o.pieces[last][:len(o.pieces[last])+n]
+		o.n += n
+		total += int64(n)
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// room returns the free tail of the last piece, starting a new piece when
+// that one is full.
+func (o *Output) room() []byte {
+	if k := len(o.pieces); k > 0 {
+		if last := o.pieces[k-1]; len(last) < cap(last) {
+			return last[len(last):cap(last)]
+		}
+	}
+	size := firstPiece
+	if k := len(o.pieces); k > 0 {
+		size = min(2*cap(o.pieces[k-1]), maxPiece)
+	}
+	o.pieces = append(o.pieces, make([]byte, 0, size))
+	last := o.pieces[len(o.pieces)-1]
+	return last[:cap(last)]
+}
+
+// Len is the number of bytes read.
+func (o *Output) Len() int { return o.n }
+
+// Pieces returns the bytes read, in order, as pieces that are never empty;
+// nil when nothing was read. The caller must not modify them.
+func (o *Output) Pieces() [][]byte {
+	if o.n == 0 {
+		return nil
+	}
+	if k := len(o.pieces); len(o.pieces[k-1]) == 0 {
+		return o.pieces[:k-1]
+	}
+	return o.pieces
+}
+
+// Bytes returns the bytes read in one slice: the single piece itself, or a
+// copy that joins them (nil when nothing was read).
+func (o *Output) Bytes() []byte {
+	pieces := o.Pieces()
+	switch len(pieces) {
+	case 0:
+		return nil
+	case 1:
+		return pieces[0]
+	}
+	joined := make([]byte, 0, o.n)
+	for _, p := range pieces {
+		joined = append(joined, p...)
+	}
+	return joined
+}
+
+// OutputOf is an Output holding b (for tests, and for results made in Go).
+func OutputOf(b []byte) Output {
+	if len(b) == 0 {
+		return Output{}
+	}
+	return Output{pieces: [][]byte{b}, n: len(b)}
+}

@@ -1,0 +1,90 @@
+package gio_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gofutures/gofutures/gofutures/gio"
+)
+
+func TestOutputKeepsEveryByteInPiecesThatNeverGrow(t *testing.T) {
+	data := make([]byte, 3<<20+17)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	for _, tc := range []struct {
+		name string
+		size int
+		wrap func(io.Reader) io.Reader
+	}{
+		{name: "empty", size: 0},
+		{name: "one byte", size: 1},
+		{name: "the first piece exactly", size: 4 << 10},
+		{name: "one past the first piece", size: 4<<10 + 1},
+		{name: "one byte at a time", size: 10_000, wrap: iotest.OneByteReader},
+		{name: "data with its EOF", size: 5000, wrap: iotest.DataErrReader},
+		{name: "half reads", size: 100_000, wrap: iotest.HalfReader},
+		{name: "megabytes", size: len(data)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var r io.Reader = bytes.NewReader(data[:tc.size])
+			if tc.wrap != nil {
+				r = tc.wrap(r)
+			}
+			var out gio.Output
+			n, err := out.ReadFrom(r)
+			require.NoError(t, err)
+			assert.EqualValues(t, tc.size, n)
+			assert.Equal(t, tc.size, out.Len())
+			assert.True(t, bytes.Equal(data[:tc.size], out.Bytes()), "the bytes read")
+			pieces := out.Pieces()
+			if tc.size == 0 {
+				assert.Nil(t, pieces)
+				assert.Nil(t, out.Bytes())
+			}
+			for i, p := range pieces {
+				assert.NotEmpty(t, p, "piece %d", i)
+				assert.LessOrEqual(t, cap(p), 1<<20, "piece %d", i)
+				if i < len(pieces)-1 {
+					assert.Equal(t, cap(p), len(p), "piece %d is full", i)
+				}
+			}
+		})
+	}
+}
+
+func TestOutputKeepsWhatWasReadBeforeAnError(t *testing.T) {
+	broken := errors.New("broken pipe")
+	var out gio.Output
+	n, err := out.ReadFrom(io.MultiReader(strings.NewReader("partial"), iotest.ErrReader(broken)))
+	assert.ErrorIs(t, err, broken)
+	assert.EqualValues(t, 7, n)
+	assert.Equal(t, "partial", string(out.Bytes()))
+}
+
+func TestOutputBytesIsTheOnePieceItself(t *testing.T) {
+	b := []byte("abc")
+	out := gio.OutputOf(b)
+	assert.Same(t, &b[0], &out.Bytes()[0])
+	assert.Equal(t, [][]byte{b}, out.Pieces())
+	empty := gio.OutputOf(nil)
+	assert.Zero(t, empty.Len())
+	assert.Nil(t, empty.Pieces())
+}
+
+// A large output stays in pieces of at most 1 MiB: nothing is copied to
+// grow it.
+func ExampleOutput() {
+	var out gio.Output
+	_, _ = out.ReadFrom(bytes.NewReader(make([]byte, 5<<20)))
+	fmt.Println(out.Len(), len(out.Pieces()), cap(out.Pieces()[len(out.Pieces())-1]))
+	// Output: 5242880 13 1048576
+}

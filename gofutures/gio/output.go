@@ -1,6 +1,7 @@
 package gio
 
 import (
+	"bytes"
 	"errors"
 	"io"
 )
@@ -22,10 +23,33 @@ type Output struct {
 // Piece sizes: the first is small (most commands print a few lines), each
 // next one twice the last, up to maxPiece (a read from a pipe returns at
 // most its 64 KiB buffer, so larger pieces would only waste their tail).
+// An expected size (Expect) makes the first piece as large as that, up to
+// maxExpected: a size a peer claims is not trusted with more.
 const (
-	firstPiece = 4 << 10
-	maxPiece   = 1 << 20
+	firstPiece  = 4 << 10
+	maxPiece    = 1 << 20
+	maxExpected = 64 << 20
 )
+
+// Expect sizes o's first piece for n bytes, a size known in advance (an
+// HTTP body's Content-Length), so that reading them allocates once: one
+// byte more, to see the end without a second piece. It does nothing once
+// o holds a piece, or for n < 0.
+func (o *Output) Expect(n int64) {
+	if len(o.pieces) == 0 && n >= 0 {
+		o.pieces = append(o.pieces, make([]byte, 0, min(n+1, maxExpected)))
+	}
+}
+
+// Reader reads o's bytes back, piece by piece.
+func (o *Output) Reader() io.Reader {
+	pieces := o.Pieces()
+	readers := make([]io.Reader, len(pieces))
+	for i, p := range pieces {
+		readers[i] = bytes.NewReader(p)
+	}
+	return io.MultiReader(readers...)
+}
 
 // ReadFrom reads r to its end into o. Like bytes.Buffer's, it returns a nil
 // error at the end of r, and the error that stopped it otherwise (what was
@@ -61,7 +85,7 @@ func (o *Output) room() []byte {
 	}
 	size := firstPiece
 	if k := len(o.pieces); k > 0 {
-		size = min(2*cap(o.pieces[k-1]), maxPiece)
+		size = min(max(2*cap(o.pieces[k-1]), firstPiece), maxPiece)
 	}
 	o.pieces = append(o.pieces, make([]byte, 0, size))
 	last := o.pieces[len(o.pieces)-1]

@@ -80,6 +80,44 @@ func TestOutputBytesIsTheOnePieceItself(t *testing.T) {
 	assert.Nil(t, empty.Pieces())
 }
 
+func TestOutputExpectSizesTheFirstPiece(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		expect     int64
+		size       int
+		wantPieces int
+	}{
+		{name: "the size announced", expect: 100_000, size: 100_000, wantPieces: 1},
+		{name: "nothing announced", expect: 0, size: 0, wantPieces: 0},
+		{name: "less than announced", expect: 100_000, size: 10, wantPieces: 1},
+		{name: "more than announced", expect: 10, size: 100_000, wantPieces: 6},
+		{name: "unknown (-1)", expect: -1, size: 100_000, wantPieces: 5},
+		{name: "a claim past 64 MiB is not trusted", expect: 1 << 40, size: 10, wantPieces: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out gio.Output
+			out.Expect(tc.expect)
+			_, err := out.ReadFrom(bytes.NewReader(make([]byte, tc.size)))
+			require.NoError(t, err)
+			assert.Equal(t, tc.size, out.Len())
+			assert.Equal(t, tc.wantPieces, len(out.Pieces()))
+			if tc.size > 0 {
+				assert.LessOrEqual(t, cap(out.Pieces()[0]), 64<<20+1)
+			}
+		})
+	}
+}
+
+func TestOutputReaderReadsThePiecesBack(t *testing.T) {
+	var out gio.Output
+	data := bytes.Repeat([]byte("0123456789"), 100_000)
+	_, err := out.ReadFrom(bytes.NewReader(data))
+	require.NoError(t, err)
+	back, err := io.ReadAll(out.Reader())
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(data, back))
+}
+
 // A large output stays in pieces of at most 1 MiB: nothing is copied to
 // grow it.
 func ExampleOutput() {

@@ -180,13 +180,28 @@ func do(ctx context.Context, kind Kind, meta, body []byte) Result {
 		resp, data, err := httpc.Do(ctx, &rec.Request, body)
 		if err == nil {
 			if meta, ok := resp.AppendRecord(make([]byte, 0, resp.RecordSize())); ok {
-				return Result{Status: StatusOK, Meta: meta, Body: data}
+				return withBody(Result{Status: StatusOK, Meta: meta}, data)
 			}
 			resp.Latin1Text() // read as the compact record would be
 		}
-		return done(resp, data, err) // JSON: an error, or a field holding httpc.RecordSep
+		return withBody(done(resp, nil, err), data) // JSON: an error, or a field holding httpc.RecordSep
 	}
 	return fail(gio.Errorf(gio.ClassValue, "unknown Go task kind %d", kind), nil)
+}
+
+// withBody is res with data as its body, if res is not an error: in Body
+// when it is one piece (most responses: nothing more to allocate or pin),
+// else in Pieces.
+func withBody(res Result, data gio.Output) Result {
+	if res.Status != StatusOK {
+		return res
+	}
+	if pieces := data.Pieces(); len(pieces) > 1 {
+		res.Pieces = pieces
+	} else {
+		res.Body = data.Bytes()
+	}
+	return res
 }
 
 // runOutput is a run's body (Result.Pieces, Split): its stdout's pieces then

@@ -181,12 +181,13 @@ func CloseIdle() {
 	}
 }
 
-// Do sends the request and reads the whole response. Its errors are *gio.Error.
-func Do(ctx context.Context, r *Request, body []byte) (Response, []byte, error) {
+// Do sends the request and reads the whole response, its body in pieces
+// that are never copied to grow (gio.Output). Its errors are *gio.Error.
+func Do(ctx context.Context, r *Request, body []byte) (Response, gio.Output, error) {
 	var out Response
 	tr, err := transportFor(r)
 	if err != nil {
-		return out, nil, err
+		return out, gio.Output{}, err
 	}
 	if r.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -200,7 +201,7 @@ func Do(ctx context.Context, r *Request, body []byte) (Response, []byte, error) 
 	ctx = withProxyEnv(ctx, r.Proxy)
 	req, err := http.NewRequestWithContext(ctx, r.Method, r.URL, rd)
 	if err != nil {
-		return out, nil, gio.Errorf(gio.ClassValue, "Invalid URL %q: %v", r.URL, unwrapURL(err))
+		return out, gio.Output{}, gio.Errorf(gio.ClassValue, "Invalid URL %q: %v", r.URL, unwrapURL(err))
 	}
 	if body != nil && len(body) == 0 {
 		req.Body, req.GetBody = http.NoBody, func() (io.ReadCloser, error) { return http.NoBody, nil }
@@ -226,16 +227,18 @@ func Do(ctx context.Context, r *Request, body []byte) (Response, []byte, error) 
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
-		return out, nil, Classify(ctx, err)
+		return out, gio.Output{}, Classify(ctx, err)
 	}
 	out.ElapsedNs = time.Since(start).Nanoseconds()
 	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
+	var data gio.Output
+	data.Expect(resp.ContentLength)
+	_, err = data.ReadFrom(resp.Body)
 	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return out, nil, incompleteRead(len(data), resp.ContentLength)
+		return out, gio.Output{}, incompleteRead(data.Len(), resp.ContentLength)
 	}
 	if err != nil {
-		return out, nil, Classify(ctx, err)
+		return out, gio.Output{}, Classify(ctx, err)
 	}
 	// The body's end woke the connection's read loop, which puts the
 	// connection back in the idle pool. Let it run first: a Go task that
@@ -244,7 +247,7 @@ func Do(ctx context.Context, r *Request, body []byte) (Response, []byte, error) 
 	// dials: 2-4x the kernel time, in the search for a free local port).
 	runtime.Gosched()
 	if data, err = decode(resp.Header.Get("Content-Encoding"), data); err != nil {
-		return out, nil, gio.Errorf(gio.ClassOS, "Received response with content-encoding: %s, but failed to decode it: %v",
+		return out, gio.Output{}, gio.Errorf(gio.ClassOS, "Received response with content-encoding: %s, but failed to decode it: %v",
 			resp.Header.Get("Content-Encoding"), err)
 	}
 	out.Status = resp.StatusCode
@@ -282,29 +285,36 @@ func incompleteRead(n int, contentLength int64) *gio.Error {
 
 // decode undoes a gzip or deflate Content-Encoding (as urllib3: deflate is
 // zlib-wrapped, or raw if that fails); others are left as they are.
-func decode(encoding string, data []byte) ([]byte, error) {
+func decode(encoding string, data gio.Output) (gio.Output, error) {
 	switch strings.ToLower(strings.TrimSpace(encoding)) {
 	case "gzip", "x-gzip":
-		if len(data) == 0 {
+		if data.Len() == 0 {
 			return data, nil
 		}
-		zr, err := gzip.NewReader(bytes.NewReader(data))
+		zr, err := gzip.NewReader(data.Reader())
 		if err != nil {
-			return nil, err
+			return gio.Output{}, err
 		}
-		return io.ReadAll(zr)
+		return inflated(zr)
 	case "deflate":
-		if len(data) == 0 {
+		if data.Len() == 0 {
 			return data, nil
 		}
-		if zr, err := zlib.NewReader(bytes.NewReader(data)); err == nil {
-			if out, err := io.ReadAll(zr); err == nil {
+		if zr, err := zlib.NewReader(data.Reader()); err == nil {
+			if out, err := inflated(zr); err == nil {
 				return out, nil
 			}
 		}
-		return io.ReadAll(flate.NewReader(bytes.NewReader(data)))
+		return inflated(flate.NewReader(data.Reader()))
 	}
 	return data, nil
+}
+
+// inflated reads a decompressing reader to its end.
+func inflated(r io.Reader) (gio.Output, error) {
+	var out gio.Output
+	_, err := out.ReadFrom(r)
+	return out, err
 }
 
 // latin1Value is a header value as http.client sends a str, encoded as

@@ -44,6 +44,25 @@ func handler() http.Handler {
 		w.Header().Set("Content-Encoding", "gzip")
 		w.Write(b.Bytes())
 	})
+	// /big/{length,chunked,gzip}: bigBody, with a Content-Length, without
+	// one, or gzipped.
+	mux.HandleFunc("/big/{how}", func(w http.ResponseWriter, r *http.Request) {
+		switch r.PathValue("how") {
+		case "length":
+			w.Header().Set("Content-Length", fmt.Sprint(len(bigBody)))
+			w.Write(bigBody)
+		case "chunked":
+			for b := bigBody; len(b) > 0; b = b[min(len(b), 100_000):] {
+				w.Write(b[:min(len(b), 100_000)])
+				w.(http.Flusher).Flush()
+			}
+		case "gzip":
+			w.Header().Set("Content-Encoding", "gzip")
+			zw := gzip.NewWriter(w)
+			zw.Write(bigBody)
+			zw.Close()
+		}
+	})
 	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/hello", http.StatusFound)
 	})
@@ -82,7 +101,13 @@ func get(t *testing.T, url string, edit ...func(*httpc.Request)) (httpc.Response
 	for _, e := range edit {
 		e(r)
 	}
-	return httpc.Do(context.Background(), r, nil)
+	return joined(r, nil)
+}
+
+// joined is httpc.Do, with the body in one slice.
+func joined(r *httpc.Request, body []byte) (httpc.Response, []byte, error) {
+	resp, data, err := httpc.Do(context.Background(), r, body)
+	return resp, data.Bytes(), err
 }
 
 func TestResponses(t *testing.T) {
@@ -117,9 +142,36 @@ func TestResponses(t *testing.T) {
 
 	post := &httpc.Request{Method: "POST", URL: srv.URL + "/echo", Verify: true,
 		Headers: [][2]string{{"Content-Type", "text/x"}, {"x-mine", "m"}}}
-	_, body, err = httpc.Do(context.Background(), post, []byte("payload"))
+	_, body, err = joined(post, []byte("payload"))
 	require.NoError(t, err)
 	assert.Equal(t, "text/x|m|payload", string(body))
+}
+
+// bigBody spans several of a gio.Output's pieces.
+var bigBody = func() []byte {
+	b := make([]byte, 3<<20+5)
+	for i := range b {
+		b[i] = byte(i % 251)
+	}
+	return b
+}()
+
+func TestLargeBodiesArriveWhole(t *testing.T) {
+	srv := httptest.NewServer(handler())
+	defer srv.Close()
+	defer httpc.CloseIdle()
+	for _, how := range []string{"length", "chunked", "gzip"} {
+		t.Run(how, func(t *testing.T) {
+			r := &httpc.Request{Method: "GET", URL: srv.URL + "/big/" + how, Verify: true, Timeout: 10}
+			_, data, err := httpc.Do(context.Background(), r, nil)
+			require.NoError(t, err)
+			assert.Equal(t, len(bigBody), data.Len())
+			assert.True(t, bytes.Equal(bigBody, data.Bytes()), "the body")
+			if how == "length" {
+				assert.Equal(t, 1, len(data.Pieces()), "read into one piece of the announced size")
+			}
+		})
+	}
 }
 
 func TestErrors(t *testing.T) {

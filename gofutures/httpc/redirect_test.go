@@ -77,8 +77,9 @@ func to(status int, loc string, cookies ...string) string {
 func do(t *testing.T, r httpc.Request, body []byte) (httpc.Response, echoed) {
 	t.Helper()
 	r.FollowRedirects, r.MaxRedirects, r.Timeout = true, 30, 10
-	resp, data, err := httpc.Do(t.Context(), &r, body)
+	resp, out, err := httpc.Do(t.Context(), &r, body)
 	require.NoError(t, err)
+	data := out.Bytes()
 	var e echoed
 	require.NoError(t, json.Unmarshal(data, &e), string(data))
 	return resp, e

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -36,3 +37,48 @@ def test_unknown_workload_is_a_usage_error() -> None:
     out = _demo("--only", "no such workload")
     assert out.returncode == 2
     assert "no workload name contains 'no such workload'" in out.stderr
+
+
+def test_url_loads_run_against_a_server_that_ends_with_the_demo() -> None:
+    """The URL loads (urllib on the stdlib, gofutures.http on gofutures)
+    fetch the same bodies from the demo's loopback server, a process that
+    is gone when the demo ends: stopped, and it would also end with the
+    demo's stdin pipe."""
+    out = _demo("--runs", "1", "--only", "URL loads")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert next(line for line in lines if "URL loads" in line).endswith("x")
+    assert lines[-1] == "results identical on both implementations"
+    assert out.stderr == ""
+    assert not _processes_running("gofutures._demo_server"), "the demo's server outlived it"
+
+
+def _processes_running(text: str) -> list[str]:
+    """Command lines (from /proc) of the processes whose command line holds text."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # gone meanwhile
+        if text in cmdline:
+            found.append(cmdline)
+    return found
+
+
+def test_the_demo_server_ends_when_its_stdin_closes() -> None:
+    """Killed, the demo cannot stop its server: the server sees its stdin
+    close and exits on its own."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gofutures._demo_server", "0"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=child_env(),
+    )
+    assert server.stdout is not None and server.stdin is not None
+    port = int(server.stdout.readline())
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/item/7", timeout=10) as r:
+        assert r.read().startswith(b"/item/7\n")
+    server.stdin.close()
+    assert server.wait(timeout=10) == 0

@@ -114,6 +114,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
             time.sleep(float(parts[1]))
             self.wfile.write(b"x" * 90)
+        elif name == "liar":  # announces parts[1] bytes, sends 10, closes
+            self.send_response(200)
+            self.send_header("Content-Length", parts[1])
+            self.end_headers()
+            self.wfile.write(b"0123456789")
+            self.close_connection = True
         elif name == "reset":
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.connection.close()
@@ -288,6 +294,8 @@ ERRORS: list[tuple[str, Any, type[BaseException], dict[str, Any]]] = [
     ("no host", lambda s: "http:///x", ValueError, {}),
     ("bad port", lambda s: "http://127.0.0.1:99999/", ValueError, {}),
     ("too many redirects", lambda s: s + "/redirect/40", ghttp.TooManyRedirects, {}),
+    ("body shorter than announced", lambda s: s + "/liar/100", OSError, {}),
+    ("body shorter than the largest Content-Length", lambda s: s + "/liar/9223372036854775807", OSError, {}),
 ]
 
 
@@ -303,6 +311,19 @@ def test_errors_are_standard_classes(server: str, name: str, url: Any, cls: type
                 ex.submit(ghttp.get, target, **kwargs).result(timeout=30)
     if cls in (ConnectionRefusedError, ConnectionResetError):
         assert info.value.errno is not None
+
+
+@pytest.mark.parametrize("announced", [100, 2**63 - 1])
+def test_a_short_body_reports_what_requests_reports(server: str, announced: int) -> None:
+    """requests raises ChunkedEncodingError (an OSError) with urllib3's
+    IncompleteRead words; gofutures raises OSError with the same words."""
+    with pytest.raises(requests.exceptions.ChunkedEncodingError) as want:
+        requests.get(f"{server}/liar/{announced}", timeout=30)
+    with pytest.raises(OSError) as got:
+        ghttp.get(f"{server}/liar/{announced}", timeout=30)
+    words = f"IncompleteRead(10 bytes read, {announced - 10} more expected)"
+    assert words in str(want.value)
+    assert str(got.value) == f"Connection broken: {words}"
 
 
 def test_tls_verify_on_off_and_ca_bundle(tls_server: tuple[str, str]) -> None:

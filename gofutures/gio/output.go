@@ -21,23 +21,22 @@ type Output struct {
 }
 
 // Piece sizes: the first is small (most commands print a few lines), each
-// next one twice the last, up to maxPiece (a read from a pipe returns at
-// most its 64 KiB buffer, so larger pieces would only waste their tail).
-// An expected size (Expect) makes the first piece as large as that, up to
-// maxExpected: a size a peer claims is not trusted with more.
+// next one twice the last, up to maxPiece (larger pieces would save little:
+// a read from a pipe returns at most its 64 KiB buffer). An expected size
+// (Expect) makes the first piece that large, up to maxPiece: a size a peer
+// claims (an HTTP Content-Length that lies) is trusted with no more.
 const (
-	firstPiece  = 4 << 10
-	maxPiece    = 1 << 20
-	maxExpected = 64 << 20
+	firstPiece = 4 << 10
+	maxPiece   = 1 << 20
 )
 
 // Expect sizes o's first piece for n bytes, a size known in advance (an
-// HTTP body's Content-Length), so that reading them allocates once: one
-// byte more, to see the end without a second piece. It does nothing once
-// o holds a piece, or for n < 0.
+// HTTP body's Content-Length, a file's size), so that reading up to
+// maxPiece of them allocates once: one byte more, to see the end without a
+// second piece. It does nothing once o holds a piece, or for n < 0.
 func (o *Output) Expect(n int64) {
 	if len(o.pieces) == 0 && n >= 0 {
-		o.pieces = append(o.pieces, make([]byte, 0, min(n+1, maxExpected)))
+		o.pieces = append(o.pieces, make([]byte, 0, min(n, maxPiece-1)+1))
 	}
 }
 

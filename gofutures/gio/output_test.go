@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -92,7 +93,9 @@ func TestOutputExpectSizesTheFirstPiece(t *testing.T) {
 		{name: "less than announced", expect: 100_000, size: 10, wantPieces: 1},
 		{name: "more than announced", expect: 10, size: 100_000, wantPieces: 6},
 		{name: "unknown (-1)", expect: -1, size: 100_000, wantPieces: 5},
-		{name: "a claim past 64 MiB is not trusted", expect: 1 << 40, size: 10, wantPieces: 1},
+		{name: "a claim past 1 MiB is not trusted", expect: 1 << 40, size: 10, wantPieces: 1},
+		{name: "the largest claim", expect: math.MaxInt64, size: 10, wantPieces: 1},
+		{name: "more than 1 MiB", expect: 3 << 20, size: 3 << 20, wantPieces: 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out gio.Output
@@ -102,7 +105,7 @@ func TestOutputExpectSizesTheFirstPiece(t *testing.T) {
 			assert.Equal(t, tc.size, out.Len())
 			assert.Equal(t, tc.wantPieces, len(out.Pieces()))
 			if tc.size > 0 {
-				assert.LessOrEqual(t, cap(out.Pieces()[0]), 64<<20+1)
+				assert.LessOrEqual(t, cap(out.Pieces()[0]), 1<<20)
 			}
 		})
 	}

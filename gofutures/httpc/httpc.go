@@ -232,7 +232,9 @@ func Do(ctx context.Context, r *Request, body []byte) (Response, gio.Output, err
 	out.ElapsedNs = time.Since(start).Nanoseconds()
 	defer resp.Body.Close()
 	var data gio.Output
-	data.Expect(resp.ContentLength)
+	if resp.Body != http.NoBody { // HEAD, 204, 304: Content-Length announces no body here
+		data.Expect(resp.ContentLength)
+	}
 	_, err = data.ReadFrom(resp.Body)
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return out, gio.Output{}, incompleteRead(data.Len(), resp.ContentLength)

@@ -397,18 +397,30 @@ def test_heartbeat_keeps_ticking_during_a_direct_call() -> None:
     assert during_run > 20
 
 
-@pytest.mark.parametrize("call", ["sleep", "run", "run, grandchild holds stdout"])
+CTRL_C_CALLS = {
+    "sleep": "io.sleep(30)",
+    "run": "io.run(['sleep', '30'])",
+    # The child has exited: run() waits for the pipes.
+    "run, grandchild holds stdout": "io.run(['sh', '-c', 'sleep 10 & echo started'])",
+    # open() waits for the FIFO's other end, as the stdlib's does (EINTR
+    # interrupts that one).
+    "read_file, a FIFO with no writer": "io.read_file(fifo)",
+    "write_file, a FIFO with no reader": "io.write_file(fifo, b'x')",
+    # The other end is open; the read or the write waits.
+    "read_file, a FIFO whose writer writes nothing": "held = os.open(fifo, os.O_RDWR); io.read_file(fifo)",
+    "write_file past a FIFO's buffer, nothing read": "held = os.open(fifo, os.O_RDWR); io.write_file(fifo, bytes(1 << 20))",
+}
+
+
+@pytest.mark.parametrize("call", sorted(CTRL_C_CALLS))
 def test_ctrl_c_interrupts_a_direct_call(call: str) -> None:
-    stmt = {
-        "sleep": "io.sleep(30)",
-        "run": "io.run(['sleep', '30'])",
-        # The child has exited: run() waits for the pipes.
-        "run, grandchild holds stdout": "io.run(['sh', '-c', 'sleep 10 & echo started'])",
-    }[call]
+    stmt = CTRL_C_CALLS[call]
     proc = spawn_python(
         f"""
-        import os, time
+        import os, tempfile, time
         from gofutures import io
+        fifo = os.path.join(tempfile.mkdtemp(), "fifo")
+        os.mkfifo(fifo)
         io.sleep(0)  # load Go
         print("ready", flush=True)
         try:

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
-	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -145,30 +144,6 @@ func withFileSlot(ctx context.Context, f func() error) error {
 	}
 	defer func() { <-fileOps }()
 	return f()
-}
-
-// ReadFile returns the contents of the file at path, as Python's
-// open(path, "rb").read().
-func ReadFile(ctx context.Context, path string) ([]byte, error) {
-	if err := checkNUL(path); err != nil {
-		return nil, err
-	}
-	var data []byte
-	err := withFileSlot(ctx, func() (err error) {
-		data, err = os.ReadFile(path)
-		return err
-	})
-	return data, fileError(ctx, err)
-}
-
-// WriteFile replaces the contents of the file at path (creating it with mode
-// 0666 less the umask), as Python's open(path, "wb").write(data).
-func WriteFile(ctx context.Context, path string, data []byte) error {
-	if err := checkNUL(path); err != nil {
-		return err
-	}
-	err := withFileSlot(ctx, func() error { return os.WriteFile(path, data, 0o666) })
-	return fileError(ctx, err)
 }
 
 // Seconds converts a timeout in seconds to a Duration, rounded up to the

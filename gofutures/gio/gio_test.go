@@ -190,7 +190,7 @@ func TestFiles(t *testing.T) {
 	require.NoError(t, gio.WriteFile(ctx, path, []byte("hello")))
 	data, err := gio.ReadFile(ctx, path)
 	require.NoError(t, err)
-	assert.Equal(t, "hello", string(data))
+	assert.Equal(t, "hello", string(data.Bytes()))
 
 	for _, tc := range []struct {
 		name  string

@@ -158,7 +158,7 @@ func do(ctx context.Context, kind Kind, meta, body []byte) Result {
 			return badRecord(err)
 		}
 		data, err := gio.ReadFile(ctx, string(rec.Path))
-		return done(struct{}{}, data, err)
+		return withBody(done(struct{}{}, nil, err), data)
 	case KindWrite:
 		var rec pathRecord
 		if err := json.Unmarshal(meta, &rec); err != nil {

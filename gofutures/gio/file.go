@@ -1,0 +1,129 @@
+package gio
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/gofutures/gofutures/gofutures/panics"
+)
+
+// ReadFile returns the contents of the file at path, as Python's
+// open(path, "rb").read(), in pieces (Output; a regular file's size sizes
+// the first). Cancelling ctx (Ctrl-C in a direct call) stops it where
+// Python's EINTR stops the read: in an open() that waits for a FIFO's
+// writer, or in a read that waits on a FIFO, pipe or terminal.
+func ReadFile(ctx context.Context, path string) (Output, error) {
+	if err := checkNUL(path); err != nil {
+		return Output{}, err
+	}
+	var out Output
+	err := withFileSlot(ctx, func() error {
+		f, err := openFile(ctx, path, os.O_RDONLY, 0)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		defer onCancel(ctx, func() { _ = f.SetReadDeadline(time.Now()) })()
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			out.Expect(fi.Size())
+		}
+		_, err = out.ReadFrom(f)
+		return err
+	})
+	if err != nil {
+		return Output{}, fileError(ctx, err)
+	}
+	return out, nil
+}
+
+// WriteFile replaces the contents of the file at path (creating it with mode
+// 0666 less the umask), as Python's open(path, "wb").write(data).
+// Cancelling ctx stops it as it stops ReadFile: in an open() that waits for
+// a FIFO's reader, or in a write that waits for one to read.
+func WriteFile(ctx context.Context, path string, data []byte) error {
+	if err := checkNUL(path); err != nil {
+		return err
+	}
+	err := withFileSlot(ctx, func() error {
+		f, err := openFile(ctx, path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
+		if err != nil {
+			return err
+		}
+		stop := onCancel(ctx, func() { _ = f.SetWriteDeadline(time.Now()) })
+		_, err = f.Write(data)
+		stop()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	})
+	return fileError(ctx, err)
+}
+
+// openFile is os.OpenFile, except that for a FIFO, cancelling ctx while
+// open() waits for the other end opens that end here without blocking, so
+// the waiting open() returns (no signal interrupts it, as EINTR interrupts
+// Python's), and openFile returns ctx's error. It keeps trying until the
+// open() has returned: an attempt made before the open() waits, or after
+// another end came and went, would leave it waiting.
+func openFile(ctx context.Context, path string, flag int, perm fs.FileMode) (*os.File, error) {
+	if fi, err := os.Stat(path); err != nil || fi.Mode()&fs.ModeNamedPipe == 0 {
+		return os.OpenFile(path, flag, perm)
+	}
+	other := syscall.O_WRONLY // the end that lets a reader's open() return
+	if flag&(os.O_WRONLY|os.O_RDWR) != 0 {
+		other = syscall.O_RDONLY
+	}
+	opened := make(chan struct{})
+	defer close(opened)
+	panics.Go(func() {
+		select {
+		case <-opened:
+			return
+		case <-ctx.Done():
+		}
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if fd, err := syscall.Open(path, other|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0); err == nil {
+				_ = syscall.Close(fd)
+			}
+			select {
+			case <-opened:
+				return
+			case <-tick.C:
+			}
+		}
+	}, nil) // nothing in it panics; a panic would only stop the unblocking
+	f, err := os.OpenFile(path, flag, perm)
+	if ctx.Err() != nil {
+		if err == nil {
+			f.Close() // opened against the end opened here, maybe
+		}
+		return nil, ctx.Err()
+	}
+	return f, err
+}
+
+// onCancel runs stop once if ctx is done before the returned function is
+// called (which waits for it, if it is running). Files Go can poll (FIFOs,
+// pipes, terminals) stop at a deadline; for others a deadline is refused
+// harmlessly, and their reads and writes do not wait on anything.
+func onCancel(ctx context.Context, stop func()) (done func()) {
+	finished, exited := make(chan struct{}), make(chan struct{})
+	panics.Go(func() {
+		defer close(exited)
+		select {
+		case <-finished:
+		case <-ctx.Done():
+			stop()
+		}
+	}, nil)
+	return func() {
+		close(finished)
+		<-exited
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/gofutures/gofutures/gofutures/panics"
 )
 
 // RunSpec is a subprocess to run, as subprocess.run(args, input=, timeout=,
@@ -142,24 +144,28 @@ func Run(ctx context.Context, spec RunSpec, input []byte) (RunResult, error) {
 	var pipes sync.WaitGroup
 	var stdout, stderr Output
 	var stdoutEnded, stderrEnded atomic.Bool
+	// A panic in one of Run's goroutines is recovered (it would abort the
+	// interpreter) and fails the run; each goroutine signals its end anyway.
+	var panicked atomic.Pointer[panics.Recovered]
+	keep := func(r *panics.Recovered) { panicked.CompareAndSwap(nil, r) }
 	pipes.Add(2)
-	go drain(&pipes, outR, &stdout, &stdoutEnded)
-	go drain(&pipes, errR, &stderr, &stderrEnded)
+	panics.Go(func() { drain(&pipes, outR, &stdout, &stdoutEnded) }, keep)
+	panics.Go(func() { drain(&pipes, errR, &stderr, &stderrEnded) }, keep)
 	if inW != nil {
 		pipes.Add(1)
-		go func() {
+		panics.Go(func() {
 			defer pipes.Done()
 			_, _ = inW.Write(input)
 			inW.Close()
-		}()
+		}, keep)
 	}
 
 	exited := make(chan struct{})
 	var waitErr error
-	go func() {
+	panics.Go(func() {
+		defer close(exited)
 		waitErr = cmd.Wait()
-		close(exited)
-	}()
+	}, keep)
 	var timer <-chan time.Time
 	var deadline time.Time
 	if spec.HasTimeout {
@@ -170,11 +176,11 @@ func Run(ctx context.Context, spec RunSpec, input []byte) (RunResult, error) {
 	}
 	pipesDone := make(chan struct{})
 	var pipesEnded time.Time // written before pipesDone is closed
-	go func() {
+	panics.Go(func() {
+		defer close(pipesDone)
 		pipes.Wait()
 		pipesEnded = time.Now()
-		close(pipesDone)
-	}()
+	}, keep)
 	fail := await(ctx, exited, timer)
 	if fail == nil {
 		// As subprocess: a grandchild holding the pipes is waited for, until
@@ -215,6 +221,9 @@ func Run(ctx context.Context, spec RunSpec, input []byte) (RunResult, error) {
 	errR.Close()
 	res.Stdout, res.Stderr = stdout, stderr
 	res.Code = exitCode(cmd.ProcessState, waitErr)
+	if r := panicked.Load(); r != nil {
+		return res, &Error{Class: ClassPanic, Msg: r.Error()}
+	}
 	if fail != nil {
 		return res, fail
 	}

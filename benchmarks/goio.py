@@ -12,7 +12,8 @@ thread:
 - ``gf+requests``: the same Python code on gofutures' ThreadPoolExecutor;
 - ``gf.http``: ``ex.submit(gofutures.http.get, url)`` on gofutures'
   ThreadPoolExecutor (Go tasks: no Python thread per request);
-- ``aiohttp`` and ``httpx`` (AsyncClient) when installed;
+- ``aiohttp``, ``httpx`` (AsyncClient), ``pycurl`` (CurlMulti) and
+  ``pyreqwest`` (its async Client, on Rust's reqwest) when installed;
 - ``go``: a reference, not a peer: the same GETs from a Go program
   (benchmarks/goio_client) with net/http set up as gofutures.http sets it
   up. What gf.http costs beyond it is gofutures' own.
@@ -149,6 +150,83 @@ async def main():
 def run():
     return asyncio.run(main())
 """,
+    "pycurl": """
+import pycurl, selectors
+from io import BytesIO
+# CurlMulti driven by socket_action on an epoll selector (its select() is
+# limited to descriptors below 1024); INFLIGHT easy handles, each reused
+# (libcurl keeps the connections in the multi handle's cache).
+def run():
+    sel, timeout = selectors.DefaultSelector(), [0.0]
+    def on_socket(what, sock, multi, data):
+        if what == pycurl.POLL_REMOVE:
+            if sock in sel.get_map():
+                sel.unregister(sock)
+            return
+        events = (selectors.EVENT_READ if what in (pycurl.POLL_IN, pycurl.POLL_INOUT) else 0) | (
+            selectors.EVENT_WRITE if what in (pycurl.POLL_OUT, pycurl.POLL_INOUT) else 0)
+        if sock in sel.get_map():
+            sel.modify(sock, events)
+        else:
+            sel.register(sock, events)
+    def on_timer(ms):
+        timeout[0] = None if ms < 0 else ms / 1000
+    m = pycurl.CurlMulti()
+    m.setopt(pycurl.M_SOCKETFUNCTION, on_socket)
+    m.setopt(pycurl.M_TIMERFUNCTION, on_timer)
+    m.setopt(pycurl.M_MAXCONNECTS, INFLIGHT)
+    def act(sock=pycurl.SOCKET_TIMEOUT, flags=0):
+        while m.socket_action(sock, flags)[0] == pycurl.E_CALL_MULTI_PERFORM:
+            pass
+    free, todo, ended, ok = [], N, 0, 0
+    for _ in range(min(INFLIGHT, N)):
+        c = pycurl.Curl()
+        c.setopt(pycurl.NOSIGNAL, 1)
+        c.setopt(pycurl.TIMEOUT, 60)
+        free.append(c)
+    while ended < N:
+        while todo and free:
+            c = free.pop()
+            c.body = BytesIO()
+            c.setopt(pycurl.URL, URL)
+            c.setopt(pycurl.WRITEDATA, c.body)
+            m.add_handle(c)
+            todo -= 1
+        if timeout[0] == 0:
+            act()
+        ready = sel.select(timeout[0] if timeout[0] is not None else 1.0)
+        if not ready:
+            act()
+        for key, mask in ready:
+            act(key.fd, (pycurl.CSELECT_IN if mask & selectors.EVENT_READ else 0)
+                | (pycurl.CSELECT_OUT if mask & selectors.EVENT_WRITE else 0))
+        while True:
+            queued, done, failed = m.info_read()
+            for c in done:
+                ok += c.getinfo(pycurl.RESPONSE_CODE) == 200 and len(c.body.getvalue()) == 1024
+            for c in [*done, *(f[0] for f in failed)]:
+                m.remove_handle(c)
+                free.append(c)
+                ended += 1
+            if not queued:
+                break
+    return ok
+""",
+    "pyreqwest": """
+import asyncio
+from pyreqwest.client import ClientBuilder
+async def main():
+    sem = asyncio.Semaphore(INFLIGHT)
+    async with ClientBuilder().max_connections(INFLIGHT).build() as client:
+        async def one():
+            async with sem:
+                r = await client.get(URL).build().send()
+                body = await r.bytes()
+                return r.status == 200 and len(body) == 1024
+        return sum(await asyncio.gather(*(one() for _ in range(N))))
+def run():
+    return asyncio.run(main())
+""",
     "httpx": """
 import asyncio, httpx
 async def main():
@@ -178,7 +256,8 @@ def run():
 """,
 }
 
-REQUIRES = {"cf+requests": "requests", "gf+requests": "requests", "aiohttp": "aiohttp", "httpx": "httpx"}
+REQUIRES = {"cf+requests": "requests", "gf+requests": "requests", "aiohttp": "aiohttp", "httpx": "httpx",
+            "pycurl": "pycurl", "pyreqwest": "pyreqwest"}
 
 
 def _installed(module: str) -> bool:

@@ -70,6 +70,9 @@ func WriteFile(ctx context.Context, path string, data []byte) error {
 // open() has returned: an attempt made before the open() waits, or after
 // another end came and went, would leave it waiting.
 func openFile(ctx context.Context, path string, flag int, perm fs.FileMode) (*os.File, error) {
+	if ctx.Done() == nil { // never cancelled
+		return os.OpenFile(path, flag, perm)
+	}
 	if fi, err := os.Stat(path); err != nil || fi.Mode()&fs.ModeNamedPipe == 0 {
 		return os.OpenFile(path, flag, perm)
 	}
@@ -113,6 +116,9 @@ func openFile(ctx context.Context, path string, flag int, perm fs.FileMode) (*os
 // pipes, terminals) stop at a deadline; for others a deadline is refused
 // harmlessly, and their reads and writes do not wait on anything.
 func onCancel(ctx context.Context, stop func()) (done func()) {
+	if ctx.Done() == nil { // never cancelled
+		return func() {}
+	}
 	finished, exited := make(chan struct{}), make(chan struct{})
 	panics.Go(func() {
 		defer close(exited)

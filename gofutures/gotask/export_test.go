@@ -8,8 +8,8 @@ var SleepSeconds = sleepSeconds
 // DecodeHTTPRecordJSON decodes a KindHTTP record the way Do does and
 // returns it re-encoded, for comparing with encoding/json's decoding.
 func DecodeHTTPRecordJSON(meta []byte) ([]byte, error) {
-	rec, err := decodeHTTPRecord(meta)
-	if err != nil {
+	var rec httpRecord
+	if err := rec.decode(meta); err != nil {
 		return nil, err
 	}
 	return json.Marshal(rec)

@@ -122,71 +122,98 @@ func Do(ctx context.Context, kind Kind, meta, body []byte) (res Result) {
 	return res
 }
 
+// do runs the operation of kind, one function per kind.
 func do(ctx context.Context, kind Kind, meta, body []byte) Result {
 	if panicNext.CompareAndSwap(true, false) {
 		panic("gotask: injected panic (PanicNext)")
 	}
 	switch kind {
 	case KindSleep:
-		seconds, err := sleepSeconds(meta)
-		if err != nil {
-			return badRecord(err)
-		}
-		d, ok := gio.Seconds(seconds)
-		if !ok {
-			return fail(gio.Errorf(gio.ClassValue, "sleep length out of range: %v", seconds), nil)
-		}
-		return done(struct{}{}, nil, gio.Sleep(ctx, d))
+		return doSleep(ctx, meta)
 	case KindRun:
-		var spec gio.RunSpec
-		if err := json.Unmarshal(meta, &spec); err != nil {
-			return badRecord(err)
-		}
-		r, err := gio.Run(ctx, spec, body)
-		rec := RunRecord{Code: r.Code, StdoutLen: r.Stdout.Len()}
-		var res Result
-		if ge, ok := err.(*gio.Error); ok && ge.Class == gio.ClassExpired {
-			res = fail(&expired{*ge, rec, r.StdoutEnded, r.StderrEnded, r.PipesEnded, r.Remaining.Seconds()}, nil)
-		} else if res = done(rec, nil, err); res.Status != StatusOK {
-			return res
-		}
-		res.Pieces, res.Split = runOutput(r)
-		return res
+		return doRun(ctx, meta, body)
 	case KindRead:
-		var rec pathRecord
-		if err := json.Unmarshal(meta, &rec); err != nil {
-			return badRecord(err)
-		}
-		data, err := gio.ReadFile(ctx, string(rec.Path))
-		return withBody(done(struct{}{}, nil, err), data)
+		return doRead(ctx, meta)
 	case KindWrite:
-		var rec pathRecord
-		if err := json.Unmarshal(meta, &rec); err != nil {
-			return badRecord(err)
-		}
-		return done(struct {
-			N int `json:"n"`
-		}{len(body)}, nil, gio.WriteFile(ctx, string(rec.Path), body))
+		return doWrite(ctx, meta, body)
 	case KindHTTP:
-		rec, err := decodeHTTPRecord(meta)
-		if err != nil {
-			return badRecord(err)
-		}
-		if !rec.HasBody {
-			body = nil
-		} else if body == nil {
-			body = []byte{}
-		}
-		resp, data, err := httpc.Do(ctx, &rec.Request, body)
-		if err == nil {
-			if meta, ok := resp.AppendRecord(make([]byte, 0, resp.RecordSize())); ok {
-				return withBody(Result{Status: StatusOK, Meta: meta}, data)
-			}
-			resp.Latin1Text() // read as the compact record would be
-		}
-		return withBody(done(resp, nil, err), data) // JSON: an error, or a field holding httpc.RecordSep
+		return doHTTP(ctx, meta, body)
 	}
 	return fail(gio.Errorf(gio.ClassValue, "unknown Go task kind %d", kind), nil)
+}
+
+func doSleep(ctx context.Context, meta []byte) Result {
+	seconds, err := sleepSeconds(meta)
+	if err != nil {
+		return badRecord(err)
+	}
+	d, ok := gio.Seconds(seconds)
+	if !ok {
+		return fail(gio.Errorf(gio.ClassValue, "sleep length out of range: %v", seconds), nil)
+	}
+	return done(struct{}{}, nil, gio.Sleep(ctx, d))
+}
+
+func doRun(ctx context.Context, meta, body []byte) Result {
+	var spec gio.RunSpec
+	if err := json.Unmarshal(meta, &spec); err != nil {
+		return badRecord(err)
+	}
+	r, err := gio.Run(ctx, spec, body)
+	rec := RunRecord{Code: r.Code, StdoutLen: r.Stdout.Len()}
+	var res Result
+	if ge, ok := err.(*gio.Error); ok && ge.Class == gio.ClassExpired {
+		res = fail(&expired{*ge, rec, r.StdoutEnded, r.StderrEnded, r.PipesEnded, r.Remaining.Seconds()}, nil)
+	} else if res = done(rec, nil, err); res.Status != StatusOK {
+		return res
+	}
+	res.Pieces, res.Split = runOutput(r)
+	return res
+}
+
+func doRead(ctx context.Context, meta []byte) Result {
+	var rec pathRecord
+	if err := json.Unmarshal(meta, &rec); err != nil {
+		return badRecord(err)
+	}
+	data, err := gio.ReadFile(ctx, string(rec.Path))
+	return withBody(done(struct{}{}, nil, err), data)
+}
+
+func doWrite(ctx context.Context, meta, body []byte) Result {
+	var rec pathRecord
+	if err := json.Unmarshal(meta, &rec); err != nil {
+		return badRecord(err)
+	}
+	return done(struct {
+		N int `json:"n"`
+	}{len(body)}, nil, gio.WriteFile(ctx, string(rec.Path), body))
+}
+
+func doHTTP(ctx context.Context, meta, body []byte) Result {
+	var rec httpRecord
+	if err := rec.decode(meta); err != nil {
+		return badRecord(err)
+	}
+	if !rec.HasBody {
+		body = nil
+	} else if body == nil {
+		body = []byte{}
+	}
+	return httpResult(httpc.Do(ctx, &rec.Request, body))
+}
+
+// httpResult is a request's Result: the response as a compact record when
+// it can be one, else as JSON (an error, or a field holding
+// httpc.RecordSep).
+func httpResult(resp httpc.Response, data gio.Output, err error) Result {
+	if err == nil {
+		if meta, ok := resp.AppendRecord(make([]byte, 0, resp.RecordSize())); ok {
+			return withBody(Result{Status: StatusOK, Meta: meta}, data)
+		}
+		resp.Latin1Text() // read as the compact record would be
+	}
+	return withBody(done(resp, nil, err), data)
 }
 
 // withBody is res with data as its body, if res is not an error: in Body
@@ -253,19 +280,19 @@ var httpRecords = struct {
 
 const httpRecordsKept = 256
 
-// decodeHTTPRecord reads a KindHTTP record as encoding/json would: the part
-// before the URL from the cache (decoded once), the URL itself directly
-// when it is a plain ASCII JSON string. Any other form goes through
-// encoding/json whole.
-func decodeHTTPRecord(meta []byte) (rec httpRecord, err error) {
+// decode reads a KindHTTP record into rec (a zero httpRecord) as
+// encoding/json would: the part before the URL from the cache (decoded
+// once), the URL itself directly when it is a plain ASCII JSON string. Any
+// other form goes through encoding/json whole.
+func (rec *httpRecord) decode(meta []byte) error {
 	const urlKey = `,"url":`
 	i := bytes.LastIndex(meta, []byte(urlKey))
 	if i < 0 || meta[len(meta)-1] != '}' {
-		return rec, json.Unmarshal(meta, &rec)
+		return json.Unmarshal(meta, rec)
 	}
 	url, ok := plainJSONString(meta[i+len(urlKey) : len(meta)-1])
 	if !ok {
-		return rec, json.Unmarshal(meta, &rec)
+		return json.Unmarshal(meta, rec)
 	}
 	prefix := meta[:i]
 	httpRecords.Lock()
@@ -274,7 +301,7 @@ func decodeHTTPRecord(meta []byte) (rec httpRecord, err error) {
 	if !found {
 		var fresh httpRecord
 		if json.Unmarshal(append(slices.Clip(prefix), '}'), &fresh) != nil {
-			return rec, json.Unmarshal(meta, &rec) // the whole record decides the error
+			return json.Unmarshal(meta, rec) // the whole record decides the error
 		}
 		httpRecords.Lock()
 		if len(httpRecords.m) >= httpRecordsKept {
@@ -284,9 +311,9 @@ func decodeHTTPRecord(meta []byte) (rec httpRecord, err error) {
 		httpRecords.Unlock()
 		cached = fresh
 	}
-	rec = cached // Headers is shared: httpc.Do only reads it
+	*rec = cached // Headers is shared: httpc.Do only reads it
 	rec.URL = url
-	return rec, nil
+	return nil
 }
 
 // plainJSONString returns the value of b, a JSON string, when it needs no

@@ -126,29 +126,32 @@ func (s *Sched) start(t Task, start int64) {
 // loop runs t (counted as running since start), then queued tasks while
 // there are any.
 func (s *Sched) loop(t Task, start int64) {
-	for {
+	for ok := true; ok; {
 		res := Do(context.Background(), t.Kind, t.Meta, t.Body)
-		outcome := taskstats.Completed
-		if res.Status != StatusOK {
-			outcome = taskstats.Failed
-		}
-		end := s.counters.Done(outcome, start)
-		s.mu.Lock()
-		s.state[t.ID] = finished
-		next, ok := s.popLocked()
-		if ok {
-			s.state[next.ID] = running
-			start = s.counters.StartAt(end)
-		} else {
-			s.running--
-		}
-		s.mu.Unlock()
-		s.sink(Completion{Sched: s, ID: t.ID, Result: res})
-		if !ok {
-			return
-		}
-		t = next
+		t, start, ok = s.finished(t.ID, res, start)
 	}
+}
+
+// finished counts task id done, delivers its result, and takes the next
+// queued task, if any, as running since the returned start.
+func (s *Sched) finished(id int64, res Result, start int64) (next Task, nextStart int64, ok bool) {
+	outcome := taskstats.Completed
+	if res.Status != StatusOK {
+		outcome = taskstats.Failed
+	}
+	end := s.counters.Done(outcome, start)
+	s.mu.Lock()
+	s.state[id] = finished
+	next, ok = s.popLocked()
+	if ok {
+		s.state[next.ID] = running
+		nextStart = s.counters.StartAt(end)
+	} else {
+		s.running--
+	}
+	s.mu.Unlock()
+	s.sink(Completion{Sched: s, ID: id, Result: res})
+	return next, nextStart, ok
 }
 
 // popLocked takes the oldest queued task, skipping holes.

@@ -184,15 +184,35 @@ func CloseIdle() {
 // Do sends the request and reads the whole response, its body in pieces
 // that are never copied to grow (gio.Output). Its errors are *gio.Error.
 func Do(ctx context.Context, r *Request, body []byte) (Response, gio.Output, error) {
-	var out Response
-	tr, err := transportFor(r)
-	if err != nil {
-		return out, gio.Output{}, err
-	}
 	if r.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(r.Timeout*float64(time.Second)))
 		defer cancel()
+	}
+	client, req, err := newRequest(ctx, r, body)
+	if err != nil {
+		return Response{}, gio.Output{}, err
+	}
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		return Response{}, gio.Output{}, Classify(ctx, err)
+	}
+	elapsed := time.Since(start)
+	defer resp.Body.Close()
+	data, err := readBody(ctx, resp)
+	if err != nil {
+		return Response{}, gio.Output{}, err
+	}
+	return responseOf(resp, elapsed), data, nil
+}
+
+// newRequest is r as net/http sends it, with the client that follows its
+// redirects on the transport of its settings.
+func newRequest(ctx context.Context, r *Request, body []byte) (*http.Client, *http.Request, error) {
+	tr, err := transportFor(r)
+	if err != nil {
+		return nil, nil, err
 	}
 	var rd io.Reader
 	if body != nil {
@@ -201,7 +221,7 @@ func Do(ctx context.Context, r *Request, body []byte) (Response, gio.Output, err
 	ctx = withProxyEnv(ctx, r.Proxy)
 	req, err := http.NewRequestWithContext(ctx, r.Method, r.URL, rd)
 	if err != nil {
-		return out, gio.Output{}, gio.Errorf(gio.ClassValue, "Invalid URL %q: %v", r.URL, unwrapURL(err))
+		return nil, nil, gio.Errorf(gio.ClassValue, "Invalid URL %q: %v", r.URL, unwrapURL(err))
 	}
 	if body != nil && len(body) == 0 {
 		req.Body, req.GetBody = http.NoBody, func() (io.ReadCloser, error) { return http.NoBody, nil }
@@ -224,23 +244,21 @@ func Do(ctx context.Context, r *Request, body []byte) (Response, gio.Output, err
 	if r.FollowRedirects {
 		client.Jar = new(redirectJar)
 	}
-	start := time.Now()
-	resp, err := client.Do(req)
-	if err != nil {
-		return out, gio.Output{}, Classify(ctx, err)
-	}
-	out.ElapsedNs = time.Since(start).Nanoseconds()
-	defer resp.Body.Close()
+	return client, req, nil
+}
+
+// readBody reads resp's whole body, decoded (see decode).
+func readBody(ctx context.Context, resp *http.Response) (gio.Output, error) {
 	var data gio.Output
 	if resp.Body != http.NoBody { // HEAD, 204, 304: Content-Length announces no body here
 		data.Expect(resp.ContentLength)
 	}
-	_, err = data.ReadFrom(resp.Body)
+	_, err := data.ReadFrom(resp.Body)
 	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return out, gio.Output{}, incompleteRead(data.Len(), resp.ContentLength)
+		return gio.Output{}, incompleteRead(data.Len(), resp.ContentLength)
 	}
 	if err != nil {
-		return out, gio.Output{}, Classify(ctx, err)
+		return gio.Output{}, Classify(ctx, err)
 	}
 	// The body's end woke the connection's read loop, which puts the
 	// connection back in the idle pool. Let it run first: a Go task that
@@ -249,13 +267,21 @@ func Do(ctx context.Context, r *Request, body []byte) (Response, gio.Output, err
 	// dials: 2-4x the kernel time, in the search for a free local port).
 	runtime.Gosched()
 	if data, err = decode(resp.Header.Get("Content-Encoding"), data); err != nil {
-		return out, gio.Output{}, gio.Errorf(gio.ClassOS, "Received response with content-encoding: %s, but failed to decode it: %v",
+		return gio.Output{}, gio.Errorf(gio.ClassOS, "Received response with content-encoding: %s, but failed to decode it: %v",
 			resp.Header.Get("Content-Encoding"), err)
 	}
-	out.Status = resp.StatusCode
-	out.Reason = strings.TrimSpace(strings.TrimPrefix(resp.Status, resp.Status[:min(3, len(resp.Status))]))
-	out.Proto = resp.Proto
-	out.URL = resp.Request.URL.String()
+	return data, nil
+}
+
+// responseOf is resp's record, its headers sorted by name.
+func responseOf(resp *http.Response, elapsed time.Duration) Response {
+	out := Response{
+		Status:    resp.StatusCode,
+		Reason:    strings.TrimSpace(strings.TrimPrefix(resp.Status, resp.Status[:min(3, len(resp.Status))])),
+		Proto:     resp.Proto,
+		URL:       resp.Request.URL.String(),
+		ElapsedNs: elapsed.Nanoseconds(),
+	}
 	if len(resp.TransferEncoding) > 0 && resp.Header.Get("Transfer-Encoding") == "" {
 		// net/http moves it out of the headers; requests shows it.
 		resp.Header["Transfer-Encoding"] = []string{strings.Join(resp.TransferEncoding, ", ")}
@@ -269,7 +295,7 @@ func Do(ctx context.Context, r *Request, body []byte) (Response, gio.Output, err
 	for _, k := range keys {
 		out.Headers = append(out.Headers, [2]string{k, strings.Join(resp.Header[k], ", ")})
 	}
-	return out, data, nil
+	return out
 }
 
 // incompleteRead is the error of a body that ended early, n bytes in, as

@@ -355,6 +355,65 @@ def test_write_file_replaces_and_reads_back(tmp_path: Path) -> None:
     assert (path.stat().st_mode & 0o777) == 0o644 or True  # mode follows the umask, as open()
 
 
+READ_SIZES = [0, 1, gio._READ_INTO_MIN - 1, gio._READ_INTO_MIN, gio._READ_INTO_MIN + 1, 3_000_001]
+
+
+@pytest.mark.parametrize("way", sorted(WAYS))
+@pytest.mark.parametrize("size", READ_SIZES)
+def test_read_file_reads_every_size_as_open_does(size: int, way: str, tmp_path: Path) -> None:
+    """Around the size from which a direct read goes straight into the bytes
+    it returns, and past it."""
+    path = tmp_path / "f"
+    path.write_bytes(os.urandom(size))
+    assert WAYS[way](gio.read_file)(path) == path.read_bytes()
+
+
+@pytest.mark.parametrize("claimed", [0, 1, 2_999_999, 3_000_000, 3_000_001, 6_000_000])
+def test_a_read_into_a_wrongly_sized_buffer_still_reads_the_file(claimed: int, tmp_path: Path) -> None:
+    """The size a direct read allocates for is a stat taken before Go opens
+    the file, which may have grown or shrunk since: what was read is what
+    comes back (a file that grew past the buffer comes back in pieces)."""
+    path = tmp_path / "f"
+    data = os.urandom(3_000_000)
+    path.write_bytes(data)
+    got = _gotask.call(gio._prepare_read(path), into=claimed)
+    assert type(got) is bytes
+    assert got == data
+
+
+def test_a_read_into_a_buffer_reports_errors_as_open_does(tmp_path: Path) -> None:
+    want = _outcome(lambda: open(tmp_path / "gone", "rb"))  # noqa: SIM115
+    assert _outcome(lambda: _gotask.call(gio._prepare_read(tmp_path / "gone"), into=1 << 20)) == want
+
+
+@pytest.mark.parametrize(
+    ("call", "most"),
+    [
+        # open().read() grows RSS by 1.0x the file; a read by Go, then copied: 2.0x.
+        ("r = gio.read_file(path)", 1.3),
+        # write() grows it by nothing; copies in Python and in Go: 2.0x.
+        ("gio.write_file(path, data)", 0.3),
+    ],
+)
+def test_a_large_file_is_not_copied_by_a_direct_call(call: str, most: float, tmp_path: Path) -> None:
+    path = tmp_path / "big"
+    path.write_bytes(bytes(1 << 20) * 100)
+    code = f"""
+        import resource, gofutures.io as gio
+        gio.sleep(0)  # Go started: part of the baseline
+        path, data = {str(path)!r}, bytes(1 << 20) * 100
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        {call}
+        grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+        print(len(gio.read_file(path)) if "write" in {call!r} else len(r), grown * 1024)
+    """
+    out = run_python(code)
+    assert out.returncode == 0, out.stderr
+    size, grown = map(int, out.stdout.split())
+    assert size == 100 << 20
+    assert grown < most * size, f"peak grew by {grown / size:.2f}x the file"
+
+
 class _Index:
     """An integer only through __index__ (time.sleep takes it)."""
 
@@ -409,6 +468,11 @@ CTRL_C_CALLS = {
     # The other end is open; the read or the write waits.
     "read_file, a FIFO whose writer writes nothing": "held = os.open(fifo, os.O_RDWR); io.read_file(fifo)",
     "write_file past a FIFO's buffer, nothing read": "held = os.open(fifo, os.O_RDWR); io.write_file(fifo, bytes(1 << 20))",
+    # A read into a buffer made for it (a regular file's size, here claimed
+    # for a FIFO) frees it once Go has stopped.
+    "read_file into a buffer, a FIFO whose writer writes nothing": (
+        "held = os.open(fifo, os.O_RDWR); from gofutures import _gotask; _gotask.call(io._prepare_read(fifo), into=1 << 20)"
+    ),
 }
 
 

@@ -16,6 +16,13 @@ import (
 // Python's EINTR stops the read: in an open() that waits for a FIFO's
 // writer, or in a read that waits on a FIFO, pipe or terminal.
 func ReadFile(ctx context.Context, path string) (Output, error) {
+	return ReadFileInto(ctx, path, nil)
+}
+
+// ReadFileInto is ReadFile reading into buf first (Output.Into), when buf
+// is not empty: a caller that knows the file's size passes one byte more,
+// and gets it all in buf.
+func ReadFileInto(ctx context.Context, path string, buf []byte) (Output, error) {
 	if err := checkNUL(path); err != nil {
 		return Output{}, err
 	}
@@ -27,7 +34,9 @@ func ReadFile(ctx context.Context, path string) (Output, error) {
 		}
 		defer f.Close()
 		defer onCancel(ctx, func() { _ = f.SetReadDeadline(time.Now()) })()
-		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		if len(buf) > 0 {
+			out.Into(buf)
+		} else if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
 			out.Expect(fi.Size())
 		}
 		_, err = out.ReadFrom(f)

@@ -84,3 +84,40 @@ func holdOpen(flag int) func(t *testing.T, fifo string) func() {
 		}
 	}
 }
+
+// ReadFileInto reads into the caller's buffer first: a file that fits
+// comes back as one piece in it; one that does not, as the buffer full
+// and pieces of its own for the rest; no buffer is ReadFile.
+func TestReadFileIntoFillsTheBufferFirst(t *testing.T) {
+	data := make([]byte, 100_000)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	path := filepath.Join(t.TempDir(), "f")
+	require.NoError(t, os.WriteFile(path, data, 0o600))
+	for _, tc := range []struct {
+		name      string
+		buf       int
+		inBuf     int // bytes of the first piece, which is buf's memory
+		piecesMin int
+	}{
+		{name: "one byte more than the file", buf: len(data) + 1, inBuf: len(data), piecesMin: 1},
+		{name: "much larger", buf: 3 * len(data), inBuf: len(data), piecesMin: 1},
+		{name: "the file's size: its end needs a piece", buf: len(data), inBuf: len(data), piecesMin: 1},
+		{name: "smaller: the rest in pieces", buf: 1000, inBuf: 1000, piecesMin: 2},
+		{name: "no buffer", buf: 0, inBuf: -1, piecesMin: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			buf := make([]byte, tc.buf)
+			out, err := gio.ReadFileInto(context.Background(), path, buf)
+			require.NoError(t, err)
+			assert.Equal(t, data, out.Bytes())
+			pieces := out.Pieces()
+			assert.GreaterOrEqual(t, len(pieces), tc.piecesMin)
+			if tc.inBuf >= 0 {
+				require.Len(t, pieces[0], tc.inBuf)
+				assert.Same(t, &buf[0], &pieces[0][0], "the first piece is the buffer")
+			}
+		})
+	}
+}

@@ -41,6 +41,14 @@ func (o *Output) Expect(n int64) {
 	}
 }
 
+// Into makes buf the first piece of an empty o: reads fill it before o
+// allocates any piece of its own. o's pieces then share buf's memory.
+func (o *Output) Into(buf []byte) {
+	if len(o.pieces) == 0 && len(buf) > 0 {
+		o.pieces = append(o.pieces, buf[:0:len(buf)])
+	}
+}
+
 // Reader reads o's bytes back, piece by piece.
 func (o *Output) Reader() io.Reader {
 	pieces := o.Pieces()

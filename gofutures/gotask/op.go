@@ -33,7 +33,7 @@ type Kind int
 const (
 	KindSleep Kind = 1 // record: {"seconds": float}
 	KindRun   Kind = 2 // record: gio.RunSpec; body: the input
-	KindRead  Kind = 3 // record: {"path": str}
+	KindRead  Kind = 3 // record: {"path": str}; body: none, or room to read into first (gio.ReadFileInto)
 	KindWrite Kind = 4 // record: {"path": str}; body: the data
 	KindHTTP  Kind = 5 // record: httpc.Request; body: the request body (null record field "has_body")
 )
@@ -133,7 +133,7 @@ func do(ctx context.Context, kind Kind, meta, body []byte) Result {
 	case KindRun:
 		return doRun(ctx, meta, body)
 	case KindRead:
-		return doRead(ctx, meta)
+		return doRead(ctx, meta, body)
 	case KindWrite:
 		return doWrite(ctx, meta, body)
 	case KindHTTP:
@@ -171,12 +171,12 @@ func doRun(ctx context.Context, meta, body []byte) Result {
 	return res
 }
 
-func doRead(ctx context.Context, meta []byte) Result {
+func doRead(ctx context.Context, meta, into []byte) Result {
 	var rec pathRecord
 	if err := json.Unmarshal(meta, &rec); err != nil {
 		return badRecord(err)
 	}
-	data, err := gio.ReadFile(ctx, string(rec.Path))
+	data, err := gio.ReadFileInto(ctx, string(rec.Path), into)
 	return withBody(done(struct{}{}, nil, err), data)
 }
 

@@ -176,14 +176,20 @@ void gf_gpump_detach(gf_gpump *p) {
 /* How long a direct call waits in Go before it looks at signals. */
 #define GF_GO_SLICE_MS 50
 
-/* fast_go_call(kind, meta, body) -> (status, meta, body): runs a Go task
- * here (body: bytes, or (bytes, bytes) for a body in two), GIL released
- * while Go works; Ctrl-C (any exception a signal handler
- * raises) cancels it. Every call into Go is made without the GIL: entering
- * Go waits for a free P, which a busy Go may not have for milliseconds. */
+/* fast_go_call(kind, meta, body[, into]) -> (status, meta, body): runs a Go
+ * task here (body: bytes, or (bytes, bytes) for a body in two), GIL released
+ * while Go works; Ctrl-C (any exception a signal handler raises) cancels it.
+ * Every call into Go is made without the GIL: entering Go waits for a free
+ * P, which a busy Go may not have for milliseconds.
+ *
+ * into >= 0 (a file read, whose file holds that many bytes): the body is
+ * read straight into a bytes object of into + 1 bytes made here, passed to
+ * Go as the task's body, and shrunk to what was read: a large file is held
+ * once, not read by Go and then copied. A file that grew past it comes back
+ * in pieces as usual (gf_into_result). */
 PyObject *gf_go_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "go_call(kind, meta, body) takes 3 arguments");
+    if (nargs != 3 && nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "go_call(kind, meta, body[, into]) takes 3 or 4 arguments");
         return NULL;
     }
     long kind = PyLong_AsLong(args[0]);
@@ -192,6 +198,17 @@ PyObject *gf_go_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     Py_ssize_t mlen, blen;
     if (PyBytes_AsStringAndSize(args[1], &meta, &mlen) < 0) return NULL;
     if (PyBytes_AsStringAndSize(args[2], &body, &blen) < 0) return NULL;
+    PyObject *into = NULL; /* the bytes Go reads into, owned here */
+    if (nargs == 4) {
+        Py_ssize_t n = PyLong_AsSsize_t(args[3]);
+        if (n == -1 && PyErr_Occurred()) return NULL;
+        if (n >= 0 && n < PY_SSIZE_T_MAX) {
+            into = PyBytes_FromStringAndSize(NULL, n + 1);
+            if (into == NULL) return NULL;
+            body = PyBytes_AS_STRING(into);
+            blen = n + 1;
+        }
+    }
     gf_go_outstanding_add(1); /* until it returns */
     long long op = 0;
     int status = 0, two = 0;
@@ -200,7 +217,10 @@ PyObject *gf_go_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     for (int first = 1;; first = 0) {
         int done;
         Py_BEGIN_ALLOW_THREADS
-        /* Go copies meta and body before it returns (args keeps them alive). */
+        /* Go copies meta and body before it returns, but for a file write's
+           body, which it writes from where it is, and a read's into, which
+           it reads into: args and into stay alive, and this returns only
+           once Go is done, interrupted or not. */
         if (first) op = gfOpStart((int)kind, meta, (size_t)mlen, body, (size_t)blen);
         done = gfOpWait(op, interrupted ? -1 : GF_GO_SLICE_MS, &status, &out_m, &out_b, &out_b2, &two);
         Py_END_ALLOW_THREADS
@@ -212,27 +232,39 @@ PyObject *gf_go_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
             Py_END_ALLOW_THREADS
         }
     }
+    /* The body is in into already when it fits there: Go fills into first. */
+    int in_place = into != NULL && !two && out_b <= (size_t)blen;
     PyObject *m = NULL, *b = NULL, *b2 = NULL;
     if (!interrupted) {
         m = gf_new_bytes(out_m);
-        b = m == NULL ? NULL : gf_new_bytes(out_b);
+        b = m == NULL || in_place ? NULL : gf_new_bytes(out_b);
         b2 = b == NULL || !two ? NULL : gf_new_bytes(out_b2);
     }
     gf_go_outstanding_add(-1);
-    if (m == NULL || b == NULL || (two && b2 == NULL)) { /* interrupted (the signal handler's exception), or no memory */
+    if (m == NULL || (b == NULL && !in_place) || (two && b2 == NULL)) { /* interrupted (the signal handler's exception), or no memory */
         Py_XDECREF(m);
         Py_XDECREF(b);
         Py_XDECREF(b2);
         Py_BEGIN_ALLOW_THREADS
         gfOpFree(op);
         Py_END_ALLOW_THREADS
+        Py_XDECREF(into);
         return NULL;
     }
     /* Not shared yet: Go writes into them. */
-    char *mp = PyBytes_AS_STRING(m), *bp = PyBytes_AS_STRING(b), *bp2 = two ? PyBytes_AS_STRING(b2) : NULL;
+    char *mp = PyBytes_AS_STRING(m), *bp = in_place ? NULL : PyBytes_AS_STRING(b), *bp2 = two ? PyBytes_AS_STRING(b2) : NULL;
     Py_BEGIN_ALLOW_THREADS
-    gfOpCopy(op, mp, bp, bp2); /* and frees the op */
+    gfOpCopy(op, mp, bp, bp2); /* and frees the op; no body copied when bp is NULL */
     Py_END_ALLOW_THREADS
+    if (in_place) {
+        b = into; /* shrunk to what was read: realloc, in place */
+        if (_PyBytes_Resize(&b, (Py_ssize_t)out_b) < 0) {
+            Py_DECREF(m);
+            return NULL;
+        }
+    } else {
+        Py_XDECREF(into);
+    }
     if (two) return Py_BuildValue("(iN(NN))", status, m, b, b2);
     return Py_BuildValue("(iNN)", status, m, b);
 }

@@ -13,6 +13,7 @@ package pybridge
 import "C"
 
 import (
+	"bytes"
 	"context"
 	"sync"
 	"sync/atomic"
@@ -41,19 +42,34 @@ var (
 	lastOp atomic.Int64
 )
 
+// goBytes copies n bytes of C memory (C.GoBytes takes an int: 2 GiB at most).
 func goBytes(p *C.char, n C.size_t) []byte {
 	if n == 0 {
 		return nil
 	}
-	return C.GoBytes(unsafe.Pointer(p), C.int(n))
+	return bytes.Clone(unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n)))
 }
 
+// gfOpStart starts a direct call's Go task. It copies meta and, unless the
+// task is a file write or read, the body: a write writes the caller's bytes
+// from where they are, and a read reads into its body (a bytes object
+// gf_go_call made for it), so a large file is never held twice. That is
+// safe because a file operation is done with its body when gotask.Do
+// returns, and gf_go_call keeps the body alive and waits for that even
+// when interrupted. Other kinds may not be: net/http may still be sending
+// a request body after the response came (http.RoundTripper).
+//
 //export gfOpStart
 func gfOpStart(kind C.int, meta *C.char, mlen C.size_t, body *C.char, blen C.size_t) C.longlong {
 	id := lastOp.Add(1)
 	ctx, cancel := context.WithCancel(context.Background())
 	o := &op{cancel: cancel, done: make(chan struct{})}
-	m, b := goBytes(meta, mlen), goBytes(body, blen)
+	m, b := goBytes(meta, mlen), []byte(nil)
+	if k := gotask.Kind(kind); (k == gotask.KindWrite || k == gotask.KindRead) && blen > 0 {
+		b = unsafe.Slice((*byte)(unsafe.Pointer(body)), int(blen))
+	} else {
+		b = goBytes(body, blen)
+	}
 	opsMu.Lock()
 	ops[id] = o
 	opsMu.Unlock()
@@ -99,8 +115,8 @@ func gfOpWait(id C.longlong, ms C.longlong, status *C.int, mlen, blen, blen2 *C.
 }
 
 // gfOpCopy copies a finished op's result into the buffers C allocated (of
-// the sizes gfOpWait reported; body2 only for a second body) and forgets
-// the op.
+// the sizes gfOpWait reported; body nil when the body is in place, body2
+// only for a second body) and forgets the op.
 //
 //export gfOpCopy
 func gfOpCopy(id C.longlong, meta, body, body2 *C.char) {
@@ -121,8 +137,12 @@ func piecesLen(pieces [][]byte) int {
 	return n
 }
 
-// copyPieces copies pieces end to end into C memory at dst (room for all).
+// copyPieces copies pieces end to end into C memory at dst (room for all);
+// nothing when dst is nil (the caller has them: a read into its buffer).
 func copyPieces(dst *C.char, pieces [][]byte) {
+	if dst == nil {
+		return
+	}
 	at := 0
 	for _, p := range pieces {
 		if len(p) > 0 {

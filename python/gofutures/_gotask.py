@@ -129,11 +129,15 @@ _kind_lookups: dict[str, Callable[[], int]] = {
 }
 
 
-def call(go: GoCall[T]) -> T:
+def call(go: GoCall[T], into: int = -1) -> T:
     """Run a prepared call on this thread: the GIL is released while Go
-    works, and Ctrl-C interrupts it."""
+    works, and Ctrl-C interrupts it. ``into`` >= 0 (a file read): Go reads
+    the body straight into a bytes object sized for that many bytes."""
     _native.ext()
-    status, meta, body = _native.fast_go_call(kind(go.kind), go.meta, go.body)
+    if into < 0:
+        status, meta, body = _native.fast_go_call(kind(go.kind), go.meta, go.body)
+    else:
+        status, meta, body = _native.fast_go_call(kind(go.kind), go.meta, go.body, into)
     return go.finish(status, meta, body)
 
 

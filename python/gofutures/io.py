@@ -26,6 +26,7 @@ import json
 import math
 import operator
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -106,13 +107,30 @@ def _prepare_read(path: StrOrBytesPath) -> _gotask.GoCall[bytes]:
     return _gotask.GoCall("READ", {"path": _b64(os.fsencode(path))}, b"", _with_path(_finish_read, path))
 
 
+# A direct read of a regular file at least this large goes straight into the
+# bytes object it returns (held once, as open().read() holds it): that costs
+# a stat here, worth it only where the copy it saves is large.
+_READ_INTO_MIN = 1 << 20
+
+
+def _read_size(path: StrOrBytesPath) -> int:
+    """The size of the regular file at ``path`` when worth reading into
+    (``_READ_INTO_MIN``), else -1; Go reports any error, as it would."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return -1
+    return st.st_size if stat.S_ISREG(st.st_mode) and st.st_size >= _READ_INTO_MIN else -1
+
+
 @_gotask.go_function(_prepare_read)
 def read_file(path: StrOrBytesPath) -> bytes:
     """The contents of the file at ``path``, as ``open(path, 'rb').read()``."""
     if _native.stdlib_fallback():
         with open(path, "rb") as f:
             return f.read()
-    return _gotask.call(_prepare_read(path))
+    go = _prepare_read(path)
+    return _gotask.call(go, into=_read_size(path))
 
 
 def _finish_write(status: int, meta: bytes, body: bytes) -> int:
@@ -123,9 +141,12 @@ def _finish_write(status: int, meta: bytes, body: bytes) -> int:
 
 
 def _contiguous_bytes(data: Any) -> bytes:
-    """A copy of a bytes-like object's bytes; BufferError, as os.write and
+    """A bytes-like object's bytes: ``data`` itself when it is ``bytes``
+    (immutable: nothing to copy), else a copy; BufferError, as os.write and
     file writes raise, for one whose memory is not C-contiguous (a strided
     memoryview, a Fortran-ordered array)."""
+    if type(data) is bytes:
+        return data
     view = memoryview(data)
     if not view.c_contiguous:
         raise BufferError("memoryview: underlying buffer is not C-contiguous")

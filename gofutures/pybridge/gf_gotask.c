@@ -217,10 +217,10 @@ PyObject *gf_go_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     for (int first = 1;; first = 0) {
         int done;
         Py_BEGIN_ALLOW_THREADS
-        /* Go copies meta and body before it returns, but for a file write's
-           body, which it writes from where it is, and a read's into, which
-           it reads into: args and into stay alive, and this returns only
-           once Go is done, interrupted or not. */
+        /* Go copies meta before it returns, and an HTTP request's body; it
+           writes other bodies from where they are, and reads into into:
+           args and into stay alive, and this returns only once Go is done
+           with them, interrupted or not (gfOpStart). */
         if (first) op = gfOpStart((int)kind, meta, (size_t)mlen, body, (size_t)blen);
         done = gfOpWait(op, interrupted ? -1 : GF_GO_SLICE_MS, &status, &out_m, &out_b, &out_b2, &two);
         Py_END_ALLOW_THREADS
@@ -282,10 +282,11 @@ static char *gf_copy(const char *p, size_t n) {
     return c;
 }
 
-/* Queues a copy of the task; -1 when out of memory. */
+/* Queues a copy of the task (of its body too unless borrowed: see gf_sub);
+ * -1 when out of memory. */
 static int gf_subq_push(long long pool, long long task, int kind, const char *meta, size_t mlen,
-                        const char *body, size_t blen) {
-    char *m = gf_copy(meta, mlen), *b = gf_copy(body, blen);
+                        const char *body, size_t blen, int borrowed) {
+    char *m = gf_copy(meta, mlen), *b = borrowed ? (char *)body : gf_copy(body, blen);
     if (m == NULL || b == NULL) goto nomem;
     pthread_mutex_lock(&gf_subq_mu);
     if (gf_subq_len == gf_subq_cap) {
@@ -298,13 +299,13 @@ static int gf_subq_push(long long pool, long long task, int kind, const char *me
         gf_subq = q;
         gf_subq_cap = cap;
     }
-    gf_subq[gf_subq_len++] = (gf_sub){pool, task, kind, m, b, mlen, blen};
+    gf_subq[gf_subq_len++] = (gf_sub){pool, task, kind, m, b, mlen, blen, borrowed};
     if (gf_subq_len == 1) pthread_cond_signal(&gf_subq_cv);
     pthread_mutex_unlock(&gf_subq_mu);
     return 0;
 nomem:
     free(m);
-    free(b);
+    if (!borrowed) free(b);
     return -1;
 }
 
@@ -354,14 +355,17 @@ static void gf_burst_yield(void) {
     gf_burst_start = gf_burst_last = gf_now_ns();
 }
 
-/* fast_go_submit(pool, task, kind, meta, body) -> None: queues a Go task on
- * thread pool pool (GIL held, no call into Go; in a long burst of submits,
- * it leaves the GIL to others about once a millisecond). A pool that is gone or shut
- * down fails the task through the pump (RuntimeError): Python refuses such
- * submits before they get here. */
+/* fast_go_submit(pool, task, kind, meta, body[, borrow]) -> None: queues a
+ * Go task on thread pool pool (GIL held, no call into Go; in a long burst of
+ * submits, it leaves the GIL to others about once a millisecond). A pool that
+ * is gone or shut down fails the task through the pump (RuntimeError):
+ * Python refuses such submits before they get here. With borrow true the
+ * body is not copied: the caller keeps it alive until the task's completion
+ * is delivered or the task is taken back (a file write's data, a run's
+ * input; never an HTTP body, which net/http may read after the response). */
 PyObject *gf_go_submit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "go_submit(pool, task, kind, meta, body) takes 5 arguments");
+    if (nargs != 5 && nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "go_submit(pool, task, kind, meta, body[, borrow]) takes 5 or 6 arguments");
         return NULL;
     }
     long long a[3];
@@ -370,7 +374,9 @@ PyObject *gf_go_submit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
     Py_ssize_t mlen, blen;
     if (PyBytes_AsStringAndSize(args[3], &meta, &mlen) < 0) return NULL;
     if (PyBytes_AsStringAndSize(args[4], &body, &blen) < 0) return NULL;
-    if (gf_subq_push(a[0], a[1], (int)a[2], meta, (size_t)mlen, body, (size_t)blen) < 0) return PyErr_NoMemory();
+    int borrow = 0;
+    if (nargs == 6 && (borrow = PyObject_IsTrue(args[5])) < 0) return NULL;
+    if (gf_subq_push(a[0], a[1], (int)a[2], meta, (size_t)mlen, body, (size_t)blen, borrow) < 0) return PyErr_NoMemory();
     gf_go_outstanding_add(1);
     gf_burst_yield(); /* queued: a thread switch here is one Python could make anyway */
     Py_RETURN_NONE;

@@ -25,12 +25,15 @@
 #include <stddef.h>
 #include "gf_python.h"
 
-/* A submitted Go task; meta and body are malloc'd copies the taker frees. */
+/* A submitted Go task; meta and body are malloc'd copies the taker frees,
+ * but a borrowed body, which points into a bytes object Python keeps alive
+ * until the task is done (a file write's data, a run's input). */
 typedef struct {
     long long pool, task;
     int kind;
     char *meta, *body;
     size_t mlen, blen;
+    int borrowed;
 } gf_sub;
 
 /* Blocks until the submission queue holds a task. */

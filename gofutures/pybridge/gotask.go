@@ -50,14 +50,15 @@ func goBytes(p *C.char, n C.size_t) []byte {
 	return bytes.Clone(unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n)))
 }
 
-// gfOpStart starts a direct call's Go task. It copies meta and, unless the
-// task is a file write or read, the body: a write writes the caller's bytes
-// from where they are, and a read reads into its body (a bytes object
-// gf_go_call made for it), so a large file is never held twice. That is
-// safe because a file operation is done with its body when gotask.Do
-// returns, and gf_go_call keeps the body alive and waits for that even
-// when interrupted. Other kinds may not be: net/http may still be sending
-// a request body after the response came (http.RoundTripper).
+// gfOpStart starts a direct call's Go task. It copies meta, and copies the
+// body only for an HTTP request: a file write and a run's input are written
+// from the caller's bytes where they are, and a read reads into its body (a
+// bytes object gf_go_call made for it), so large data is never held twice.
+// That is safe because those operations are done with their body when
+// gotask.Do returns (gio.Run waits for its input's writer), and gf_go_call
+// keeps the body alive and waits for that even when interrupted. net/http
+// may still be sending a request body after the response came
+// (http.RoundTripper).
 //
 //export gfOpStart
 func gfOpStart(kind C.int, meta *C.char, mlen C.size_t, body *C.char, blen C.size_t) C.longlong {
@@ -65,9 +66,10 @@ func gfOpStart(kind C.int, meta *C.char, mlen C.size_t, body *C.char, blen C.siz
 	ctx, cancel := context.WithCancel(context.Background())
 	o := &op{cancel: cancel, done: make(chan struct{})}
 	m, b := goBytes(meta, mlen), []byte(nil)
-	if k := gotask.Kind(kind); (k == gotask.KindWrite || k == gotask.KindRead) && blen > 0 {
+	switch gotask.Kind(kind) {
+	case gotask.KindWrite, gotask.KindRun, gotask.KindRead:
 		b = unsafe.Slice((*byte)(unsafe.Pointer(body)), int(blen))
-	} else {
+	default:
 		b = goBytes(body, blen)
 	}
 	opsMu.Lock()
@@ -242,9 +244,14 @@ func syncSubmissions() int {
 	// (their completions wait in the queue for the next pump started).
 	_ = panics.Try(ensureGoPump)
 	for _, e := range unsafe.Slice(q, int(n)) {
-		t := gotask.Task{ID: int64(e.task), Kind: gotask.Kind(e.kind), Meta: goBytes(e.meta, e.mlen), Body: goBytes(e.body, e.blen)}
+		t := gotask.Task{ID: int64(e.task), Kind: gotask.Kind(e.kind), Meta: goBytes(e.meta, e.mlen)}
 		C.free(unsafe.Pointer(e.meta))
-		C.free(unsafe.Pointer(e.body))
+		if e.borrowed != 0 { // Python keeps it alive until the task is done
+			t.Body = unsafe.Slice((*byte)(unsafe.Pointer(e.body)), int(e.blen))
+		} else {
+			t.Body = goBytes(e.body, e.blen)
+			C.free(unsafe.Pointer(e.body))
+		}
 		if r := panics.Try(func() { submitQueued(int64(e.pool), t) }); r != nil {
 			completions.push(gotask.Completion{ID: t.ID, Result: gotask.Panicked(r)})
 		}

@@ -80,6 +80,11 @@ class GoCall(Generic[T]):
         self.finish = finish
 
 
+# Kinds whose body Go reads only while the task runs: submitted, it is not
+# copied but borrowed (fast_go_submit), the future keeping it alive. Not an
+# HTTP request's body: net/http may still send it after the response came.
+_BORROWED = frozenset({"WRITE", "RUN"})
+
 # Functions that are Go tasks, by id: (function, prepare). Keyed by id so that
 # looking up any callable (unhashable ones, mocks) is safe and cheap.
 _registry: dict[int, tuple[Callable[..., Any], Callable[..., GoCall[Any]]]] = {}
@@ -209,6 +214,9 @@ class _GoFuture(_future.Future[T]):
     _go_pool: int
     _go_task: int
     _go_finish: Finish[T]
+    # The body Go reads from where it is (BORROWED kinds), kept alive until
+    # the task is done or taken back: dropped with _go_finish.
+    _go_body: bytes
 
     def _refresh(self) -> None:
         """PENDING -> RUNNING if Go has started the task. In a forked child
@@ -247,6 +255,7 @@ class _GoFuture(_future.Future[T]):
             from gofutures.thread import _work_items
 
             self.__dict__.pop("_go_finish", None)
+            self.__dict__.pop("_go_body", None)
             if _work_items.pop(self._go_task, None) is self:
                 # Go took it back from its queue: no worker will come to it
                 # and, as the stdlib's worker does on reaching a cancelled
@@ -299,7 +308,11 @@ def submit(
     try:
         # Queued for Go without calling into it (gf_gotask.h); running()
         # asks Go whether it has started.
-        _native.fast_go_submit(state.pool_id, task_id, kind(go.kind), go.meta, go.body)
+        if go.body and go.kind in _BORROWED:
+            future._go_body = go.body
+            _native.fast_go_submit(state.pool_id, task_id, kind(go.kind), go.meta, go.body, True)
+        else:
+            _native.fast_go_submit(state.pool_id, task_id, kind(go.kind), go.meta, go.body)
     except BaseException:
         del work_items[task_id]
         raise
@@ -407,6 +420,7 @@ def _deliver_one(item: tuple[int, int, bytes, bytes], pump: threading.Thread | N
             pump.name = pool.name_prefix + "_go"
     finish = future._go_finish
     del future._go_finish  # what it holds goes with the task, not the future
+    future.__dict__.pop("_go_body", None)
     try:
         try:
             try:

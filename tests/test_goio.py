@@ -451,6 +451,32 @@ def test_a_submitted_write_keeps_its_data_until_done_and_no_longer(tmp_path: Pat
     assert held == base, "the futures, still held, hold no body"
 
 
+def test_a_submit_interrupted_once_its_task_is_queued_still_writes_the_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C raises as soon as the call that queued the task returns, so
+    submit raises though the task is queued (it runs, as the stdlib's queued
+    work item does). Its borrowed data must outlive the future submit lets
+    go of: it wrote freed memory when the future alone held it."""
+    real = _native.fast_go_submit
+
+    def interrupted_after_queuing(*args: Any) -> None:
+        real(*args)
+        raise KeyboardInterrupt
+
+    with gofutures.ThreadPoolExecutor(1) as ex:
+        blocker = ex.submit(gio.sleep, 0.3)  # the pool's one Go slot
+        monkeypatch.setattr(_native, "fast_go_submit", interrupted_after_queuing)
+        with pytest.raises(KeyboardInterrupt):
+            ex.submit(gio.write_file, tmp_path / "f", bytes([1]) * 100_000)  # nothing else holds it
+        monkeypatch.undo()
+        junk = [bytes([0xEE]) * 100_000 for _ in range(100)]  # reuses freed memory
+        blocker.result()
+    del junk
+    assert (tmp_path / "f").read_bytes() == bytes([1]) * 100_000
+    assert not _gotask._bodies, "the borrowed body is let go once the task is delivered"
+
+
 class _Index:
     """An integer only through __index__ (time.sleep takes it)."""
 

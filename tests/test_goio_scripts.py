@@ -82,3 +82,64 @@ if os.getuid() != 0:  # root may enter any directory
     os.chmod("locked", 0)
     print(outcome(["true"], cwd="locked"))
 """, timeout=60)
+
+
+FILES_HEADER = """
+import hashlib, os, subprocess
+import __CF__ as cf
+if cf.__name__ == "gofutures":
+    from gofutures.io import read_file, run, write_file
+else:
+    def read_file(path):
+        with open(path, "rb") as f:
+            return f.read()
+    def write_file(path, data):
+        with open(path, "wb") as f:
+            return f.write(data)
+    def run(args, **kwargs):
+        return subprocess.run(args, capture_output=True, **kwargs)
+"""
+
+
+def test_large_files_and_inputs_made_on_the_fly(tmp_path: Path) -> None:
+    """Data made in a generator and dropped by the caller once submitted
+    (gofutures does not copy a write's data or a run's input: the future
+    keeps it), files read back directly (straight into the bytes returned)
+    and submitted, of sizes around 1 MiB and past it."""
+    assert_same_output(tmp_path, FILES_HEADER + """
+def blob(i):
+    return hashlib.sha256(str(i).encode()).digest() * (20_000 * (i % 4 + 1) - i)
+paths = [f"f{i}" for i in range(8)]
+digest = lambda b: hashlib.sha256(b).hexdigest()[:16]
+with cf.ThreadPoolExecutor(4) as ex:
+    print(list(ex.map(write_file, paths, (blob(i) for i in range(8)))))
+    print([digest(read_file(p)) for p in paths])
+    print([digest(b) for b in ex.map(read_file, paths)])
+    print([r.stdout.split()[0][:16] for r in ex.map(lambda i: run(["sha256sum"], input=blob(i)), range(8))])
+    futures = [ex.submit(run, ["wc", "-c"], input=blob(i)) for i in range(8)]
+    print([f.result().stdout.strip() for f in futures])
+print(run(["sha256sum"], input=blob(3)).stdout.split()[0][:16])
+""", timeout=120)
+
+
+def test_exit_waits_for_a_write_queued_on_a_pool_shut_down_without_waiting(tmp_path: Path) -> None:
+    """The pool's Python worker has stopped (shut down with wait=False), its
+    queued write has not run yet: the stdlib's exit waits for it, and so
+    does gofutures' (it forgot the pool with its last worker and left the
+    write unwritten, and, since writes borrow their data, would have freed
+    it under the running task)."""
+    assert_same_output(tmp_path, FILES_HEADER + """
+import atexit, sys, time
+if cf.__name__ == "gofutures":
+    from gofutures.io import sleep
+else:
+    sleep = time.sleep
+atexit.register(lambda: print("at exit the file holds", os.path.getsize("out")))
+ex = cf.ThreadPoolExecutor(1)
+ex.submit(time.sleep, 0.01).result()  # a Python worker ran
+ex.submit(sleep, 0.3)
+ex.submit(write_file, "out", bytes([1]) * (8 << 20))  # a temporary: the task holds the only reference
+ex.shutdown(wait=False)
+time.sleep(0.1)
+sys.exit(0)
+""", timeout=60)

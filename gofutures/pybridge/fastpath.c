@@ -195,6 +195,14 @@ static PyObject *gf_fast_thread_join(PyObject *self, PyObject *const *args, Py_s
 /* fast_go_pump_stop(ms) -> bool: make the Go-task pump deliver what it holds
  * and exit; wait up to ms (forever if negative); whether it did. GIL
  * released. */
+/* fast_keep_forever(obj): one reference to obj that is never dropped, so
+ * that interpreter finalization does not free it (the bodies that Go tasks
+ * still running at exit read, when exit did not wait for them: Ctrl-C). */
+static PyObject *gf_fast_keep_forever(PyObject *self, PyObject *obj) {
+    Py_INCREF(obj);
+    Py_RETURN_NONE;
+}
+
 static PyObject *gf_fast_go_pump_stop(PyObject *self, PyObject *arg) {
     long long ms = PyLong_AsLongLong(arg);
     if (ms == -1 && PyErr_Occurred()) return NULL;
@@ -353,6 +361,8 @@ static PyMethodDef gf_fast_defs[] = {
      "fast_thread_shutdown(pool, cancel) -> list: shut a thread pool down; the cancelled task ids."},
     {"fast_thread_join", (PyCFunction)(void (*)(void))gf_fast_thread_join, METH_FASTCALL,
      "fast_thread_join(pool, ms) -> bool: wait up to ms for a shut down thread pool, GIL released."},
+    {"fast_keep_forever", (PyCFunction)gf_fast_keep_forever, METH_O,
+     "fast_keep_forever(obj): a reference to obj that is never dropped."},
     {"fast_go_pump_stop", (PyCFunction)gf_fast_go_pump_stop, METH_O,
      "fast_go_pump_stop(ms) -> bool: stop the Go-task pump, waiting up to ms, GIL released."},
     {"fast_go_call", (PyCFunction)(void (*)(void))gf_go_call, METH_FASTCALL,

@@ -355,17 +355,22 @@ static void gf_burst_yield(void) {
     gf_burst_start = gf_burst_last = gf_now_ns();
 }
 
-/* fast_go_submit(pool, task, kind, meta, body[, borrow]) -> None: queues a
- * Go task on thread pool pool (GIL held, no call into Go; in a long burst of
- * submits, it leaves the GIL to others about once a millisecond). A pool that
- * is gone or shut down fails the task through the pump (RuntimeError):
- * Python refuses such submits before they get here. With borrow true the
- * body is not copied: the caller keeps it alive until the task's completion
- * is delivered or the task is taken back (a file write's data, a run's
- * input; never an HTTP body, which net/http may read after the response). */
+/* fast_go_submit(pool, task, kind, meta, body[, keep]) -> None: queues a Go
+ * task on thread pool pool (GIL held, no call into Go; in a long burst of
+ * submits, it leaves the GIL to others about once a millisecond). A pool
+ * that is gone or shut down fails the task through the pump (RuntimeError):
+ * Python refuses such submits before they get here.
+ *
+ * keep, a dict: the body is not copied but borrowed, and keep[task] = body
+ * holds it until Python deletes that entry, once the task's completion is
+ * delivered or the task is taken back (a file write's data, a run's input;
+ * never an HTTP body, which net/http may read after the response). The
+ * entry is made here, in the same call that queues the task, so that no
+ * exception (a signal handler's, raised as this call returns) can come
+ * between the two. */
 PyObject *gf_go_submit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 5 && nargs != 6) {
-        PyErr_SetString(PyExc_TypeError, "go_submit(pool, task, kind, meta, body[, borrow]) takes 5 or 6 arguments");
+        PyErr_SetString(PyExc_TypeError, "go_submit(pool, task, kind, meta, body[, keep]) takes 5 or 6 arguments");
         return NULL;
     }
     long long a[3];
@@ -374,9 +379,26 @@ PyObject *gf_go_submit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
     Py_ssize_t mlen, blen;
     if (PyBytes_AsStringAndSize(args[3], &meta, &mlen) < 0) return NULL;
     if (PyBytes_AsStringAndSize(args[4], &body, &blen) < 0) return NULL;
-    int borrow = 0;
-    if (nargs == 6 && (borrow = PyObject_IsTrue(args[5])) < 0) return NULL;
-    if (gf_subq_push(a[0], a[1], (int)a[2], meta, (size_t)mlen, body, (size_t)blen, borrow) < 0) return PyErr_NoMemory();
+    PyObject *keep = nargs == 6 ? args[5] : NULL, *key = NULL;
+    if (keep != NULL) {
+        if (!PyDict_Check(keep)) {
+            PyErr_SetString(PyExc_TypeError, "go_submit: keep must be a dict");
+            return NULL;
+        }
+        key = PyLong_FromLongLong(a[1]);
+        if (key == NULL || PyDict_SetItem(keep, key, args[4]) < 0) {
+            Py_XDECREF(key);
+            return NULL;
+        }
+    }
+    if (gf_subq_push(a[0], a[1], (int)a[2], meta, (size_t)mlen, body, (size_t)blen, keep != NULL) < 0) {
+        if (key != NULL) { /* not queued: nothing to keep */
+            if (PyDict_DelItem(keep, key) < 0) PyErr_Clear();
+            Py_DECREF(key);
+        }
+        return PyErr_NoMemory();
+    }
+    Py_XDECREF(key);
     gf_go_outstanding_add(1);
     gf_burst_yield(); /* queued: a thread switch here is one Python could make anyway */
     Py_RETURN_NONE;

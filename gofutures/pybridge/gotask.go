@@ -75,10 +75,13 @@ func gfOpStart(kind C.int, meta *C.char, mlen C.size_t, body *C.char, blen C.siz
 	opsMu.Lock()
 	ops[id] = o
 	opsMu.Unlock()
-	go func() { // gotask.Do recovers its panics; nothing else here can panic
-		defer close(o.done)
+	panics.Go(func() { // gotask.Do recovers its own panics
 		o.res = gotask.Do(ctx, gotask.Kind(kind), m, b)
-	}()
+		close(o.done)
+	}, func(r *panics.Recovered) {
+		o.res = gotask.Panicked(r)
+		close(o.done)
+	})
 	return C.longlong(id)
 }
 
@@ -186,6 +189,15 @@ func newGoSched(poolID int64, maxWorkers int, counters *taskstats.Counters) {
 		<-s.Done()
 		goScheds.remove(poolID)
 	}, nil)
+}
+
+// GoTaskPools returns the ids of the thread pools whose Go tasks are not
+// all delivered yet, with every task submitted so far: their Python workers
+// may all be gone (a pool shut down without waiting), and interpreter exit
+// must still wait for them.
+func GoTaskPools() []int64 {
+	syncSubmissions()
+	return goScheds.ids()
 }
 
 // GoSched returns the Go task scheduler of thread pool id, while it has one,

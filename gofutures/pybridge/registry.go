@@ -29,3 +29,13 @@ func (r *registry[T]) get(id int64) (T, bool) {
 }
 
 func (r *registry[T]) remove(id int64) { r.pools.Delete(id) }
+
+// ids returns the ids of the registered pools, in no order.
+func (r *registry[T]) ids() []int64 {
+	var ids []int64
+	r.pools.Range(func(k, _ any) bool {
+		ids = append(ids, k.(int64))
+		return true
+	})
+	return ids
+}

@@ -81,9 +81,18 @@ class GoCall(Generic[T]):
 
 
 # Kinds whose body Go reads only while the task runs: submitted, it is not
-# copied but borrowed (fast_go_submit), the future keeping it alive. Not an
-# HTTP request's body: net/http may still send it after the response came.
+# copied but borrowed, and _bodies holds it by task id from the moment it is
+# queued (fast_go_submit makes the entry) until the task's completion is
+# delivered or the task is taken back (release_body). Not an HTTP request's
+# body: net/http may still send it after the response came.
 _BORROWED = frozenset({"WRITE", "RUN"})
+_bodies: dict[int, bytes] = {}
+
+
+def release_body(task_id: int) -> None:
+    """Forget a borrowed body: its task was taken back before it started
+    (cancel(), shutdown(cancel_futures=True)), so Go never reads it."""
+    _bodies.pop(task_id, None)
 
 # Functions that are Go tasks, by id: (function, prepare). Keyed by id so that
 # looking up any callable (unhashable ones, mocks) is safe and cheap.
@@ -139,6 +148,8 @@ def call(go: GoCall[T], into: int = -1) -> T:
     works, and Ctrl-C interrupts it. ``into`` >= 0 (a file read): Go reads
     the body straight into a bytes object sized for that many bytes."""
     _native.ext()
+    if into >= 0 and go.kind != "READ":
+        raise ValueError(f"into= is for a file read, not {go.kind}")
     if into < 0:
         status, meta, body = _native.fast_go_call(kind(go.kind), go.meta, go.body)
     else:
@@ -214,9 +225,6 @@ class _GoFuture(_future.Future[T]):
     _go_pool: int
     _go_task: int
     _go_finish: Finish[T]
-    # The body Go reads from where it is (BORROWED kinds), kept alive until
-    # the task is done or taken back: dropped with _go_finish.
-    _go_body: bytes
 
     def _refresh(self) -> None:
         """PENDING -> RUNNING if Go has started the task. In a forked child
@@ -255,7 +263,7 @@ class _GoFuture(_future.Future[T]):
             from gofutures.thread import _work_items
 
             self.__dict__.pop("_go_finish", None)
-            self.__dict__.pop("_go_body", None)
+            release_body(self._go_task)
             if _work_items.pop(self._go_task, None) is self:
                 # Go took it back from its queue: no worker will come to it
                 # and, as the stdlib's worker does on reaching a cancelled
@@ -309,12 +317,11 @@ def submit(
         # Queued for Go without calling into it (gf_gotask.h); running()
         # asks Go whether it has started.
         if go.body and go.kind in _BORROWED:
-            future._go_body = go.body
-            _native.fast_go_submit(state.pool_id, task_id, kind(go.kind), go.meta, go.body, True)
+            _native.fast_go_submit(state.pool_id, task_id, kind(go.kind), go.meta, go.body, _bodies)
         else:
             _native.fast_go_submit(state.pool_id, task_id, kind(go.kind), go.meta, go.body)
     except BaseException:
-        del work_items[task_id]
+        work_items.pop(task_id, None)  # (the pump may have delivered it meanwhile)
         raise
     return future
 
@@ -404,6 +411,7 @@ def _deliver_one(item: tuple[int, int, bytes, bytes], pump: threading.Thread | N
     from gofutures.thread import _pools, _work_items
 
     task_id, status, meta, body = item
+    _bodies.pop(task_id, None)  # Go is done with it
     future = _work_items.pop(task_id, None)
     if type(future) is not _GoFuture:
         return  # taken back (None), or not a Go task's
@@ -420,7 +428,6 @@ def _deliver_one(item: tuple[int, int, bytes, bytes], pump: threading.Thread | N
             pump.name = pool.name_prefix + "_go"
     finish = future._go_finish
     del future._go_finish  # what it holds goes with the task, not the future
-    future.__dict__.pop("_go_body", None)
     try:
         try:
             try:

@@ -60,12 +60,13 @@ fast_contract: Callable[[], str]
 fast_set_error_factories: Callable[[tuple[Callable[[str], BaseException] | None, ...]], None]
 fork_program: Callable[[], int]
 fast_go_call: Callable[..., tuple[int, bytes, bytes | tuple[bytes, bytes]]]  # (kind, meta, body[, into])
-fast_go_submit: Callable[..., None]  # (pool, task, kind, meta, body[, borrow])
+fast_go_submit: Callable[..., None]  # (pool, task, kind, meta, body[, keep])
 fast_go_cancel: Callable[[int, int], bool]
 fast_go_started: Callable[[int, int], bool]
 fast_thread_shutdown: Callable[[int, bool], list[int]]
 fast_thread_join: Callable[[int, int], bool]
 fast_go_pump_stop: Callable[[int], bool]
+fast_keep_forever: Callable[[object], None]
 fast_pump_progress: Callable[[], None]
 fast_pump_delivered: Callable[[int], None]
 fast_give_back_thread_number: Callable[[int], bool]

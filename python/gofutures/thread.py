@@ -361,6 +361,7 @@ class ThreadPoolExecutor(TypedMap, RefusesPickle, _stdlib_thread.ThreadPoolExecu
                 return
             cancelled = _native.fast_thread_shutdown(state.pool_id, bool(cancel_futures))
             for task_id in cancelled:
+                _gotask.release_body(task_id)  # taken back: Go never reads it
                 item = _work_items.pop(task_id, None)
                 if item is not None:
                     (item[1] if isinstance(item, tuple) else item).cancel()
@@ -467,7 +468,16 @@ def _python_exit() -> None:
         _global_shutdown = True
     if _native.forked or not _native.loaded():
         return
+    # Go tasks read borrowed bodies (a write's data) from where they are:
+    # should this wait be cut short (a second Ctrl-C), finalization must not
+    # free them under a task that still runs until the process ends.
+    _native.fast_keep_forever(_gotask._bodies)
     pool_ids = list(_pools)
+    # A pool whose Python workers have all stopped (it was shut down without
+    # waiting) has left _pools, but its Go tasks may still run: a write to
+    # finish, a body they read.
+    go_ids = str(_native.call("ThreadPoolsWithGoTasks")).split()
+    pool_ids += [int(i) for i in go_ids if int(i) not in _pools]
     for pool_id in pool_ids:
         _native.fast_thread_shutdown(pool_id, False)
     for pool_id in pool_ids:

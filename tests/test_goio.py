@@ -477,6 +477,25 @@ def test_a_submit_interrupted_once_its_task_is_queued_still_writes_the_data(
     assert not _gotask._bodies, "the borrowed body is let go once the task is delivered"
 
 
+def test_a_direct_read_or_write_of_a_regular_file_runs_on_the_calling_thread(tmp_path: Path) -> None:
+    """Nothing Ctrl-C must stop waits there, so Go does it inline (no
+    goroutine to start and wait for: 50 us a small read became 12); a
+    device is read on a goroutine, where Ctrl-C can stop it. Seen in the Go
+    stack of an injected panic."""
+    path = tmp_path / "f"
+    path.write_bytes(b"x")
+    calls = {
+        "read": (lambda: gio.read_file(path), True),
+        "write": (lambda: gio.write_file(path, b"y"), True),
+        "read a device": (lambda: gio.read_file("/dev/null"), False),
+    }
+    for name, (call, inline) in calls.items():
+        _native.call("GoTaskPanicNext")
+        with pytest.raises(gofutures.GoPanicError) as info:
+            call()
+        assert ("gfOpInline" in info.value.go_stack) == inline, name
+
+
 class _Index:
     """An integer only through __index__ (time.sleep takes it)."""
 

@@ -2,6 +2,7 @@ package gio
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"os"
 	"syscall"
@@ -42,6 +43,9 @@ func ReadFileInto(ctx context.Context, path string, buf []byte) (Output, error) 
 		_, err = out.ReadFrom(f)
 		return err
 	})
+	if errors.Is(err, ErrNotRegular) {
+		return Output{}, err
+	}
 	if err != nil {
 		return Output{}, fileError(ctx, err)
 	}
@@ -69,7 +73,54 @@ func WriteFile(ctx context.Context, path string, data []byte) error {
 		}
 		return err
 	})
+	if errors.Is(err, ErrNotRegular) {
+		return err
+	}
 	return fileError(ctx, err)
+}
+
+// ErrNotRegular is what ReadFileInto and WriteFile return under a
+// RegularOnly context, having done nothing, when the path does not name a
+// regular file (a write may also create one), or names one they cannot
+// stat: the caller does the operation the ordinary way, which reports
+// errors as Python would.
+var ErrNotRegular = errors.New("gio: not a regular file")
+
+type regularOnlyKey struct{}
+
+// RegularOnly is ctx for a file operation that waits on nothing but the
+// disk: one on a regular file, as Python's reads and writes of one, which
+// no signal interrupts. A caller that runs the operation where it cannot
+// be interrupted (on the calling thread, inline) gives it one, and on
+// ErrNotRegular runs it where Ctrl-C can stop it.
+func RegularOnly(ctx context.Context) context.Context {
+	return context.WithValue(ctx, regularOnlyKey{}, true)
+}
+
+// openRegular is openFile under RegularOnly: the path is stat'ed first
+// (nothing but a regular file is opened, so no FIFO's peer sees an open),
+// opened without blocking (in case a FIFO took its place meanwhile), and
+// checked again once open.
+func openRegular(path string, flag int, perm fs.FileMode) (*os.File, error) {
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil && !fi.Mode().IsRegular():
+		return nil, ErrNotRegular
+	case err != nil && !(errors.Is(err, fs.ErrNotExist) && flag&os.O_CREATE != 0):
+		return nil, ErrNotRegular
+	}
+	f, err := os.OpenFile(path, flag|syscall.O_NONBLOCK, perm)
+	if errors.Is(err, syscall.ENXIO) { // a FIFO with no reader took its place
+		return nil, ErrNotRegular
+	}
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, ErrNotRegular
+	}
+	return f, nil
 }
 
 // openFile is os.OpenFile, except that for a FIFO, cancelling ctx while
@@ -79,6 +130,9 @@ func WriteFile(ctx context.Context, path string, data []byte) error {
 // open() has returned: an attempt made before the open() waits, or after
 // another end came and went, would leave it waiting.
 func openFile(ctx context.Context, path string, flag int, perm fs.FileMode) (*os.File, error) {
+	if ctx.Value(regularOnlyKey{}) != nil {
+		return openRegular(path, flag, perm)
+	}
 	if ctx.Done() == nil { // never cancelled
 		return os.OpenFile(path, flag, perm)
 	}

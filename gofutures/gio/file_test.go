@@ -121,3 +121,54 @@ func TestReadFileIntoFillsTheBufferFirst(t *testing.T) {
 		})
 	}
 }
+
+// Under RegularOnly, a read or a write does a regular file's work (a write
+// may create one), and returns ErrNotRegular having done nothing for
+// anything else: what cannot be stat'ed, a directory, a device, or a FIFO,
+// whose other end must not see an open (a writer waiting in open() stays
+// waiting).
+func TestRegularOnlyTouchesNothingButRegularFiles(t *testing.T) {
+	dir := t.TempDir()
+	file, fifo := filepath.Join(dir, "f"), filepath.Join(dir, "fifo")
+	require.NoError(t, os.WriteFile(file, []byte("old"), 0o600))
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	ctx := gio.RegularOnly(context.Background())
+
+	require.NoError(t, gio.WriteFile(ctx, file, []byte("new")))
+	out, err := gio.ReadFile(ctx, file)
+	require.NoError(t, err)
+	assert.Equal(t, "new", string(out.Bytes()))
+	require.NoError(t, gio.WriteFile(ctx, filepath.Join(dir, "created"), []byte("x")), "a write creates a missing file")
+
+	for _, path := range []string{fifo, dir, "/dev/null", filepath.Join(dir, "missing")} {
+		_, err := gio.ReadFile(ctx, path)
+		assert.ErrorIs(t, err, gio.ErrNotRegular, path)
+	}
+	for _, path := range []string{fifo, dir, "/dev/null"} {
+		assert.ErrorIs(t, gio.WriteFile(ctx, path, []byte("x")), gio.ErrNotRegular, path)
+	}
+	err = gio.WriteFile(ctx, filepath.Join(dir, "no", "such"), []byte("x")) // its open fails as open() does
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, gio.ErrNotRegular)
+
+	writer := make(chan error, 1)
+	go func() {
+		f, err := os.OpenFile(fifo, os.O_WRONLY, 0) // waits for a reader
+		if err == nil {
+			f.Close()
+		}
+		writer <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	_, err = gio.ReadFile(ctx, fifo)
+	assert.ErrorIs(t, err, gio.ErrNotRegular)
+	select {
+	case <-writer:
+		t.Fatal("the FIFO's writer saw an open")
+	case <-time.After(100 * time.Millisecond):
+	}
+	r, err := os.OpenFile(fifo, os.O_RDONLY, 0) // let it go
+	require.NoError(t, err)
+	require.NoError(t, <-writer)
+	r.Close()
+}

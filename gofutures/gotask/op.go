@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"slices"
 	"strconv"
@@ -47,6 +48,9 @@ type Status int
 const (
 	StatusOK    Status = 0 // Meta is the kind's result record, Body its data
 	StatusError Status = 1 // Meta is a gio.Error; Body is data that goes with it (a timed-out run's output)
+	// StatusNotRegular: a file read or write run with a gio.RegularOnly
+	// context found no regular file and did nothing (never seen by Python).
+	StatusNotRegular Status = 2
 )
 
 // Statuses names every Status, for the boundary table.
@@ -177,6 +181,9 @@ func doRead(ctx context.Context, meta, into []byte) Result {
 		return badRecord(err)
 	}
 	data, err := gio.ReadFileInto(ctx, string(rec.Path), into)
+	if errors.Is(err, gio.ErrNotRegular) {
+		return Result{Status: StatusNotRegular}
+	}
 	return withBody(done(struct{}{}, nil, err), data)
 }
 
@@ -185,9 +192,13 @@ func doWrite(ctx context.Context, meta, body []byte) Result {
 	if err := json.Unmarshal(meta, &rec); err != nil {
 		return badRecord(err)
 	}
+	err := gio.WriteFile(ctx, string(rec.Path), body)
+	if errors.Is(err, gio.ErrNotRegular) {
+		return Result{Status: StatusNotRegular}
+	}
 	return done(struct {
 		N int `json:"n"`
-	}{len(body)}, nil, gio.WriteFile(ctx, string(rec.Path), body))
+	}{len(body)}, nil, err)
 }
 
 func doHTTP(ctx context.Context, meta, body []byte) Result {

@@ -176,20 +176,24 @@ void gf_gpump_detach(gf_gpump *p) {
 /* How long a direct call waits in Go before it looks at signals. */
 #define GF_GO_SLICE_MS 50
 
-/* fast_go_call(kind, meta, body[, into]) -> (status, meta, body): runs a Go
- * task here (body: bytes, or (bytes, bytes) for a body in two), GIL released
- * while Go works; Ctrl-C (any exception a signal handler raises) cancels it.
- * Every call into Go is made without the GIL: entering Go waits for a free
- * P, which a busy Go may not have for milliseconds.
+/* fast_go_call(kind, meta, body[, into[, inline]]) -> (status, meta, body):
+ * runs a Go task here (body: bytes, or (bytes, bytes) for a body in two),
+ * GIL released while Go works; Ctrl-C (any exception a signal handler
+ * raises) cancels it. Every call into Go is made without the GIL: entering
+ * Go waits for a free P, which a busy Go may not have for milliseconds.
  *
  * into >= 0 (a file read, whose file holds that many bytes): the body is
  * read straight into a bytes object of into + 1 bytes made here, passed to
  * Go as the task's body, and shrunk to what was read: a large file is held
  * once, not read by Go and then copied. A file that grew past it comes back
- * in pieces as usual (gf_into_result). */
+ * in pieces, copied as any body is.
+ *
+ * inline true (a file read or write): Go does it on this thread if the path
+ * names a regular file, which nothing needs to interrupt (gfOpInline), and
+ * the ordinary way if not. */
 PyObject *gf_go_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 3 && nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "go_call(kind, meta, body[, into]) takes 3 or 4 arguments");
+    if (nargs < 3 || nargs > 5) {
+        PyErr_SetString(PyExc_TypeError, "go_call(kind, meta, body[, into[, inline]]) takes 3 to 5 arguments");
         return NULL;
     }
     long kind = PyLong_AsLong(args[0]);
@@ -199,7 +203,9 @@ PyObject *gf_go_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (PyBytes_AsStringAndSize(args[1], &meta, &mlen) < 0) return NULL;
     if (PyBytes_AsStringAndSize(args[2], &body, &blen) < 0) return NULL;
     PyObject *into = NULL; /* the bytes Go reads into, owned here */
-    if (nargs == 4) {
+    int inline_ = 0;
+    if (nargs == 5 && (inline_ = PyObject_IsTrue(args[4])) < 0) return NULL;
+    if (nargs >= 4) {
         Py_ssize_t n = PyLong_AsSsize_t(args[3]);
         if (n == -1 && PyErr_Occurred()) return NULL;
         if (n >= 0 && n < PY_SSIZE_T_MAX) {
@@ -213,8 +219,13 @@ PyObject *gf_go_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     long long op = 0;
     int status = 0, two = 0;
     size_t out_m = 0, out_b = 0, out_b2 = 0;
-    int interrupted = 0;
-    for (int first = 1;; first = 0) {
+    int interrupted = 0, done_inline = 0;
+    if (inline_) {
+        Py_BEGIN_ALLOW_THREADS
+        done_inline = gfOpInline((int)kind, meta, (size_t)mlen, body, (size_t)blen, &op, &status, &out_m, &out_b, &out_b2, &two);
+        Py_END_ALLOW_THREADS
+    }
+    for (int first = 1; !done_inline; first = 0) {
         int done;
         Py_BEGIN_ALLOW_THREADS
         /* Go copies meta before it returns, and an HTTP request's body; it

@@ -143,17 +143,21 @@ _kind_lookups: dict[str, Callable[[], int]] = {
 }
 
 
-def call(go: GoCall[T], into: int = -1) -> T:
+def call(go: GoCall[T], into: int = -1, inline: bool = False) -> T:
     """Run a prepared call on this thread: the GIL is released while Go
     works, and Ctrl-C interrupts it. ``into`` >= 0 (a file read): Go reads
-    the body straight into a bytes object sized for that many bytes."""
+    the body straight into a bytes object sized for that many bytes.
+    ``inline`` (a file read or write): Go does it on this thread, not on a
+    goroutine, if it is on a regular file (nothing there waits for long)."""
     _native.ext()
     if into >= 0 and go.kind != "READ":
         raise ValueError(f"into= is for a file read, not {go.kind}")
-    if into < 0:
-        status, meta, body = _native.fast_go_call(kind(go.kind), go.meta, go.body)
-    else:
+    if inline:
+        status, meta, body = _native.fast_go_call(kind(go.kind), go.meta, go.body, into, True)
+    elif into >= 0:
         status, meta, body = _native.fast_go_call(kind(go.kind), go.meta, go.body, into)
+    else:
+        status, meta, body = _native.fast_go_call(kind(go.kind), go.meta, go.body)
     return go.finish(status, meta, body)
 
 

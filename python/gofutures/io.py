@@ -108,19 +108,19 @@ def _prepare_read(path: StrOrBytesPath) -> _gotask.GoCall[bytes]:
 
 
 # A direct read of a regular file at least this large goes straight into the
-# bytes object it returns (held once, as open().read() holds it): that costs
-# a stat here, worth it only where the copy it saves is large.
+# bytes object it returns (held once, as open().read() holds it), where the
+# copy it saves is worth a buffer of its own.
 _READ_INTO_MIN = 1 << 20
 
 
-def _read_size(path: StrOrBytesPath) -> int:
-    """The size of the regular file at ``path`` when worth reading into
-    (``_READ_INTO_MIN``), else -1; Go reports any error, as it would."""
+def _regular_size(path: StrOrBytesPath) -> int:
+    """The size of the regular file at ``path``, or -1 for anything else
+    (Go reports any error, as it would)."""
     try:
         st = os.stat(path)
     except (OSError, ValueError):
         return -1
-    return st.st_size if stat.S_ISREG(st.st_mode) and st.st_size >= _READ_INTO_MIN else -1
+    return st.st_size if stat.S_ISREG(st.st_mode) else -1
 
 
 @_gotask.go_function(_prepare_read)
@@ -130,7 +130,10 @@ def read_file(path: StrOrBytesPath) -> bytes:
         with open(path, "rb") as f:
             return f.read()
     go = _prepare_read(path)
-    return _gotask.call(go, into=_read_size(path))
+    size = _regular_size(path)
+    # A regular file's read waits on nothing Ctrl-C could stop: Go does it
+    # on this thread (inline).
+    return _gotask.call(go, into=size if size >= _READ_INTO_MIN else -1, inline=size >= 0)
 
 
 def _finish_write(status: int, meta: bytes, body: bytes) -> int:
@@ -171,7 +174,9 @@ def write_file(path: StrOrBytesPath, data: bytes) -> int:
     if _native.stdlib_fallback():
         with open(path, "wb") as f:
             return f.write(data)
-    return _gotask.call(_prepare_write(path, data))
+    # On a regular file (or a new one) Go writes on this thread (inline);
+    # elsewhere (a FIFO) on a goroutine, where Ctrl-C can stop it.
+    return _gotask.call(_prepare_write(path, data), inline=True)
 
 
 def _with_path(finish: Any, path: StrOrBytesPath) -> Any:

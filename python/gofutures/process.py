@@ -486,9 +486,16 @@ class ProcessPoolExecutor(TypedMap, RefusesPickle, _stdlib_process.ProcessPoolEx
             timeout_ns = _task_fate.take_next_timeout()  # from schedule()
             if timeout_ns is not None:
                 _native.call("ProcPoolSetTimeout", st.pool_id, task_id, timeout_ns)
-            # Raises what the stdlib would; BrokenProcessPool when Go knows
-            # the pool broke before the pump has told us.
-            _native.fast_proc_submit(st.pool_id, task_id, payload)  # type: ignore[arg-type]
+            try:
+                _native.fast_proc_submit(st.pool_id, task_id, payload)  # type: ignore[arg-type]
+            except BrokenProcessPool:
+                # Go knows the pool broke (a worker _start() just forked died
+                # at once, in its initializer), the pump has not told us yet.
+                # The stdlib's submit had queued the item by then, and the
+                # break fails it with the others: so does the pump's _break,
+                # which waits for st.lock.
+                st.items[task_id] = _Item(future)
+                return future
             del payload
             item = _Item(future)
             st.items[task_id] = item

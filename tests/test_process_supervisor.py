@@ -136,9 +136,9 @@ def test_a_pool_that_breaks_during_submit_fails_the_future_not_the_submit(monkey
     has queued its item by then, and the break fails that future with the
     others; submit itself raised here, about 1 run in 20 of
     test_initializer_exit_code_is_reported_every_time under load."""
-    import gofutures
     from concurrent.futures.process import BrokenProcessPool
 
+    import gofutures
     from gofutures import _native
 
     def break_first(pool_id: int, task_id: int, payload: object) -> None:

@@ -137,6 +137,9 @@ const MaxFileOps = 16
 var fileOps = make(chan struct{}, MaxFileOps)
 
 func withFileSlot(ctx context.Context, f func() error) error {
+	if ctx.Value(regularOnlyKey{}) != nil {
+		return f() // on the caller's own thread (inline): it holds no other
+	}
 	select {
 	case fileOps <- struct{}{}:
 	case <-ctx.Done():

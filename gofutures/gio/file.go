@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -97,26 +98,56 @@ func RegularOnly(ctx context.Context) context.Context {
 	return context.WithValue(ctx, regularOnlyKey{}, true)
 }
 
-// openRegular is openFile under RegularOnly: the path is stat'ed first
-// (nothing but a regular file is opened, so no FIFO's peer sees an open),
-// opened without blocking (in case a FIFO took its place meanwhile), and
-// checked again once open.
+// openRegular is openFile under RegularOnly. The path is opened with
+// O_PATH first, which opens nothing (a FIFO's peer sees no open), and only
+// a regular file that Go cannot poll (a disk file: not /proc/kmsg or a
+// trace pipe, whose reads wait) is then opened for real, through
+// /proc/self/fd: the same file even if another took the path's place
+// meanwhile. A missing file is created only if it is still missing
+// (O_EXCL). A lease holder's answer is not waited for (O_NONBLOCK): the
+// ordinary way waits for it.
 func openRegular(path string, flag int, perm fs.FileMode) (*os.File, error) {
-	fi, err := os.Stat(path)
-	switch {
-	case err == nil && !fi.Mode().IsRegular():
-		return nil, ErrNotRegular
-	case err != nil && !(errors.Is(err, fs.ErrNotExist) && flag&os.O_CREATE != 0):
+	pfd, err := syscall.Open(path, oPath|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, syscall.ENOENT) && flag&os.O_CREATE != 0 {
+			return openNew(path, flag, perm)
+		}
+		return nil, ErrNotRegular // the ordinary way reports it as open() does
+	}
+	defer syscall.Close(pfd)
+	var st syscall.Stat_t
+	if syscall.Fstat(pfd, &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		return nil, ErrNotRegular
 	}
-	f, err := os.OpenFile(path, flag|syscall.O_NONBLOCK, perm)
-	if errors.Is(err, syscall.ENXIO) { // a FIFO with no reader took its place
+	f, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(pfd), flag&^os.O_CREATE|syscall.O_NONBLOCK, perm)
+	if err != nil {
+		// Permissions and the like are reported the ordinary way, with the
+		// caller's path; EWOULDBLOCK: a lease to break.
+		return nil, ErrNotRegular
+	}
+	return diskFile(f)
+}
+
+// oPath is Linux's O_PATH, which package syscall does not name.
+const oPath = 0x200000
+
+// openNew creates the regular file path under RegularOnly, unless
+// something has taken the name since it was found missing.
+func openNew(path string, flag int, perm fs.FileMode) (*os.File, error) {
+	f, err := os.OpenFile(path, flag|os.O_EXCL|syscall.O_NONBLOCK, perm)
+	if errors.Is(err, fs.ErrExist) {
 		return nil, ErrNotRegular
 	}
 	if err != nil {
-		return nil, err
+		return nil, err // a missing directory, a read-only one: as open() reports it
 	}
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+	return diskFile(f)
+}
+
+// diskFile is f if Go cannot poll it (a disk file, whose reads and writes
+// wait for nothing but the disk), else ErrNotRegular, f closed.
+func diskFile(f *os.File) (*os.File, error) {
+	if f.SetReadDeadline(time.Time{}) == nil { // pollable
 		f.Close()
 		return nil, ErrNotRegular
 	}

@@ -2,8 +2,10 @@ package gio_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -171,4 +173,45 @@ func TestRegularOnlyTouchesNothingButRegularFiles(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, <-writer)
 	r.Close()
+}
+
+// Under RegularOnly a read waits for nothing else: not for a file slot
+// (every one held by reads of FIFOs with no writer), nor on a regular file
+// Go can poll (/proc/self/mounts: a read there may wait for a change),
+// which it leaves to the ordinary way, where cancelling stops it.
+func TestRegularOnlyWaitsForNothing(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f")
+	require.NoError(t, os.WriteFile(file, []byte("data"), 0o600))
+	ctx, cancel := context.WithCancel(context.Background())
+	var held sync.WaitGroup
+	for i := range gio.MaxFileOps {
+		fifo := filepath.Join(dir, fmt.Sprintf("fifo%d", i))
+		require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+		held.Add(1)
+		go func() {
+			defer held.Done()
+			_, _ = gio.ReadFile(ctx, fifo) // holds a slot until cancelled
+		}()
+	}
+	defer func() { cancel(); held.Wait() }()
+	time.Sleep(100 * time.Millisecond)
+
+	read := make(chan error, 1)
+	go func() {
+		out, err := gio.ReadFile(gio.RegularOnly(context.Background()), file)
+		if err == nil && string(out.Bytes()) != "data" {
+			err = fmt.Errorf("read %q", out.Bytes())
+		}
+		read <- err
+	}()
+	select {
+	case err := <-read:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("a RegularOnly read waited for a file slot")
+	}
+
+	_, err := gio.ReadFile(gio.RegularOnly(context.Background()), "/proc/self/mounts")
+	assert.ErrorIs(t, err, gio.ErrNotRegular)
 }

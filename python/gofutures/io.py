@@ -131,9 +131,10 @@ def read_file(path: StrOrBytesPath) -> bytes:
             return f.read()
     go = _prepare_read(path)
     size = _regular_size(path)
-    # A regular file's read waits on nothing Ctrl-C could stop: Go does it
-    # on this thread (inline).
-    return _gotask.call(go, into=size if size >= _READ_INTO_MIN else -1, inline=size >= 0)
+    # A disk file's read waits on nothing Ctrl-C could stop: Go does it on
+    # this thread (inline). Not an empty one: /proc, /sys and tracefs files
+    # say they hold 0 bytes, and some of their reads wait.
+    return _gotask.call(go, into=size if size >= _READ_INTO_MIN else -1, inline=size > 0)
 
 
 def _finish_write(status: int, meta: bytes, body: bytes) -> int:

@@ -254,9 +254,12 @@ def test_shutdown_leaves_no_process_fd_or_registry_entry(ctx: str | None) -> Non
     assert gprocess._pools == {}
 
 
-def test_submit_after_go_saw_the_pool_break_raises_broken_process_pool() -> None:
+def test_submit_after_go_saw_the_pool_break_fails_its_future() -> None:
     # Go learns of a dead worker before Python does (the pump must take the
-    # GIL to say so): a submit in between must still raise BrokenProcessPool.
+    # GIL to say so). A submit in between is the stdlib's submit before its
+    # manager thread noticed the death: it returns a future, and the break
+    # fails it with the others (never lost, never left pending); later
+    # submits raise.
     ex = gofutures.ProcessPoolExecutor(1)
     pid = ex.submit(tasks.getpid).result(timeout=TIMEOUT)
     interval = sys.getswitchinterval()
@@ -267,10 +270,13 @@ def test_submit_after_go_saw_the_pool_break_raises_broken_process_pool() -> None
         while time.monotonic() < deadline:
             pass
         assert not ex._state.broken, "the pump reported the death: the race was not set up"
-        with pytest.raises(gprocess.BrokenProcessPool, match="SIGKILL"):
-            ex.submit(tasks.square, 2)
+        future = ex.submit(tasks.square, 2)
     finally:
         sys.setswitchinterval(interval)
+    with pytest.raises(gprocess.BrokenProcessPool, match="SIGKILL"):
+        future.result(timeout=TIMEOUT)
+    with pytest.raises(gprocess.BrokenProcessPool, match="SIGKILL"):
+        ex.submit(tasks.square, 2)
     ex.shutdown(wait=True)
 
 

@@ -479,7 +479,7 @@ def test_a_submit_interrupted_once_its_task_is_queued_still_writes_the_data(
 
 def test_a_direct_read_or_write_of_a_regular_file_runs_on_the_calling_thread(tmp_path: Path) -> None:
     """Nothing Ctrl-C must stop waits there, so Go does it inline (no
-    goroutine to start and wait for: 50 us a small read became 12); a
+    goroutine to start and wait for: 50 us a small read became 15); a
     device is read on a goroutine, where Ctrl-C can stop it. Seen in the Go
     stack of an injected panic."""
     path = tmp_path / "f"

@@ -110,7 +110,11 @@ func classify(ctx context.Context, err error) *Error {
 // error names the file only when opening it failed (or it is a directory,
 // which Python's open() detects): a failed read, write or close does not
 // (a write to a full disk raises OSError(28, 'No space left on device')).
+// ErrNotRegular (RegularOnly) is left as it is: the caller acts on it.
 func fileError(ctx context.Context, err error) error {
+	if errors.Is(err, ErrNotRegular) {
+		return err
+	}
 	var pe *fs.PathError
 	if errors.As(err, &pe) && pe.Op != "open" && !errors.Is(pe.Err, syscall.EISDIR) {
 		err = pe.Err
@@ -137,7 +141,7 @@ const MaxFileOps = 16
 var fileOps = make(chan struct{}, MaxFileOps)
 
 func withFileSlot(ctx context.Context, f func() error) error {
-	if ctx.Value(regularOnlyKey{}) != nil {
+	if regularOnly(ctx) {
 		return f() // on the caller's own thread (inline): it holds no other
 	}
 	select {

@@ -44,9 +44,6 @@ func ReadFileInto(ctx context.Context, path string, buf []byte) (Output, error) 
 		_, err = out.ReadFrom(f)
 		return err
 	})
-	if errors.Is(err, ErrNotRegular) {
-		return Output{}, err
-	}
 	if err != nil {
 		return Output{}, fileError(ctx, err)
 	}
@@ -74,9 +71,6 @@ func WriteFile(ctx context.Context, path string, data []byte) error {
 		}
 		return err
 	})
-	if errors.Is(err, ErrNotRegular) {
-		return err
-	}
 	return fileError(ctx, err)
 }
 
@@ -97,6 +91,8 @@ type regularOnlyKey struct{}
 func RegularOnly(ctx context.Context) context.Context {
 	return context.WithValue(ctx, regularOnlyKey{}, true)
 }
+
+func regularOnly(ctx context.Context) bool { return ctx.Value(regularOnlyKey{}) != nil }
 
 // openRegular is openFile under RegularOnly. The path is opened with
 // O_PATH first, which opens nothing (a FIFO's peer sees no open), and only
@@ -161,7 +157,7 @@ func diskFile(f *os.File) (*os.File, error) {
 // open() has returned: an attempt made before the open() waits, or after
 // another end came and went, would leave it waiting.
 func openFile(ctx context.Context, path string, flag int, perm fs.FileMode) (*os.File, error) {
-	if ctx.Value(regularOnlyKey{}) != nil {
+	if regularOnly(ctx) {
 		return openRegular(path, flag, perm)
 	}
 	if ctx.Done() == nil { // never cancelled

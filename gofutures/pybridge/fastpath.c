@@ -192,9 +192,6 @@ static PyObject *gf_fast_thread_join(PyObject *self, PyObject *const *args, Py_s
     return PyBool_FromLong(done);
 }
 
-/* fast_go_pump_stop(ms) -> bool: make the Go-task pump deliver what it holds
- * and exit; wait up to ms (forever if negative); whether it did. GIL
- * released. */
 /* fast_keep_forever(obj): one reference to obj that is never dropped, so
  * that interpreter finalization does not free it (the bodies that Go tasks
  * still running at exit read, when exit did not wait for them: Ctrl-C). */
@@ -203,6 +200,9 @@ static PyObject *gf_fast_keep_forever(PyObject *self, PyObject *obj) {
     Py_RETURN_NONE;
 }
 
+/* fast_go_pump_stop(ms) -> bool: make the Go-task pump deliver what it holds
+ * and exit; wait up to ms (forever if negative); whether it did. GIL
+ * released. */
 static PyObject *gf_fast_go_pump_stop(PyObject *self, PyObject *arg) {
     long long ms = PyLong_AsLongLong(arg);
     if (ms == -1 && PyErr_Occurred()) return NULL;

@@ -372,7 +372,8 @@ static void gf_burst_yield(void) {
  * that is gone or shut down fails the task through the pump (RuntimeError):
  * Python refuses such submits before they get here.
  *
- * keep, a dict: the body is not copied but borrowed, and keep[task] = body
+ * keep, a dict (None: the body is copied): the body is not copied but
+ * borrowed, and keep[task] = body
  * holds it until Python deletes that entry, once the task's completion is
  * delivered or the task is taken back (a file write's data, a run's input;
  * never an HTTP body, which net/http may read after the response). The
@@ -390,7 +391,7 @@ PyObject *gf_go_submit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
     Py_ssize_t mlen, blen;
     if (PyBytes_AsStringAndSize(args[3], &meta, &mlen) < 0) return NULL;
     if (PyBytes_AsStringAndSize(args[4], &body, &blen) < 0) return NULL;
-    PyObject *keep = nargs == 6 ? args[5] : NULL, *key = NULL;
+    PyObject *keep = nargs == 6 && args[5] != Py_None ? args[5] : NULL, *key = NULL;
     if (keep != NULL) {
         if (!PyDict_Check(keep)) {
             PyErr_SetString(PyExc_TypeError, "go_submit: keep must be a dict");

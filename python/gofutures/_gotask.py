@@ -152,12 +152,7 @@ def call(go: GoCall[T], into: int = -1, inline: bool = False) -> T:
     _native.ext()
     if into >= 0 and go.kind != "READ":
         raise ValueError(f"into= is for a file read, not {go.kind}")
-    if inline:
-        status, meta, body = _native.fast_go_call(kind(go.kind), go.meta, go.body, into, True)
-    elif into >= 0:
-        status, meta, body = _native.fast_go_call(kind(go.kind), go.meta, go.body, into)
-    else:
-        status, meta, body = _native.fast_go_call(kind(go.kind), go.meta, go.body)
+    status, meta, body = _native.fast_go_call(kind(go.kind), go.meta, go.body, into, inline)
     return go.finish(status, meta, body)
 
 
@@ -320,10 +315,8 @@ def submit(
     try:
         # Queued for Go without calling into it (gf_gotask.h); running()
         # asks Go whether it has started.
-        if go.body and go.kind in _BORROWED:
-            _native.fast_go_submit(state.pool_id, task_id, kind(go.kind), go.meta, go.body, _bodies)
-        else:
-            _native.fast_go_submit(state.pool_id, task_id, kind(go.kind), go.meta, go.body)
+        keep = _bodies if go.body and go.kind in _BORROWED else None
+        _native.fast_go_submit(state.pool_id, task_id, kind(go.kind), go.meta, go.body, keep)
     except BaseException:
         work_items.pop(task_id, None)  # (the pump may have delivered it meanwhile)
         raise

@@ -59,8 +59,8 @@ fast_proc_new: Callable[[bytes], int]
 fast_contract: Callable[[], str]
 fast_set_error_factories: Callable[[tuple[Callable[[str], BaseException] | None, ...]], None]
 fork_program: Callable[[], int]
-fast_go_call: Callable[..., tuple[int, bytes, bytes | tuple[bytes, bytes]]]  # (kind, meta, body[, into])
-fast_go_submit: Callable[..., None]  # (pool, task, kind, meta, body[, keep])
+fast_go_call: Callable[..., tuple[int, bytes, bytes | tuple[bytes, bytes]]]  # (kind, meta, body[, into[, inline]])
+fast_go_submit: Callable[..., None]  # (pool, task, kind, meta, body[, keep: dict | None])
 fast_go_cancel: Callable[[int, int], bool]
 fast_go_started: Callable[[int, int], bool]
 fast_thread_shutdown: Callable[[int, bool], list[int]]

@@ -45,6 +45,7 @@ func ReadFileInto(ctx context.Context, path string, buf []byte) (Output, error) 
 		return err
 	})
 	if err != nil {
+		out.Release()
 		return Output{}, fileError(ctx, err)
 	}
 	return out, nil

@@ -11,14 +11,17 @@ import (
 // grow it: a bytes.Buffer doubles its array and copies, so 200 MB of a
 // run's output held up to 3x that in Go, and a joined copy made 3.7x in
 // all. The pieces cross to Python one by one, each copied straight into the
-// bytes object the caller gets (about 2x the output at the peak, as
-// subprocess.run's list of chunks and its join).
+// bytes object the caller gets. Large pieces live outside Go's heap (see
+// offheap.go), each unmapped once copied: about 1x the output at the peak,
+// where subprocess.run's list of chunks and its join make 2x. The Output
+// owns them until Release, or until a caller takes them over with Mapped.
 //
 // The zero Output is empty and ready to use. It is not safe for concurrent
 // use.
 type Output struct {
 	pieces [][]byte // each full but the last (len < cap)
 	n      int
+	mapped Mapped // the memory of pieces outside Go's heap
 }
 
 // Piece sizes: the first is small (most commands print a few lines), each
@@ -37,7 +40,7 @@ const (
 // second piece. It does nothing once o holds a piece, or for n < 0.
 func (o *Output) Expect(n int64) {
 	if len(o.pieces) == 0 && n >= 0 {
-		o.pieces = append(o.pieces, make([]byte, 0, min(n, maxPiece-1)+1))
+		o.pieces = append(o.pieces, o.newPiece(int(min(n, maxPiece-1)+1)))
 	}
 }
 
@@ -95,9 +98,34 @@ func (o *Output) room() []byte {
 	if k := len(o.pieces); k > 0 {
 		size = min(max(2*cap(o.pieces[k-1]), firstPiece), maxPiece)
 	}
-	o.pieces = append(o.pieces, make([]byte, 0, size))
+	o.pieces = append(o.pieces, o.newPiece(size))
 	last := o.pieces[len(o.pieces)-1]
 	return last[:cap(last)]
+}
+
+// newPiece returns an empty piece of capacity size: outside Go's heap from
+// offHeapMin bytes on.
+func (o *Output) newPiece(size int) []byte {
+	if size < offHeapMin {
+		return make([]byte, 0, size)
+	}
+	piece, m := mapPiece(size)
+	if m != nil {
+		o.mapped = append(o.mapped, m)
+	}
+	return piece
+}
+
+// Mapped hands over the memory of o's pieces that lives outside Go's heap:
+// the caller, who keeps o's pieces (Pieces, Bytes), releases it once done
+// with them, and o must not be released after.
+func (o *Output) Mapped() Mapped { return o.mapped }
+
+// Release frees what o holds outside Go's heap and empties o: every piece
+// it returned before is invalid after.
+func (o *Output) Release() {
+	o.mapped.Release()
+	*o = Output{}
 }
 
 // Len is the number of bytes read.

@@ -61,13 +61,21 @@ var Statuses = map[string]Status{"OK": StatusOK, "ERROR": StatusError}
 // copied straight into the bytes object Python gets. Split > 0 makes that
 // two bytes objects, of Pieces[:Split] and Pieces[Split:] (a run's stdout
 // and stderr, when both hold bytes).
+//
+// Large bodies live outside Go's heap (gio.Mapped): whoever is done with a
+// Result last (it copied the body into Python's bytes, or dropped it)
+// calls Release, and its Body and Pieces are invalid after.
 type Result struct {
 	Status Status
 	Meta   []byte
 	Body   []byte
 	Pieces [][]byte
 	Split  int
+	Mapped gio.Mapped
 }
+
+// Release frees the memory of r's body that lives outside Go's heap.
+func (r Result) Release() { r.Mapped.Release() }
 
 // Bodies is the body as Python gets it, as pieces: one bytes object
 // (second is nil), or two when Split > 0.
@@ -79,6 +87,15 @@ func (r Result) Bodies() (first, second [][]byte) {
 		return r.Pieces[:r.Split], r.Pieces[r.Split:]
 	}
 	return r.Pieces, nil
+}
+
+// BodyLen is the body's length in bytes.
+func (r Result) BodyLen() int {
+	n := len(r.Body)
+	for _, p := range r.Pieces {
+		n += len(p)
+	}
+	return n
 }
 
 // BodyBytes is the whole body in one slice (joined: a copy, when in
@@ -169,9 +186,12 @@ func doRun(ctx context.Context, meta, body []byte) Result {
 	if ge, ok := err.(*gio.Error); ok && ge.Class == gio.ClassExpired {
 		res = fail(&expired{*ge, rec, r.StdoutEnded, r.StderrEnded, r.PipesEnded, r.Remaining.Seconds()}, nil)
 	} else if res = done(rec, nil, err); res.Status != StatusOK {
+		r.Stdout.Release()
+		r.Stderr.Release()
 		return res
 	}
 	res.Pieces, res.Split = runOutput(r)
+	res.Mapped = append(r.Stdout.Mapped(), r.Stderr.Mapped()...)
 	return res
 }
 
@@ -229,9 +249,10 @@ func httpResult(resp httpc.Response, data gio.Output, err error) Result {
 
 // withBody is res with data as its body, if res is not an error: in Body
 // when it is one piece (most responses: nothing more to allocate or pin),
-// else in Pieces.
+// else in Pieces. res takes data over (its memory outside Go's heap).
 func withBody(res Result, data gio.Output) Result {
 	if res.Status != StatusOK {
+		data.Release()
 		return res
 	}
 	if pieces := data.Pieces(); len(pieces) > 1 {
@@ -239,6 +260,7 @@ func withBody(res Result, data gio.Output) Result {
 	} else {
 		res.Body = data.Bytes()
 	}
+	res.Mapped = data.Mapped()
 	return res
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -70,3 +71,42 @@ func TestDoRunReturnsTheOutputInPieces(t *testing.T) {
 }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// A result's large body lives outside Go's heap until Result.Release; what
+// a task read but does not return (a run Ctrl-C ended) is released at once.
+func TestLargeOutputsAreMappedUntilTheResultIsReleased(t *testing.T) {
+	const big = "head -c 3000000 /dev/zero; head -c 2000000 /dev/zero >&2"
+	for _, tc := range []struct {
+		name     string
+		script   string
+		timeout  string
+		cancel   bool
+		wantBody int // bytes; -1: an error without body
+	}{
+		{name: "run", script: big, wantBody: 5_000_000},
+		{name: "timed out run", script: big + "; exec sleep 5", timeout: `,"timeout":0.5,"has_timeout":true`, wantBody: 5_000_000},
+		{name: "interrupted run", script: big + "; exec sleep 5", cancel: true, wantBody: -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := gio.LiveMappings()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tc.cancel {
+				time.AfterFunc(500*time.Millisecond, cancel)
+			}
+			argv := fmt.Sprintf(`{"argv":[%q,%q,%q]%s}`, b64("sh"), b64("-c"), b64(tc.script), tc.timeout)
+			res := gotask.Do(ctx, gotask.KindRun, []byte(argv), nil)
+			if tc.wantBody < 0 {
+				assert.Contains(t, string(res.Meta), `"class":"canceled"`)
+				assert.Zero(t, res.BodyLen())
+				assert.Equal(t, before, gio.LiveMappings(), "the output read is released")
+				return
+			}
+			assert.Equal(t, tc.wantBody, res.BodyLen(), string(res.Meta))
+			assert.NotEmpty(t, res.Mapped)
+			assert.Equal(t, before+int64(len(res.Mapped)), gio.LiveMappings())
+			res.Release()
+			assert.Equal(t, before, gio.LiveMappings())
+		})
+	}
+}

@@ -254,10 +254,12 @@ func readBody(ctx context.Context, resp *http.Response) (gio.Output, error) {
 		data.Expect(resp.ContentLength)
 	}
 	_, err := data.ReadFrom(resp.Body)
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return gio.Output{}, incompleteRead(data.Len(), resp.ContentLength)
-	}
 	if err != nil {
+		n := data.Len()
+		data.Release()
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return gio.Output{}, incompleteRead(n, resp.ContentLength)
+		}
 		return gio.Output{}, Classify(ctx, err)
 	}
 	// The body's end woke the connection's read loop, which puts the
@@ -312,13 +314,15 @@ func incompleteRead(n int, contentLength int64) *gio.Error {
 }
 
 // decode undoes a gzip or deflate Content-Encoding (as urllib3: deflate is
-// zlib-wrapped, or raw if that fails); others are left as they are.
+// zlib-wrapped, or raw if that fails); others are left as they are. It
+// returns data itself or, having decoded it, releases it (Output.Release).
 func decode(encoding string, data gio.Output) (gio.Output, error) {
 	switch strings.ToLower(strings.TrimSpace(encoding)) {
 	case "gzip", "x-gzip":
 		if data.Len() == 0 {
 			return data, nil
 		}
+		defer data.Release()
 		zr, err := gzip.NewReader(data.Reader())
 		if err != nil {
 			return gio.Output{}, err
@@ -328,6 +332,7 @@ func decode(encoding string, data gio.Output) (gio.Output, error) {
 		if data.Len() == 0 {
 			return data, nil
 		}
+		defer data.Release()
 		if zr, err := zlib.NewReader(data.Reader()); err == nil {
 			if out, err := inflated(zr); err == nil {
 				return out, nil
@@ -338,11 +343,15 @@ func decode(encoding string, data gio.Output) (gio.Output, error) {
 	return data, nil
 }
 
-// inflated reads a decompressing reader to its end.
+// inflated reads a decompressing reader to its end: all of it, or an error
+// and nothing.
 func inflated(r io.Reader) (gio.Output, error) {
 	var out gio.Output
-	_, err := out.ReadFrom(r)
-	return out, err
+	if _, err := out.ReadFrom(r); err != nil {
+		out.Release()
+		return gio.Output{}, err
+	}
+	return out, nil
 }
 
 // latin1Value is a header value as http.client sends a str, encoded as

@@ -45,9 +45,25 @@ func handler() http.Handler {
 		w.Write(b.Bytes())
 	})
 	// /big/{length,chunked,gzip}: bigBody, with a Content-Length, without
-	// one, or gzipped.
+	// one, or gzipped; /big/{stored,badgzip,short}: gzipped without
+	// compression (as large as bigBody), the same with a wrong checksum,
+	// half of it with bigBody's Content-Length.
 	mux.HandleFunc("/big/{how}", func(w http.ResponseWriter, r *http.Request) {
-		switch r.PathValue("how") {
+		switch how := r.PathValue("how"); how {
+		case "stored", "badgzip":
+			var b bytes.Buffer
+			zw, _ := gzip.NewWriterLevel(&b, gzip.NoCompression)
+			zw.Write(bigBody)
+			zw.Close()
+			raw := b.Bytes()
+			if how == "badgzip" {
+				raw[len(raw)-5] ^= 0xff // in the CRC-32 of the trailer
+			}
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Write(raw)
+		case "short":
+			w.Header().Set("Content-Length", fmt.Sprint(len(bigBody)))
+			w.Write(bigBody[:len(bigBody)/2])
 		case "length":
 			w.Header().Set("Content-Length", fmt.Sprint(len(bigBody)))
 			w.Write(bigBody)
@@ -170,6 +186,33 @@ func TestLargeBodiesArriveWhole(t *testing.T) {
 			if how == "length" {
 				assert.Equal(t, 4, len(data.Pieces()), "a first piece of 1 MiB (the most a Content-Length is trusted with), then 1 MiB pieces")
 			}
+		})
+	}
+}
+
+// A large body lives outside Go's heap (gio.Mapped) until released; what
+// was read for a body that ends in an error, or that was decoded, is
+// released at once.
+func TestLargeBodiesAreMappedUntilReleased(t *testing.T) {
+	srv := httptest.NewServer(handler())
+	defer srv.Close()
+	defer httpc.CloseIdle()
+	for _, how := range []string{"length", "chunked", "gzip", "stored", "badgzip", "short"} {
+		t.Run(how, func(t *testing.T) {
+			before := gio.LiveMappings()
+			r := &httpc.Request{Method: "GET", URL: srv.URL + "/big/" + how, Verify: true, Timeout: 10}
+			_, data, err := httpc.Do(context.Background(), r, nil)
+			if how == "badgzip" || how == "short" {
+				require.Error(t, err)
+				assert.Equal(t, before, gio.LiveMappings(), "nothing left mapped")
+				return
+			}
+			require.NoError(t, err)
+			require.True(t, bytes.Equal(bigBody, data.Bytes()), "the body")
+			assert.NotEmpty(t, data.Mapped(), "its large pieces are mapped")
+			assert.Equal(t, before+int64(len(data.Mapped())), gio.LiveMappings(), "the body's mappings only")
+			data.Release()
+			assert.Equal(t, before, gio.LiveMappings())
 		})
 	}
 }

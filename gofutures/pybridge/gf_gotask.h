@@ -65,14 +65,20 @@ int gf_gpump_attach(gf_gpump *p);
 /* Moves up to cap of the ids in p->done into out, oldest first; returns
  * how many. Any thread. */
 size_t gf_gpump_take_done(gf_gpump *p, long long *out, size_t cap);
-/* A piece of a body kept in pieces (gotask.Result.Pieces). */
+/* A piece of a body kept in pieces (gotask.Result.Pieces). When unmap is
+ * not 0, p starts a mapping of unmap bytes outside Go's heap that C owns
+ * (gio.Mapped.Take): C unmaps it once the piece is copied, or not needed,
+ * and sets unmap to 0. */
 typedef struct {
     const char *p;
     size_t n;
+    size_t unmap;
 } gf_piece;
 
 /* A completion as the pump hands it over; every pointer points into Go
- * memory the pump pins for the call. The body is body[0:blen] or, when
+ * memory the pump pins for the call, or into memory outside Go's heap:
+ * pieces C unmaps (gf_piece.unmap), or that Go releases after the call
+ * (gio.Mapped). The body is body[0:blen] or, when
  * pieces is not NULL, pieces[0:npieces] end to end: one bytes object, or
  * two (a tuple) when split > 0, of the first split pieces and the rest. */
 typedef struct {
@@ -80,7 +86,7 @@ typedef struct {
     int status;
     const char *meta, *body;
     size_t mlen, blen;
-    const gf_piece *pieces;
+    gf_piece *pieces;
     size_t npieces, split;
 } gf_gcomp;
 
@@ -94,7 +100,7 @@ typedef struct {
  * Returns 1 when every task the call delivered was recorded in p->done, 0
  * when not (the hook raised, no memory): Go then also settles the whole
  * batch. */
-int gf_gpump_deliver(gf_gpump *p, const gf_gcomp *items, size_t n);
+int gf_gpump_deliver(gf_gpump *p, gf_gcomp *items, size_t n);
 /* fast_pump_progress(): called by the hook before a task's done-callbacks
  * run; fast_pump_delivered(task): after a task's delivery. On any thread but
  * a delivering pump they do nothing. */

@@ -160,10 +160,10 @@ func gfOpWait(id C.longlong, ms C.longlong, status *C.int, mlen, blen, blen2 *C.
 //export gfOpCopy
 func gfOpCopy(id C.longlong, meta, body, body2 *C.char) {
 	if o := getOp(id); o != nil {
-		copyPieces(meta, [][]byte{o.res.Meta})
+		copyPieces(meta, [][]byte{o.res.Meta}, nil)
 		first, second := o.res.Bodies()
-		copyPieces(body, first)
-		copyPieces(body2, second)
+		copyPieces(body, first, o.res.Mapped)
+		copyPieces(body2, second, o.res.Mapped)
 	}
 	gfOpFree(id)
 }
@@ -178,7 +178,9 @@ func piecesLen(pieces [][]byte) int {
 
 // copyPieces copies pieces end to end into C memory at dst (room for all);
 // nothing when dst is nil (the caller has them: a read into its buffer).
-func copyPieces(dst *C.char, pieces [][]byte) {
+// The pieces of mapped are unmapped as soon as they are copied, so a large
+// body is held about once, not twice.
+func copyPieces(dst *C.char, pieces [][]byte, mapped gio.Mapped) {
 	if dst == nil {
 		return
 	}
@@ -187,6 +189,9 @@ func copyPieces(dst *C.char, pieces [][]byte) {
 		if len(p) > 0 {
 			copy(unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(dst), at)), len(p)), p)
 			at += len(p)
+			if n := mapped.Take(p); n > 0 {
+				gio.Unmap(unsafe.Pointer(unsafe.SliceData(p)), n)
+			}
 		}
 	}
 }
@@ -198,6 +203,8 @@ func gfOpCancel(id C.longlong) {
 	}
 }
 
+// gfOpFree forgets op id and releases its result (gotask.Result.Release).
+//
 //export gfOpFree
 func gfOpFree(id C.longlong) {
 	opsMu.Lock()
@@ -206,6 +213,12 @@ func gfOpFree(id C.longlong) {
 	opsMu.Unlock()
 	if o != nil {
 		o.cancel() // releases the context
+		select {
+		case <-o.done: // always, from C: it waits for the op first
+			o.res.Release()
+		default:
+			panics.Go(func() { <-o.done; o.res.Release() }, nil)
+		}
 	}
 }
 

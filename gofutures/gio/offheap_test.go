@@ -1,0 +1,79 @@
+package gio_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gofutures/gofutures/gofutures/gio"
+)
+
+func TestOutputMapsLargePiecesOnlyUntilReleased(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		size   int
+		mapped bool
+	}{
+		{"small output on the heap", 200 << 10, false},
+		{"large output mapped", 3<<20 + 7, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := gio.LiveMappings()
+			data := bytes.Repeat([]byte{7}, tc.size)
+			var o gio.Output
+			_, err := o.ReadFrom(bytes.NewReader(data))
+			require.NoError(t, err)
+			assert.Equal(t, data, o.Bytes())
+			assert.Equal(t, tc.mapped, len(o.Mapped()) > 0)
+			assert.Equal(t, before+int64(len(o.Mapped())), gio.LiveMappings())
+			o.Release()
+			assert.Equal(t, before, gio.LiveMappings())
+			assert.Zero(t, o.Len(), "a released Output is empty")
+			o.Release() // a second release does nothing
+			assert.Equal(t, before, gio.LiveMappings())
+		})
+	}
+}
+
+func TestTakeHandsOneMappingOverOnce(t *testing.T) {
+	before := gio.LiveMappings()
+	var o gio.Output
+	_, err := o.ReadFrom(bytes.NewReader(make([]byte, 3<<20)))
+	require.NoError(t, err)
+	m, pieces := o.Mapped(), o.Pieces()
+	assert.Zero(t, m.Take(pieces[0]), "the first piece, 4 KiB, is on the heap")
+	big := pieces[len(pieces)-1]
+	n := m.Take(big)
+	assert.Equal(t, 1<<20, n, "a piece of 1 MiB, mapped by itself")
+	assert.Zero(t, m.Take(big), "taken already")
+	assert.Zero(t, m.Take(big[1:]), "not the start of a mapping")
+	assert.Zero(t, m.Take(nil))
+	assert.Equal(t, before+int64(len(m)-1), gio.LiveMappings(), "the taken one is not Go's any more")
+	gio.Unmap(unsafe.Pointer(unsafe.SliceData(big)), n)
+	m.Release() // the rest; not the taken one again
+	assert.Equal(t, before, gio.LiveMappings())
+}
+
+func TestReadFileMapsALargeFileAndReleasesOnError(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "big")
+	data := bytes.Repeat([]byte("0123456789"), 300_000)
+	require.NoError(t, os.WriteFile(path, data, 0o600))
+	before := gio.LiveMappings()
+	out, err := gio.ReadFile(context.Background(), path)
+	require.NoError(t, err)
+	assert.Equal(t, data, out.Bytes())
+	assert.NotEmpty(t, out.Mapped())
+	out.Release()
+	assert.Equal(t, before, gio.LiveMappings())
+
+	_, err = gio.ReadFile(context.Background(), dir) // EISDIR at the first read
+	require.Error(t, err)
+	assert.Equal(t, before, gio.LiveMappings())
+}

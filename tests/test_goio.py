@@ -644,6 +644,28 @@ def test_go_panic_becomes_go_panic_error(way: str) -> None:
     gio.sleep(0)  # the next call works
 
 
+@pytest.mark.parametrize("stage", ["start", "inline", "wait", "copy"])
+def test_go_panic_in_a_direct_calls_plumbing_becomes_go_panic_error(stage: str, tmp_path: Path) -> None:
+    """A panic in the Go functions a direct call goes through (not in the
+    task's own work) is recovered too: GoPanicError with the Go stack, and
+    the interpreter lives on."""
+    path = tmp_path / "f"
+    path.write_bytes(b"x" * 3_000_000)
+    calls = {
+        "start": lambda: gio.read_file("/dev/null"),  # a device: on a goroutine
+        "inline": lambda: gio.read_file(path),  # a regular file: on this thread
+        "wait": lambda: gio.sleep(0),
+        "copy": lambda: gio.read_file(path),
+    }
+    call = calls[stage]
+    _native.call("GoOpPanicNext", stage)
+    with pytest.raises(gofutures.GoPanicError) as info:
+        call()
+    assert f"injected panic in gfOp {stage}" in info.value.panic_value
+    assert "pybridge." in info.value.go_stack
+    assert gio.read_file(path) == b"x" * 3_000_000  # the next call works
+
+
 def test_submitted_tasks_run_on_no_worker_thread() -> None:
     before = threading.active_count()  # earlier tests' servers may have some
     with gofutures.ThreadPoolExecutor(5) as ex:

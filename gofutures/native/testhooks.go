@@ -73,3 +73,13 @@ func GoTaskPanicNext() (ok bool, err error) {
 	gotask.PanicNext()
 	return true, nil
 }
+
+// GoOpPanicNext makes the next call of one of the functions a direct Go
+// task call goes through ("start", "inline", "wait" or "copy") panic: fault
+// injection, so tests can check that it becomes a GoPanicError and the
+// interpreter lives on.
+func GoOpPanicNext(name string) (ok bool, err error) {
+	defer panics.Catch(&err)
+	pybridge.OpPanicNext(name)
+	return true, nil
+}

@@ -156,15 +156,15 @@ func gfProcSubmitLent(poolID, taskID C.longlong, chunks *C.gf_chunk, count C.int
 }
 
 //export gfTakeLent
-func gfTakeLent() C.uintptr_t {
-	lentMu.Lock()
-	defer lentMu.Unlock()
-	n := len(lentDone)
-	if n == 0 {
-		return 0
-	}
-	h := lentDone[n-1]
-	lentDone = lentDone[:n-1]
+func gfTakeLent() (h C.uintptr_t) {
+	panics.Try(func() { // a panic: none taken this time
+		lentMu.Lock()
+		defer lentMu.Unlock()
+		if n := len(lentDone); n > 0 {
+			h = lentDone[n-1]
+			lentDone = lentDone[:n-1]
+		}
+	})
 	return h
 }
 
@@ -181,7 +181,12 @@ func gfProcNew(record *C.char, n C.size_t, out *C.longlong, msg **C.char) C.int 
 	})
 }
 
-// gfContract returns boundary.Table as a C string the caller frees.
+// gfContract returns boundary.Table as a C string the caller frees ("{}"
+// after a panic: Python then refuses the extension as not matching).
 //
 //export gfContract
-func gfContract() *C.char { return C.CString(boundary.Table()) }
+func gfContract() *C.char {
+	table := "{}"
+	panics.Try(func() { table = boundary.Table() })
+	return C.CString(table)
+}

@@ -287,9 +287,18 @@ PyObject *gf_go_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     }
     /* Not shared yet: Go writes into them. */
     char *mp = PyBytes_AS_STRING(m), *bp = in_place ? NULL : PyBytes_AS_STRING(b), *bp2 = two ? PyBytes_AS_STRING(b2) : NULL;
+    char *msg = NULL;
+    int failed;
     Py_BEGIN_ALLOW_THREADS
-    gfOpCopy(op, mp, bp, bp2); /* and frees the op; no body copied when bp is NULL */
+    failed = gfOpCopy(op, mp, bp, bp2, &msg); /* and frees the op; no body copied when bp is NULL */
     Py_END_ALLOW_THREADS
+    if (failed) { /* a Go panic: what the bytes hold is not the result */
+        Py_DECREF(m);
+        Py_XDECREF(b);
+        Py_XDECREF(b2);
+        Py_XDECREF(into);
+        return gf_raise_kind(failed, msg);
+    }
     if (in_place) {
         b = into; /* shrunk to what was read: realloc, in place */
         if (_PyBytes_Resize(&b, (Py_ssize_t)out_b) < 0) {

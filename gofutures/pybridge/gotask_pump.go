@@ -71,10 +71,10 @@ func (q *completionQueue) push(c gotask.Completion) {
 const maxBatch = 64
 
 // maxBatchBytes bounds the bodies of one batch (a batch holds one
-// completion at least): Go frees a body once its batch is delivered, and
-// a batch's first future completes with its last. 16 reads of 50 MB files
-// delivered as one batch held 1.4 GB at the peak, where the stdlib's
-// open().read() held 0.7, and the first result came after all of them.
+// completion at least): a batch's futures complete once all its bodies are
+// copied. 16 reads of 50 MB files delivered as one batch made the first
+// result wait 0.3 s for the last, and (read onto Go's heap then) held
+// 1.4 GB at the peak, where the stdlib's open().read() held 0.7.
 const maxBatchBytes = 8 << 20
 
 // batchLen is how many of items, the oldest first, the next batch takes.

@@ -36,7 +36,9 @@ ex = cf.ThreadPoolExecutor(max_workers=2)
 fs = [ex.submit(run, ["sh", "-c", "exit 1"], check=True)] + [ex.submit(sleep, 0.5) for _ in range(4)]
 done, pending = cf.wait(fs, return_when=cf.FIRST_EXCEPTION)
 print("first error:", type(next(iter(done)).exception()).__name__)
-print("cancelled:", sum(f.cancel() for f in pending))
+# The worker the error freed may or may not have started the next sleep by
+# now, on either implementation (the stdlib: 3 in 2 runs of 15 here).
+print("cancelled 2 or 3:", sum(f.cancel() for f in pending) in (2, 3))
 print("not done after wait:", len(cf.wait(pending, timeout=20).not_done))
 print("as_completed:", len(list(cf.as_completed(fs, timeout=20))))
 ex.shutdown()

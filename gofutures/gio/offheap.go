@@ -7,18 +7,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// An Output's pieces of offHeapMin bytes or more are mapped outside Go's
-// heap (anonymous mmap) and unmapped as soon as their owner is done with
-// them: Output.Release, or whoever took the Mapped over (a Result, whose
-// pieces are unmapped one by one as they are copied into Python's bytes
-// object, so a large body is held about once, not twice). Left to Go's
-// heap, what Python had already copied stayed until a collection, and its
-// pages until the scavenger gave them back: ex.map(gofutures.io.read_file)
+// An Output's pieces past its first offHeapAfter bytes are mapped outside
+// Go's heap (anonymous mmap) and unmapped as soon as their owner is done
+// with them: Output.Release, or whoever took the Mapped over (a Result,
+// whose pieces are unmapped one by one as they are copied into Python's
+// bytes object, so a large body is held about once, not twice). Left to
+// Go's heap, what Python had already copied stayed until a collection, and
+// its pages until the scavenger gave them back: ex.map(gofutures.io.read_file)
 // over 16 files of 50 MB peaked at 2.1-2.4x the RSS of the stdlib's
-// open().read() and kept 600-800 MB after. Smaller outputs (most HTTP
-// bodies, a command's few lines) stay on the heap: a mapping costs two
-// system calls.
-const offHeapMin = 256 << 10
+// open().read() and kept 600-800 MB after. The first bytes stay on the
+// heap, which Go reuses: a fresh mapping costs a page fault per 4 KiB and
+// two system calls, and mapping pieces from 256 KiB on made results of
+// 256 KiB to a few MiB 1.5-3.7x slower to read.
+const offHeapAfter = 4 << 20
 
 // mapping is one piece's memory outside Go's heap. Once freed is set it is
 // unmapped, or about to be by whoever set it (Take).

@@ -20,8 +20,8 @@ func TestOutputMapsLargePiecesOnlyUntilReleased(t *testing.T) {
 		size   int
 		mapped bool
 	}{
-		{"small output on the heap", 200 << 10, false},
-		{"large output mapped", 3<<20 + 7, true},
+		{"an output of 4 MiB on the heap", 4 << 20, false},
+		{"what a larger one holds past 4 MiB mapped", 6<<20 + 7, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := gio.LiveMappings()
@@ -44,10 +44,10 @@ func TestOutputMapsLargePiecesOnlyUntilReleased(t *testing.T) {
 func TestTakeHandsOneMappingOverOnce(t *testing.T) {
 	before := gio.LiveMappings()
 	var o gio.Output
-	_, err := o.ReadFrom(bytes.NewReader(make([]byte, 3<<20)))
+	_, err := o.ReadFrom(bytes.NewReader(make([]byte, 6<<20)))
 	require.NoError(t, err)
 	m, pieces := o.Mapped(), o.Pieces()
-	assert.Zero(t, m.Take(pieces[0]), "the first piece, 4 KiB, is on the heap")
+	assert.Zero(t, m.Take(pieces[0]), "the first piece is on the heap")
 	big := pieces[len(pieces)-1]
 	n := m.Take(big)
 	assert.Equal(t, 1<<20, n, "a piece of 1 MiB, mapped by itself")
@@ -63,7 +63,7 @@ func TestTakeHandsOneMappingOverOnce(t *testing.T) {
 func TestReadFileMapsALargeFileAndReleasesOnError(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "big")
-	data := bytes.Repeat([]byte("0123456789"), 300_000)
+	data := bytes.Repeat([]byte("0123456789"), 600_000)
 	require.NoError(t, os.WriteFile(path, data, 0o600))
 	before := gio.LiveMappings()
 	out, err := gio.ReadFile(context.Background(), path)

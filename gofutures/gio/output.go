@@ -103,10 +103,10 @@ func (o *Output) room() []byte {
 	return last[:cap(last)]
 }
 
-// newPiece returns an empty piece of capacity size: outside Go's heap from
-// offHeapMin bytes on.
+// newPiece returns an empty piece of capacity size: outside Go's heap once
+// o holds offHeapAfter bytes.
 func (o *Output) newPiece(size int) []byte {
-	if size < offHeapMin {
+	if o.n < offHeapAfter {
 		return make([]byte, 0, size)
 	}
 	piece, m := mapPiece(size)

@@ -75,7 +75,7 @@ func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) 
 // A result's large body lives outside Go's heap until Result.Release; what
 // a task read but does not return (a run Ctrl-C ended) is released at once.
 func TestLargeOutputsAreMappedUntilTheResultIsReleased(t *testing.T) {
-	const big = "head -c 3000000 /dev/zero; head -c 2000000 /dev/zero >&2"
+	const big = "head -c 6000000 /dev/zero; head -c 5000000 /dev/zero >&2"
 	for _, tc := range []struct {
 		name     string
 		script   string
@@ -83,8 +83,8 @@ func TestLargeOutputsAreMappedUntilTheResultIsReleased(t *testing.T) {
 		cancel   bool
 		wantBody int // bytes; -1: an error without body
 	}{
-		{name: "run", script: big, wantBody: 5_000_000},
-		{name: "timed out run", script: big + "; exec sleep 5", timeout: `,"timeout":0.5,"has_timeout":true`, wantBody: 5_000_000},
+		{name: "run", script: big, wantBody: 11_000_000},
+		{name: "timed out run", script: big + "; exec sleep 5", timeout: `,"timeout":0.5,"has_timeout":true`, wantBody: 11_000_000},
 		{name: "interrupted run", script: big + "; exec sleep 5", cancel: true, wantBody: -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -97,8 +97,10 @@ static PyObject *gf_new_bytes(size_t n) {
 
 /* Bodies of this many bytes or more are copied without the GIL: the bytes
  * object is not shared yet, and other threads run meanwhile (copying 16
- * files of 50 MB held it 0.3 s). */
-#define GF_COPY_WITHOUT_GIL (1 << 20)
+ * files of 50 MB held it 0.3 s). Not smaller ones: taking the GIL back
+ * waits out a busy thread's switch interval (5 ms), and from 1 MiB on that
+ * made 400 submitted reads 3.5x slower next to a CPU-bound thread. */
+#define GF_COPY_WITHOUT_GIL (8 << 20)
 
 /* Unmaps the pieces of pieces[0:n] that C owns (gf_piece.unmap). */
 static void gf_unmap_pieces(gf_piece *pieces, size_t n) {
@@ -146,7 +148,6 @@ static PyObject *gf_gcomp_body(gf_gcomp *c) {
 int gf_gpump_deliver(gf_gpump *p, gf_gcomp *items, size_t n) {
     gf_go_outstanding_add(-(long long)n);
     PyEval_RestoreThread(p->ts);
-    __atomic_store_n(&p->in_python_since, gf_now_ns(), __ATOMIC_RELAXED);
     gf_delivering_pump = p;
     p->lost = 0;
     int reported = 0;
@@ -168,6 +169,9 @@ int gf_gpump_deliver(gf_gpump *p, gf_gcomp *items, size_t n) {
     }
     for (size_t i = 0; i < n; i++) /* the bodies not copied (no memory) */
         if (items[i].pieces != NULL) gf_unmap_pieces(items[i].pieces, items[i].npieces);
+    /* Only now: a long copy (without the GIL) is not a callback holding
+     * the pump, for which the pump is replaced (gotask_pump.go, check). */
+    __atomic_store_n(&p->in_python_since, gf_now_ns(), __ATOMIC_RELAXED);
     if (list == NULL) {
         PyErr_WriteUnraisable(NULL);
     } else if (gf_gotask_hook != NULL) {

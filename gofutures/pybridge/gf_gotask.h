@@ -45,8 +45,9 @@ gf_sub *gf_subq_take_all(size_t *n);
 typedef struct {
     PyThreadState *ts;
     PyGILState_STATE gil;
-    /* gf_now_ns() when this pump took the GIL for a batch or last started
-     * a task's done-callbacks (fast_pump_progress), 0 outside a batch: Go
+    /* gf_now_ns() when this pump, holding the GIL, had its batch's bodies
+     * copied, or last started a task's done-callbacks (fast_pump_progress),
+     * 0 outside a batch: Go
      * reads it (atomically) to see a pump held by one task's callbacks. */
     long long in_python_since;
     /* The ids of the tasks this pump has delivered (fast_pump_delivered:

@@ -94,17 +94,24 @@ def release_body(task_id: int) -> None:
     (cancel(), shutdown(cancel_futures=True)), so Go never reads it."""
     _bodies.pop(task_id, None)
 
-# Functions that are Go tasks, by id: (function, prepare). Keyed by id so that
-# looking up any callable (unhashable ones, mocks) is safe and cheap.
-_registry: dict[int, tuple[Callable[..., Any], Callable[..., GoCall[Any]]]] = {}
+# Functions that are Go tasks, by id: (function, prepare, on_worker). Keyed by
+# id so that looking up any callable (unhashable ones, mocks) is safe and cheap.
+_registry: dict[
+    int, tuple[Callable[..., Any], Callable[..., GoCall[Any]], Callable[..., bool] | None]
+] = {}
 
 
-def go_function(prepare: Callable[..., GoCall[Any]]) -> Callable[[Callable[..., T]], Callable[..., T]]:
+def go_function(
+    prepare: Callable[..., GoCall[Any]], on_worker: Callable[..., bool] | None = None
+) -> Callable[[Callable[..., T]], Callable[..., T]]:
     """Register the decorated (module-level, never collected) function as a
-    Go task whose call ``prepare(*args, **kwargs)`` prepares."""
+    Go task whose call ``prepare(*args, **kwargs)`` prepares. A submitted
+    call for which ``on_worker(*args, **kwargs)`` is true (it must not
+    raise) runs as an ordinary task on a worker thread instead, calling the
+    function directly."""
 
     def register(fn: Callable[..., T]) -> Callable[..., T]:
-        _registry[id(fn)] = (fn, prepare)
+        _registry[id(fn)] = (fn, prepare, on_worker)
         # Bad arguments to a submitted task fail as a direct call fails:
         # "sleep() missing 1 required positional argument", not the
         # preparer's private name.
@@ -114,12 +121,14 @@ def go_function(prepare: Callable[..., GoCall[Any]]) -> Callable[[Callable[..., 
     return register
 
 
-def lookup(fn: object) -> Callable[..., GoCall[Any]] | None:
+def lookup(fn: object, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[..., GoCall[Any]] | None:
     """The prepare function of a Go task (a registered function, or a method
-    of a registered one bound to its object), or None."""
+    of a registered one bound to its object), or None: not a Go task, or a
+    call of one that runs on a worker thread (see go_function)."""
     entry = _registry.get(id(fn))
     if entry is not None and entry[0] is fn:
-        return entry[1]
+        on_worker = entry[2]
+        return None if on_worker is not None and on_worker(*args, **kwargs) else entry[1]
     if type(fn) is MethodType:
         entry = _registry.get(id(fn.__func__))
         if entry is not None and entry[0] is fn.__func__:

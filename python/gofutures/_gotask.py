@@ -105,9 +105,10 @@ def go_function(
     prepare: Callable[..., GoCall[Any]], on_worker: Callable[..., bool] | None = None
 ) -> Callable[[Callable[..., T]], Callable[..., T]]:
     """Register the decorated (module-level, never collected) function as a
-    Go task whose call ``prepare(*args, **kwargs)`` prepares. A submitted
-    call for which ``on_worker(*args, **kwargs)`` is true (it must not
-    raise) runs as an ordinary task on a worker thread instead, calling the
+    Go task whose call ``prepare(*args, **kwargs)`` prepares. A call
+    submitted to an executor of ``max_workers`` for which
+    ``on_worker(max_workers, *args, **kwargs)`` is true (it must not raise)
+    runs as an ordinary task on a worker thread instead, calling the
     function directly."""
 
     def register(fn: Callable[..., T]) -> Callable[..., T]:
@@ -121,14 +122,17 @@ def go_function(
     return register
 
 
-def lookup(fn: object, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[..., GoCall[Any]] | None:
+def lookup(
+    fn: object, max_workers: int, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Callable[..., GoCall[Any]] | None:
     """The prepare function of a Go task (a registered function, or a method
     of a registered one bound to its object), or None: not a Go task, or a
-    call of one that runs on a worker thread (see go_function)."""
+    call of one that runs on a worker thread of an executor of max_workers
+    (see go_function)."""
     entry = _registry.get(id(fn))
     if entry is not None and entry[0] is fn:
         on_worker = entry[2]
-        return None if on_worker is not None and on_worker(*args, **kwargs) else entry[1]
+        return None if on_worker is not None and on_worker(max_workers, *args, **kwargs) else entry[1]
     if type(fn) is MethodType:
         entry = _registry.get(id(fn.__func__))
         if entry is not None and entry[0] is fn.__func__:

@@ -270,7 +270,7 @@ class ThreadPoolExecutor(TypedMap, RefusesPickle, _stdlib_thread.ThreadPoolExecu
         # is enough: a submit that races the exit hook is refused by Go.
         with state.shutdown_lock:
             refuse_submit(state.broken, BrokenThreadPool, state.shutdown, _global_shutdown)
-            go = _gotask.lookup(fn, args, kwargs)
+            go = _gotask.lookup(fn, state.max_workers, args, kwargs)
             if go is not None:
                 # gofutures.io / gofutures.http: runs on a goroutine, no worker.
                 return _gotask.submit(state, go, args, kwargs, _work_items, next(_task_ids))

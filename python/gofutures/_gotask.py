@@ -132,7 +132,11 @@ def lookup(
     entry = _registry.get(id(fn))
     if entry is not None and entry[0] is fn:
         on_worker = entry[2]
-        return None if on_worker is not None and on_worker(max_workers, *args, **kwargs) else entry[1]
+        try:
+            to_worker = on_worker is not None and on_worker(max_workers, *args, **kwargs)
+        except Exception:  # (it must not raise) a bug: the Go task reports the call's own error
+            to_worker = False
+        return None if to_worker else entry[1]
     if type(fn) is MethodType:
         entry = _registry.get(id(fn.__func__))
         if entry is not None and entry[0] is fn.__func__:

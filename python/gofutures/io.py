@@ -10,7 +10,10 @@ Each function works two ways:
 - submitted to a gofutures ``ThreadPoolExecutor`` (``ex.submit(io.run,
   ["ls"])``, ``ex.map(io.read_file, paths)``), it runs on a goroutine and
   takes no Python worker thread; ``max_workers`` still bounds how many of the
-  executor's tasks run at once.
+  executor's tasks run at once. One exception: on an executor of at most 32
+  workers, a ``read_file`` of a regular file of 1 MiB or more runs on a
+  worker thread, as on the stdlib's, reading straight into the bytes object
+  (``_read_on_worker``; a submitted ``read_file`` costs a stat for that).
 
 Results and exceptions are the stdlib's: ``run`` returns a
 ``subprocess.CompletedProcess`` and raises ``subprocess.TimeoutExpired``,
@@ -129,7 +132,7 @@ def _regular_size(path: StrOrBytesPath) -> int:
 _READ_WORKERS_MAX = 32
 
 
-def _read_on_worker(max_workers: int, *args: Any, **kwargs: Any) -> bool:
+def _read_on_worker(max_workers: int, /, *args: Any, **kwargs: Any) -> bool:
     """Whether a read submitted to an executor of max_workers runs on a
     worker thread: a regular file of _READ_INTO_MIN bytes or more, which a
     direct call reads straight into the bytes object it returns, on an
@@ -139,10 +142,14 @@ def _read_on_worker(max_workers: int, *args: Any, **kwargs: Any) -> bool:
     threads (the stdlib's: 0.24). A disk read holds a thread in Go too."""
     if max_workers > _READ_WORKERS_MAX:
         return False
-    if len(args) + len(kwargs) != 1 or (kwargs and "path" not in kwargs):
-        return False  # bad arguments: the Go task fails as a call would
+    if kwargs:
+        if args or len(kwargs) != 1 or "path" not in kwargs:
+            return False  # bad arguments: the Go task fails as a call would
+        args = (kwargs["path"],)
+    elif len(args) != 1:
+        return False
     try:
-        return _regular_size(args[0] if args else kwargs["path"]) >= _READ_INTO_MIN
+        return _regular_size(args[0]) >= _READ_INTO_MIN
     except Exception:  # not a path (os.stat's TypeError)
         return False
 

@@ -266,11 +266,12 @@ class ThreadPoolExecutor(TypedMap, RefusesPickle, _stdlib_thread.ThreadPoolExecu
             # Before the lock: a thread of the parent may have held it.
             raise RuntimeError(_native.FORK_MESSAGE)
         state = self._state
+        # Outside the lock: it may stat a file (gofutures.io.read_file).
+        go = _gotask.lookup(fn, state.max_workers, args, kwargs)
         # The stdlib also takes its global shutdown lock here; reading the flag
         # is enough: a submit that races the exit hook is refused by Go.
         with state.shutdown_lock:
             refuse_submit(state.broken, BrokenThreadPool, state.shutdown, _global_shutdown)
-            go = _gotask.lookup(fn, state.max_workers, args, kwargs)
             if go is not None:
                 # gofutures.io / gofutures.http: runs on a goroutine, no worker.
                 return _gotask.submit(state, go, args, kwargs, _work_items, next(_task_ids))

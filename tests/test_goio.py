@@ -676,6 +676,11 @@ def test_go_panic_in_a_direct_calls_plumbing_becomes_go_panic_error(stage: str, 
     assert gio.read_file(path) == b"x" * 3_000_000  # the next call works
 
 
+def test_an_error_go_could_not_describe_is_a_go_panic_error() -> None:
+    with pytest.raises(gofutures.GoPanicError, match="lost this call's result"):
+        _gotask.raise_error(b"")
+
+
 def test_a_submitted_read_of_a_large_regular_file_runs_on_a_worker_thread(tmp_path: Path) -> None:
     """Read on a worker thread, a large regular file goes straight into the
     bytes object, as a direct call reads it (on a goroutine, Go read it into

@@ -222,9 +222,14 @@ ERRORS: dict[str, Callable[[dict[str, Any]], BaseException]] = {
 }
 
 
+# What an error without a record raises: Go failed even to report the call's
+# result (gotask_op.go: gfOpWait panicked twice, or the op was gone).
+_LOST = {"class": "panic", "msg": "go panic: Go lost this call's result"}
+
+
 def raise_error(meta: bytes) -> NoReturn:
     """Raise the exception of a StatusError record."""
-    rec = json.loads(meta)
+    rec = json.loads(meta) if meta else _LOST
     raise ERRORS[rec["class"]](rec)
 
 

@@ -122,6 +122,28 @@ print(run(["sha256sum"], input=blob(3)).stdout.split()[0][:16])
 """, timeout=120)
 
 
+def test_large_reads_on_small_and_large_executors(tmp_path: Path) -> None:
+    """Files and command outputs of 0 B to 9 MiB read through ex.map, on an
+    executor of 4 workers (a read of 1 MiB or more runs on a worker
+    thread) and of 64 (all Go tasks, their large outputs outside Go's heap
+    past 4 MiB), mixed with small ones, in map's order."""
+    assert_same_output(tmp_path, FILES_HEADER + """
+sizes = [0, 1, 4 << 20, (1 << 20) - 1, 1 << 20, (4 << 20) + 1, 9 << 20, 123_457]
+paths = []
+for i, n in enumerate(sizes):
+    with open(f"f{i}", "wb") as f:
+        f.write(hashlib.sha256(str(i).encode()).digest() * (n // 32) + b"x" * (n % 32))
+    paths.append(f"f{i}")
+digest = lambda b: (len(b), hashlib.sha256(b).hexdigest()[:16])
+for workers in (4, 64):
+    with cf.ThreadPoolExecutor(workers) as ex:
+        print(workers, [digest(b) for b in ex.map(read_file, paths)])
+        print(workers, [digest(r.stdout) for r in ex.map(run, [["cat", p] for p in paths])])
+        futures = [ex.submit(read_file, p) for p in reversed(paths)]
+        print(workers, [digest(f.result()) for f in futures])
+""", timeout=120)
+
+
 def test_exit_waits_for_a_write_queued_on_a_pool_shut_down_without_waiting(tmp_path: Path) -> None:
     """The pool's Python worker has stopped (shut down with wait=False), its
     queued write has not run yet: the stdlib's exit waits for it, and so

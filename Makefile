@@ -78,6 +78,7 @@ bench: install
 	$(PIP) install '.[bench]'
 	$(VPY) -m benchmarks
 	$(VPY) -m benchmarks.goio
+	$(VPY) -m benchmarks.goio_large
 
 # Wheels and sdist: pybuild/wheels.py (tools go into .venv-wheels).
 wheels:

@@ -15,10 +15,12 @@ import (
 // Go's heap, what Python had already copied stayed until a collection, and
 // its pages until the scavenger gave them back: ex.map(gofutures.io.read_file)
 // over 16 files of 50 MB peaked at 2.1-2.4x the RSS of the stdlib's
-// open().read() and kept 600-800 MB after. The first bytes stay on the
-// heap, which Go reuses: a fresh mapping costs a page fault per 4 KiB and
-// two system calls, and mapping pieces from 256 KiB on made results of
-// 256 KiB to a few MiB 1.5-3.7x slower to read.
+// open().read() and kept 600-800 MB after. The first bytes of an output of
+// unknown size stay on the heap, which Go reuses: a fresh mapping costs a
+// page fault per 4 KiB and two system calls, and mapping pieces from
+// 256 KiB on made results of 256 KiB to a few MiB 1.5-3.7x slower to read.
+// An output known to be large (Output.Expect: a file's size, a
+// Content-Length) is mapped from its first byte.
 const offHeapAfter = 4 << 20
 
 // mapping is one piece's memory outside Go's heap. Once freed is set it is

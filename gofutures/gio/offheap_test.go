@@ -41,6 +41,34 @@ func TestOutputMapsLargePiecesOnlyUntilReleased(t *testing.T) {
 	}
 }
 
+func TestAnOutputExpectedToBeLargeIsMappedFromItsFirstPiece(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		expect   int64
+		firstMap bool
+	}{
+		{"expected below 4 MiB: the first piece on the heap", 4<<20 - 1, false},
+		{"expected at 4 MiB: mapped from the start", 4 << 20, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := gio.LiveMappings()
+			var o gio.Output
+			o.Expect(tc.expect)
+			data := bytes.Repeat([]byte{3}, 5<<20)
+			_, err := o.ReadFrom(bytes.NewReader(data))
+			require.NoError(t, err)
+			assert.Equal(t, data, o.Bytes())
+			first := o.Pieces()[0]
+			assert.Equal(t, tc.firstMap, o.Mapped().Take(first) > 0)
+			if tc.firstMap {
+				gio.Unmap(unsafe.Pointer(unsafe.SliceData(first)), 1<<20)
+			}
+			o.Release()
+			assert.Equal(t, before, gio.LiveMappings())
+		})
+	}
+}
+
 func TestTakeHandsOneMappingOverOnce(t *testing.T) {
 	before := gio.LiveMappings()
 	var o gio.Output

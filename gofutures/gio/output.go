@@ -22,6 +22,7 @@ type Output struct {
 	pieces [][]byte // each full but the last (len < cap)
 	n      int
 	mapped Mapped // the memory of pieces outside Go's heap
+	large  bool   // expected to reach offHeapAfter bytes: every piece mapped
 }
 
 // Piece sizes: the first is small (most commands print a few lines), each
@@ -37,9 +38,12 @@ const (
 // Expect sizes o's first piece for n bytes, a size known in advance (an
 // HTTP body's Content-Length, a file's size), so that reading up to
 // maxPiece of them allocates once: one byte more, to see the end without a
-// second piece. It does nothing once o holds a piece, or for n < 0.
+// second piece. An output expected to reach offHeapAfter bytes is mapped
+// outside Go's heap from its first piece. It does nothing once o holds a
+// piece, or for n < 0.
 func (o *Output) Expect(n int64) {
 	if len(o.pieces) == 0 && n >= 0 {
+		o.large = n >= offHeapAfter
 		o.pieces = append(o.pieces, o.newPiece(int(min(n, maxPiece-1)+1)))
 	}
 }
@@ -104,9 +108,9 @@ func (o *Output) room() []byte {
 }
 
 // newPiece returns an empty piece of capacity size: outside Go's heap once
-// o holds offHeapAfter bytes.
+// o holds offHeapAfter bytes, or from the start when it is expected to.
 func (o *Output) newPiece(size int) []byte {
-	if o.n < offHeapAfter {
+	if o.n < offHeapAfter && !o.large {
 		return make([]byte, 0, size)
 	}
 	piece, m := mapPiece(size)

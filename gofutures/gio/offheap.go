@@ -88,6 +88,15 @@ func (m Mapped) Take(piece []byte) int {
 	return 0
 }
 
+// ReleasePiece unmaps the mapping that piece starts, if it is m's and not
+// released yet (Take, then Unmap): piece and every slice of it are invalid
+// after. A piece on Go's heap is left alone.
+func (m Mapped) ReleasePiece(piece []byte) {
+	if n := m.Take(piece); n > 0 {
+		Unmap(unsafe.Pointer(unsafe.SliceData(piece)), n)
+	}
+}
+
 // Unmap unmaps length bytes at p, a mapping handed over by Take.
 func Unmap(p unsafe.Pointer, length int) { _ = unix.MunmapPtr(p, uintptr(length)) }
 

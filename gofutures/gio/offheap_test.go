@@ -88,6 +88,23 @@ func TestTakeHandsOneMappingOverOnce(t *testing.T) {
 	assert.Equal(t, before, gio.LiveMappings())
 }
 
+func TestReleasePieceUnmapsOneMappedPieceOnce(t *testing.T) {
+	before := gio.LiveMappings()
+	var o gio.Output
+	_, err := o.ReadFrom(bytes.NewReader(make([]byte, 6<<20)))
+	require.NoError(t, err)
+	m, pieces := o.Mapped(), o.Pieces()
+	m.ReleasePiece(pieces[0]) // on the heap: left alone
+	assert.Equal(t, before+int64(len(m)), gio.LiveMappings())
+	big := pieces[len(pieces)-1]
+	m.ReleasePiece(big)
+	assert.Equal(t, before+int64(len(m)-1), gio.LiveMappings())
+	m.ReleasePiece(big) // released already
+	assert.Equal(t, before+int64(len(m)-1), gio.LiveMappings())
+	m.Release() // the rest; not that one again
+	assert.Equal(t, before, gio.LiveMappings())
+}
+
 func TestReadFileMapsALargeFileAndReleasesOnError(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "big")

@@ -90,9 +90,12 @@ func (r Result) Bodies() (first, second [][]byte) {
 }
 
 // BodyLen is the body's length in bytes.
-func (r Result) BodyLen() int {
-	n := len(r.Body)
-	for _, p := range r.Pieces {
+func (r Result) BodyLen() int { return len(r.Body) + PiecesLen(r.Pieces) }
+
+// PiecesLen is the length in bytes of pieces end to end.
+func PiecesLen(pieces [][]byte) int {
+	n := 0
+	for _, p := range pieces {
 		n += len(p)
 	}
 	return n

@@ -215,7 +215,7 @@ func waitOp(id int64, ms C.longlong, status *C.int, mlen, blen, blen2 *C.size_t,
 	}
 	first, second := o.res.Bodies()
 	*status = C.int(o.res.Status)
-	*mlen, *blen, *blen2 = C.size_t(len(o.res.Meta)), C.size_t(piecesLen(first)), C.size_t(piecesLen(second))
+	*mlen, *blen, *blen2 = C.size_t(len(o.res.Meta)), C.size_t(gotask.PiecesLen(first)), C.size_t(gotask.PiecesLen(second))
 	*two = 0
 	if second != nil {
 		*two = 1
@@ -244,14 +244,6 @@ func gfOpCopy(id C.longlong, meta, body, body2 *C.char, msg **C.char) C.int {
 	})
 }
 
-func piecesLen(pieces [][]byte) int {
-	n := 0
-	for _, p := range pieces {
-		n += len(p)
-	}
-	return n
-}
-
 // copyPieces copies pieces end to end into C memory at dst (room for all);
 // nothing when dst is nil (the caller has them: a read into its buffer).
 // The pieces of mapped are unmapped as soon as they are copied, so a large
@@ -265,9 +257,7 @@ func copyPieces(dst *C.char, pieces [][]byte, mapped gio.Mapped) {
 		if len(p) > 0 {
 			copy(unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(dst), at)), len(p)), p)
 			at += len(p)
-			if n := mapped.Take(p); n > 0 {
-				gio.Unmap(unsafe.Pointer(unsafe.SliceData(p)), n)
-			}
+			mapped.ReleasePiece(p)
 		}
 	}
 }

@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -685,9 +686,8 @@ def test_a_submitted_read_of_a_large_regular_file_runs_on_a_worker_thread(tmp_pa
     """Read on a worker thread, a large regular file goes straight into the
     bytes object, as a direct call reads it (on a goroutine, Go read it into
     its memory and the pump copied it: 2.7x the stdlib's time for 16 files
-    of 50 MB), on an executor of at most 32 workers. Smaller files,
-    anything else, bad arguments, and executors of more workers (whose
-    threads could outnumber the reads Go runs at once) keep Go tasks."""
+    of 50 MB). Smaller files, anything else and bad arguments keep Go
+    tasks."""
     big, small = tmp_path / "big", tmp_path / "small"
     big.write_bytes(b"b" * gio._READ_INTO_MIN)
     small.write_bytes(b"s" * (gio._READ_INTO_MIN - 1))
@@ -706,11 +706,48 @@ def test_a_submitted_read_of_a_large_regular_file_runs_on_a_worker_thread(tmp_pa
     ]
     for args, kwargs, threads in calls:
         want = _outcome(functools.partial(gio.read_file, *args, **kwargs))
-        for workers, on_threads in ((32, threads), (33, 0)):
+        for workers in (32, 33):
             with gofutures.ThreadPoolExecutor(workers) as ex:
                 got = _outcome(ex.submit(gio.read_file, *args, **kwargs).result)
-                assert len(ex._threads) == on_threads, (workers, args, kwargs)
+                assert len(ex._threads) == threads, (workers, args, kwargs)
             assert got == want, (workers, args, kwargs)
+
+
+@pytest.mark.parametrize("workers", [8, 100])
+def test_at_most_32_large_reads_at_once_take_worker_threads(workers: int, tmp_path: Path) -> None:
+    """On an executor of more than 32 workers, 32 large reads queued or
+    running at once take worker threads; the rest stay Go tasks (a thread
+    per read in flight could outnumber the reads Go runs at once), until a
+    routed read is done or cancelled and gives its slot back. A smaller
+    executor routes them all: its threads are few anyway."""
+    big = tmp_path / "big"
+    data = b"b" * gio._READ_INTO_MIN
+    big.write_bytes(data)
+
+    def on_threads(futures: list[Future[bytes]]) -> int:
+        return sum(not isinstance(f, _gotask._GoFuture) for f in futures)
+
+    routed = 32 if workers > 32 else 40
+    with gofutures.ThreadPoolExecutor(workers) as ex:
+        gate = threading.Event()
+        # Python tasks hold every worker: the routed reads queue behind them.
+        held = [ex.submit(gate.wait) for _ in range(workers)]
+        reads = [ex.submit(gio.read_file, big) for _ in range(40)]
+        assert on_threads(reads) == routed
+        cancelled = [f for f in reads if not isinstance(f, _gotask._GoFuture)][:2]
+        assert all(f.cancel() for f in cancelled)
+        more = [ex.submit(gio.read_file, big) for _ in range(3)]
+        assert on_threads(more) == (2 if workers > 32 else 3)
+        gate.set()
+        assert all(f.result(timeout=60) is True for f in held)
+        assert all(f.result(timeout=60) == data for f in reads + more if f not in cancelled)
+        # Every slot came back once its read was done.
+        gate.clear()
+        held = [ex.submit(gate.wait) for _ in range(workers)]
+        again = [ex.submit(gio.read_file, big) for _ in range(40)]
+        gate.set()
+        assert on_threads(again) == routed
+        assert all(f.result(timeout=60) == data for f in again)
 
 
 def test_submitted_tasks_run_on_no_worker_thread() -> None:

@@ -105,11 +105,10 @@ def go_function(
     prepare: Callable[..., GoCall[Any]], on_worker: Callable[..., bool] | None = None
 ) -> Callable[[Callable[..., T]], Callable[..., T]]:
     """Register the decorated (module-level, never collected) function as a
-    Go task whose call ``prepare(*args, **kwargs)`` prepares. A call
-    submitted to an executor of ``max_workers`` for which
-    ``on_worker(max_workers, *args, **kwargs)`` is true (it must not raise)
-    runs as an ordinary task on a worker thread instead, calling the
-    function directly."""
+    Go task whose call ``prepare(*args, **kwargs)`` prepares. A submitted
+    call for which ``on_worker(*args, **kwargs)`` is true (it must not
+    raise) runs as an ordinary task on a worker thread instead, calling the
+    function directly, while the executor has a WorkerSlots slot for it."""
 
     def register(fn: Callable[..., T]) -> Callable[..., T]:
         _registry[id(fn)] = (fn, prepare, on_worker)
@@ -122,27 +121,65 @@ def go_function(
     return register
 
 
+# An executor of more workers than this lets at most this many calls routed
+# to worker threads (go_function's on_worker) be queued or running at once;
+# past them a call stays a Go task, so routing never starts a thread per
+# call where Go tasks hold none. The stdlib's default max_workers is at most
+# this, and so is an executor that never counts.
+WORKER_SLOTS = 32
+
+
+class WorkerSlots:
+    """One executor's slots for calls routed to worker threads. Cost: a lock
+    taken twice per routed call, on executors of more than WORKER_SLOTS
+    workers only."""
+
+    __slots__ = ("_free", "_lock")
+
+    def __init__(self, max_workers: int) -> None:
+        self._free = WORKER_SLOTS if max_workers > WORKER_SLOTS else -1  # -1: not counted
+        self._lock = threading.Lock()
+
+    def take(self) -> bool | None:
+        """A slot for one routed call: None when this executor does not
+        count them, True when one was taken (to give back once the call's
+        future is done), False when none is free."""
+        if self._free < 0:
+            return None
+        with self._lock:
+            if self._free == 0:
+                return False
+            self._free -= 1
+            return True
+
+    def give_back(self, _future: object = None) -> None:
+        """Returns a slot taken by take() (a done-callback)."""
+        with self._lock:
+            self._free += 1
+
+
 def lookup(
-    fn: object, max_workers: int, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Callable[..., GoCall[Any]] | None:
+    fn: object, slots: WorkerSlots, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[Callable[..., GoCall[Any]] | None, bool]:
     """The prepare function of a Go task (a registered function, or a method
     of a registered one bound to its object), or None: not a Go task, or a
-    call of one that runs on a worker thread of an executor of max_workers
-    (see go_function)."""
+    call of one routed to a worker thread (see go_function); and whether
+    that call took a slot of ``slots``, which the caller gives back."""
     entry = _registry.get(id(fn))
     if entry is not None and entry[0] is fn:
         on_worker = entry[2]
         try:
-            to_worker = on_worker is not None and on_worker(max_workers, *args, **kwargs)
+            to_worker = on_worker is not None and on_worker(*args, **kwargs)
         except Exception:  # (it must not raise) a bug: the Go task reports the call's own error
             to_worker = False
-        return None if to_worker else entry[1]
+        slot = slots.take() if to_worker else False
+        return (entry[1], False) if slot is False else (None, bool(slot))
     if type(fn) is MethodType:
         entry = _registry.get(id(fn.__func__))
         if entry is not None and entry[0] is fn.__func__:
             prepare, obj = entry[1], fn.__self__
-            return lambda *args, **kwargs: prepare(obj, *args, **kwargs)
-    return None
+            return lambda *args, **kwargs: prepare(obj, *args, **kwargs), False
+    return None, False
 
 
 @functools.cache  # the boundary table is read once per kind

@@ -10,10 +10,11 @@ Each function works two ways:
 - submitted to a gofutures ``ThreadPoolExecutor`` (``ex.submit(io.run,
   ["ls"])``, ``ex.map(io.read_file, paths)``), it runs on a goroutine and
   takes no Python worker thread; ``max_workers`` still bounds how many of the
-  executor's tasks run at once. One exception: on an executor of at most 32
-  workers, a ``read_file`` of a regular file of 1 MiB or more runs on a
-  worker thread, as on the stdlib's, reading straight into the bytes object
-  (``_read_on_worker``; a submitted ``read_file`` costs a stat for that).
+  executor's tasks run at once. One exception: a ``read_file`` of a regular
+  file of 1 MiB or more runs on a worker thread, as on the stdlib's, reading
+  straight into the bytes object (``_read_on_worker``; a submitted
+  ``read_file`` costs a stat for that), up to 32 such reads at once on an
+  executor of more workers (``_gotask.WorkerSlots``).
 
 Results and exceptions are the stdlib's: ``run`` returns a
 ``subprocess.CompletedProcess`` and raises ``subprocess.TimeoutExpired``,
@@ -126,22 +127,14 @@ def _regular_size(path: StrOrBytesPath) -> int:
     return st.st_size if stat.S_ISREG(st.st_mode) else -1
 
 
-# An executor of more workers than this keeps large reads on goroutines: its
-# threads, one per read in flight, could outnumber what Go runs at once
-# (gio.MaxFileOps). The stdlib's default max_workers is at most 32.
-_READ_WORKERS_MAX = 32
-
-
-def _read_on_worker(max_workers: int, /, *args: Any, **kwargs: Any) -> bool:
-    """Whether a read submitted to an executor of max_workers runs on a
-    worker thread: a regular file of _READ_INTO_MIN bytes or more, which a
-    direct call reads straight into the bytes object it returns, on an
-    executor of at most _READ_WORKERS_MAX workers. On a goroutine, Go
-    reads it into its own memory and the pump copies it, one body after
-    another: 16 reads of 50 MB took 0.62-0.67 s, against 0.21 s on worker
-    threads (the stdlib's: 0.24). A disk read holds a thread in Go too."""
-    if max_workers > _READ_WORKERS_MAX:
-        return False
+def _read_on_worker(*args: Any, **kwargs: Any) -> bool:
+    """Whether a submitted read runs on a worker thread (while its executor
+    has a _gotask.WorkerSlots slot for it): a regular file of
+    _READ_INTO_MIN bytes or more, which a direct call reads straight into
+    the bytes object it returns. On a goroutine, Go reads it into its own
+    memory and the pump copies it, one body after another: 16 reads of
+    50 MB took 0.62-0.67 s, against 0.21 s on worker threads (the stdlib's:
+    0.24). A disk read holds a thread in Go too."""
     if kwargs:
         if args or len(kwargs) != 1 or "path" not in kwargs:
             return False  # bad arguments: the Go task fails as a call would

@@ -114,6 +114,7 @@ class _PoolState:
         "worker_idents",
         "threads",
         "workers_started",
+        "worker_slots",
     )
 
     def __init__(
@@ -137,6 +138,7 @@ class _PoolState:
         # ended ones too).
         self.threads: list[WorkerThread] = []
         self.workers_started = 0
+        self.worker_slots = _gotask.WorkerSlots(max_workers)
 
     def waiting(self) -> int:
         """Tasks of this pool no worker has taken yet."""
@@ -267,24 +269,31 @@ class ThreadPoolExecutor(TypedMap, RefusesPickle, _stdlib_thread.ThreadPoolExecu
             raise RuntimeError(_native.FORK_MESSAGE)
         state = self._state
         # Outside the lock: it may stat a file (gofutures.io.read_file).
-        go = _gotask.lookup(fn, state.max_workers, args, kwargs)
-        # The stdlib also takes its global shutdown lock here; reading the flag
-        # is enough: a submit that races the exit hook is refused by Go.
-        with state.shutdown_lock:
-            refuse_submit(state.broken, BrokenThreadPool, state.shutdown, _global_shutdown)
-            if go is not None:
-                # gofutures.io / gofutures.http: runs on a goroutine, no worker.
-                return _gotask.submit(state, go, args, kwargs, _work_items, next(_task_ids))
-            future: Future[T] = _future.Future()
-            task_id = next(_task_ids)
-            _work_items[task_id] = (state, future, fn, args, kwargs or None)
-            try:
-                # Raises what the stdlib would (Go's error kind decides).
-                _native.fast_thread_submit(state.pool_id, task_id)
-            except BaseException:
-                del _work_items[task_id]
-                raise
-            return future
+        go, slot = _gotask.lookup(fn, state.worker_slots, args, kwargs)
+        try:
+            # The stdlib also takes its global shutdown lock here; reading the
+            # flag is enough: a submit that races the exit hook is refused by Go.
+            with state.shutdown_lock:
+                refuse_submit(state.broken, BrokenThreadPool, state.shutdown, _global_shutdown)
+                if go is not None:
+                    # gofutures.io / gofutures.http: runs on a goroutine, no worker.
+                    return _gotask.submit(state, go, args, kwargs, _work_items, next(_task_ids))
+                future: Future[T] = _future.Future()
+                task_id = next(_task_ids)
+                _work_items[task_id] = (state, future, fn, args, kwargs or None)
+                try:
+                    # Raises what the stdlib would (Go's error kind decides).
+                    _native.fast_thread_submit(state.pool_id, task_id)
+                except BaseException:
+                    del _work_items[task_id]
+                    raise
+        except BaseException:
+            if slot:
+                state.worker_slots.give_back()
+            raise
+        if slot:
+            future.add_done_callback(state.worker_slots.give_back)
+        return future
 
     submit.__doc__ = Executor.submit.__doc__
 

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -675,6 +675,33 @@ def test_go_panic_in_a_direct_calls_plumbing_becomes_go_panic_error(stage: str, 
     assert f"injected panic in gfOp {stage}" in info.value.panic_value
     assert "pybridge." in info.value.go_stack
     assert gio.read_file(path) == b"x" * 3_000_000  # the next call works
+
+
+def test_a_batch_that_fails_on_its_way_to_python_still_ends_every_task(tmp_path: Path) -> None:
+    """A Go panic while the pump hands a batch over fails its tasks with
+    GoPanicError; a body Python finds no memory for fails its task with
+    MemoryError, as reading it into Python's memory would. No future is left
+    pending, and the next tasks are delivered as usual."""
+    path = tmp_path / "f"
+    path.write_bytes(b"x" * 1000)
+    with gofutures.ThreadPoolExecutor(4) as ex:
+        assert ex.submit(gio.read_file, path).result(timeout=30) == b"x" * 1000  # the pump runs
+        _native.call("GoPumpFailNext", "describe")
+        futures = [ex.submit(gio.read_file, path) for _ in range(8)]
+        assert not wait(futures, timeout=60).not_done
+        failed = [f.exception() for f in futures if f.exception() is not None]
+        assert failed, "the batch the panic hit"
+        for exc in failed:
+            assert isinstance(exc, gofutures.GoPanicError)
+            assert "injected panic delivering a batch" in exc.panic_value
+            assert "pybridge.deliverGoBatch" in exc.go_stack
+        assert all(f.result() == b"x" * 1000 for f in futures if f.exception() is None)
+
+        _native.call("GoPumpFailNext", "memory")
+        future = ex.submit(gio.read_file, path)
+        with pytest.raises(MemoryError, match="no memory for a result of 1000 bytes"):
+            future.result(timeout=30)
+        assert ex.submit(gio.read_file, path).result(timeout=30) == b"x" * 1000
 
 
 def test_an_error_go_could_not_describe_is_a_go_panic_error() -> None:

@@ -38,11 +38,12 @@ const (
 	ClassPanic    Class = "panic"    // gofutures.GoPanicError
 	ClassRuntime  Class = "runtime"  // RuntimeError
 	ClassCanceled Class = "canceled" // the call was interrupted (Ctrl-C): Python raises its own error
+	ClassMemory   Class = "memory"   // MemoryError: set by C, which found no memory for a result's bytes
 )
 
 // Classes lists every Class, for the boundary table.
 var Classes = []Class{ClassOS, ClassTimeout, ClassValue, ClassGAI, ClassSSL, ClassSSLCert,
-	ClassExpired, ClassRedirect, ClassPanic, ClassRuntime, ClassCanceled}
+	ClassExpired, ClassRedirect, ClassPanic, ClassRuntime, ClassCanceled, ClassMemory}
 
 // Error is a failure of an operation, as the Python exception it becomes.
 type Error struct {

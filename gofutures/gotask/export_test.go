@@ -17,3 +17,6 @@ func DecodeHTTPRecordJSON(meta []byte) ([]byte, error) {
 
 // RunOutput exposes runOutput to the tests.
 var RunOutput = runOutput
+
+// PanicAfterIO makes the next operation panic once its I/O is done.
+func PanicAfterIO() { panicAfterIO.Store(true) }

@@ -137,6 +137,30 @@ var panicNext atomic.Bool
 // can check that the panic reaches Python as GoPanicError with its stack.
 func PanicNext() { panicNext.Store(true) }
 
+// panicAfterIO is fault injection for the tests (export_test.go): the next
+// operation panics once its I/O is done, holding what it read.
+var panicAfterIO atomic.Bool
+
+// releaseOnPanic is deferred by an operation once it holds outs: if the
+// operation panics before its Result takes them over, it releases them (a
+// large output's memory is outside Go's heap: nothing else would), then
+// panics on. Releasing what a Result took over already does nothing.
+func releaseOnPanic(outs ...*gio.Output) {
+	if r := recover(); r != nil {
+		for _, o := range outs {
+			o.Release()
+		}
+		panic(r)
+	}
+}
+
+// ioDone is where an operation's I/O is done (fault injection: panicAfterIO).
+func ioDone() {
+	if panicAfterIO.CompareAndSwap(true, false) {
+		panic("gotask: injected panic after the I/O (panicAfterIO)")
+	}
+}
+
 // Do runs one operation. A panic is recovered into a StatusError result of
 // class panic carrying the Go stack; Do itself never panics.
 func Do(ctx context.Context, kind Kind, meta, body []byte) (res Result) {
@@ -184,6 +208,8 @@ func doRun(ctx context.Context, meta, body []byte) Result {
 		return badRecord(err)
 	}
 	r, err := gio.Run(ctx, spec, body)
+	defer releaseOnPanic(&r.Stdout, &r.Stderr)
+	ioDone()
 	rec := RunRecord{Code: r.Code, StdoutLen: r.Stdout.Len()}
 	var res Result
 	if ge, ok := err.(*gio.Error); ok && ge.Class == gio.ClassExpired {
@@ -204,6 +230,8 @@ func doRead(ctx context.Context, meta, into []byte) Result {
 		return badRecord(err)
 	}
 	data, err := gio.ReadFileInto(ctx, string(rec.Path), into)
+	defer releaseOnPanic(&data)
+	ioDone()
 	if errors.Is(err, gio.ErrNotRegular) {
 		return Result{Status: StatusNotRegular}
 	}
@@ -234,7 +262,10 @@ func doHTTP(ctx context.Context, meta, body []byte) Result {
 	} else if body == nil {
 		body = []byte{}
 	}
-	return httpResult(httpc.Do(ctx, &rec.Request, body))
+	resp, data, err := httpc.Do(ctx, &rec.Request, body)
+	defer releaseOnPanic(&data)
+	ioDone()
+	return httpResult(resp, data, err)
 }
 
 // httpResult is a request's Result: the response as a compact record when

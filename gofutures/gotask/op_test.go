@@ -4,6 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -106,6 +111,44 @@ func TestLargeOutputsAreMappedUntilTheResultIsReleased(t *testing.T) {
 			assert.NotEmpty(t, res.Mapped)
 			assert.Equal(t, before+int64(len(res.Mapped)), gio.LiveMappings())
 			res.Release()
+			assert.Equal(t, before, gio.LiveMappings())
+		})
+	}
+}
+
+// An operation that panics after its I/O (fault injection) ends in a panic
+// result, and releases the large output it read: nothing is left mapped.
+func TestAPanicAfterTheIOReleasesWhatWasRead(t *testing.T) {
+	const size = 6<<20 + 5
+	path := filepath.Join(t.TempDir(), "big")
+	require.NoError(t, os.WriteFile(path, make([]byte, size), 0o600))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(size))
+		_, _ = w.Write(make([]byte, size))
+	}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		name string
+		kind gotask.Kind
+		meta string
+	}{
+		{"run", gotask.KindRun, fmt.Sprintf(`{"argv":[%q,%q,%q]}`, b64("sh"), b64("-c"), b64("head -c 11000000 /dev/zero"))},
+		{"read", gotask.KindRead, fmt.Sprintf(`{"path":%q}`, b64(path))},
+		{"http", gotask.KindHTTP, fmt.Sprintf(`{"method":"GET","verify":true,"url":%q}`, srv.URL)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := gio.LiveMappings()
+			res := gotask.Do(context.Background(), tc.kind, []byte(tc.meta), nil)
+			require.Equal(t, gotask.StatusOK, res.Status, string(res.Meta))
+			assert.Greater(t, gio.LiveMappings(), before, "a large output is mapped")
+			res.Release()
+
+			gotask.PanicAfterIO()
+			res = gotask.Do(context.Background(), tc.kind, []byte(tc.meta), nil)
+			assert.Equal(t, gotask.StatusError, res.Status)
+			assert.Contains(t, string(res.Meta), `"class":"panic"`)
+			assert.Contains(t, string(res.Meta), "injected panic after the I/O")
+			assert.Contains(t, string(res.Meta), "gotask.do", "the Go stack of the panic")
 			assert.Equal(t, before, gio.LiveMappings())
 		})
 	}

@@ -74,6 +74,16 @@ func GoTaskPanicNext() (ok bool, err error) {
 	return true, nil
 }
 
+// GoPumpFailNext makes the next batch of Go task results fail on its way
+// to Python ("describe": a Go panic before the pump's C call; "memory": no
+// memory for the first body): fault injection, so tests can check that
+// every task still ends (GoPanicError, MemoryError) and the pump goes on.
+func GoPumpFailNext(stage string) (ok bool, err error) {
+	defer panics.Catch(&err)
+	pybridge.PumpFailNext(stage)
+	return true, nil
+}
+
 // GoOpPanicNext makes the next call of one of the functions a direct Go
 // task call goes through ("start", "inline", "wait" or "copy") panic: fault
 // injection, so tests can check that it becomes a GoPanicError and the

@@ -145,6 +145,30 @@ static PyObject *gf_gcomp_body(gf_gcomp *c) {
     return Py_BuildValue("(NN)", first, second);
 }
 
+/* Fault injection (pybridge.PumpFailNext): the next body finds no memory. */
+static int gf_fail_next_body;
+
+void gf_gpump_fail_next_body(void) { __atomic_store_n(&gf_fail_next_body, 1, __ATOMIC_RELAXED); }
+
+/* c's bytes, all pieces. */
+static size_t gf_gcomp_len(gf_gcomp *c) {
+    if (c->pieces == NULL) return c->blen;
+    size_t total = 0;
+    for (size_t i = 0; i < c->npieces; i++) total += c->pieces[i].n;
+    return total;
+}
+
+/* The item of a task whose body found no memory (GIL held, MemoryError
+ * set): the task fails with MemoryError, as reading the data into Python's
+ * memory would have. NULL when even that finds none. */
+static PyObject *gf_no_memory_item(gf_gcomp *c) {
+    PyErr_Clear();
+    char meta[128];
+    int k = snprintf(meta, sizeof meta, "{\"class\":\"memory\",\"msg\":\"no memory for a result of %zu bytes\"}",
+                     gf_gcomp_len(c));
+    return Py_BuildValue("(Liy#y)", c->id, GF_STATUS_ERROR, meta, (Py_ssize_t)k, "");
+}
+
 int gf_gpump_deliver(gf_gpump *p, gf_gcomp *items, size_t n) {
     gf_go_outstanding_add(-(long long)n);
     PyEval_RestoreThread(p->ts);
@@ -154,13 +178,14 @@ int gf_gpump_deliver(gf_gpump *p, gf_gcomp *items, size_t n) {
     PyObject *list = PyList_New(0);
     for (size_t i = 0; list != NULL && i < n; i++) {
         gf_gcomp *c = &items[i];
-        PyObject *body = gf_gcomp_body(c);
-        PyObject *item = body == NULL ? NULL
+        PyObject *body = __atomic_exchange_n(&gf_fail_next_body, 0, __ATOMIC_RELAXED) ? PyErr_NoMemory()
+                                                                                      : gf_gcomp_body(c);
+        PyObject *item = body == NULL ? gf_no_memory_item(c)
                                       : Py_BuildValue("(Liy#N)", c->id, c->status, c->meta == NULL ? "" : c->meta,
                                                       (Py_ssize_t)c->mlen, body);
-        /* Out of memory: that task's future stays pending, not the batch's;
-         * it is recorded to be settled with the rest (its pool can still
-         * finish). */
+        /* No memory even for an error: that task's future stays pending,
+         * not the batch's; it is recorded to be settled with the rest (its
+         * pool can still finish). */
         if (item == NULL || PyList_Append(list, item) < 0) {
             PyErr_WriteUnraisable(NULL);
             gf_gpump_record(p, c->id);

@@ -102,6 +102,11 @@ typedef struct {
  * when not (the hook raised, no memory): Go then also settles the whole
  * batch. */
 int gf_gpump_deliver(gf_gpump *p, gf_gcomp *items, size_t n);
+/* gotask.StatusError (pybridge checks that they agree): the status of a
+ * task whose body C found no memory for, which fails with MemoryError. */
+#define GF_STATUS_ERROR 1
+/* Fault injection: the next body gf_gpump_deliver makes finds no memory. */
+void gf_gpump_fail_next_body(void);
 /* fast_pump_progress(): called by the hook before a task's done-callbacks
  * run; fast_pump_delivered(task): after a task's delivery. On any thread but
  * a delivering pump they do nothing. */

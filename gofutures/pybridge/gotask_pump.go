@@ -412,16 +412,50 @@ func (p *goPump) deliver(items []C.gf_gcomp, batch []gotask.Completion) {
 	}
 	var reported C.int
 	r := panics.Try(func() { reported = deliverGoBatch(p.c, items, batch) })
+	if r != nil {
+		// Go panicked before the C call: none of the batch reached Python.
+		// Its tasks fail with the panic instead (their results are released
+		// by the caller), so no future is left pending.
+		failed := panickedBatch(batch, r)
+		r = panics.Try(func() { reported = deliverGoBatch(p.c, items, failed) })
+	}
 	p.mu.Lock()
 	p.delivering = false
 	p.mu.Unlock()
 	p.settleDone()
 	if r != nil || reported != 1 {
-		// The batch's futures that were not delivered stay pending: nothing
-		// better is left to do with a panic here than to let their pool
-		// finish and keep pumping.
+		// Delivering even the panic failed (or Python found no memory even
+		// for an error): what was not delivered stays pending, and nothing
+		// better is left than to let its pool finish and keep pumping.
 		completions.settleBatch(batch)
 	}
+}
+
+// C fails a task whose body finds no memory with GF_STATUS_ERROR: it must
+// be gotask.StatusError (a compile error otherwise).
+var _ = [1]struct{}{}[C.GF_STATUS_ERROR-int(gotask.StatusError)]
+
+// panickedBatch is batch's tasks, each failed with the panic r.
+func panickedBatch(batch []gotask.Completion, r *panics.Recovered) []gotask.Completion {
+	failed := make([]gotask.Completion, len(batch))
+	for i, comp := range batch {
+		failed[i] = gotask.Completion{Sched: comp.Sched, ID: comp.ID, Result: gotask.Panicked(r)}
+	}
+	return failed
+}
+
+// pumpFailNext is fault injection (PumpFailNext).
+var pumpFailNext atomic.Pointer[string]
+
+// PumpFailNext makes the next batch the pump delivers fail at stage:
+// "describe", a Go panic before the C call; "memory", no memory in C for
+// the first body. Tests check that every task still ends.
+func PumpFailNext(stage string) {
+	if stage == "memory" {
+		C.gf_gpump_fail_next_body()
+		return
+	}
+	pumpFailNext.Store(&stage)
 }
 
 // settleDone settles the tasks p recorded as delivered so far.
@@ -439,8 +473,9 @@ func (p *goPump) settleDone() {
 // deliverGoBatch hands batch to Python in one C call, through items (room
 // for maxBatch completions) pointing at the results' bytes, pinned for the
 // call as cgo requires of Go pointers in memory passed to C. The pieces
-// outside Go's heap are C's to unmap from then on, each as soon as it is
-// copied (gio.Mapped.Take).
+// outside Go's heap are C's to unmap from the call on, each as soon as it
+// is copied (gio.Mapped.Take); a panic before the call leaves them the
+// results', which the pump releases.
 func deliverGoBatch(c *C.gf_gpump, items []C.gf_gcomp, batch []gotask.Completion) C.int {
 	var pin runtime.Pinner
 	defer pin.Unpin()
@@ -455,24 +490,41 @@ func deliverGoBatch(c *C.gf_gpump, items []C.gf_gcomp, batch []gotask.Completion
 			pieces = [][]byte{res.Body} // a piece, for C to unmap if it is mapped
 		}
 		if len(pieces) > 0 {
-			it.pieces, it.npieces, it.split = pinnedPieces(&pin, pieces, res.Mapped), C.size_t(len(pieces)), C.size_t(res.Split)
+			it.pieces, it.npieces, it.split = pinnedPieces(&pin, pieces), C.size_t(len(pieces)), C.size_t(res.Split)
 		} else {
 			it.body, it.blen = pinnedBytes(&pin, res.Body)
+		}
+	}
+	if f := pumpFailNext.Load(); f != nil && *f == "describe" && pumpFailNext.CompareAndSwap(f, nil) {
+		panic("pybridge: injected panic delivering a batch (PumpFailNext)")
+	}
+	for i, comp := range batch { // nothing left to fail before the call
+		if items[i].pieces != nil {
+			handOver(unsafe.Slice(items[i].pieces, items[i].npieces), comp.Result.Mapped)
 		}
 	}
 	return C.gf_gpump_deliver(c, &items[0], C.size_t(len(batch)))
 }
 
 // pinnedPieces describes pieces (not empty) to C, those in Go memory pinned
-// for a C call, those outside Go's heap taken from mapped for C to unmap.
-func pinnedPieces(pin *runtime.Pinner, pieces [][]byte, mapped gio.Mapped) *C.gf_piece {
+// for a C call (handOver gives C those outside Go's heap).
+func pinnedPieces(pin *runtime.Pinner, pieces [][]byte) *C.gf_piece {
 	described := make([]C.gf_piece, len(pieces))
 	for i, b := range pieces {
 		described[i].p, described[i].n = pinnedBytes(pin, b)
-		described[i].unmap = C.size_t(mapped.Take(b))
 	}
 	pin.Pin(&described[0])
 	return &described[0]
+}
+
+// handOver makes the described pieces that start one of mapped's mappings
+// C's to unmap (gf_piece.unmap).
+func handOver(described []C.gf_piece, mapped gio.Mapped) {
+	for i := range described {
+		if d := &described[i]; d.n > 0 {
+			d.unmap = C.size_t(mapped.Take(unsafe.Slice((*byte)(unsafe.Pointer(d.p)), d.n)))
+		}
+	}
 }
 
 // pinnedBytes pins b's array for a C call and returns it as C sees it.

@@ -256,6 +256,7 @@ ERRORS: dict[str, Callable[[dict[str, Any]], BaseException]] = {
     "runtime": lambda rec: RuntimeError(rec["msg"]),
     "expired": lambda rec: RuntimeError("timed out: " + rec["msg"]),
     "canceled": lambda rec: KeyboardInterrupt(),
+    "memory": lambda rec: MemoryError(rec["msg"]),
 }
 
 

@@ -149,7 +149,11 @@ func Run(ctx context.Context, spec RunSpec, input []byte) (RunResult, error) {
 	var panicked atomic.Pointer[panics.Recovered]
 	keep := func(r *panics.Recovered) { panicked.CompareAndSwap(nil, r) }
 	pipes.Add(2)
-	panics.Go(func() { drain(&pipes, outR, &stdout, &stdoutEnded) }, keep)
+	panics.Go(func() {
+		out := &growingPipe{f: outR}
+		defer out.Done()
+		drain(&pipes, out, &stdout, &stdoutEnded)
+	}, keep)
 	panics.Go(func() { drain(&pipes, errR, &stderr, &stderrEnded) }, keep)
 	if inW != nil {
 		pipes.Add(1)

@@ -3,6 +3,8 @@ package cthread
 import (
 	"runtime"
 	"sync"
+
+	"github.com/gofutures/gofutures/gofutures/panics"
 )
 
 // SpareGoThreads is how many OS threads Go starts, beyond GOMAXPROCS, when the
@@ -28,13 +30,13 @@ func ReserveGoThreads(n int) {
 	locked.Add(n)
 	done.Add(n)
 	for i := 0; i < n; i++ {
-		go func() {
+		panics.Go(func() {
 			defer done.Done()
 			runtime.LockOSThread()
 			locked.Done()
 			<-release
 			runtime.UnlockOSThread()
-		}()
+		}, nil)
 	}
 	locked.Wait()
 	close(release)

@@ -29,6 +29,7 @@ func ReadFileInto(ctx context.Context, path string, buf []byte) (Output, error) 
 		return Output{}, err
 	}
 	var out Output
+	defer ReleaseOnPanic(&out)
 	err := withFileSlot(ctx, func() error {
 		f, err := openFile(ctx, path, os.O_RDONLY, 0)
 		if err != nil {

@@ -132,6 +132,20 @@ func (o *Output) Release() {
 	*o = Output{}
 }
 
+// ReleaseOnPanic is deferred by a function holding outs, read by its own
+// goroutine: if it panics before handing them on, it releases them (their
+// memory outside Go's heap has no other owner), then panics on. Releasing
+// an Output whose memory a Result took over (Mapped) does no harm then: that
+// Result is lost with the panic.
+func ReleaseOnPanic(outs ...*Output) {
+	if r := recover(); r != nil {
+		for _, o := range outs {
+			o.Release()
+		}
+		panic(r)
+	}
+}
+
 // Len is the number of bytes read.
 func (o *Output) Len() int { return o.n }
 

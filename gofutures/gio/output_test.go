@@ -129,3 +129,27 @@ func ExampleOutput() {
 	fmt.Println(out.Len(), len(out.Pieces()), cap(out.Pieces()[len(out.Pieces())-1]))
 	// Output: 5242880 13 1048576
 }
+
+// A function that panics while it holds an output releases it on the way
+// out (ReleaseOnPanic), and the panic goes on; one that returns keeps it.
+func TestReleaseOnPanicReleasesOnlyWhenPanicking(t *testing.T) {
+	read := func(panicking bool) (out gio.Output) {
+		defer gio.ReleaseOnPanic(&out)
+		out.Expect(6 << 20) // mapped from its first byte
+		_, err := out.ReadFrom(bytes.NewReader(make([]byte, 6<<20)))
+		require.NoError(t, err)
+		if panicking {
+			panic("boom")
+		}
+		return out
+	}
+	before := gio.LiveMappings()
+	assert.PanicsWithValue(t, "boom", func() { read(true) })
+	assert.Equal(t, before, gio.LiveMappings())
+
+	out := read(false)
+	assert.Equal(t, 6<<20, out.Len())
+	assert.Greater(t, gio.LiveMappings(), before)
+	out.Release()
+	assert.Equal(t, before, gio.LiveMappings())
+}

@@ -141,19 +141,6 @@ func PanicNext() { panicNext.Store(true) }
 // operation panics once its I/O is done, holding what it read.
 var panicAfterIO atomic.Bool
 
-// releaseOnPanic is deferred by an operation once it holds outs: if the
-// operation panics before its Result takes them over, it releases them (a
-// large output's memory is outside Go's heap: nothing else would), then
-// panics on. Releasing what a Result took over already does nothing.
-func releaseOnPanic(outs ...*gio.Output) {
-	if r := recover(); r != nil {
-		for _, o := range outs {
-			o.Release()
-		}
-		panic(r)
-	}
-}
-
 // ioDone is where an operation's I/O is done (fault injection: panicAfterIO).
 func ioDone() {
 	if panicAfterIO.CompareAndSwap(true, false) {
@@ -208,7 +195,7 @@ func doRun(ctx context.Context, meta, body []byte) Result {
 		return badRecord(err)
 	}
 	r, err := gio.Run(ctx, spec, body)
-	defer releaseOnPanic(&r.Stdout, &r.Stderr)
+	defer gio.ReleaseOnPanic(&r.Stdout, &r.Stderr)
 	ioDone()
 	rec := RunRecord{Code: r.Code, StdoutLen: r.Stdout.Len()}
 	var res Result
@@ -230,7 +217,7 @@ func doRead(ctx context.Context, meta, into []byte) Result {
 		return badRecord(err)
 	}
 	data, err := gio.ReadFileInto(ctx, string(rec.Path), into)
-	defer releaseOnPanic(&data)
+	defer gio.ReleaseOnPanic(&data)
 	ioDone()
 	if errors.Is(err, gio.ErrNotRegular) {
 		return Result{Status: StatusNotRegular}
@@ -263,7 +250,7 @@ func doHTTP(ctx context.Context, meta, body []byte) Result {
 		body = []byte{}
 	}
 	resp, data, err := httpc.Do(ctx, &rec.Request, body)
-	defer releaseOnPanic(&data)
+	defer gio.ReleaseOnPanic(&data)
 	ioDone()
 	return httpResult(resp, data, err)
 }

@@ -117,16 +117,19 @@ func (s *Sched) Submit(t Task) (started bool, err error) {
 }
 
 func (s *Sched) start(t Task, start int64) {
-	panics.Go(func() { s.loop(t, start) }, func(r *panics.Recovered) {
-		// loop recovers everything it calls; this is the last resort.
-		s.sink(Completion{Sched: s, ID: t.ID, Result: Panicked(r)})
+	current := t.ID
+	panics.Go(func() { s.loop(t, start, &current) }, func(r *panics.Recovered) {
+		// loop recovers everything it calls; this is the last resort: the
+		// task it was running fails with the panic.
+		s.sink(Completion{Sched: s, ID: current, Result: Panicked(r)})
 	})
 }
 
 // loop runs t (counted as running since start), then queued tasks while
-// there are any.
-func (s *Sched) loop(t Task, start int64) {
+// there are any, keeping the id of the one it runs in *current.
+func (s *Sched) loop(t Task, start int64, current *int64) {
 	for ok := true; ok; {
+		*current = t.ID
 		res := Do(context.Background(), t.Kind, t.Meta, t.Body)
 		t, start, ok = s.finished(t.ID, res, start)
 	}

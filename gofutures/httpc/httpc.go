@@ -204,6 +204,7 @@ func Do(ctx context.Context, r *Request, body []byte) (Response, gio.Output, err
 	if err != nil {
 		return Response{}, gio.Output{}, err
 	}
+	defer gio.ReleaseOnPanic(&data)
 	return responseOf(resp, elapsed), data, nil
 }
 

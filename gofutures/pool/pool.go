@@ -71,7 +71,7 @@ func (e noThreadError) Unwrap() []error { return []error{ErrNoThread, e.cause} }
 type Spawner func(run func()) error
 
 func goSpawner(run func()) error {
-	go run()
+	panics.Go(run, nil) // run recovers what a task or the pool may raise
 	return nil
 }
 

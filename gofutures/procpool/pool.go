@@ -160,7 +160,11 @@ func New(cfg Config) (*Pool, error) {
 // future still waiting fails with it (a Go panic must never abort Python).
 func (p *Pool) internalError(where string) func(*panics.Recovered) {
 	return func(r *panics.Recovered) {
-		p.breakPool(failure("internal error in the process pool supervisor (" + where + "): " + r.Error()))
+		// Called outside any recover: a panic breaking the pool is dropped
+		// (nothing is left to report it to), not left to end the process.
+		_ = panics.Try(func() {
+			p.breakPool(failure("internal error in the process pool supervisor (" + where + "): " + r.Error()))
+		})
 	}
 }
 
@@ -314,11 +318,12 @@ func (p *Pool) slotDone() {
 	if !last {
 		return
 	}
+	// Deferred, so that a panic in one step does not leave Join waiting.
+	defer close(p.finished)
+	defer p.events.close()
+	defer p.listener.Close()
 	close(p.launches)
 	<-p.launcherClosed // a zygote of the pool's own has exited and been reaped
-	p.listener.Close()
-	p.events.close()
-	close(p.finished)
 }
 
 type launchRequest struct {

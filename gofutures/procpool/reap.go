@@ -2,6 +2,8 @@ package procpool
 
 import (
 	"time"
+
+	"github.com/gofutures/gofutures/gofutures/panics"
 )
 
 // deferToKnownStatus gives way, when st was lost because the worker's zygote
@@ -16,9 +18,11 @@ func (s *slot) deferToKnownStatus(st ExitStatus) {
 	}
 	p := s.pool
 	wake := time.AfterFunc(lostStatusGrace, func() {
-		p.mu.Lock()
-		p.cond.Broadcast()
-		p.mu.Unlock()
+		_ = panics.Try(func() { // its own goroutine: nothing else recovers
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			p.cond.Broadcast()
+		})
 	})
 	defer wake.Stop()
 	deadline := time.Now().Add(lostStatusGrace)

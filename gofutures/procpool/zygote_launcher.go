@@ -89,7 +89,7 @@ func AdoptZygote(pid, cmdFd, repFd int) (*ZygoteLauncher, error) {
 	go l.readReplies(os.NewFile(uintptr(repFd), "zygote-replies"), func() *os.ProcessState { // recovers itself
 		st, _ := proc.Wait()
 		return st
-	})
+	}, l.waitErr)
 	return l, nil
 }
 
@@ -159,7 +159,7 @@ func (l *ZygoteLauncher) startLocked() error {
 	go l.readReplies(repR, func() *os.ProcessState { // recovers itself
 		_ = cmd.Wait()
 		return cmd.ProcessState
-	})
+	}, l.waitErr)
 	return nil
 }
 
@@ -233,13 +233,21 @@ func (l *ZygoteLauncher) launch(token uint64, socket string, final bool) (Proc, 
 // It recovers a panic of its own: the zygote is then treated as dead (its
 // pending forks fail and its workers' exits are reported, with the Go stack
 // as the reason), and the pools using it break, instead of Python aborting.
-func (l *ZygoteLauncher) readReplies(r io.ReadCloser, wait func() *os.ProcessState) {
+// gone is the zygote's waitErr, closed once that is done, even when
+// zygoteGone panics (Close waits for it).
+func (l *ZygoteLauncher) readReplies(r io.ReadCloser, wait func() *os.ProcessState, gone chan struct{}) {
 	defer r.Close()
 	var internal *panics.Recovered
 	if internal = panics.Try(func() { l.scanReplies(r) }); internal != nil {
 		r.Close() // the zygote sees its replies go nowhere: it exits on the next one
 	}
-	l.zygoteGone(wait, internal)
+	if panics.Try(func() { l.zygoteGone(wait, internal) }) != nil {
+		select {
+		case <-gone:
+		default:
+			close(gone)
+		}
+	}
 }
 
 // scanReplies handles the zygote's replies until its reply pipe ends.

@@ -97,7 +97,9 @@ func failOp(id int64, r *panics.Recovered) {
 	}
 	o.cancel()
 	<-o.done
-	o.res.Release()
+	// Outside any recover (failOp is the recovery): a panic releasing the
+	// result at worst leaks its memory.
+	_ = panics.Try(o.res.Release)
 	o.res = gotask.Panicked(r)
 }
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures as stdlib_cf
 import itertools
+import operator
 import os
 import re
 import signal
@@ -220,6 +221,31 @@ def test_an_exception_arrives_as_its_class_with_the_remote_traceback_as_cause(
     assert type(exc.__cause__).__name__ == "_RemoteTraceback"
     assert 'raise KeyError(message)' in str(exc.__cause__)
     assert "in fail" in str(exc.__cause__)
+
+
+def test_a_done_callback_that_exits_is_logged_and_later_futures_complete(
+    client: distributed.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A done-callback raising what Future does not catch (SystemExit) is
+    logged, as the stdlib's thread worker logs it; later futures still
+    complete (the collector thread died there: every later future stayed
+    pending, and shutdown waited for them). So is a future the program
+    completed itself (InvalidStateError). (Not run on Dask's ClientExecutor:
+    the exit reaches the shared client's event loop.)"""
+    with gofutures.DaskExecutor(client=client) as executor:
+        _callback_exits_then_later_futures_complete(executor, caplog)
+
+
+def _callback_exits_then_later_futures_complete(executor: Any, caplog: pytest.LogCaptureFixture) -> None:
+    first = executor.submit(time.sleep, 0.2)
+    first.add_done_callback(lambda _: sys.exit("callback exits"))
+    own = executor.submit(time.sleep, 0.2)
+    own.set_result("mine")
+    later = executor.submit(operator.add, 1, 2)
+    assert later.result(timeout=LONG) == 3
+    assert first.result(timeout=LONG) is None
+    assert own.result(timeout=LONG) == "mine"
+    assert "callback exits" in caplog.text
 
 
 def test_a_result_that_does_not_pickle_fails_its_future(client: distributed.Client) -> None:

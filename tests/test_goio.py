@@ -704,6 +704,19 @@ def test_a_batch_that_fails_on_its_way_to_python_still_ends_every_task(tmp_path:
         assert ex.submit(gio.read_file, path).result(timeout=30) == b"x" * 1000
 
 
+def test_a_go_task_completes_under_any_thread_name_prefix() -> None:
+    """The stdlib takes any thread_name_prefix (its threads are named
+    "%s_%d" % (prefix, n)); a done-callback of a Go task sees the pump named
+    after it. A prefix that is not a str made the delivery fail before the
+    outcome, and the future stayed pending for ever."""
+    seen: list[str] = []
+    with gofutures.ThreadPoolExecutor(2, thread_name_prefix=7) as ex:  # type: ignore[arg-type]
+        future = ex.submit(gio.sleep, 0.3)  # callback added before it ends
+        future.add_done_callback(lambda _: seen.append(threading.current_thread().name))
+        assert future.result(timeout=30) is None
+    assert seen == ["7_go"]
+
+
 def test_an_error_go_could_not_describe_is_a_go_panic_error() -> None:
     with pytest.raises(gofutures.GoPanicError, match="lost this call's result"):
         _gotask.raise_error(b"")

@@ -48,14 +48,6 @@ func ProcPoolPids(id int64) (pids string, err error) {
 	return b.String(), nil
 }
 
-// ProcPoolCancel takes task taskID of pool id back if no worker has been sent
-// it yet; it reports whether it did (the task will then never run).
-func ProcPoolCancel(id int64, taskID int64) (ok bool, err error) {
-	defer panics.Catch(&err)
-	p, found := pybridge.ProcPool(id)
-	return found && p.Cancel(uint64(taskID)), nil
-}
-
 // ProcPoolSetTimeout gives task taskID of pool id, about to be submitted, a
 // deadline of timeoutNs nanoseconds from when a worker is sent it.
 func ProcPoolSetTimeout(id int64, taskID int64, timeoutNs int64) (ok bool, err error) {

@@ -65,6 +65,18 @@ func gfThreadSubmit(poolID, taskID C.longlong, msg **C.char) C.int {
 	})
 }
 
+// gfProcCancel takes queued task taskID back from process pool poolID:
+// whether it did (0 when a worker has it, when no such pool exists, or on
+// a panic). GIL released.
+//
+//export gfProcCancel
+func gfProcCancel(poolID, taskID C.longlong) C.int {
+	return tryBool(func() bool {
+		p, found := ProcPool(int64(poolID))
+		return found && p.Cancel(uint64(taskID))
+	})
+}
+
 //export gfProcSubmit
 func gfProcSubmit(poolID, taskID C.longlong, data *C.char, n C.size_t, msg **C.char) C.int {
 	return guarded(msg, func() error {

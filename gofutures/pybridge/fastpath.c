@@ -77,6 +77,64 @@ int gf_args_ll(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want, long lo
     return 1;
 }
 
+/* The list args[i] (an "answer" argument), or NULL with TypeError. Go's
+ * answer is appended to a list the caller made, before returning: a signal
+ * handler's exception (Ctrl-C) raised as the call returns cannot lose it,
+ * and the caller still ends what Go took back (see thread.py's shutdown). */
+PyObject *gf_answer_list(PyObject *const *args, Py_ssize_t i, const char *usage) {
+    if (!PyList_Check(args[i])) {
+        PyErr_Format(PyExc_TypeError, "%s: the answer must be a list", usage);
+        return NULL;
+    }
+    return args[i];
+}
+
+/* fast_for_each(items: list, step) -> list: step(item) for each item in
+ * order, every one of them, and what each returned. An exception meanwhile
+ * (a signal handler's: Ctrl-C) is kept and that step tried again (steps
+ * must be idempotent; one failing GF_FOR_EACH_TRIES times is given up, and
+ * has no result); the first is raised once all are done. In C, so that no
+ * Python frame of its own can be interrupted: the futures of tasks Go took
+ * back are all ended, or they stay pending for ever (_native's "answer"
+ * lists). A signal that comes after is raised as it returns, as for any
+ * call. */
+#define GF_FOR_EACH_TRIES 10
+
+static PyObject *gf_fast_for_each(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyList_Check(args[0]))
+        return PyErr_Format(PyExc_TypeError, "for_each(items: list, step) takes 2 arguments");
+    PyObject *items = args[0], *step = args[1];
+    PyObject *results = PyList_New(0);
+    if (results == NULL) return NULL;
+    PyObject *type = NULL, *value = NULL, *tb = NULL; /* the first exception */
+    int tries = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items);) {
+        PyObject *item = PyList_GET_ITEM(items, i);
+        Py_INCREF(item);
+        PyObject *r = PyObject_CallOneArg(step, item);
+        Py_DECREF(item);
+        int ok = r != NULL && PyList_Append(results, r) == 0;
+        Py_XDECREF(r);
+        if (ok) {
+            i++;
+            tries = 0;
+            continue;
+        }
+        if (type == NULL) PyErr_Fetch(&type, &value, &tb);
+        else PyErr_Clear();
+        if (++tries == GF_FOR_EACH_TRIES) {
+            i++;
+            tries = 0;
+        }
+    }
+    if (type != NULL) {
+        Py_DECREF(results);
+        PyErr_Restore(type, value, tb);
+        return NULL;
+    }
+    return results;
+}
+
 /* threading.stack_size() as last seen with the GIL held: the stack size of
  * the next worker thread. A submit that starts a worker notes it just
  * before; a worker started by another worker (without the GIL) gets the
@@ -158,7 +216,10 @@ static PyObject *gf_fast_thread_new(PyObject *self, PyObject *arg) {
  * cancel, take back the queued ones and return their ids. GIL released. */
 static PyObject *gf_fast_thread_shutdown(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     long long a[2];
-    if (!gf_args_ll(args, nargs, 2, a, "thread_shutdown(pool, cancel)")) return NULL;
+    static const char usage[] = "thread_shutdown(pool, cancel, answer)";
+    if (nargs != 3) return PyErr_Format(PyExc_TypeError, "%s takes 3 arguments", usage);
+    PyObject *answer = gf_answer_list(args, 2, usage);
+    if (answer == NULL || !gf_args_ll(args, 2, 2, a, usage)) return NULL;
     long long *ids = NULL;
     size_t n = 0, go_tasks = 0;
     char *msg = NULL;
@@ -168,14 +229,15 @@ static PyObject *gf_fast_thread_shutdown(PyObject *self, PyObject *const *args, 
     Py_END_ALLOW_THREADS
     if (kind != 0) return gf_raise(kind, msg);
     gf_go_outstanding_add(-(long long)go_tasks); /* taken back: never delivered */
-    PyObject *list = PyList_New((Py_ssize_t)n);
-    for (size_t i = 0; list != NULL && i < n; i++) {
+    int ok = 1;
+    for (size_t i = 0; ok && i < n; i++) {
         PyObject *id = PyLong_FromLongLong(ids[i]);
-        if (id == NULL) Py_CLEAR(list);
-        else PyList_SET_ITEM(list, (Py_ssize_t)i, id);
+        ok = id != NULL && PyList_Append(answer, id) == 0;
+        Py_XDECREF(id);
     }
     free(ids);
-    return list;
+    if (!ok) return NULL;
+    Py_RETURN_NONE;
 }
 
 /* fast_thread_join(pool, ms) -> bool: wait up to ms (forever if negative)
@@ -294,6 +356,23 @@ static PyObject *gf_fast_proc_submit(PyObject *self, PyObject *const *args, Py_s
     Py_RETURN_NONE;
 }
 
+/* fast_proc_cancel(pool, task, answer): takes a queued task back from a
+ * process pool; appends to answer whether Go did (false: a worker has it,
+ * or no such pool). GIL released. */
+static PyObject *gf_fast_proc_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    long long a[2];
+    static const char usage[] = "proc_cancel(pool, task, answer)";
+    if (nargs != 3) return PyErr_Format(PyExc_TypeError, "%s takes 3 arguments", usage);
+    PyObject *answer = gf_answer_list(args, 2, usage);
+    if (answer == NULL || !gf_args_ll(args, 2, 2, a, usage)) return NULL;
+    int taken;
+    Py_BEGIN_ALLOW_THREADS
+    taken = gfProcCancel(a[0], a[1]);
+    Py_END_ALLOW_THREADS
+    if (PyList_Append(answer, taken ? Py_True : Py_False) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
 /* fast_proc_new(spec: bytes) -> pool id. spec is the JSON record of
  * boundary.ProcPoolSpec. */
 static PyObject *gf_fast_proc_new(PyObject *self, PyObject *arg) {
@@ -347,6 +426,8 @@ static PyMethodDef gf_fast_defs[] = {
      "fork_program() -> pid: os.fork() without the warning about Go's threads."},
     {"fast_proc_submit", (PyCFunction)(void (*)(void))gf_fast_proc_submit, METH_FASTCALL,
      "fast_proc_submit(pool, task, payload): queue a pickled task on a process pool."},
+    {"fast_proc_cancel", (PyCFunction)(void (*)(void))gf_fast_proc_cancel, METH_FASTCALL,
+     "fast_proc_cancel(pool, task, answer): take a queued process pool task back; answer gets whether Go did."},
     {"fast_proc_new", (PyCFunction)gf_fast_proc_new, METH_O,
      "fast_proc_new(spec: bytes) -> pool id: start a process pool (spec: boundary.ProcPoolSpec, JSON)."},
     {"fast_thread_new", (PyCFunction)gf_fast_thread_new, METH_O,
@@ -358,9 +439,11 @@ static PyMethodDef gf_fast_defs[] = {
     {"fast_thread_submit", (PyCFunction)(void (*)(void))gf_fast_submit, METH_FASTCALL,
      "fast_thread_submit(pool, task): queue task id on a thread pool, GIL held."},
     {"fast_thread_shutdown", (PyCFunction)(void (*)(void))gf_fast_thread_shutdown, METH_FASTCALL,
-     "fast_thread_shutdown(pool, cancel) -> list: shut a thread pool down; the cancelled task ids."},
+     "fast_thread_shutdown(pool, cancel, answer): shut a thread pool down; the cancelled task ids appended to answer."},
     {"fast_thread_join", (PyCFunction)(void (*)(void))gf_fast_thread_join, METH_FASTCALL,
      "fast_thread_join(pool, ms) -> bool: wait up to ms for a shut down thread pool, GIL released."},
+    {"fast_for_each", (PyCFunction)(void (*)(void))gf_fast_for_each, METH_FASTCALL,
+     "fast_for_each(items, step) -> list: step(item) for every item, even past an interrupt."},
     {"fast_keep_forever", (PyCFunction)gf_fast_keep_forever, METH_O,
      "fast_keep_forever(obj): a reference to obj that is never dropped."},
     {"fast_go_pump_stop", (PyCFunction)gf_fast_go_pump_stop, METH_O,
@@ -370,7 +453,7 @@ static PyMethodDef gf_fast_defs[] = {
     {"fast_go_submit", (PyCFunction)(void (*)(void))gf_go_submit, METH_FASTCALL,
      "fast_go_submit(pool, task, kind, meta, body): queue a Go task on a thread pool."},
     {"fast_go_cancel", (PyCFunction)(void (*)(void))gf_go_cancel, METH_FASTCALL,
-     "fast_go_cancel(pool, task) -> bool: take a queued Go task back."},
+     "fast_go_cancel(pool, task, answer): take a queued Go task back; answer gets whether Go let it go."},
     {"fast_go_started", (PyCFunction)(void (*)(void))gf_go_started, METH_FASTCALL,
      "fast_go_started(pool, task) -> bool: whether a Go task left its pool's queue."},
     {"fast_pump_progress", (PyCFunction)gf_pump_progress, METH_NOARGS,

@@ -11,6 +11,7 @@
 extern PyObject *gf_raise_kind(int kind, char *msg);
 extern int gf_args_ll(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want, long long *out,
                       const char *usage);
+extern PyObject *gf_answer_list(PyObject *const *args, Py_ssize_t i, const char *usage);
 
 long long gf_go_outstanding;
 
@@ -477,17 +478,23 @@ PyObject *gf_go_submit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
     Py_RETURN_NONE;
 }
 
-/* fast_go_cancel(pool, task) -> bool: takes a queued Go task back; False
- * once it has started. GIL released: Go is busiest when tasks are queued. */
+/* fast_go_cancel(pool, task, answer): takes a queued Go task back; appends
+ * to answer whether Go let it go (False once it has started; True for a
+ * task Go no longer knows, so asking again is safe). GIL released: Go is
+ * busiest when tasks are queued. */
 PyObject *gf_go_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     long long a[2];
-    if (!gf_args_ll(args, nargs, 2, a, "go_cancel(pool, task)")) return NULL;
+    static const char usage[] = "go_cancel(pool, task, answer)";
+    if (nargs != 3) return PyErr_Format(PyExc_TypeError, "%s takes 3 arguments", usage);
+    PyObject *answer = gf_answer_list(args, 2, usage);
+    if (answer == NULL || !gf_args_ll(args, 2, 2, a, usage)) return NULL;
     int cancelled;
     Py_BEGIN_ALLOW_THREADS
     cancelled = gfGoCancel(a[0], a[1]);
     Py_END_ALLOW_THREADS
     if (cancelled) gf_go_outstanding_add(-1);
-    return PyBool_FromLong(cancelled);
+    if (PyList_Append(answer, cancelled ? Py_True : Py_False) < 0) return NULL;
+    Py_RETURN_NONE;
 }
 
 /* fast_go_started(pool, task) -> bool: whether a Go task has left its

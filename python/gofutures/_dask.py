@@ -32,6 +32,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import CancelledError, Executor, Future
+from concurrent.futures import _base as _stdlib_base
 from typing import Any
 
 from gofutures import _buffmap
@@ -369,6 +370,22 @@ class DaskExecutor(Executor):
             del task, remote, value
 
     def _settle(self, key: str, future: Future[Any], ok: bool, value: Any) -> None:
+        try:
+            self._complete(future, ok, value)
+        except BaseException as exc:
+            # A done-callback raised what Future does not catch (SystemExit,
+            # KeyboardInterrupt), or the program completed the future itself
+            # (InvalidStateError): logged as the thread pool logs it, and the
+            # collector goes on, or every later future would stay pending.
+            _stdlib_base.LOGGER.critical("Exception in worker", exc_info=exc)
+            del exc
+        finally:
+            with self._lock:
+                del self._tasks[key]
+                if not self._tasks:
+                    self._idle.notify_all()
+
+    def _complete(self, future: Future[Any], ok: bool, value: Any) -> None:
         if isinstance(value, CancelledError):
             future.cancel()  # no lock held: it runs done-callbacks
         with self._lock:
@@ -380,10 +397,6 @@ class DaskExecutor(Executor):
                 future.set_result(value)
             else:
                 future.set_exception(value)
-        with self._lock:
-            del self._tasks[key]
-            if not self._tasks:
-                self._idle.notify_all()
 
     def _on_local_done(self, key: str, future: Future[Any]) -> None:
         """A local future cancelled by its user: cancel its task."""

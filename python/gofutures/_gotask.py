@@ -311,11 +311,21 @@ class _GoFuture(_future.Future[T]):
         # Go refuses once the task has started: it runs, as a task a thread
         # worker took does. (A task Go no longer knows was taken back by
         # shutdown, or delivered: the stdlib's cancel() decides.)
-        if (
-            self._state == _stdlib_base.PENDING
-            and not _native.forked  # a forked child's copy: no Go to ask
-            and not _native.fast_go_cancel(self._go_pool, self._go_task)
-        ):
+        if self._state != _stdlib_base.PENDING or _native.forked:  # a forked child's copy: no Go to ask
+            return self._cancel_as_go_answered(True)
+        answer: list[bool] = []
+        try:
+            _native.fast_go_cancel(self._go_pool, self._go_task, answer)
+        finally:
+            # Also when Ctrl-C's exception comes as Go answers, or meanwhile:
+            # a task Go let go must be ended here.
+            ended = _native.fast_for_each(answer, self._cancel_as_go_answered)
+        return bool(ended[0])
+
+    def _cancel_as_go_answered(self, let_go: bool) -> bool:
+        """The rest of cancel() once Go answered whether it let the task go
+        (idempotent)."""
+        if not let_go:
             self._mark_running()
             return False
         if super().cancel():
@@ -326,9 +336,8 @@ class _GoFuture(_future.Future[T]):
             if _work_items.pop(self._go_task, None) is self:
                 # Go took it back from its queue: no worker will come to it
                 # and, as the stdlib's worker does on reaching a cancelled
-                # item, tell wait() and as_completed() it is done. (A task
-                # shutdown(cancel_futures=True) took back was popped before:
-                # as in the stdlib, its waiters are not told.)
+                # item, tell wait() and as_completed() it is done.
+                # (shutdown(cancel_futures=True) uses cancel_taken_back.)
                 self.set_running_or_notify_cancel()
             return True
         return False
@@ -340,6 +349,15 @@ class _GoFuture(_future.Future[T]):
 # repr() and type(f).__name__ read "Future", as for a thread pool's other
 # futures; the class keeps its private name in this module.
 _GoFuture.__name__ = _GoFuture.__qualname__ = "Future"
+
+
+def cancel_taken_back(future: _stdlib_base.Future[Any]) -> None:
+    """Cancels the future of a task that Go took back and forgot (shutdown's
+    cancel_futures), without asking Go; its waiters are not told, as the
+    stdlib's shutdown tells no waiter of a queued item it cancels. The
+    caller pops its work item."""
+    future.__dict__.pop("_go_finish", None)
+    _future.Future.cancel(future)  # type: ignore[arg-type]  # a _GoFuture
 
 
 def _pending_to_running(future: _GoFuture[Any]) -> None:
@@ -473,21 +491,22 @@ def _deliver_one(item: tuple[int, int, bytes, bytes], pump: threading.Thread | N
     if type(future) is not _GoFuture:
         return  # taken back (None), or not a Go task's
     callbacks = bool(future._done_callbacks)
-    if callbacks:
-        # Go replaces a pump that one task's callbacks hold for long: the
-        # clock starts now (a task with none is done in microseconds).
-        _native.fast_pump_progress()
-        _pump_thread.pool = future._go_pool
-        # Its callbacks see a name with the executor's prefix, as on the
-        # stdlib's worker ("<prefix>_<n>").
-        pool = _pools.get(future._go_pool)
-        if pool is not None and pump is not None:
-            pump.name = pool.name_prefix + "_go"
-    finish = future._go_finish
-    del future._go_finish  # what it holds goes with the task, not the future
     try:
         try:
-            try:
+            try:  # anything failing before the outcome fails the task: never left pending
+                if callbacks:
+                    # Go replaces a pump that one task's callbacks hold for
+                    # long: the clock starts now (a task with none is done in
+                    # microseconds).
+                    _native.fast_pump_progress()
+                    _pump_thread.pool = future._go_pool
+                    # Its callbacks see a name with the executor's prefix, as
+                    # on the stdlib's worker ("<prefix>_<n>", any prefix).
+                    pool = _pools.get(future._go_pool)
+                    if pool is not None and pump is not None:
+                        pump.name = "%s_go" % (pool.name_prefix,)
+                finish = future._go_finish
+                del future._go_finish  # what it holds goes with the task, not the future
                 result = finish(status, meta, body)
             except BaseException as exc:
                 _future.set_outcome(future, exc, failed=True)

@@ -61,9 +61,15 @@ fast_set_error_factories: Callable[[tuple[Callable[[str], BaseException] | None,
 fork_program: Callable[[], int]
 fast_go_call: Callable[..., tuple[int, bytes, bytes | tuple[bytes, bytes]]]  # (kind, meta, body[, into[, inline]])
 fast_go_submit: Callable[..., None]  # (pool, task, kind, meta, body[, keep: dict | None])
-fast_go_cancel: Callable[[int, int], bool]
+# An "answer" list gets Go's answer appended before the call returns, so that
+# a signal handler's exception (Ctrl-C) raised as it returns cannot lose it;
+# fast_for_each then ends what Go took back, all of it, even past an
+# interrupt (see fastpath.c).
+fast_for_each: Callable[[list[Any], Callable[[Any], Any]], list[Any]]
+fast_go_cancel: Callable[[int, int, list[bool]], None]
+fast_proc_cancel: Callable[[int, int, list[bool]], None]
 fast_go_started: Callable[[int, int], bool]
-fast_thread_shutdown: Callable[[int, bool], list[int]]
+fast_thread_shutdown: Callable[[int, bool, list[int]], None]
 fast_thread_join: Callable[[int, int], bool]
 fast_go_pump_stop: Callable[[int], bool]
 fast_keep_forever: Callable[[object], None]

@@ -166,7 +166,7 @@ def terminate_task(st: _PoolState, future: Future[Any]) -> bool:
         del st.items[task_id]
         st.running -= item.counted
         _promote(st)
-        with future._condition:
+        with future._condition._lock:  # not Condition.__enter__: see _ProcFuture.cancel()
             # RUNNING -> cancelled, as cancel() does for a pending future,
             # and what set_running_or_notify_cancel() then does for waiters.
             future._state = _stdlib_base.CANCELLED_AND_NOTIFIED

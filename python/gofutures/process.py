@@ -142,13 +142,26 @@ class _ProcFuture(_future.Future[Any]):
         # The done-callbacks run after _condition is released, as the
         # stdlib's cancel() runs them: a callback may submit to the pool,
         # which takes _PoolState.lock, taken before _condition elsewhere.
-        with self._condition:
+        interrupted: BaseException | None = None
+        # The condition's own lock: Condition.__enter__ is Python code, and
+        # an interrupt (Ctrl-C) inside it would leave the lock held for ever.
+        with self._condition._lock:
             pool_id = self._pool_id
             if self._state == _stdlib_base.PENDING and pool_id is not None:
+                answer: list[bool] = []
+                try:
+                    _native.fast_proc_cancel(pool_id, self._task_id, answer)
+                except BaseException as exc:
+                    if not answer:
+                        raise  # Go was not asked: nothing changed
+                    # Ctrl-C as Go answered: what Go did is ended first.
+                    interrupted = exc
                 self._pool_id = None
-                if not _native.call("ProcPoolCancel", pool_id, self._task_id):
+                if not answer[0]:
                     # A worker has it: it runs, as a RUNNING future does.
                     self.set_running_or_notify_cancel()
+                    if interrupted is not None:
+                        raise interrupted
                     return False
             if self._state in (_stdlib_base.RUNNING, _stdlib_base.FINISHED):
                 return False
@@ -157,6 +170,8 @@ class _ProcFuture(_future.Future[Any]):
             self._state = _stdlib_base.CANCELLED
             self._condition.notify_all()
         self._invoke_callbacks()  # type: ignore[attr-defined]
+        if interrupted is not None:
+            raise interrupted
         return True
 
     cancel.__doc__ = _stdlib_base.Future.cancel.__doc__
@@ -185,7 +200,7 @@ class _PoolState:
        Held by submit, _deliver, _promote, _break and shutdown.
     2. a future's ``_condition``: taken under ``lock`` by _promote, and alone
        by the future's own methods. _ProcFuture.cancel holds it while it
-       calls Go (ProcPoolCancel, a gopy call that releases the GIL): Go's
+       calls Go (fast_proc_cancel, which releases the GIL): Go's
        pool mutex is then taken under ``_condition``, and Go never calls
        Python while it holds that mutex, so no cycle forms.
 
@@ -845,7 +860,7 @@ def _promote(st: _PoolState) -> None:
         if item is None:
             continue  # done before its turn (a worker took it early)
         future = item.future
-        with future._condition:
+        with future._condition._lock:  # not Condition.__enter__: see cancel()
             future._pool_id = None
             if future._state == _stdlib_base.CANCELLED:
                 # cancel() took the task back from Go; it will not be reported.
@@ -957,13 +972,19 @@ def _shutdown_state(
     with st.lock:
         st.shutdown = True
         pending = [st.items.get(task_id) for task_id in st.pending] if cancel_futures else []
-    # Cancelled outside st.lock: cancel() runs the done-callbacks, and one
-    # may submit (the stdlib's raises "cannot schedule new futures after
-    # shutdown" there) or cancel another future.
-    cancelled = [item for item in pending if item is not None and item.future.cancel()]
+
+    def cancel_queued(item: _Item | None) -> None:
+        # Outside st.lock: cancel() runs the done-callbacks, and one may
+        # submit (the stdlib's raises "cannot schedule new futures after
+        # shutdown" there) or cancel another future. Each one cancelled is
+        # dropped at once: Ctrl-C during the loop must not leave the pool
+        # waiting for a task Go gave back.
+        if item is not None and item.future.cancel():
+            with st.lock:
+                st.items.pop(item.future._task_id, None)
+
+    _native.fast_for_each(pending, cancel_queued)
     with st.lock:
-        for item in cancelled:
-            st.items.pop(item.future._task_id, None)
         if cancel_futures:
             _promote(st)
         pool_id = st.pool_id

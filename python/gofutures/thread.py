@@ -369,12 +369,13 @@ class ThreadPoolExecutor(TypedMap, RefusesPickle, _stdlib_thread.ThreadPoolExecu
             state.shutdown = True
             if _native.forked:
                 return
-            cancelled = _native.fast_thread_shutdown(state.pool_id, bool(cancel_futures))
-            for task_id in cancelled:
-                _gotask.release_body(task_id)  # taken back: Go never reads it
-                item = _work_items.pop(task_id, None)
-                if item is not None:
-                    (item[1] if isinstance(item, tuple) else item).cancel()
+            taken_back: list[int] = []
+            try:
+                _native.fast_thread_shutdown(state.pool_id, bool(cancel_futures), taken_back)
+            finally:
+                # Even when Ctrl-C's exception comes as Go answers: no worker
+                # will ever come to these.
+                _native.fast_for_each(taken_back, _cancel_taken_back)
         if wait:
             me = threading.get_ident()
             if me in state.worker_idents or _gotask.pump_delivers_for(state.pool_id):
@@ -457,9 +458,23 @@ def _join(pool_id: int) -> None:
     _pools.pop(pool_id, None)
 
 
+def _cancel_taken_back(task_id: int) -> None:
+    """Cancels the future of a task shutdown(cancel_futures=True) took back
+    from Go, as the stdlib's shutdown cancels a queued item: its waiters
+    (wait(), as_completed()) are not told. Idempotent."""
+    _gotask.release_body(task_id)  # Go never reads it
+    item = _work_items.get(task_id)
+    if item is not None:
+        if isinstance(item, tuple):
+            item[1].cancel()
+        else:
+            _gotask.cancel_taken_back(item)
+        _work_items.pop(task_id, None)
+
+
 def _shutdown_nowait(pool_id: int) -> None:
     shutdown_dropped(
-        lambda: _native.fast_thread_shutdown(pool_id, False),
+        lambda: _native.fast_thread_shutdown(pool_id, False, []),
         _native.forked,
         _global_shutdown,
     )
@@ -489,7 +504,7 @@ def _python_exit() -> None:
     go_ids = str(_native.call("ThreadPoolsWithGoTasks")).split()
     pool_ids += [int(i) for i in go_ids if int(i) not in _pools]
     for pool_id in pool_ids:
-        _native.fast_thread_shutdown(pool_id, False)
+        _native.fast_thread_shutdown(pool_id, False, [])
     for pool_id in pool_ids:
         _join(pool_id)
 

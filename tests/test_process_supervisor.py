@@ -157,6 +157,21 @@ def test_a_pool_that_breaks_during_submit_fails_the_future_not_the_submit(monkey
             ex.submit(abs, 1)
 
 
+def test_a_result_the_pump_finds_no_memory_for_fails_its_task_with_memory_error() -> None:
+    """With no memory for a result's bytes (fault injection), its task fails
+    with MemoryError, as unpickling it on the stdlib's pool would; it was
+    dropped, and its future stayed pending for ever. The pool goes on."""
+    import gofutures
+    from gofutures import _native
+
+    with gofutures.ProcessPoolExecutor(1) as ex:
+        assert ex.submit(abs, -1).result(timeout=60) == 1
+        _native.call("ProcPumpFailNext")
+        with pytest.raises(MemoryError, match=r"no memory for a task's result of \d+ bytes"):
+            ex.submit(abs, -2).result(timeout=60)
+        assert ex.submit(abs, -3).result(timeout=60) == 3
+
+
 SUBREAPER = """
 import ctypes
 import subprocess

@@ -74,6 +74,15 @@ func GoTaskPanicNext() (ok bool, err error) {
 	return true, nil
 }
 
+// ProcPumpFailNext makes the next result a process pool's pump hands to
+// Python find no memory for its payload: fault injection, so tests can
+// check that its task fails with MemoryError and the pool goes on.
+func ProcPumpFailNext() (ok bool, err error) {
+	defer panics.Catch(&err)
+	pybridge.ProcPumpFailNext()
+	return true, nil
+}
+
 // GoPumpFailNext makes the next batch of Go task results fail on its way
 // to Python ("describe": a Go panic before the pump's C call; "memory": no
 // memory for the first body): fault injection, so tests can check that

@@ -37,14 +37,24 @@ PyObject *gf_pump_begin(gf_pump *p) {
     return PyList_New(0);
 }
 
+/* Fault injection (GoProcPumpFailNext): the next payload finds no memory. */
+static int gf_pump_fail_next;
+
+void gf_pump_fail_next_payload(void) { __atomic_store_n(&gf_pump_fail_next, 1, __ATOMIC_RELAXED); }
+
 /* Appends (kind, id, payload) to list; the GIL is held. The payload is
  * bytes(data[:n]), or with lend a memoryview of data, which must be C memory
- * that stays valid until gf_pump_deliver returns. */
+ * that stays valid until gf_pump_deliver returns. With no memory for it,
+ * the payload is n, the size (an int): its task fails with MemoryError
+ * (process.py), instead of the event being dropped and its future left
+ * pending for ever. */
 void gf_pump_add(gf_pump *p, PyObject *list, int kind, unsigned long long id,
                         char *data, size_t n, int lend) {
     if (list == NULL) return;
     PyObject *item;
-    if (lend && data != NULL) {
+    if (__atomic_exchange_n(&gf_pump_fail_next, 0, __ATOMIC_RELAXED)) {
+        item = PyErr_NoMemory();
+    } else if (lend && data != NULL) {
         PyObject *view = PyMemoryView_FromMemory(data, (Py_ssize_t)n, PyBUF_READ);
         if (view != NULL && p->views == NULL) p->views = PyList_New(0);
         if (view != NULL && p->views != NULL && PyList_Append(p->views, view) == 0) {
@@ -55,6 +65,10 @@ void gf_pump_add(gf_pump *p, PyObject *list, int kind, unsigned long long id,
         }
     } else {
         item = Py_BuildValue("(iKy#)", kind, id, data == NULL ? "" : data, (Py_ssize_t)n);
+    }
+    if (item == NULL) {
+        PyErr_Clear();
+        item = Py_BuildValue("(iKn)", kind, id, (Py_ssize_t)n);
     }
     if (item == NULL || PyList_Append(list, item) < 0) PyErr_WriteUnraisable(NULL);
     Py_XDECREF(item);

@@ -24,12 +24,15 @@ typedef struct {
 int gf_pump_attach(gf_pump *p);
 /* Takes the GIL and returns a new empty list (NULL on failure, GIL held). */
 PyObject *gf_pump_begin(gf_pump *p);
-/* Appends (kind, id, payload) to list; the GIL is held. */
+/* Appends (kind, id, payload) to list; the GIL is held. The payload is an
+ * int, its size, when there was no memory for it. */
 void gf_pump_add(gf_pump *p, PyObject *list, int kind, unsigned long long id, char *data, size_t n,
                  int lend);
 /* Calls the hook with the list and releases the GIL; returns its result. */
 int gf_pump_deliver(gf_pump *p, long long pool, PyObject *list, int *kept);
 void gf_pump_detach(gf_pump *p);
+/* Fault injection: the next payload gf_pump_add makes finds no memory. */
+void gf_pump_fail_next_payload(void);
 /* gf_set_pump_hook names the hook (boundary.Pump); the strings must stay
  * valid for the life of the process. */
 void gf_set_pump_hook(const char *module, const char *deliver);

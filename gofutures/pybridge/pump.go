@@ -72,6 +72,10 @@ func pumpEvents(c *C.gf_pump, poolID int64, p *procpool.Pool, deliverToPython bo
 	}
 }
 
+// ProcPumpFailNext makes the next payload a process pool's pump hands to
+// Python find no memory (fault injection: its task fails with MemoryError).
+func ProcPumpFailNext() { C.gf_pump_fail_next_payload() }
+
 // deliver hands a batch to Python. Payloads in C memory (cblock) go as
 // memoryviews, without a copy; kept is set when Python still exports one of
 // them after delivery.

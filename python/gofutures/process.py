@@ -884,7 +884,11 @@ def _on_pump_of(st: _PoolState) -> bool:
     return getattr(_pump_thread, "state", None) is st
 
 
-def _deliver(pool_id: int, events: list[tuple[int, int, bytes]]) -> int:
+# The facts of a pool that broke, when the pump found no memory for Go's.
+_NO_MEMORY_FACTS = '{"cause": -1, "detail": "no memory for the reason"}'
+
+
+def _deliver(pool_id: int, events: list[tuple[int, int, bytes | int]]) -> int:
     """Called by the Go pump with a batch of completions, GIL held. Returns
     contract["pump_close"] when the pool has no work left after shutdown (Go
     then closes it), else 0."""
@@ -896,7 +900,7 @@ def _deliver(pool_id: int, events: list[tuple[int, int, bytes]]) -> int:
         # stdlib runs them on its (non-daemon) manager thread, "Thread-N".
         _thread_views.adopt_pump_thread()
         _pump_thread.state = st
-    done: list[tuple[Future[Any], int, bytes]] = []
+    done: list[tuple[Future[Any], int, bytes | int]] = []
     broken: str | None = None
     event_broken = _native.const("event", "BROKEN")
     event_result = _native.const("event", "RESULT")
@@ -904,7 +908,8 @@ def _deliver(pool_id: int, events: list[tuple[int, int, bytes]]) -> int:
     with st.lock:
         for kind, task_id, data in events:
             if kind == event_broken:
-                broken = bytes(data).decode("utf-8", "replace")
+                # An int: the pump found no memory for the facts.
+                broken = _NO_MEMORY_FACTS if isinstance(data, int) else bytes(data).decode("utf-8", "replace")
                 continue
             item = st.items.pop(task_id, None)
             if item is not None:
@@ -916,7 +921,11 @@ def _deliver(pool_id: int, events: list[tuple[int, int, bytes]]) -> int:
             st.close_sent = True
     for future, kind, data in done:
         try:
-            if kind in fates:
+            if isinstance(data, int):  # the pump found no memory for the payload
+                _future.set_outcome(
+                    future, MemoryError(f"no memory for a task's result of {data} bytes"), failed=True
+                )
+            elif kind in fates:
                 _task_fate.complete(future, fates[kind], data)
             else:
                 _complete(future, kind == event_result, data)
@@ -983,7 +992,8 @@ def _shutdown_state(
             with st.lock:
                 st.items.pop(item.future._task_id, None)
 
-    _native.fast_for_each(pending, cancel_queued)
+    if pending:  # (then the extension is loaded)
+        _native.fast_for_each(pending, cancel_queued)
     with st.lock:
         if cancel_futures:
             _promote(st)

@@ -24,7 +24,7 @@ import gofutures
 from ._scripts import run_script
 
 PRELUDE = """
-import collections, signal, threading, time
+import signal, threading, time
 import __CF__ as cf
 
 def ctrl_c(*_):
@@ -35,8 +35,13 @@ signal.signal(signal.SIGALRM, ctrl_c)
 def interrupt_after(seconds):
     signal.setitimer(signal.ITIMER_REAL, seconds)
 
-def states(fs):
-    return dict(sorted(collections.Counter(f._state for f in fs).items()))
+def cancel_until_interrupted(fs):
+    try:
+        for f in fs:
+            f.cancel()
+    except KeyboardInterrupt:
+        pass
+    interrupt_after(0)
 """
 
 THREAD_SHUTDOWN = (
@@ -72,12 +77,7 @@ for trial in range(12):
     ex.submit(gio.sleep, 0.3)  # holds the only Go slot: the rest stay queued
     fs = [ex.submit(gio.sleep, 0) for _ in range(10_000)]
     interrupt_after(0.005 + 0.002 * trial)
-    try:
-        for f in fs:
-            f.cancel()
-    except KeyboardInterrupt:
-        pass
-    interrupt_after(0)
+    cancel_until_interrupted(fs)
     ex.shutdown(wait=True)
     not_done += sum(not f.done() for f in fs)
 print("not done after shutdown:", not_done)
@@ -94,12 +94,7 @@ if __name__ == "__main__":
         ex.submit(time.sleep, 0).result()
         fs = [ex.submit(time.sleep, 0) for _ in range(3_000)]
         interrupt_after(0.003 + 0.003 * trial)
-        try:
-            for f in fs:
-                f.cancel()
-        except KeyboardInterrupt:
-            pass
-        interrupt_after(0)
+        cancel_until_interrupted(fs)
         ex.shutdown(wait=True)  # never returned once a cancel was lost
         not_done += sum(not f.done() for f in fs)
     print("not done after shutdown:", not_done)

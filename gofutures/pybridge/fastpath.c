@@ -77,16 +77,15 @@ int gf_args_ll(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want, long lo
     return 1;
 }
 
-/* The list args[i] (an "answer" argument), or NULL with TypeError. Go's
- * answer is appended to a list the caller made, before returning: a signal
- * handler's exception (Ctrl-C) raised as the call returns cannot lose it,
- * and the caller still ends what Go took back (see thread.py's shutdown). */
-PyObject *gf_answer_list(PyObject *const *args, Py_ssize_t i, const char *usage) {
-    if (!PyList_Check(args[i])) {
-        PyErr_Format(PyExc_TypeError, "%s: the answer must be a list", usage);
-        return NULL;
-    }
-    return args[i];
+/* Parses (int, int, answer: list) into a[0], a[1], and returns the answer
+ * list (NULL with TypeError). Go's answer is appended to a list the caller
+ * made, before returning: a signal handler's exception (Ctrl-C) raised as
+ * the call returns cannot lose it, and the caller still ends what Go took
+ * back (see thread.py's shutdown). */
+PyObject *gf_args_answer(PyObject *const *args, Py_ssize_t nargs, long long *a, const char *usage) {
+    if (nargs != 3) return PyErr_Format(PyExc_TypeError, "%s takes 3 arguments", usage);
+    if (!PyList_Check(args[2])) return PyErr_Format(PyExc_TypeError, "%s: the answer must be a list", usage);
+    return gf_args_ll(args, 2, 2, a, usage) ? args[2] : NULL;
 }
 
 /* fast_for_each(items: list, step) -> list: step(item) for each item in
@@ -212,14 +211,13 @@ static PyObject *gf_fast_thread_new(PyObject *self, PyObject *arg) {
     return PyLong_FromLongLong(id);
 }
 
-/* fast_thread_shutdown(pool, cancel) -> list of ids: refuse new tasks; with
- * cancel, take back the queued ones and return their ids. GIL released. */
+/* fast_thread_shutdown(pool, cancel, answer): refuse new tasks; with
+ * cancel, take back the queued ones and append their ids to answer. GIL
+ * released. */
 static PyObject *gf_fast_thread_shutdown(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     long long a[2];
-    static const char usage[] = "thread_shutdown(pool, cancel, answer)";
-    if (nargs != 3) return PyErr_Format(PyExc_TypeError, "%s takes 3 arguments", usage);
-    PyObject *answer = gf_answer_list(args, 2, usage);
-    if (answer == NULL || !gf_args_ll(args, 2, 2, a, usage)) return NULL;
+    PyObject *answer = gf_args_answer(args, nargs, a, "thread_shutdown(pool, cancel, answer)");
+    if (answer == NULL) return NULL;
     long long *ids = NULL;
     size_t n = 0, go_tasks = 0;
     char *msg = NULL;
@@ -361,10 +359,8 @@ static PyObject *gf_fast_proc_submit(PyObject *self, PyObject *const *args, Py_s
  * or no such pool). GIL released. */
 static PyObject *gf_fast_proc_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     long long a[2];
-    static const char usage[] = "proc_cancel(pool, task, answer)";
-    if (nargs != 3) return PyErr_Format(PyExc_TypeError, "%s takes 3 arguments", usage);
-    PyObject *answer = gf_answer_list(args, 2, usage);
-    if (answer == NULL || !gf_args_ll(args, 2, 2, a, usage)) return NULL;
+    PyObject *answer = gf_args_answer(args, nargs, a, "proc_cancel(pool, task, answer)");
+    if (answer == NULL) return NULL;
     int taken;
     Py_BEGIN_ALLOW_THREADS
     taken = gfProcCancel(a[0], a[1]);

@@ -11,7 +11,7 @@
 extern PyObject *gf_raise_kind(int kind, char *msg);
 extern int gf_args_ll(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want, long long *out,
                       const char *usage);
-extern PyObject *gf_answer_list(PyObject *const *args, Py_ssize_t i, const char *usage);
+extern PyObject *gf_args_answer(PyObject *const *args, Py_ssize_t nargs, long long *a, const char *usage);
 
 long long gf_go_outstanding;
 
@@ -484,10 +484,8 @@ PyObject *gf_go_submit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
  * busiest when tasks are queued. */
 PyObject *gf_go_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     long long a[2];
-    static const char usage[] = "go_cancel(pool, task, answer)";
-    if (nargs != 3) return PyErr_Format(PyExc_TypeError, "%s takes 3 arguments", usage);
-    PyObject *answer = gf_answer_list(args, 2, usage);
-    if (answer == NULL || !gf_args_ll(args, 2, 2, a, usage)) return NULL;
+    PyObject *answer = gf_args_answer(args, nargs, a, "go_cancel(pool, task, answer)");
+    if (answer == NULL) return NULL;
     int cancelled;
     Py_BEGIN_ALLOW_THREADS
     cancelled = gfGoCancel(a[0], a[1]);

@@ -227,24 +227,23 @@ def test_a_done_callback_that_exits_is_logged_and_later_futures_complete(
     client: distributed.Client, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A done-callback raising what Future does not catch (SystemExit) is
-    logged, as the stdlib's thread worker logs it; later futures still
-    complete (the collector thread died there: every later future stayed
-    pending, and shutdown waited for them). So is a future the program
-    completed itself (InvalidStateError). (Not run on Dask's ClientExecutor:
-    the exit reaches the shared client's event loop.)"""
+    logged, as the stdlib's thread worker logs it, and futures submitted
+    after it still complete: the collector thread died there, every later
+    future stayed pending, and shutdown waited for them. (Not run on Dask's
+    ClientExecutor: the exit reaches the shared client's event loop.)"""
+    called = threading.Event()
+
+    def exits(_: object) -> None:
+        called.set()
+        sys.exit("callback exits")
+
     with gofutures.DaskExecutor(client=client) as executor:
-        _callback_exits_then_later_futures_complete(executor, caplog)
-
-
-def _callback_exits_then_later_futures_complete(executor: Any, caplog: pytest.LogCaptureFixture) -> None:
-    first = executor.submit(time.sleep, 0.2)
-    first.add_done_callback(lambda _: sys.exit("callback exits"))
-    own = executor.submit(time.sleep, 0.2)
-    own.set_result("mine")
-    later = executor.submit(operator.add, 1, 2)
-    assert later.result(timeout=LONG) == 3
-    assert first.result(timeout=LONG) is None
-    assert own.result(timeout=LONG) == "mine"
+        first = executor.submit(time.sleep, 0.3)  # the callback is added before it ends
+        first.add_done_callback(exits)
+        assert first.result(timeout=LONG) is None
+        assert called.wait(LONG)
+        later = executor.submit(operator.add, 1, 2)
+        assert later.result(timeout=LONG) == 3
     assert "callback exits" in caplog.text
 
 

@@ -27,7 +27,8 @@ const (
 var grownPipes atomic.Int32
 
 // growingPipe reads a child's output pipe, enlarging it once it carried
-// growPipeAfter bytes (see above). Done must be called once reading ends.
+// growPipeAfter bytes (see above). It gives its place back at the pipe's
+// end or error (before the reader is done: Run returns after), or on Done.
 type growingPipe struct {
 	f     *os.File
 	n     int
@@ -42,6 +43,9 @@ func (p *growingPipe) Read(b []byte) (int, error) {
 		p.tried = true
 		p.grow()
 	}
+	if err != nil {
+		p.Done()
+	}
 	return n, err
 }
 
@@ -53,9 +57,10 @@ func (p *growingPipe) grow() {
 		grownPipes.Add(-1)
 		return
 	}
-	rc, err := p.f.SyscallConn() // not Fd(): that makes the pipe blocking
-	if err == nil {
-		err = rc.Control(func(fd uintptr) {
+	var err error
+	rc, cerr := p.f.SyscallConn() // not Fd(): that makes the pipe blocking
+	if cerr == nil {
+		cerr = rc.Control(func(fd uintptr) {
 			// Never smaller: pipes hold 16 pages, 1 MiB with pages of 64 KiB.
 			var size int
 			if size, err = unix.FcntlInt(fd, unix.F_GETPIPE_SZ, 0); err == nil && size >= grownPipeSize {
@@ -65,14 +70,14 @@ func (p *growingPipe) grow() {
 			}
 		})
 	}
-	if err != nil {
+	if err != nil || cerr != nil {
 		grownPipes.Add(-1)
 		return
 	}
 	p.grown = true
 }
 
-// Done gives back the pipe's place among the enlarged ones.
+// Done gives back the pipe's place among the enlarged ones, once.
 func (p *growingPipe) Done() {
 	if p.grown {
 		p.grown = false

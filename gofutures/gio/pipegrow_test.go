@@ -105,3 +105,25 @@ func TestARunGivesItsGrownPipeBack(t *testing.T) {
 	r.Stdout.Release()
 	assert.Equal(t, before, gio.GrownPipes())
 }
+
+// A pipe that is already large (pages of 64 KiB make pipes of 1 MiB) is
+// neither shrunk nor counted among the enlarged ones.
+func TestALargePipeIsLeftAloneAndNotCounted(t *testing.T) {
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	defer r.Close()
+	defer w.Close()
+	rc, err := r.SyscallConn()
+	require.NoError(t, err)
+	require.NoError(t, rc.Control(func(fd uintptr) { _, err = unix.FcntlInt(fd, unix.F_SETPIPE_SZ, 1<<20) }))
+	require.NoError(t, err)
+	go func() { _, _ = w.Write(make([]byte, gio.GrowPipeAfter)) }()
+	before := gio.GrownPipes()
+	p := gio.NewGrowingPipe(r)
+	_, err = io.ReadFull(p, make([]byte, gio.GrowPipeAfter))
+	require.NoError(t, err)
+	assert.Equal(t, 1<<20, pipeSize(t, r))
+	assert.Equal(t, before, gio.GrownPipes())
+	p.Done()
+	assert.Equal(t, before, gio.GrownPipes())
+}

@@ -333,12 +333,16 @@ class _GoFuture(_future.Future[T]):
 
             self.__dict__.pop("_go_finish", None)
             release_body(self._go_task)
-            if _work_items.pop(self._go_task, None) is self:
+            if _work_items.get(self._go_task) is self:
                 # Go took it back from its queue: no worker will come to it
                 # and, as the stdlib's worker does on reaching a cancelled
-                # item, tell wait() and as_completed() it is done.
-                # (shutdown(cancel_futures=True) uses cancel_taken_back.)
-                self.set_running_or_notify_cancel()
+                # item, tell wait() and as_completed() it is done; then it
+                # is dropped (in that order: a step tried again after an
+                # interrupt still tells them). (shutdown(cancel_futures=True)
+                # uses cancel_taken_back.)
+                if self._state == _stdlib_base.CANCELLED:
+                    self.set_running_or_notify_cancel()
+                _work_items.pop(self._go_task, None)
             return True
         return False
 

@@ -921,7 +921,9 @@ def _deliver(pool_id: int, events: list[tuple[int, int, bytes | int]]) -> int:
             st.close_sent = True
     for future, kind, data in done:
         try:
-            if isinstance(data, int):  # the pump found no memory for the payload
+            # The pump found no memory for the payload: MemoryError, whatever
+            # the event (a timeout or a death then reads as MemoryError too).
+            if isinstance(data, int):
                 _future.set_outcome(
                     future, MemoryError(f"no memory for a task's result of {data} bytes"), failed=True
                 )

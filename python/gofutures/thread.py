@@ -279,6 +279,10 @@ class ThreadPoolExecutor(TypedMap, RefusesPickle, _stdlib_thread.ThreadPoolExecu
                     # gofutures.io / gofutures.http: runs on a goroutine, no worker.
                     return _gotask.submit(state, go, args, kwargs, _work_items, next(_task_ids))
                 future: Future[T] = _future.Future()
+                if slot:
+                    # Before the task is queued: given back once it ends
+                    # (a future whose submit fails never ends: see below).
+                    future.add_done_callback(state.worker_slots.give_back)
                 task_id = next(_task_ids)
                 _work_items[task_id] = (state, future, fn, args, kwargs or None)
                 try:
@@ -287,13 +291,11 @@ class ThreadPoolExecutor(TypedMap, RefusesPickle, _stdlib_thread.ThreadPoolExecu
                 except BaseException:
                     del _work_items[task_id]
                     raise
+                return future
         except BaseException:
             if slot:
                 state.worker_slots.give_back()
             raise
-        if slot:
-            future.add_done_callback(state.worker_slots.give_back)
-        return future
 
     submit.__doc__ = Executor.submit.__doc__
 

@@ -31,12 +31,6 @@ int gf_pump_attach(gf_pump *p) {
     return 1;
 }
 
-/* Takes the GIL and returns a new empty list (NULL on failure, GIL held). */
-PyObject *gf_pump_begin(gf_pump *p) {
-    PyEval_RestoreThread(p->ts);
-    return PyList_New(0);
-}
-
 /* Fault injection (GoProcPumpFailNext): the next payload finds no memory. */
 static int gf_pump_fail_next;
 
@@ -48,7 +42,7 @@ void gf_pump_fail_next_payload(void) { __atomic_store_n(&gf_pump_fail_next, 1, _
  * the payload is n, the size (an int): its task fails with MemoryError
  * (process.py), instead of the event being dropped and its future left
  * pending for ever. */
-void gf_pump_add(gf_pump *p, PyObject *list, int kind, unsigned long long id,
+static void gf_pump_add(gf_pump *p, PyObject *list, int kind, unsigned long long id,
                         char *data, size_t n, int lend) {
     if (list == NULL) return;
     PyObject *item;
@@ -92,11 +86,11 @@ static int gf_pump_release_views(gf_pump *p) {
     return rc;
 }
 
-/* Calls the hook with the list, releases the lent views and the GIL; returns
- * the hook's int result (1: the pool is drained after shutdown, close it) or
- * -1. *kept is set when a view could not be released: its memory must not be
- * reused. */
-int gf_pump_deliver(gf_pump *p, long long pool, PyObject *list, int *kept) {
+int gf_pump_deliver(gf_pump *p, long long pool, gf_pevent *events, size_t n, int *kept) {
+    PyEval_RestoreThread(p->ts);
+    PyObject *list = PyList_New(0);
+    for (size_t i = 0; i < n; i++)
+        gf_pump_add(p, list, events[i].kind, events[i].id, events[i].data, events[i].n, events[i].lend);
     int rc = -1;
     if (list != NULL && gf_deliver_hook != NULL) {
         PyObject *r = PyObject_CallFunction(gf_deliver_hook, "LO", pool, list);

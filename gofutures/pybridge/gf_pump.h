@@ -22,14 +22,24 @@ typedef struct {
 
 /* Returns 1 when attached, -1 when Python is gone. */
 int gf_pump_attach(gf_pump *p);
-/* Takes the GIL and returns a new empty list (NULL on failure, GIL held). */
-PyObject *gf_pump_begin(gf_pump *p);
-/* Appends (kind, id, payload) to list; the GIL is held. The payload is an
- * int, its size, when there was no memory for it. */
-void gf_pump_add(gf_pump *p, PyObject *list, int kind, unsigned long long id, char *data, size_t n,
-                 int lend);
-/* Calls the hook with the list and releases the GIL; returns its result. */
-int gf_pump_deliver(gf_pump *p, long long pool, PyObject *list, int *kept);
+/* One event of a batch, as Go hands it over: its payload is data[0:n], Go
+ * memory the pump pins for the call, or with lend C memory (cblock) lent to
+ * Python as a memoryview until the call returns. */
+typedef struct {
+    int kind, lend;
+    unsigned long long id;
+    char *data;
+    size_t n;
+} gf_pevent;
+
+/* Takes the GIL, hands the n events to the hook as one list of (kind, id,
+ * payload) tuples, releases the lent views, and releases the GIL: one C call
+ * per batch, so no Go runs with the GIL held (a return into Go waits for a
+ * free P, and a Go panic there would leave the GIL held for ever). Returns
+ * the hook's int result (1: close the drained pool) or -1; *kept is set when
+ * a lent view could not be released (its memory must not be reused). A
+ * payload there was no memory for is its size, an int. */
+int gf_pump_deliver(gf_pump *p, long long pool, gf_pevent *events, size_t n, int *kept);
 void gf_pump_detach(gf_pump *p);
 /* Fault injection: the next payload gf_pump_add makes finds no memory. */
 void gf_pump_fail_next_payload(void);

@@ -76,23 +76,34 @@ func pumpEvents(c *C.gf_pump, poolID int64, p *procpool.Pool, deliverToPython bo
 // Python find no memory (fault injection: its task fails with MemoryError).
 func ProcPumpFailNext() { C.gf_pump_fail_next_payload() }
 
-// deliver hands a batch to Python. Payloads in C memory (cblock) go as
-// memoryviews, without a copy; kept is set when Python still exports one of
-// them after delivery.
+// deliver hands a batch to Python in one C call (gf_pump_deliver): no Go
+// runs with the GIL held. The events are described in a Go slice pinned for
+// the call with the payloads in Go memory, as cgo requires of Go memory
+// that holds Go pointers. Payloads in C memory (cblock) go as memoryviews,
+// without a copy; kept is set when Python still exports one of them after
+// delivery.
 func deliver(c *C.gf_pump, poolID int64, events []procpool.Event) (rc, kept C.int) {
-	list := C.gf_pump_begin(c)
-	for _, ev := range events {
-		var data *C.char
+	var pin runtime.Pinner
+	defer pin.Unpin()
+	described := make([]C.gf_pevent, len(events))
+	for i, ev := range events {
+		d := &described[i]
+		d.kind, d.id, d.n = C.int(ev.Kind), C.ulonglong(ev.ID), C.size_t(len(ev.Payload))
 		if len(ev.Payload) > 0 {
-			data = (*C.char)(unsafe.Pointer(&ev.Payload[0]))
+			if isBlock(ev.Payload) {
+				d.lend = 1 // C memory: nothing to pin
+			} else {
+				pin.Pin(&ev.Payload[0])
+			}
+			d.data = (*C.char)(unsafe.Pointer(&ev.Payload[0]))
 		}
-		lend := C.int(0)
-		if isBlock(ev.Payload) {
-			lend = 1
-		}
-		C.gf_pump_add(c, list, C.int(ev.Kind), C.ulonglong(ev.ID), data, C.size_t(len(ev.Payload)), lend)
 	}
-	rc = C.gf_pump_deliver(c, C.longlong(poolID), list, &kept)
+	var first *C.gf_pevent // nil for no events: the hook is still called
+	if len(described) > 0 {
+		first = &described[0]
+		pin.Pin(first)
+	}
+	rc = C.gf_pump_deliver(c, C.longlong(poolID), first, C.size_t(len(described)), &kept)
 	return rc, kept
 }
 

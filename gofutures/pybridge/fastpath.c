@@ -82,10 +82,29 @@ int gf_args_ll(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want, long lo
  * made, before returning: a signal handler's exception (Ctrl-C) raised as
  * the call returns cannot lose it, and the caller still ends what Go took
  * back (see thread.py's shutdown). */
-PyObject *gf_args_answer(PyObject *const *args, Py_ssize_t nargs, long long *a, const char *usage) {
+static PyObject *gf_args_answer(PyObject *const *args, Py_ssize_t nargs, long long *a, const char *usage) {
     if (nargs != 3) return PyErr_Format(PyExc_TypeError, "%s takes 3 arguments", usage);
     if (!PyList_Check(args[2])) return PyErr_Format(PyExc_TypeError, "%s: the answer must be a list", usage);
     return gf_args_ll(args, 2, 2, a, usage) ? args[2] : NULL;
+}
+
+/* A (pool, task, answer) call whose answer is yes or no: asks Go with
+ * ask(pool, task), the GIL released, and appends the answer (a bool) to
+ * answer. None, or NULL with an exception; *said is Go's answer, or -1 when
+ * Go was not asked. */
+PyObject *gf_ask_go(PyObject *const *args, Py_ssize_t nargs, const char *usage, int (*ask)(long long, long long),
+                    int *said) {
+    long long a[2];
+    *said = -1;
+    PyObject *answer = gf_args_answer(args, nargs, a, usage);
+    if (answer == NULL) return NULL;
+    int yes;
+    Py_BEGIN_ALLOW_THREADS
+    yes = ask(a[0], a[1]);
+    Py_END_ALLOW_THREADS
+    *said = yes != 0;
+    if (PyList_Append(answer, yes ? Py_True : Py_False) < 0) return NULL;
+    Py_RETURN_NONE;
 }
 
 /* fast_for_each(items: list, step) -> list: step(item) for each item in
@@ -358,15 +377,8 @@ static PyObject *gf_fast_proc_submit(PyObject *self, PyObject *const *args, Py_s
  * process pool; appends to answer whether Go did (false: a worker has it,
  * or no such pool). GIL released. */
 static PyObject *gf_fast_proc_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    long long a[2];
-    PyObject *answer = gf_args_answer(args, nargs, a, "proc_cancel(pool, task, answer)");
-    if (answer == NULL) return NULL;
     int taken;
-    Py_BEGIN_ALLOW_THREADS
-    taken = gfProcCancel(a[0], a[1]);
-    Py_END_ALLOW_THREADS
-    if (PyList_Append(answer, taken ? Py_True : Py_False) < 0) return NULL;
-    Py_RETURN_NONE;
+    return gf_ask_go(args, nargs, "proc_cancel(pool, task, answer)", gfProcCancel, &taken);
 }
 
 /* fast_proc_new(spec: bytes) -> pool id. spec is the JSON record of

@@ -11,7 +11,8 @@
 extern PyObject *gf_raise_kind(int kind, char *msg);
 extern int gf_args_ll(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want, long long *out,
                       const char *usage);
-extern PyObject *gf_args_answer(PyObject *const *args, Py_ssize_t nargs, long long *a, const char *usage);
+extern PyObject *gf_ask_go(PyObject *const *args, Py_ssize_t nargs, const char *usage,
+                           int (*ask)(long long, long long), int *said);
 
 long long gf_go_outstanding;
 
@@ -483,16 +484,10 @@ PyObject *gf_go_submit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
  * task Go no longer knows, so asking again is safe). GIL released: Go is
  * busiest when tasks are queued. */
 PyObject *gf_go_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    long long a[2];
-    PyObject *answer = gf_args_answer(args, nargs, a, "go_cancel(pool, task, answer)");
-    if (answer == NULL) return NULL;
     int cancelled;
-    Py_BEGIN_ALLOW_THREADS
-    cancelled = gfGoCancel(a[0], a[1]);
-    Py_END_ALLOW_THREADS
-    if (cancelled) gf_go_outstanding_add(-1);
-    if (PyList_Append(answer, cancelled ? Py_True : Py_False) < 0) return NULL;
-    Py_RETURN_NONE;
+    PyObject *r = gf_ask_go(args, nargs, "go_cancel(pool, task, answer)", gfGoCancel, &cancelled);
+    if (cancelled == 1) gf_go_outstanding_add(-1); /* taken back: never delivered */
+    return r;
 }
 
 /* fast_go_started(pool, task) -> bool: whether a Go task has left its

@@ -527,7 +527,8 @@ func handOver(described []C.gf_piece, mapped gio.Mapped) {
 	}
 }
 
-// pinnedBytes pins b's array for a C call and returns it as C sees it.
+// pinnedBytes pins b's array for a C call (nothing to pin for C memory)
+// and returns it as C sees it.
 func pinnedBytes(pin *runtime.Pinner, b []byte) (*C.char, C.size_t) {
 	if len(b) == 0 {
 		return nil, 0

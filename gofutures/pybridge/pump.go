@@ -88,14 +88,10 @@ func deliver(c *C.gf_pump, poolID int64, events []procpool.Event) (rc, kept C.in
 	described := make([]C.gf_pevent, len(events))
 	for i, ev := range events {
 		d := &described[i]
-		d.kind, d.id, d.n = C.int(ev.Kind), C.ulonglong(ev.ID), C.size_t(len(ev.Payload))
-		if len(ev.Payload) > 0 {
-			if isBlock(ev.Payload) {
-				d.lend = 1 // C memory: nothing to pin
-			} else {
-				pin.Pin(&ev.Payload[0])
-			}
-			d.data = (*C.char)(unsafe.Pointer(&ev.Payload[0]))
+		d.kind, d.id = C.int(ev.Kind), C.ulonglong(ev.ID)
+		d.data, d.n = pinnedBytes(&pin, ev.Payload)
+		if isBlock(ev.Payload) {
+			d.lend = 1
 		}
 	}
 	var first *C.gf_pevent // nil for no events: the hook is still called
